@@ -1,0 +1,3 @@
+"""fcast: forecasting infrastructure on Dask."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Applier: refit the selected model(s) per market on all history and forecast the horizon.
+
+A market's forecast is the weighted mean of its selected members (one member with
+weight 1 for `combine: best`); interval bounds are combined with the same weights. A
+member that fails to refit is dropped and the others re-weighted; when every member
+fails, the market falls back on a seasonal naive forecast and says so in `family`.
+User counts cannot be negative, so forecasts and bounds are clipped at zero.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fcast.models import Model
+from fcast.tune import first_observed
+
+Member = tuple[Model, float]
+
+
+def members_from_selection(selection: pd.DataFrame, season_length: int) -> dict[str, list[Member]]:
+    """Rebuild each market's weighted models from a selection table."""
+    out: dict[str, list[Member]] = {}
+    for row in selection[selection["weight"] > 0].itertuples(index=False):
+        model = Model.create(row.family, json.loads(row.params), season_length)
+        out.setdefault(str(row.market), []).append((model, float(row.weight)))
+    return out
+
+
+def forecast_series(
+    y: np.ndarray, members: Sequence[Member], horizon: int, levels: Sequence[int]
+) -> tuple[dict[str, np.ndarray], str]:
+    """Weighted forecast of one series and the family description actually used."""
+    y = y[np.isfinite(y)]
+    results, weights, families = [], [], []
+    for model, weight in members:
+        try:
+            results.append(model.forecast(y, horizon, level=list(levels)))
+        except Exception:  # dropped and re-weighted below; all failing triggers the fallback
+            continue
+        weights.append(weight)
+        families.append(model.family)
+    if not results:
+        fallback = Model.create("seasonal_naive", {}, members[0][0].season_length if members else 1)
+        return fallback.forecast(y, horizon, level=list(levels)), "fallback:seasonal_naive"
+    w = np.asarray(weights) / np.sum(weights)
+    combined = {k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None) for k in results[0]}
+    family = families[0] if len(set(families)) == 1 and len(families) == 1 else "mean(" + ",".join(families) + ")"
+    return combined, family
+
+
+def apply_block(
+    y: np.ndarray, members: list[list[Member]], horizon: int, levels: Sequence[int]
+) -> tuple[np.ndarray, list[str]]:
+    """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level."""
+    cols = ["mean"] + [f"{side}-{lv}" for lv in levels for side in ("lo", "hi")]
+    out = np.full((y.shape[0], len(cols), horizon), np.nan)
+    families = []
+    first = first_observed(y)
+    for mi in range(y.shape[0]):
+        fc, family = forecast_series(y[mi, first[mi] :], members[mi], horizon, levels)
+        out[mi] = np.stack([fc[c] for c in cols])
+        families.append(family)
+    return out, families
+
+
+def apply(
+    y: xr.DataArray,
+    members: dict[str, list[Member]],
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    freq: str = "W-MON",
+    client=None,  # noqa: ANN001
+    block_markets: int = 8,
+) -> xr.Dataset:
+    """Forecast every market that has members: yhat(market, time) and bounds(market, time, quantile)."""
+    markets = [m for m in y["market"].values.tolist() if m in members]
+    values = y.sel(market=markets).values
+    groups = [slice(i, min(i + block_markets, len(markets))) for i in range(0, len(markets), block_markets)]
+    args = [(values[g], [members[m] for m in markets[g]], horizon, list(levels)) for g in groups]
+    if client is None:
+        results = [apply_block(*a) for a in args]
+    else:
+        results = client.gather([client.submit(apply_block, *a, pure=False) for a in args])
+    stacked = np.concatenate([r[0] for r in results]) if results else np.empty((0, 1 + 2 * len(levels), horizon))
+    families = [f for r in results for f in r[1]]
+    last = pd.Timestamp(y["time"].values[-1])
+    dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+    quantiles = [q for lv in levels for q in (0.5 - lv / 200, 0.5 + lv / 200)]
+    bounds = stacked[:, 1:, :].transpose(0, 2, 1)
+    order = np.argsort(quantiles)
+    return xr.Dataset(
+        {
+            "yhat": (("market", "time"), stacked[:, 0, :]),
+            "bounds": (("market", "time", "quantile"), bounds[:, :, order]),
+            "family": ("market", np.array(families, dtype=str)),
+        },
+        coords={"market": np.array(markets, dtype=str), "time": dates, "quantile": np.round(np.asarray(quantiles)[order], 4)},
+        attrs={"levels": json.dumps(list(levels))},
+    )
+
+
+def to_table(fc: xr.Dataset, segment: str = "mature") -> pd.DataFrame:
+    """The forecast as the file-contract table: market, date, yhat, yhat_lo_L, yhat_hi_L, family, segment."""
+    levels = json.loads(fc.attrs["levels"])
+    df = fc["yhat"].to_dataframe().reset_index().rename(columns={"time": "date"})
+    for lv in levels:
+        lo, hi = round(0.5 - lv / 200, 4), round(0.5 + lv / 200, 4)
+        df[f"yhat_lo_{lv}"] = fc["bounds"].sel(quantile=lo).values.ravel()
+        df[f"yhat_hi_{lv}"] = fc["bounds"].sel(quantile=hi).values.ravel()
+    fam = dict(zip(fc["market"].values.tolist(), fc["family"].values.tolist(), strict=True))
+    df["family"] = df["market"].map(fam)
+    df["segment"] = segment
+    cols = ["market", "date", "yhat"] + [f"yhat_{s}_{lv}" for lv in levels for s in ("lo", "hi")]
+    return df[cols + ["family", "segment"]]

@@ -1,0 +1,148 @@
+"""The `fcast` command line: run tuning/weekly jobs, the demo, config validation."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fcast.config import RunConfig, load_config
+from fcast.errors import FcastError
+
+app = typer.Typer(add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True)
+run_app = typer.Typer(help="Run a job: tuning (full search) or weekly (reuse the latest tuned selection).")
+app.add_typer(run_app, name="run")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML")]
+MarketsOpt = Annotated[str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")]
+DEMO_CONFIG = Path("configs/demo.yaml")
+
+
+def _markets(value: str | None) -> list[str] | None:
+    return [m.strip() for m in value.split(",") if m.strip()] if value else None
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
+    """A cluster context for the run, or in-process when the run is too small to pay for one."""
+    if cfg.tune.in_process_below and estimated_fits < cfg.tune.in_process_below and cfg.cluster.local:
+        typer.echo(f"small run ({estimated_fits} fits < {cfg.tune.in_process_below}): running in-process", err=True)
+        return nullcontext(None)
+    from fcast.cluster import connect
+
+    return connect(cfg.cluster)
+
+
+def _print_result(result: Any, title: str) -> None:
+    from fcast.pipeline import chosen_table
+
+    typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
+    typer.echo(f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets")
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.manifest.get("timings", {}).items())
+    typer.echo(f"  timings: {timings}")
+    table = chosen_table(result.selection)
+    if len(table):
+        typer.echo("\nchosen model per market:")
+        typer.echo(table.to_string(index=False))
+
+
+def _tuning(cfg: RunConfig, markets: list[str] | None, fresh: bool) -> Any:
+    from fcast.pipeline import estimate_fits, run_tuning
+
+    with _client_for(cfg, estimate_fits(cfg, markets)) as client:
+        return run_tuning(cfg, markets=markets, client=client, fresh=fresh)
+
+
+def _weekly(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> Any:
+    from fcast.pipeline import run_weekly
+
+    with _client_for(cfg, 0) as client:
+        return run_weekly(cfg, markets=markets, as_of=as_of, client=client)
+
+
+@run_app.command("tuning")
+def run_tuning_cmd(
+    config: ConfigOpt,
+    markets: MarketsOpt = None,
+    fresh: Annotated[bool, typer.Option(help="start a new run instead of resuming an interrupted one")] = False,
+) -> None:
+    """Full search over the space; saves the selection as the latest tuned one."""
+    try:
+        result = _tuning(load_config(config), _markets(markets), fresh)
+    except FcastError as exc:
+        _fail(exc)
+    _print_result(result, "tuning")
+
+
+@run_app.command("weekly")
+def run_weekly_cmd(
+    config: ConfigOpt,
+    markets: MarketsOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="use actuals up to this date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Reuse the latest tuned selection: refit on the newest data and forecast."""
+    try:
+        result = _weekly(load_config(config), _markets(markets), as_of)
+    except FcastError as exc:
+        _fail(exc)
+    _print_result(result, "weekly")
+
+
+@app.command("validate")
+def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
+    """Check a config (and the space it names) without computing anything."""
+    try:
+        cfg = load_config(config)
+    except FcastError as exc:
+        _fail(exc)
+    from fcast.space import load_space
+
+    hp = load_space(cfg.space, cfg.data.freq)
+    families = sorted(set(hp["family"].values.tolist()))
+    typer.echo(f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})")
+
+
+@app.command("demo")
+def demo_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="demo config")] = DEMO_CONFIG,
+) -> None:
+    """Write the sample data, run tuning then the weekly job on a local Dask cluster."""
+    from fcast.data.sample import write_sample
+
+    try:
+        cfg = load_config(config)
+        data_dir = str(Path(cfg.data.actuals).parent)
+        paths = write_sample(data_dir)
+        typer.echo(f"sample data written to {data_dir} ({', '.join(Path(p).name for p in paths.values())})", err=True)
+        from fcast.cluster import connect
+        from fcast.pipeline import run_tuning, run_weekly
+
+        with connect(cfg.cluster) as client:
+            tuned = run_tuning(cfg, client=client)
+            _print_result(tuned, "tuning")
+            weekly = run_weekly(cfg, client=client)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
+    typer.echo(f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
+               f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}")
+
+
+def main() -> None:
+    """Entry point that turns unexpected input errors into a clean message."""
+    try:
+        app()
+    except FcastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Run configuration: YAML files validated with pydantic before any compute."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fcast.errors import ConfigError
+
+Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the actuals come from and how to read them."""
+
+    actuals: str
+    value: str = "users"
+    freq: str = "W-MON"
+    markets: str | None = None
+
+    @field_validator("freq")
+    @classmethod
+    def _known_freq(cls, v: str) -> str:
+        try:
+            pd.tseries.frequencies.to_offset(v)
+        except ValueError as exc:
+            raise ValueError(f"unknown pandas frequency {v!r} (e.g. W-MON, D, MS, QS)") from exc
+        return v
+
+
+class CVConfig(_Strict):
+    """Rolling-origin cross-validation: number of splits, step between cutoffs, final holdout."""
+
+    splits: int = Field(4, ge=1)
+    step: int = Field(13, ge=1)
+    holdout: int = Field(13, ge=0)
+    horizon: int | None = Field(None, ge=1, description="test window per split; default: run horizon")
+    min_train: int | None = Field(None, ge=2, description="shortest training window; default 2 seasons")
+
+
+class TuneConfig(_Strict):
+    """How tuning is chunked and scored."""
+
+    metric: Metric = "mase"
+    block_markets: int = Field(8, ge=1)
+    block_hps: int = Field(32, ge=1)
+    in_process_below: int = Field(
+        0, ge=0, description="run without a cluster when the run has fewer fits than this"
+    )
+
+
+class SelectConfig(_Strict):
+    """How the error cube is reduced to one model (or an ensemble) per market."""
+
+    top: int = Field(3, ge=1)
+    combine: Literal["best", "mean"] = "best"
+    weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
+
+
+class LocalClusterConfig(_Strict):
+    """A distributed.LocalCluster started for the run."""
+
+    workers: int = Field(2, ge=1)
+    threads: int = Field(1, ge=1)
+    memory_limit: str = "auto"
+
+
+class ClusterConfig(_Strict):
+    """Which Dask cluster runs the heavy work: exactly one of local, address, kubernetes."""
+
+    local: LocalClusterConfig | None = None
+    address: str | None = None
+    kubernetes: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClusterConfig:
+        chosen = [k for k in ("local", "address", "kubernetes") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of local, address, kubernetes; got {chosen}")
+        if not chosen:
+            self.local = LocalClusterConfig()
+        return self
+
+
+class SegmentsConfig(_Strict):
+    """How markets are split into segments."""
+
+    min_history: int | None = Field(
+        None, ge=1, description="periods of history a market needs to be mature; default: what CV needs"
+    )
+
+
+class RunConfig(_Strict):
+    """A complete run configuration (`fcast run tuning|weekly -c CONFIG`)."""
+
+    data: DataConfig
+    horizon: int = Field(52, ge=1)
+    cv: CVConfig = CVConfig()
+    space: str = "spaces/default.yaml"
+    tune: TuneConfig = TuneConfig()
+    select: SelectConfig = SelectConfig()
+    segments: SegmentsConfig = SegmentsConfig()
+    levels: list[int] = [80, 95]
+    store: str = "./fcast-store"
+    cluster: ClusterConfig = ClusterConfig()
+    source: str | None = Field(None, description="file the config was read from (set by the loader)")
+
+    @field_validator("cluster", mode="before")
+    @classmethod
+    def _cluster_shorthand(cls, v: Any) -> Any:
+        if v == "local" or v is None:
+            return {"local": {}}
+        if isinstance(v, str) and v.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            return {"address": v}
+        if isinstance(v, str):
+            raise ValueError(f"expected 'local', a scheduler address or a mapping, got {v!r}")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_range(cls, v: list[int]) -> list[int]:
+        bad = [lv for lv in v if not 0 < lv < 100]
+        if bad:
+            raise ValueError(f"interval levels must be between 0 and 100, got {bad}")
+        return sorted(set(v))
+
+    @property
+    def cv_horizon(self) -> int:
+        """Test-window length of each CV split."""
+        return self.cv.horizon or self.horizon
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes the numbers."""
+        payload = self.model_dump(exclude={"source", "cluster", "store"})
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _resolve(path: str | None, base: Path) -> str | None:
+    """Resolve a relative local path against the config's folder; leave URLs alone."""
+    if path is None or "://" in path or Path(path).is_absolute():
+        return path
+    return str((base / path).resolve())
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    """One line per problem: file, dotted key, what was expected, what was given."""
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        given = err.get("input")
+        given_s = "" if isinstance(given, dict) else f" (got {given!r})"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {key}: {msg}{given_s}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None = None) -> RunConfig:
+    """Validate a config mapping; relative paths resolve against `base`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid config {source}: expected a mapping at the top level")
+    try:
+        cfg = RunConfig.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+    if base is not None:
+        cfg.data.actuals = _resolve(cfg.data.actuals, base)  # type: ignore[assignment]
+        cfg.data.markets = _resolve(cfg.data.markets, base)
+        cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
+        cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
+        if cfg.cluster.kubernetes:
+            cfg.cluster.kubernetes = _resolve(cfg.cluster.kubernetes, base)
+    return cfg
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with a clear error on syntax problems."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML in {p}: {exc}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config; the space file it names is validated too."""
+    p = Path(path).resolve()
+    cfg = parse_config(read_yaml(p), source=str(path), base=p.parent)
+    from fcast.space import load_space  # local import: space depends on config errors only
+
+    load_space(cfg.space, freq=cfg.data.freq)
+    return cfg

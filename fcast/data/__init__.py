@@ -1,0 +1,25 @@
+"""Ingestion of actuals into the cube, and the built-in sample data."""
+
+from fcast.data.ingest import (
+    file_hash,
+    history_length,
+    load_actuals,
+    read_table,
+    restrict,
+    season_length,
+    to_cube,
+    to_frame,
+    validate_actuals,
+)
+
+__all__ = [
+    "file_hash",
+    "history_length",
+    "load_actuals",
+    "read_table",
+    "restrict",
+    "season_length",
+    "to_cube",
+    "to_frame",
+    "validate_actuals",
+]

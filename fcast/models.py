@@ -1,0 +1,266 @@
+"""Model families: a registry from family name to a statsforecast model, plus preprocessing.
+
+A family declares its parameters (name -> type) and a builder that turns a parameter
+dict and the season length into a statsforecast model object. `Model` wraps one family
+with its parameters and the preprocessing shared by every family (log transform,
+training window), and exposes `forecast(y, h, level)` like a statsforecast model.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ParamType = type  # int, float, bool or str
+Builder = Callable[[Mapping[str, Any], int], Any]
+
+#: preprocessing parameters every family accepts
+PREPROCESS: dict[str, ParamType] = {"log": bool, "window": int}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its parameters with types and defaults, and how to build the model."""
+
+    name: str
+    params: dict[str, ParamType]
+    build: Builder
+    defaults: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[Mapping[str, Any], int], str | None] | None = None
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family to the registry (extensions call this too)."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name: str) -> Family:
+    """Look up a family by name with a helpful error."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}; known: {sorted(FAMILIES)}") from None
+
+
+# --- statsforecast-backed families -------------------------------------------------
+
+
+def _ets_parts(spec: str) -> tuple[str, str, bool, str]:
+    """Split an ETS spec like 'AAdA' into error, trend, damped, season."""
+    s = spec.strip()
+    damped = "d" in s
+    s = s.replace("d", "")
+    if len(s) != 3 or s[0] not in "AM" or s[1] not in "ANM" or s[2] not in "ANM":
+        raise ValueError(f"invalid ETS spec {spec!r}: expected e.g. ANN, AAN, AAdN, AAA, MAdM")
+    if damped and s[1] == "N":
+        raise ValueError(f"invalid ETS spec {spec!r}: damping needs a trend")
+    return s[0], s[1], damped, s[2]
+
+
+def _build_ets(p: Mapping[str, Any], m: int) -> Any:
+    from statsforecast.models import AutoETS
+
+    error, trend, damped, season = _ets_parts(p["spec"])
+    return AutoETS(season_length=m if season != "N" else 1, model=error + trend + season, damped=damped)
+
+
+def _check_ets(p: Mapping[str, Any], m: int) -> str | None:
+    try:
+        *_, season = _ets_parts(p["spec"])
+    except ValueError as exc:
+        return str(exc)
+    if season != "N" and m > 24:
+        return f"ETS spec {p['spec']!r} is seasonal but the season length is {m} (> 24); use mstl or theta"
+    if season != "N" and m < 2:
+        return f"ETS spec {p['spec']!r} is seasonal but the data has no seasonal period"
+    return None
+
+
+def _build_arima(p: Mapping[str, Any], m: int) -> Any:
+    from statsforecast.models import ARIMA
+
+    seasonal = (int(p.get("P", 0)), int(p.get("D", 0)), int(p.get("Q", 0)))
+    return ARIMA(
+        order=(int(p["p"]), int(p["d"]), int(p["q"])),
+        season_length=m if any(seasonal) else 1,
+        seasonal_order=seasonal,
+        include_drift=bool(p.get("drift", False)),
+    )
+
+
+_THETA = {
+    "standard": "Theta",
+    "optimized": "OptimizedTheta",
+    "dynamic": "DynamicTheta",
+    "dynamic_optimized": "DynamicOptimizedTheta",
+}
+
+
+def _build_theta(p: Mapping[str, Any], m: int) -> Any:
+    import statsforecast.models as sm
+
+    return getattr(sm, _THETA[p["variant"]])(season_length=m)
+
+
+def _check_theta(p: Mapping[str, Any], m: int) -> str | None:
+    if p["variant"] not in _THETA:
+        return f"unknown theta variant {p['variant']!r}; choose from {sorted(_THETA)}"
+    return None
+
+
+def _seasons(p: Mapping[str, Any], m: int) -> list[int]:
+    """MSTL seasonal periods: a comma-separated string, or the data's season length."""
+    raw = p.get("seasons")
+    if raw in (None, "", "auto"):
+        return [m]
+    return [int(s) for s in str(raw).split(",")]
+
+
+def _build_mstl(p: Mapping[str, Any], m: int) -> Any:
+    from statsforecast.models import ARIMA, MSTL, AutoETS
+
+    trend = p.get("trend", "ets")
+    forecaster = (
+        AutoETS(model="ZZN") if trend == "ets" else ARIMA(order=(1, 1, 1), include_drift=True)
+    )
+    seasons = _seasons(p, m)
+    return MSTL(season_length=seasons if len(seasons) > 1 else seasons[0], trend_forecaster=forecaster)
+
+
+def _check_mstl(p: Mapping[str, Any], m: int) -> str | None:
+    if p.get("trend", "ets") not in ("ets", "arima"):
+        return f"unknown mstl trend {p.get('trend')!r}; choose ets or arima"
+    if min(_seasons(p, m)) < 2:
+        return "mstl needs a seasonal period of at least 2"
+    return None
+
+
+def _build_holt_winters(p: Mapping[str, Any], m: int) -> Any:
+    from statsforecast.models import HoltWinters
+
+    return HoltWinters(season_length=m, error_type=p.get("error_type", "A"))
+
+
+def _check_holt_winters(p: Mapping[str, Any], m: int) -> str | None:
+    if m > 24 or m < 2:
+        return f"holt_winters needs a season length between 2 and 24, the data has {m}"
+    return None
+
+
+def _build_seasonal_naive(p: Mapping[str, Any], m: int) -> Any:
+    from statsforecast.models import SeasonalNaive
+
+    return SeasonalNaive(season_length=max(m, 1))
+
+
+register(Family("ets", {"spec": str}, _build_ets, check=_check_ets))
+register(
+    Family(
+        "arima",
+        {"p": int, "d": int, "q": int, "P": int, "D": int, "Q": int, "drift": bool},
+        _build_arima,
+        defaults={"P": 0, "D": 0, "Q": 0, "drift": False},
+    )
+)
+register(Family("theta", {"variant": str}, _build_theta, check=_check_theta))
+register(
+    Family("mstl", {"seasons": str, "trend": str}, _build_mstl, defaults={"trend": "ets"}, check=_check_mstl)
+)
+register(
+    Family(
+        "holt_winters", {"error_type": str}, _build_holt_winters, defaults={"error_type": "A"},
+        check=_check_holt_winters,
+    )
+)
+register(Family("seasonal_naive", {}, _build_seasonal_naive))
+
+
+# --- the model object ----------------------------------------------------------------
+
+
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
+
+
+def coerce_params(family: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Cast parameter values to the family's declared types and drop missing ones."""
+    fam = get_family(family)
+    types = {**fam.params, **PREPROCESS}
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if _is_missing(value):
+            continue
+        if name not in types:
+            raise ValueError(f"family {family!r} has no parameter {name!r}; it has {sorted(types)}")
+        kind = types[name]
+        out[name] = bool(value) if kind is bool else kind(value) if kind is not str else str(value)
+    return {**fam.defaults, **out}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One family with fixed parameters; `forecast` fits and predicts like statsforecast."""
+
+    family: str
+    params: dict[str, Any]
+    season_length: int = 1
+
+    @classmethod
+    def create(cls, family: str, params: Mapping[str, Any], season_length: int) -> Model:
+        """Build a model with coerced parameters."""
+        return cls(family, coerce_params(family, params), season_length)
+
+    def check(self) -> str | None:
+        """A reason this model cannot run on data with this season length, or None."""
+        fam = get_family(self.family)
+        return fam.check(self.params, self.season_length) if fam.check else None
+
+    def estimator(self) -> Any:
+        """The underlying statsforecast model object."""
+        return get_family(self.family).build(self.params, self.season_length)
+
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        """Apply the training window and the log transform to a training series."""
+        y = np.asarray(y, dtype="float64")
+        window = self.params.get("window")
+        if window:
+            y = y[-int(window):]
+        if self.params.get("log"):
+            if np.any(y <= 0):
+                raise ValueError("log transform needs positive values")
+            y = np.log(y)
+        return y
+
+    def forecast(self, y: np.ndarray, h: int, level: list[int] | None = None) -> dict[str, np.ndarray]:
+        """Fit on `y` and forecast `h` periods: keys mean and lo-L / hi-L per level."""
+        train = self.prepare(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = self.estimator().forecast(y=train, h=h, level=level)
+        out = {k: np.asarray(v, dtype="float64") for k, v in res.items() if k == "mean" or k[:3] in ("lo-", "hi-")}
+        if self.params.get("log"):
+            out = {k: np.exp(v) for k, v in out.items()}
+        if not np.all(np.isfinite(out["mean"])):
+            raise ValueError("non-finite forecast")
+        return out
+
+    def label(self) -> str:
+        """A short readable name, e.g. 'ets(AAdN) log w=156'."""
+        defaults = get_family(self.family).defaults
+        core = {k: v for k, v in self.params.items() if k not in PREPROCESS and defaults.get(k, None) != v}
+        inner = ",".join(str(v) for v in core.values())
+        text = f"{self.family}({inner})" if inner else self.family
+        if self.params.get("log"):
+            text += " log"
+        if self.params.get("window"):
+            text += f" w={self.params['window']}"
+        return text

@@ -1,0 +1,271 @@
+"""The pipeline: compose the stages into the tuning job and the weekly job.
+
+Each job loads the actuals into the cube, segments the markets, runs the heavy stages on
+the Dask client it is given (or in-process when it is given none), and writes the run
+folder `<store>/runs/<run_id>/` with its manifest. The stages themselves know nothing of
+files or configs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+import fcast
+from fcast.apply import apply, members_from_selection, to_table
+from fcast.config import RunConfig
+from fcast.data import file_hash, history_length, load_actuals, restrict, season_length
+from fcast.errors import DataError, StoreError
+from fcast.label import label, required_history
+from fcast.select import select
+from fcast.space import load_space
+from fcast.store import Store, utcnow
+from fcast.tune import tune
+
+
+@dataclass
+class RunResult:
+    """What a job produced: where, the selection used and the forecast."""
+
+    run_id: str
+    url: str
+    selection: pd.DataFrame
+    forecast: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+class Timer:
+    """Wall-clock timings of named stages, for the manifest."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - t0, 3)
+
+
+def code_version() -> str:
+    """The package version plus the git commit when running from a checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(fcast.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{fcast.__version__}+{sha}" if sha else fcast.__version__
+
+
+def min_train(cfg: RunConfig) -> int:
+    """Shortest training window: configured, or two seasons (at least 8 periods)."""
+    return cfg.cv.min_train or max(2 * season_length(cfg.data.freq), 8)
+
+
+def segment(cube: xr.Dataset, cfg: RunConfig) -> xr.DataArray:
+    """`mature` where a market has enough history for the most recent CV split, else `new`."""
+    needed = cfg.segments.min_history or required_history(1, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
+    history = history_length(cube["y"])
+    return xr.where(history >= needed, "mature", "new").rename("segment")
+
+
+def _load(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> tuple[xr.Dataset, str]:
+    """The cube restricted to the requested markets and date, and the input file's hash."""
+    cube = load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq)
+    return restrict(cube, markets, as_of), file_hash(cfg.data.actuals)
+
+
+def _manifest(
+    cfg: RunConfig, kind: str, run_id: str, input_hash: str, markets: list[str], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "status": "running",
+        "started": utcnow(),
+        "fingerprint": cfg.fingerprint(),
+        "input_hash": input_hash,
+        "markets": markets,
+        "code_version": code_version(),
+        "config": cfg.model_dump(mode="json"),
+        **extra,
+    }
+
+
+def _cluster_info(client: Any) -> dict[str, Any]:
+    if client is None:
+        return {"kind": "in-process"}
+    from fcast.cluster import describe
+
+    return {"kind": "distributed", **describe(client)}
+
+
+def _write_forecast(store: Store, run_id: str, fc: xr.Dataset, segments: xr.DataArray) -> pd.DataFrame:
+    """forecast.parquet (file contract) and forecast.zarr."""
+    table = to_table(fc)
+    table["segment"] = table["market"].map(dict(zip(segments["market"].values.tolist(), segments.values.tolist(), strict=True)))
+    store.write_parquet(table, "runs", run_id, "forecast.parquet")
+    fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
+    return table
+
+
+def _finish(store: Store, manifest: dict[str, Any], timer: Timer, **extra: Any) -> dict[str, Any]:
+    manifest.update(status="complete", finished=utcnow(), timings=timer.timings, **extra)
+    store.write_json(manifest, "runs", manifest["run_id"], "manifest.json")
+    return manifest
+
+
+def _fail(store: Store, manifest: dict[str, Any], timer: Timer, exc: BaseException) -> None:
+    manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}", timings=timer.timings)
+    store.write_json(manifest, "runs", manifest["run_id"], "manifest.json")
+
+
+def run_tuning(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    client: Any = None,
+    fresh: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Full search on the mature markets: tune, select, apply; saves the selection as the latest tuned one."""
+    timer = Timer()
+    store = Store(cfg.store)
+    with timer("load"):
+        cube, input_hash = _load(cfg, markets, None)
+        segments = segment(cube, cfg)
+        mature = segments["market"].values[segments.values == "mature"].tolist()
+        if not mature:
+            raise DataError(
+                f"no market has enough history to tune (need {cfg.segments.min_history or 'the CV design'}); "
+                f"markets: {cube.market.values.tolist()}"
+            )
+        hp = load_space(cfg.space, cfg.data.freq)
+        m = season_length(cfg.data.freq)
+        labels = label(cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
+    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, mature)
+    resumed = run_id is not None
+    run_id = run_id or store.new_run_id("tuning", cfg.fingerprint())
+    manifest = _manifest(
+        cfg, "tuning", run_id, input_hash, mature,
+        skipped_markets={"new": [k for k in cube.market.values.tolist() if k not in mature]},
+        cluster=_cluster_info(client), resumed=resumed,
+        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": str(cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None},
+    )
+    store.write_json(manifest, "runs", run_id, "manifest.json")
+    if progress:
+        n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
+        print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
+              file=sys.stderr)
+    y = cube["y"].sel(market=mature)
+    try:
+        with timer("tune"):
+            tuning, reports = tune(
+                y, labels, hp, store.run_url(run_id, "tuning.zarr"),
+                horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
+                block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
+            )
+        with timer("select"):
+            selection = select(
+                tuning, y, top=cfg.select.top, combine=cfg.select.combine, weights=cfg.select.weights,
+                holdout=cfg.cv.holdout, client=client,
+            )
+            store.write_parquet(selection, "runs", run_id, "selection.parquet")
+        with timer("apply"):
+            fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client)
+            table = _write_forecast(store, run_id, fc, segments)
+    except BaseException as exc:
+        _fail(store, manifest, timer, exc)
+        raise
+    status = tuning["status"]
+    counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports)}
+    manifest = _finish(store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])))
+    store.set_latest("tuning", run_id)
+    return RunResult(run_id, store.run_url(run_id), selection, table, manifest)
+
+
+def run_weekly(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    as_of: str | None = None,
+    client: Any = None,
+    progress: bool = True,
+) -> RunResult:
+    """Reuse the latest tuned selection: refit on the newest data and forecast."""
+    timer = Timer()
+    store = Store(cfg.store)
+    tuned = store.latest("tuning")
+    if not store.exists("runs", tuned, "selection.parquet"):
+        raise StoreError(f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`")
+    with timer("load"):
+        selection = store.read_parquet("runs", tuned, "selection.parquet")
+        cube, input_hash = _load(cfg, markets, as_of)
+        segments = segment(cube, cfg)
+        mature = segments["market"].values[segments.values == "mature"].tolist()
+        tuned_markets = set(selection["market"])
+        untuned = sorted(set(mature) - tuned_markets)
+        run_markets = [k for k in mature if k in tuned_markets]
+        if not run_markets:
+            raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
+    run_id = store.new_run_id("weekly", cfg.fingerprint())
+    manifest = _manifest(
+        cfg, "weekly", run_id, input_hash, run_markets, tuning_run=tuned, as_of=as_of,
+        data_end=str(cube.time.values[-1])[:10], untuned_markets=untuned,
+        skipped_markets={"new": [k for k in cube.market.values.tolist() if k not in mature]},
+        cluster=_cluster_info(client),
+    )
+    store.write_json(manifest, "runs", run_id, "manifest.json")
+    if untuned and progress:
+        print(f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
+              file=sys.stderr)
+    y = cube["y"].sel(market=run_markets)
+    try:
+        with timer("apply"):
+            used = selection[selection["market"].isin(run_markets)]
+            fc = apply(y, members_from_selection(used, season_length(cfg.data.freq)), cfg.horizon, cfg.levels,
+                       cfg.data.freq, client)
+            table = _write_forecast(store, run_id, fc, segments)
+            store.write_parquet(used, "runs", run_id, "selection.parquet")
+    except BaseException as exc:
+        _fail(store, manifest, timer, exc)
+        raise
+    manifest = _finish(store, manifest, timer)
+    return RunResult(run_id, store.run_url(run_id), used, table, manifest)
+
+
+def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
+    """One line per market: the chosen model(s), CV and holdout scores."""
+    chosen = selection[selection["weight"] > 0]
+    rows = []
+    for market, grp in chosen.groupby("market", sort=True):
+        ho = grp["ensemble_holdout_score"].iloc[0] if len(grp) > 1 else grp["holdout_score"].iloc[0]
+        rows.append({
+            "market": market,
+            "model": " + ".join(grp["label"]),
+            "cv_score": round(float(np.average(grp["cv_score"], weights=grp["weight"])), 4),
+            "holdout_score": round(float(ho), 4),
+        })
+    return pd.DataFrame(rows)
+
+
+def estimate_fits(cfg: RunConfig, markets: list[str] | None = None) -> int:
+    """Upper bound on the CV fits a tuning run would do (to decide whether a cluster pays)."""
+    cube = restrict(load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq), markets)
+    n_mature = int((segment(cube, cfg) == "mature").sum())
+    return n_mature * load_space(cfg.space, cfg.data.freq).sizes["hp"] * cfg.cv.splits

@@ -1,0 +1,279 @@
+"""Tuning: the error cube error(market, split, hp, step) computed as one Dask graph of blocks.
+
+A block is a set of markets x a set of hps, with every split of those markets inside the
+same task, so the graph grows with blocks, not with fits. Each task fits its models,
+writes its region of `tuning.zarr` and then a small marker file; a rerun skips blocks
+whose marker exists, so an interrupted tuning resumes instead of starting over.
+
+Cell status: 0 = fitted, 1 = fit failed (NaN forecast, counted), 2 = skipped because the
+market's training window in that split is shorter than `min_train`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import dask.array as da
+import fsspec
+import numpy as np
+import xarray as xr
+
+from fcast.metrics import mase_scale, pointwise
+from fcast.models import Model
+from fcast.space import models_of
+
+OK, FAILED, SKIPPED = 0, 1, 2
+ZARR_FORMAT = 2  # v2 keeps string coords (market codes) and consolidated metadata in-spec
+
+
+@dataclass(frozen=True)
+class BlockKey:
+    """An explicit chunk key: block (i, j) covers markets [m0, m1) and hps [h0, h1)."""
+
+    i: int
+    j: int
+    m0: int
+    m1: int
+    h0: int
+    h1: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.i}-{self.j}"
+
+
+@dataclass(frozen=True)
+class BlockReport:
+    """What one block task did."""
+
+    block: str
+    fits: int
+    failed: int
+    skipped: int
+    seconds: float
+
+
+def plan_blocks(n_markets: int, n_hps: int, block_markets: int, block_hps: int) -> list[BlockKey]:
+    """Tile the market x hp plane into blocks (all splits and steps stay inside a block)."""
+    keys = []
+    for i, m0 in enumerate(range(0, n_markets, block_markets)):
+        for j, h0 in enumerate(range(0, n_hps, block_hps)):
+            keys.append(BlockKey(i, j, m0, min(m0 + block_markets, n_markets), h0, min(h0 + block_hps, n_hps)))
+    return keys
+
+
+def first_observed(y: np.ndarray) -> np.ndarray:
+    """Index of each row's first finite value (len of row when none)."""
+    finite = np.isfinite(y)
+    return np.where(finite.any(axis=1), finite.argmax(axis=1), y.shape[1])
+
+
+def evaluate_block(
+    y: np.ndarray,
+    train_stop: np.ndarray,
+    models: Sequence[Model],
+    horizon: int,
+    metric: str,
+    min_train: int,
+) -> dict[str, np.ndarray]:
+    """Fit every (market, split, model) of a block: yhat, error and status, dims (market, split, hp, step)."""
+    n_m, n_s, n_h = y.shape[0], len(train_stop), len(models)
+    yhat = np.full((n_m, n_s, n_h, horizon), np.nan)
+    error = np.full_like(yhat, np.nan)
+    status = np.full((n_m, n_s, n_h), SKIPPED, dtype="int8")
+    first = first_observed(y)
+    for mi in range(n_m):
+        for si, stop in enumerate(train_stop):
+            train = y[mi, first[mi] : stop]
+            if len(train) < min_train:
+                continue
+            test = y[mi, stop : stop + horizon]
+            scale = mase_scale(train, models[0].season_length) if models else np.nan
+            for hi, model in enumerate(models):
+                try:
+                    fc = model.forecast(train, horizon)["mean"]
+                except Exception:  # a failed fit is a NaN cell, counted, never a crashed run
+                    status[mi, si, hi] = FAILED
+                    continue
+                yhat[mi, si, hi] = fc
+                error[mi, si, hi] = pointwise(metric, test, fc, scale)
+                status[mi, si, hi] = OK
+    return {"yhat": yhat, "error": error, "status": status}
+
+
+def _marker(path: str, key: BlockKey) -> str:
+    return f"{path}/.blocks/{key.name}.json"
+
+
+def run_block(
+    path: str,
+    key: BlockKey,
+    y: np.ndarray,
+    train_stop: np.ndarray,
+    models: Sequence[Model],
+    horizon: int,
+    metric: str,
+    min_train: int,
+) -> BlockReport:
+    """The task: evaluate one block, write its region of the Zarr store, then its marker."""
+    t0 = time.perf_counter()
+    out = evaluate_block(y, train_stop, models, horizon, metric, min_train)
+    dims4, dims3 = ("market", "split", "hp", "step"), ("market", "split", "hp")
+    block = xr.Dataset(
+        {
+            "yhat": (dims4, out["yhat"]),
+            "error": (dims4, out["error"]),
+            "status": (dims3, out["status"]),
+        }
+    )
+    block.to_zarr(
+        path, region={"market": slice(key.m0, key.m1), "hp": slice(key.h0, key.h1)}, zarr_format=ZARR_FORMAT
+    )
+    st = out["status"]
+    report = BlockReport(
+        key.name,
+        fits=int(st.size - (st == SKIPPED).sum()),
+        failed=int((st == FAILED).sum()),
+        skipped=int((st == SKIPPED).sum()),
+        seconds=round(time.perf_counter() - t0, 4),
+    )
+    with fsspec.open(_marker(path, key), "w", auto_mkdir=True) as fh:
+        json.dump(asdict(report), fh)
+    return report
+
+
+def template(
+    y_tune: xr.DataArray,
+    labels: xr.Dataset,
+    hp: xr.Dataset,
+    horizon: int,
+    metric: str,
+    season_length: int,
+    min_train: int,
+    block_markets: int,
+    block_hps: int,
+) -> xr.Dataset:
+    """The full tuning cube with lazy, block-chunked placeholders and eager y_test and scale."""
+    train_stop = labels["train_stop"].values
+    y = y_tune.values
+    first = first_observed(y)
+    n_m, n_s, n_h = y.shape[0], len(train_stop), hp.sizes["hp"]
+    y_test = np.full((n_m, n_s, horizon), np.nan)
+    scale = np.full((n_m, n_s), np.nan)
+    for mi in range(n_m):
+        for si, stop in enumerate(train_stop):
+            if stop - first[mi] >= min_train:
+                y_test[mi, si] = y[mi, stop : stop + horizon]
+                scale[mi, si] = mase_scale(y[mi, first[mi] : stop], season_length)
+    chunks4 = (block_markets, n_s, block_hps, horizon)
+    ds = xr.Dataset(
+        {
+            "yhat": (("market", "split", "hp", "step"), da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
+            "error": (("market", "split", "hp", "step"), da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
+            "status": (("market", "split", "hp"), da.full((n_m, n_s, n_h), -1, dtype="int8", chunks=chunks4[:3])),
+            "y_test": (("market", "split", "step"), y_test),
+            "scale": (("market", "split"), scale),
+        },
+        coords={
+            "market": y_tune["market"].values,
+            "split": labels["split"].values,
+            "step": np.arange(1, horizon + 1),
+            "cutoff": ("split", labels["cutoff"].values),
+            "train_stop": ("split", train_stop),
+        },
+        attrs={"metric": metric, "season_length": season_length, "horizon": horizon, "min_train": min_train},
+    )
+    return ds.assign_coords(hp.coords)
+
+
+def done_blocks(path: str) -> set[str]:
+    """Names of blocks whose results are already in the store."""
+    fs, root = fsspec.core.url_to_fs(f"{path}/.blocks")
+    if not fs.exists(root):
+        return set()
+    names = (p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False))
+    return {n.removesuffix(".json") for n in names if n.endswith(".json")}
+
+
+def _progress(done: int, total: int, fits: int, failed: int, t0: float) -> None:
+    """One progress line: blocks, fits, failures, elapsed and remaining time."""
+    elapsed = time.perf_counter() - t0
+    eta = elapsed / done * (total - done) if done else float("nan")
+    line = f"tuning: {done}/{total} blocks, {fits} fits, {failed} failed, {elapsed:.0f}s elapsed, ~{eta:.0f}s left"
+    end = "\r" if sys.stderr.isatty() and done < total else "\n"
+    if end == "\n" and done < total and done % max(1, total // 10):
+        return  # in logs, print about every 10%
+    print(line, end=end, file=sys.stderr, flush=True)
+
+
+def _iter_reports(futures: list, client) -> Iterator[BlockReport]:  # noqa: ANN001
+    from distributed import as_completed
+
+    for fut in as_completed(futures):
+        yield fut.result()
+
+
+def tune(
+    y: xr.DataArray,
+    labels: xr.Dataset,
+    hp: xr.Dataset,
+    path: str,
+    *,
+    horizon: int,
+    metric: str = "mase",
+    season_length: int = 1,
+    min_train: int = 2,
+    block_markets: int = 8,
+    block_hps: int = 32,
+    client=None,  # noqa: ANN001 - a distributed.Client or None for in-process
+    progress: bool = True,
+) -> tuple[xr.Dataset, list[BlockReport]]:
+    """Compute the error cube into `path` (Zarr), resuming done blocks; return it lazily and the reports."""
+    y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
+    fs, root = fsspec.core.url_to_fs(path)
+    if not fs.exists(f"{root}/.blocks/_template"):  # written last, so a half-written template is redone
+        tmpl = template(y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, block_hps)
+        tmpl.to_zarr(path, mode="w", compute=False, zarr_format=ZARR_FORMAT, consolidated=True)
+        with fsspec.open(f"{path}/.blocks/_template", "w", auto_mkdir=True) as fh:
+            fh.write("ok")
+    existing = xr.open_zarr(path, consolidated=True)
+    block_markets = existing["yhat"].encoding["chunks"][0]
+    block_hps = existing["yhat"].encoding["chunks"][2]
+    keys = plan_blocks(y_tune.sizes["market"], hp.sizes["hp"], block_markets, block_hps)
+    done = done_blocks(path)
+    todo = [k for k in keys if k.name not in done]
+    train_stop = labels["train_stop"].values
+    models = models_of(hp, season_length)
+    values = y_tune.values
+    args = [
+        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train)
+        for k in todo
+    ]
+    if progress and done:
+        print(f"tuning: resuming, {len(done)}/{len(keys)} blocks already done", file=sys.stderr)
+    reports: list[BlockReport] = []
+    t0 = time.perf_counter()
+    if client is None:
+        stream: Iterator[BlockReport] = (run_block(*a) for a in args)
+    else:
+        futures = [client.submit(run_block, *a, key=f"tune-block-{a[1].name}-{id(path)}", pure=False) for a in args]
+        stream = _iter_reports(futures, client)
+    fits = failed = 0
+    for n, rep in enumerate(stream, 1):
+        reports.append(rep)
+        fits, failed = fits + rep.fits, failed + rep.failed
+        if progress:
+            _progress(len(done) + n, len(keys), fits, failed, t0)
+    return xr.open_zarr(path, consolidated=True), reports
+
+
+def errors(tuning: xr.Dataset, metric: str) -> xr.DataArray:
+    """Pointwise loss of any metric from the stored forecasts (the cube stores one metric)."""
+    scale = tuning["scale"] if metric == "mase" else 1.0
+    return xr.apply_ufunc(
+        pointwise, metric, tuning["y_test"], tuning["yhat"], scale, dask="allowed"
+    ).rename("error")
