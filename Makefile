@@ -31,3 +31,11 @@ lint: setup
 
 clean:
 	rm -rf fcast-store .pytest_cache
+
+bench-accuracy: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/accuracy.py
+
+bench-speed: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/speed.py
