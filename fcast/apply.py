@@ -45,8 +45,10 @@ def forecast_series(
         weights.append(weight)
         families.append(model.family)
     if not results:
-        fallback = Model.create("seasonal_naive", {}, members[0][0].season_length if members else 1)
-        return fallback.forecast(y, horizon, level=list(levels)), "fallback:seasonal_naive"
+        m = members[0][0].season_length if members else 1
+        fallback = Model.create("seasonal_naive", {}, m if len(y) > m else 1)
+        fc = fallback.forecast(y, horizon, level=list(levels))
+        return {k: np.clip(v, 0.0, None) for k, v in fc.items()}, "fallback:seasonal_naive"
     w = np.asarray(weights) / np.sum(weights)
     combined = {k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None) for k in results[0]}
     family = families[0] if len(set(families)) == 1 and len(families) == 1 else "mean(" + ",".join(families) + ")"

@@ -276,4 +276,4 @@ def errors(tuning: xr.Dataset, metric: str) -> xr.DataArray:
     scale = tuning["scale"] if metric == "mase" else 1.0
     return xr.apply_ufunc(
         pointwise, metric, tuning["y_test"], tuning["yhat"], scale, dask="allowed"
-    ).rename("error")
+    ).transpose(*tuning["yhat"].dims).rename("error")

@@ -1,0 +1,53 @@
+"""Shared fixtures: small real cubes and real distributed clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from fcast.data import to_cube
+
+
+def synthetic_actuals(markets: list[str], periods: int = 160, start: str = "2021-01-04", seed: int = 0) -> pd.DataFrame:
+    """Weekly series with trend, yearly seasonality and noise: market, date, users."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=periods, freq="W-MON")
+    t = np.arange(periods)
+    frames = []
+    for k, market in enumerate(markets):
+        level = 1000.0 * (k + 1)
+        y = level + (2 + k) * t + 0.08 * level * np.sin(2 * np.pi * t / 52.18 + k) + rng.normal(0, 0.01 * level, periods)
+        frames.append(pd.DataFrame({"market": market, "date": dates, "users": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def small_cube() -> xr.Dataset:
+    """Four markets, 160 weeks; the last market starts 40 weeks late."""
+    df = synthetic_actuals(["DK", "FI", "NO", "SE"])
+    df = df[~((df["market"] == "SE") & (df["date"] < df["date"].min() + pd.Timedelta(weeks=40)))]
+    return to_cube(df, "W-MON")
+
+
+@pytest.fixture(scope="session")
+def client2():
+    """A real 2-worker LocalCluster (processes) shared by the session."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(
+        cluster
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def client1():
+    """A real 1-worker LocalCluster (one process)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(
+        cluster
+    ) as client:
+        yield client

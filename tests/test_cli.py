@@ -1,0 +1,112 @@
+"""The CLI end to end: sample data -> `fcast run tuning` -> `fcast run weekly` on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fcast.data.sample import write_sample
+
+FCAST = [sys.executable, "-m", "fcast.cli"]
+
+
+def fcast(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([*FCAST, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("proj")
+    write_sample(str(root / "data"))
+    (root / "spaces").mkdir()
+    (root / "spaces" / "tiny.yaml").write_text(yaml.safe_dump({"families": {"ets": {"spec": ["ANN"]}, "seasonal_naive": {}}}))
+    config = {
+        "data": {"actuals": "data/actuals.parquet", "value": "users", "freq": "W-MON"},
+        "horizon": 26,
+        "cv": {"splits": 2, "step": 13, "holdout": 8},
+        "space": "spaces/tiny.yaml",
+        "tune": {"block_markets": 20, "block_hps": 2},
+        "select": {"top": 2},
+        "store": "store",
+        "cluster": {"local": {"workers": 2, "threads": 1}},
+    }
+    (root / "run.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def test_weekly_before_tuning_fails_clearly(project):
+    res = fcast("run", "weekly", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 2
+    assert "no tuning run in store" in res.stderr and "fcast run tuning" in res.stderr
+
+
+def test_tuning_then_weekly(project):
+    res = fcast("run", "tuning", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 0, res.stderr
+    assert "chosen model per market" in res.stdout
+    assert "cluster: 2 workers" in res.stderr and "tuning: " in res.stderr  # progress lines
+    store = project / "store"
+    run_id = json.loads((store / "latest" / "tuning.json").read_text())["run_id"]
+    run = store / "runs" / run_id
+    for name in ("manifest.json", "tuning.zarr", "selection.parquet", "forecast.parquet", "forecast.zarr"):
+        assert (run / name).exists(), name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
+    assert set(manifest["timings"]) == {"load", "tune", "select", "apply"} and len(manifest["input_hash"]) == 64
+    mature = manifest["markets"]
+    assert len(mature) >= 50
+
+    res = fcast("run", "weekly", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 0, res.stderr
+    weekly = sorted((store / "runs").glob("weekly-*"))[-1]
+    fc = pd.read_parquet(weekly / "forecast.parquet")
+    assert list(fc.columns) == ["market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
+                                "family", "segment"]
+    assert sorted(fc["market"].unique()) == sorted(mature)  # every mature market
+    assert (fc.groupby("market").size() == 26).all()
+    values = fc[["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]].to_numpy()
+    assert np.isfinite(values).all()
+    assert (fc["yhat_lo_95"] <= fc["yhat_lo_80"] + 1e-9).all() and (fc["yhat_lo_80"] <= fc["yhat"] + 1e-9).all()
+    assert (fc["yhat"] <= fc["yhat_hi_80"] + 1e-9).all() and (fc["yhat_hi_80"] <= fc["yhat_hi_95"] + 1e-9).all()
+    assert (fc["segment"] == "mature").all()
+    wm = json.loads((weekly / "manifest.json").read_text())
+    assert wm["tuning_run"] == run_id and wm["status"] == "complete"
+
+
+def test_weekly_subset_and_as_of(project):
+    res = fcast("run", "weekly", "-c", "run.yaml", "--markets", "SE,NO", "--as-of", "2026-06-01", cwd=project)
+    assert res.returncode == 0, res.stderr
+    weekly = sorted((project / "store" / "runs").glob("weekly-*"))[-1]
+    fc = pd.read_parquet(weekly / "forecast.parquet")
+    assert sorted(fc["market"].unique()) == ["NO", "SE"]
+    assert fc["date"].min() == pd.Timestamp("2026-06-08")
+
+
+def test_unknown_market_and_bad_config(project, tmp_path):
+    res = fcast("run", "weekly", "-c", "run.yaml", "--markets", "SE,XX", cwd=project)
+    assert res.returncode == 2 and "unknown market(s) ['XX']" in res.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {actuals: a.csv}\ncv: {splits: zero}\n")
+    res = fcast("validate", str(bad), cwd=project)
+    assert res.returncode == 2 and "cv.splits" in res.stderr and "bad.yaml" in res.stderr
+
+
+def test_validate_ok(project):
+    res = fcast("validate", "run.yaml", cwd=project)
+    assert res.returncode == 0 and "2 hps in 2 families" in res.stdout
+
+
+def test_repo_configs_validate():
+    repo = Path(__file__).resolve().parents[1]
+    for cfg in sorted((repo / "configs").glob("*.yaml")):
+        res = fcast("validate", str(cfg), cwd=repo)
+        assert res.returncode == 0, res.stderr

@@ -1,0 +1,79 @@
+"""Pipeline: jobs write complete runs, resume interrupted tuning, and weekly reuses the latest selection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fcast.config import parse_config
+from fcast.errors import StoreError
+from fcast.pipeline import chosen_table, run_tuning, run_weekly, segment
+from fcast.store import Store
+from tests.conftest import synthetic_actuals
+
+
+@pytest.fixture()
+def cfg(tmp_path):
+    df = synthetic_actuals(["DK", "FI", "NO", "SE", "IS"], periods=180)
+    df = df[~((df["market"] == "IS") & (df["date"] < df["date"].max() - __import__("pandas").Timedelta(weeks=60)))]
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    (tmp_path / "space.yaml").write_text("families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n")
+    raw = {
+        "data": {"actuals": "actuals.csv", "freq": "W-MON"},
+        "horizon": 13,
+        "cv": {"splits": 2, "step": 8, "holdout": 8},
+        "space": "space.yaml",
+        "tune": {"block_markets": 2, "block_hps": 2},
+        "store": "store",
+    }
+    return parse_config(raw, source="test", base=tmp_path)
+
+
+def test_segments_split_mature_and_new(cfg):
+    from fcast.data import load_actuals
+
+    cube = load_actuals(cfg.data.actuals, freq="W-MON")
+    seg = segment(cube, cfg)
+    assert seg.sel(market="IS").item() == "new"  # 61 weeks < min_train 104 + horizon 13 + holdout 8
+    assert (seg.sel(market=["DK", "FI", "NO", "SE"]) == "mature").all()
+
+
+def test_tuning_in_process_then_weekly(cfg):
+    tuned = run_tuning(cfg, progress=False)
+    assert tuned.manifest["status"] == "complete" and tuned.manifest["cluster"] == {"kind": "in-process"}
+    assert tuned.manifest["skipped_markets"] == {"new": ["IS"]}
+    assert set(chosen_table(tuned.selection)["market"]) == {"DK", "FI", "NO", "SE"}
+    store = Store(cfg.store)
+    assert store.latest("tuning") == tuned.run_id
+    weekly = run_weekly(cfg, progress=False)
+    assert weekly.manifest["tuning_run"] == tuned.run_id
+    assert set(weekly.forecast["market"]) == {"DK", "FI", "NO", "SE"}
+    # weekly reuses the selection: same chosen models
+    assert (weekly.selection[["market", "hp", "weight"]].values == tuned.selection[["market", "hp", "weight"]].values).all()
+
+
+def test_interrupted_tuning_resumes_the_same_run(cfg):
+    first = run_tuning(cfg, progress=False)
+    run_dir = Path(cfg.store) / "runs" / first.run_id
+    # emulate a crash after half the blocks: markers gone, manifest still 'running', no latest pointer
+    markers = sorted((run_dir / "tuning.zarr" / ".blocks").glob("*-*.json"))
+    for m in markers[: len(markers) // 2]:
+        m.unlink()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (Path(cfg.store) / "latest" / "tuning.json").unlink()
+    again = run_tuning(cfg, progress=False)
+    assert again.run_id == first.run_id and again.manifest["resumed"] is True
+    assert again.manifest["counts"]["blocks_run"] == len(markers) // 2
+    assert again.selection.equals(first.selection)
+    assert Store(cfg.store).latest("tuning") == first.run_id
+    fresh = run_tuning(cfg, progress=False, fresh=True)
+    assert fresh.run_id != first.run_id
+
+
+def test_weekly_without_tuning_is_a_clear_error(cfg):
+    with pytest.raises(StoreError, match="run `fcast run tuning"):
+        run_weekly(cfg, progress=False)
