@@ -36,7 +36,7 @@ def client2():
     """A real 2-worker LocalCluster (processes) shared by the session."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(
         cluster
     ) as client:
         yield client
@@ -47,7 +47,7 @@ def client1():
     """A real 1-worker LocalCluster (one process)."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(
         cluster
     ) as client:
         yield client
