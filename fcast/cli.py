@@ -45,6 +45,10 @@ def _print_result(result: Any, title: str) -> None:
 
     typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
     typer.echo(f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets")
+    counts = result.manifest.get("counts")
+    if counts:
+        share = counts["failed"] / max(counts["fits"], 1)
+        typer.echo(f"  fits: {counts['fits']}, failed: {counts['failed']} ({share:.1%}; NaN cells, excluded from selection)")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.manifest.get("timings", {}).items())
     typer.echo(f"  timings: {timings}")
     table = chosen_table(result.selection)

@@ -9,7 +9,15 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fcast.errors import ConfigError
 
@@ -55,7 +63,7 @@ class TuneConfig(_Strict):
     block_markets: int = Field(8, ge=1)
     block_hps: int = Field(32, ge=1)
     in_process_below: int = Field(
-        0, ge=0, description="run without a cluster when the run has fewer fits than this"
+        300, ge=0, description="run in-process, without starting a cluster, below this many fits (0: never)"
     )
 
 
@@ -114,6 +122,7 @@ class RunConfig(_Strict):
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
     source: str | None = Field(None, description="file the config was read from (set by the loader)")
+    _space_digest: str | None = PrivateAttr(None)
 
     @field_validator("cluster", mode="before")
     @classmethod
@@ -142,6 +151,7 @@ class RunConfig(_Strict):
     def fingerprint(self) -> str:
         """A short hash of everything that changes the numbers."""
         payload = self.model_dump(exclude={"source", "cluster", "store"})
+        payload["space"] = self._space_digest or self.space  # the space's contents once loaded
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -202,5 +212,5 @@ def load_config(path: str | Path) -> RunConfig:
     cfg = parse_config(read_yaml(p), source=str(path), base=p.parent)
     from fcast.space import load_space  # local import: space depends on config errors only
 
-    load_space(cfg.space, freq=cfg.data.freq)
+    cfg._space_digest = load_space(cfg.space, freq=cfg.data.freq).attrs["space"]
     return cfg

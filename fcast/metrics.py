@@ -12,7 +12,7 @@ splits before reducing. A metric's value over a window is `finish(mean(loss))`:
 | mase | abs(y - yhat) / scale | identity |
 
 `scale` for MASE is the in-sample mean absolute seasonal difference of the training
-series (lag = season length, or 1 when the series is shorter than two seasons).
+series (lag = season length, or 1 when the series is not longer than one season).
 """
 
 from __future__ import annotations

@@ -255,9 +255,9 @@ class Model:
 
     def label(self) -> str:
         """A short readable name, e.g. 'ets(AAdN) log w=156'."""
-        defaults = get_family(self.family).defaults
-        core = {k: v for k, v in self.params.items() if k not in PREPROCESS and defaults.get(k, None) != v}
-        inner = ",".join(str(v) for v in core.values())
+        fam = get_family(self.family)
+        core = [self.params[k] for k in fam.params if k in self.params and fam.defaults.get(k) != self.params[k]]
+        inner = ",".join(str(v) for v in core)
         text = f"{self.family}({inner})" if inner else self.family
         if self.params.get("log"):
             text += " log"

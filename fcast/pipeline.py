@@ -169,6 +169,7 @@ def run_tuning(
         cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": str(cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None},
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
+    store.write_text(Path(cfg.space).read_text() if "://" not in cfg.space else hp.attrs["space"], "runs", run_id, "space.yaml")
     if progress:
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
         print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",

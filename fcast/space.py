@@ -48,7 +48,7 @@ class SpaceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     preprocess: dict[str, list[Any]] = {}
-    families: dict[str, dict[str, list[Any] | Any]]
+    families: dict[str, dict[str, list[Any] | Any] | None]
     sample: SampleSpec = SampleSpec()
 
 

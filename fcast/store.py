@@ -90,7 +90,7 @@ class Store:
         n = 1
         while self.exists("runs", run_id):
             n += 1
-            run_id = f"{kind}-{stamp}-{fingerprint[:6]}-{n}"
+            run_id = f"{kind}-{stamp}-{fingerprint[:6]}-{n:03d}"
         return run_id
 
     def run_url(self, run_id: str, *parts: str) -> str:
@@ -110,7 +110,7 @@ class Store:
             manifest = self.read_json("runs", run_id, "manifest.json")
             if kind is None or manifest.get("kind") == kind:
                 out.append(manifest)
-        return out
+        return sorted(out, key=lambda m: (m.get("started") or "", m.get("run_id", "")))
 
     def resumable(self, kind: str, fingerprint: str, input_hash: str, markets: list[str]) -> str | None:
         """The newest unfinished run with the same config, input and markets, if any."""

@@ -34,7 +34,7 @@ def project(tmp_path_factory) -> Path:
         "horizon": 26,
         "cv": {"splits": 2, "step": 13, "holdout": 8},
         "space": "spaces/tiny.yaml",
-        "tune": {"block_markets": 20, "block_hps": 2},
+        "tune": {"block_markets": 20, "block_hps": 2, "in_process_below": 0},
         "select": {"top": 2},
         "store": "store",
         "cluster": {"local": {"workers": 2, "threads": 1}},
@@ -57,7 +57,7 @@ def test_tuning_then_weekly(project):
     store = project / "store"
     run_id = json.loads((store / "latest" / "tuning.json").read_text())["run_id"]
     run = store / "runs" / run_id
-    for name in ("manifest.json", "tuning.zarr", "selection.parquet", "forecast.parquet", "forecast.zarr"):
+    for name in ("manifest.json", "space.yaml", "tuning.zarr", "selection.parquet", "forecast.parquet", "forecast.zarr"):
         assert (run / name).exists(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
@@ -98,6 +98,17 @@ def test_unknown_market_and_bad_config(project, tmp_path):
     bad.write_text("data: {actuals: a.csv}\ncv: {splits: zero}\n")
     res = fcast("validate", str(bad), cwd=project)
     assert res.returncode == 2 and "cv.splits" in res.stderr and "bad.yaml" in res.stderr
+
+
+def test_small_run_says_it_runs_in_process(project):
+    cfg = yaml.safe_load((project / "run.yaml").read_text())
+    cfg["tune"]["in_process_below"] = 10_000
+    cfg["store"] = "store-small"
+    (project / "small.yaml").write_text(yaml.safe_dump(cfg))
+    res = fcast("run", "tuning", "-c", "small.yaml", "--markets", "SE,NO", cwd=project)
+    assert res.returncode == 0, res.stderr
+    assert "small run (8 fits < 10000): running in-process" in res.stderr
+    assert "cluster:" not in res.stderr
 
 
 def test_validate_ok(project):

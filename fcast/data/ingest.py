@@ -6,6 +6,7 @@ import hashlib
 
 import fsspec
 import pandas as pd
+import pyarrow as pa
 import xarray as xr
 
 from fcast.errors import DataError
@@ -43,6 +44,8 @@ def read_table(url: str) -> pd.DataFrame:
                 return pd.read_csv(fh, compression="gzip" if lower.endswith(".gz") else None)
     except FileNotFoundError:
         raise DataError(f"actuals file not found: {url}") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise DataError(f"{url}: cannot read the actuals table ({exc})") from None
     raise DataError(f"{url}: unsupported file type (expected .csv or .parquet)")
 
 
@@ -64,7 +67,11 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
             f"(expected market, date and the value column {value!r} from data.value)"
         )
     out = df[["market", "date", value]].copy()
-    out["market"] = out["market"].astype(str)
+    blank = out["market"].isna() | (out["market"].astype(str).str.strip() == "")
+    if blank.any():
+        rows = [f"row {i} (date {d!r})" for i, d in zip(out.index[blank], out.loc[blank, "date"], strict=True)]
+        raise DataError(f"{source}: missing market in {_listing(rows)}")
+    out["market"] = out["market"].astype(str).str.strip()
     dates = pd.to_datetime(out["date"], errors="coerce")
     bad_dates = dates.isna()
     if bad_dates.any():
@@ -143,13 +150,20 @@ def restrict(cube: xr.Dataset, markets: list[str] | None = None, as_of: str | No
             )
         cube = cube.sel(market=list(markets))
     if as_of is not None:
-        cut = pd.Timestamp(as_of)
+        try:
+            cut = pd.Timestamp(as_of)
+        except ValueError:
+            raise DataError(f"--as-of {as_of!r} is not a date (e.g. 2024-01-29)") from None
         if cut < cube.time.values[0]:
             raise DataError(f"--as-of {as_of} is before the first period {str(cube.time.values[0])[:10]}")
         cube = cube.sel(time=slice(None, cut))
     # markets that have no data left after the cut are dropped
     has_data = cube.y.notnull().any("time")
-    return cube.sel(market=has_data.values) if not bool(has_data.all()) else cube
+    if not bool(has_data.all()):
+        cube = cube.sel(market=has_data.values)
+    # periods before the first observation of any kept market carry nothing
+    start = int(cube.y.notnull().any("market").argmax("time"))
+    return cube.isel(time=slice(start, None)) if start else cube
 
 
 def history_length(y: xr.DataArray) -> xr.DataArray:
