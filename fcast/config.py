@@ -65,6 +65,9 @@ class TuneConfig(_Strict):
     in_process_below: int = Field(
         300, ge=0, description="run in-process, without starting a cluster, below this many fits (0: never)"
     )
+    task_timeout: float | None = Field(
+        None, gt=0, description="seconds a tuning block may run before it is cancelled and reported"
+    )
 
 
 class SelectConfig(_Strict):
@@ -83,12 +86,32 @@ class LocalClusterConfig(_Strict):
     memory_limit: str = "auto"
 
 
+class KubernetesConfig(_Strict):
+    """A dask-kubernetes KubeCluster built from a DaskCluster spec file, scaled adaptively."""
+
+    spec: str = "clusters/kubernetes/dask-cluster.yaml"
+    minimum: int = Field(1, ge=0)
+    maximum: int = Field(8, ge=1)
+    namespace: str | None = None
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> KubernetesConfig:
+        if self.minimum > self.maximum:
+            raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
+        return self
+
+
 class ClusterConfig(_Strict):
     """Which Dask cluster runs the heavy work: exactly one of local, address, kubernetes."""
 
     local: LocalClusterConfig | None = None
     address: str | None = None
-    kubernetes: str | None = None
+    kubernetes: KubernetesConfig | None = None
+
+    @field_validator("kubernetes", mode="before")
+    @classmethod
+    def _spec_shorthand(cls, v: Any) -> Any:
+        return {"spec": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClusterConfig:
@@ -101,11 +124,37 @@ class ClusterConfig(_Strict):
 
 
 class SegmentsConfig(_Strict):
-    """How markets are split into segments."""
+    """How markets are split into segments: mature, new (incl. pre-launch) and custom."""
 
     min_history: int | None = Field(
         None, ge=1, description="periods of history a market needs to be mature; default: what CV needs"
     )
+    custom: list[str] = Field(default_factory=list, description="markets handled as custom")
+
+
+class QAConfig(_Strict):
+    """Input QA settings."""
+
+    jump_z: float = Field(8.0, gt=0, description="robust z-score of period-over-period change flagged as a jump")
+    stale_after: int = Field(1, ge=0, description="periods the last observation may lag the run date")
+    fail_on_warn: bool = False
+
+
+class CleanConfig(_Strict):
+    """Removal of one-time disruptions before mature-market models train."""
+
+    events: str | None = Field(None, description="events YAML (known disruptions)")
+    auto: bool = Field(False, description="also remove automatically detected disruptions")
+
+
+class NewMarketsConfig(_Strict):
+    """The proxy model for new and pre-launch markets."""
+
+    features: list[str] | None = Field(None, description="external features used; default: all numeric")
+    proxies: int = Field(5, ge=1, description="proxies per new market")
+    method: Literal["kmeans_knn", "knn"] = "kmeans_knn"
+    clusters: int | None = Field(None, ge=1)
+    pca: int | None = Field(None, ge=1, description="PCA components before clustering; none: no reduction")
 
 
 class RunConfig(_Strict):
@@ -118,6 +167,9 @@ class RunConfig(_Strict):
     tune: TuneConfig = TuneConfig()
     select: SelectConfig = SelectConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    qa: QAConfig = QAConfig()
+    clean: CleanConfig = CleanConfig()
+    new_markets: NewMarketsConfig = NewMarketsConfig()
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
@@ -190,8 +242,9 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None 
         cfg.data.markets = _resolve(cfg.data.markets, base)
         cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
+        cfg.clean.events = _resolve(cfg.clean.events, base)
         if cfg.cluster.kubernetes:
-            cfg.cluster.kubernetes = _resolve(cfg.cluster.kubernetes, base)
+            cfg.cluster.kubernetes.spec = _resolve(cfg.cluster.kubernetes.spec, base)  # type: ignore[assignment]
     return cfg
 
 

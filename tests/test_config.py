@@ -98,7 +98,7 @@ def test_urls_and_absolute_paths_stay_untouched(tmp_path):
 def test_parse_config_with_base(tmp_path):
     cfg = parse_config({**minimal(), "cluster": {"kubernetes": "k8s/cluster.yaml"}}, base=tmp_path)
     assert cfg.data.actuals == str(tmp_path.resolve() / "data" / "actuals.parquet")
-    assert cfg.cluster.kubernetes == str(tmp_path.resolve() / "k8s" / "cluster.yaml")
+    assert cfg.cluster.kubernetes.spec == str(tmp_path.resolve() / "k8s" / "cluster.yaml")
     assert cfg.cluster.local is None
 
 
