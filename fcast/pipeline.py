@@ -24,9 +24,11 @@ import xarray as xr
 import fcast
 from fcast.apply import apply, members_from_selection, to_table
 from fcast.config import RunConfig
-from fcast.data import file_hash, history_length, load_actuals, restrict, season_length
+from fcast.data import file_hash, load_actuals, restrict, season_length
 from fcast.errors import DataError, StoreError
 from fcast.label import label, required_history
+from fcast.newmarkets import forecast_new
+from fcast.segment import read_markets, segment
 from fcast.select import select
 from fcast.space import load_space
 from fcast.store import Store, utcnow
@@ -42,6 +44,7 @@ class RunResult:
     selection: pd.DataFrame
     forecast: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    proxies: pd.DataFrame | None = None
 
 
 class Timer:
@@ -79,21 +82,57 @@ def min_train(cfg: RunConfig) -> int:
     return cfg.cv.min_train or max(2 * season_length(cfg.data.freq), 8)
 
 
-def segment(cube: xr.Dataset, cfg: RunConfig) -> xr.DataArray:
-    """`mature` where a market has enough history for the most recent CV split, else `new`."""
-    needed = cfg.segments.min_history or required_history(1, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
-    history = history_length(cube["y"])
-    return xr.where(history >= needed, "mature", "new").rename("segment")
+def min_history(cfg: RunConfig) -> int:
+    """Periods of history a market needs to be mature: configured, or what the latest CV split needs."""
+    return cfg.segments.min_history or required_history(
+        1, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg)
+    )
 
 
-def _load(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> tuple[xr.Dataset, str]:
-    """The cube restricted to the requested markets and date, and the input file's hash."""
-    cube = load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq)
-    return restrict(cube, markets, as_of), file_hash(cfg.data.actuals)
+@dataclass
+class Prepared:
+    """The input of a job after loading: the cube of all markets, segments and side tables."""
+
+    cube: xr.Dataset
+    segments: xr.DataArray
+    markets: pd.DataFrame | None
+    input_hash: str
+
+    def of(self, segment_name: str) -> list[str]:
+        """Markets of one segment, in cube order."""
+        return self.segments["market"].values[self.segments.values == segment_name].tolist()
+
+
+def prepare(cfg: RunConfig, markets: list[str] | None = None, as_of: str | None = None) -> Prepared:
+    """Load actuals and the markets table, cut at `as_of`, segment; `markets` restricts the segments only."""
+    cube = restrict(load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq), None, as_of)
+    table = read_markets(cfg.data.markets) if cfg.data.markets else None
+    segments = segment(
+        cube, table, min_history=min_history(cfg), custom=cfg.segments.custom,
+        as_of=pd.Timestamp(as_of) if as_of else None,
+    )
+    if markets:
+        restrict(cube, markets)  # unknown markets are a clear error
+        segments = segments.sel(market=[m for m in segments["market"].values if m in markets])
+    return Prepared(cube, segments, table, file_hash(cfg.data.actuals))
+
+
+def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.DataFrame | None]:
+    """Proxy forecasts for the new markets, when there are any and a markets table to find proxies."""
+    if not prep.of("new"):
+        return None, None
+    if prep.markets is None:
+        print(f"warning: new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies",
+              file=sys.stderr)
+        return None, None
+    return forecast_new(
+        prep.cube["y"], prep.markets, prep.segments, horizon=cfg.horizon, levels=cfg.levels,
+        freq=cfg.data.freq, cfg=cfg.new_markets,
+    )
 
 
 def _manifest(
-    cfg: RunConfig, kind: str, run_id: str, input_hash: str, markets: list[str], **extra: Any
+    cfg: RunConfig, kind: str, run_id: str, prep: Prepared, markets: list[str], **extra: Any
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -101,8 +140,10 @@ def _manifest(
         "status": "running",
         "started": utcnow(),
         "fingerprint": cfg.fingerprint(),
-        "input_hash": input_hash,
+        "input_hash": prep.input_hash,
         "markets": markets,
+        "segments": {name: prep.of(name) for name in ("mature", "new", "custom")},
+        "data_end": str(prep.cube.time.values[-1])[:10],
         "code_version": code_version(),
         "config": cfg.model_dump(mode="json"),
         **extra,
@@ -117,10 +158,17 @@ def _cluster_info(client: Any) -> dict[str, Any]:
     return {"kind": "distributed", **describe(client)}
 
 
-def _write_forecast(store: Store, run_id: str, fc: xr.Dataset, segments: xr.DataArray) -> pd.DataFrame:
-    """forecast.parquet (file contract) and forecast.zarr."""
-    table = to_table(fc)
-    table["segment"] = table["market"].map(dict(zip(segments["market"].values.tolist(), segments.values.tolist(), strict=True)))
+def _write_forecast(
+    store: Store, run_id: str, mature: xr.Dataset, new: xr.Dataset | None, proxies: pd.DataFrame | None
+) -> pd.DataFrame:
+    """forecast.parquet (file contract), forecast.zarr and proxies.parquet."""
+    parts = [to_table(mature, segment="mature")]
+    fc = mature
+    if new is not None and new.sizes["market"]:
+        parts.append(to_table(new, segment="new"))
+        fc = xr.concat([mature, new], dim="market")
+        store.write_parquet(proxies, "runs", run_id, "proxies.parquet")
+    table = pd.concat(parts, ignore_index=True)
     store.write_parquet(table, "runs", run_id, "forecast.parquet")
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
     return table
@@ -148,25 +196,23 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     with timer("load"):
-        cube, input_hash = _load(cfg, markets, None)
-        segments = segment(cube, cfg)
-        mature = segments["market"].values[segments.values == "mature"].tolist()
+        prep = prepare(cfg, markets)
+        mature = prep.of("mature")
         if not mature:
             raise DataError(
-                f"no market has enough history to tune (need {cfg.segments.min_history or 'the CV design'}); "
-                f"markets: {cube.market.values.tolist()}"
+                f"no market has enough history to tune (need {min_history(cfg)} periods); "
+                f"markets: {prep.segments.market.values.tolist()}"
             )
         hp = load_space(cfg.space, cfg.data.freq)
         m = season_length(cfg.data.freq)
-        labels = label(cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
-    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, mature)
+        labels = label(prep.cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
+    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), prep.input_hash, mature)
     resumed = run_id is not None
     run_id = run_id or store.new_run_id("tuning", cfg.fingerprint())
+    holdout_start = str(prep.cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None
     manifest = _manifest(
-        cfg, "tuning", run_id, input_hash, mature,
-        skipped_markets={"new": [k for k in cube.market.values.tolist() if k not in mature]},
-        cluster=_cluster_info(client), resumed=resumed,
-        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": str(cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None},
+        cfg, "tuning", run_id, prep, mature, cluster=_cluster_info(client), resumed=resumed,
+        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     store.write_text(Path(cfg.space).read_text() if "://" not in cfg.space else hp.attrs["space"], "runs", run_id, "space.yaml")
@@ -174,7 +220,7 @@ def run_tuning(
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
         print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
               file=sys.stderr)
-    y = cube["y"].sel(market=mature)
+    y = prep.cube["y"].sel(market=mature)
     try:
         with timer("tune"):
             tuning, reports = tune(
@@ -190,7 +236,9 @@ def run_tuning(
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         with timer("apply"):
             fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client)
-            table = _write_forecast(store, run_id, fc, segments)
+        with timer("new_markets"):
+            fc_new, proxies = _new_markets(prep, cfg)
+        table = _write_forecast(store, run_id, fc, fc_new, proxies)
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
@@ -198,7 +246,7 @@ def run_tuning(
     counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports)}
     manifest = _finish(store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])))
     store.set_latest("tuning", run_id)
-    return RunResult(run_id, store.run_url(run_id), selection, table, manifest)
+    return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
 
 
 def run_weekly(
@@ -208,7 +256,7 @@ def run_weekly(
     client: Any = None,
     progress: bool = True,
 ) -> RunResult:
-    """Reuse the latest tuned selection: refit on the newest data and forecast."""
+    """Reuse the latest tuned selection: refit on the newest data and forecast; new markets by proxies."""
     timer = Timer()
     store = Store(cfg.store)
     tuned = store.latest("tuning")
@@ -216,38 +264,37 @@ def run_weekly(
         raise StoreError(f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`")
     with timer("load"):
         selection = store.read_parquet("runs", tuned, "selection.parquet")
-        cube, input_hash = _load(cfg, markets, as_of)
-        segments = segment(cube, cfg)
-        mature = segments["market"].values[segments.values == "mature"].tolist()
+        prep = prepare(cfg, markets, as_of)
+        mature = prep.of("mature")
         tuned_markets = set(selection["market"])
-        untuned = sorted(set(mature) - tuned_markets)
+        untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
-        if not run_markets:
+        if not run_markets and not prep.of("new"):
             raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
     run_id = store.new_run_id("weekly", cfg.fingerprint())
     manifest = _manifest(
-        cfg, "weekly", run_id, input_hash, run_markets, tuning_run=tuned, as_of=as_of,
-        data_end=str(cube.time.values[-1])[:10], untuned_markets=untuned,
-        skipped_markets={"new": [k for k in cube.market.values.tolist() if k not in mature]},
+        cfg, "weekly", run_id, prep, run_markets, tuning_run=tuned, as_of=as_of, untuned_markets=untuned,
         cluster=_cluster_info(client),
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
         print(f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
               file=sys.stderr)
-    y = cube["y"].sel(market=run_markets)
+    y = prep.cube["y"].sel(market=run_markets)
     try:
         with timer("apply"):
             used = selection[selection["market"].isin(run_markets)]
             fc = apply(y, members_from_selection(used, season_length(cfg.data.freq)), cfg.horizon, cfg.levels,
                        cfg.data.freq, client)
-            table = _write_forecast(store, run_id, fc, segments)
-            store.write_parquet(used, "runs", run_id, "selection.parquet")
+        with timer("new_markets"):
+            fc_new, proxies = _new_markets(prep, cfg)
+        table = _write_forecast(store, run_id, fc, fc_new, proxies)
+        store.write_parquet(used, "runs", run_id, "selection.parquet")
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
     manifest = _finish(store, manifest, timer)
-    return RunResult(run_id, store.run_url(run_id), used, table, manifest)
+    return RunResult(run_id, store.run_url(run_id), used, table, manifest, proxies)
 
 
 def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
@@ -267,6 +314,5 @@ def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
 
 def estimate_fits(cfg: RunConfig, markets: list[str] | None = None) -> int:
     """Upper bound on the CV fits a tuning run would do (to decide whether a cluster pays)."""
-    cube = restrict(load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq), markets)
-    n_mature = int((segment(cube, cfg) == "mature").sum())
+    n_mature = len(prepare(cfg, markets).of("mature"))
     return n_mature * load_space(cfg.space, cfg.data.freq).sizes["hp"] * cfg.cv.splits

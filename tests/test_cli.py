@@ -30,7 +30,8 @@ def project(tmp_path_factory) -> Path:
     (root / "spaces").mkdir()
     (root / "spaces" / "tiny.yaml").write_text(yaml.safe_dump({"families": {"ets": {"spec": ["ANN"]}, "seasonal_naive": {}}}))
     config = {
-        "data": {"actuals": "data/actuals.parquet", "value": "users", "freq": "W-MON"},
+        "data": {"actuals": "data/actuals.parquet", "value": "users", "freq": "W-MON",
+                 "markets": "data/markets.parquet"},
         "horizon": 26,
         "cv": {"splits": 2, "step": 13, "holdout": 8},
         "space": "spaces/tiny.yaml",
@@ -61,7 +62,8 @@ def test_tuning_then_weekly(project):
         assert (run / name).exists(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
-    assert set(manifest["timings"]) == {"load", "tune", "select", "apply"} and len(manifest["input_hash"]) == 64
+    assert {"load", "tune", "select", "apply", "new_markets"} <= set(manifest["timings"])
+    assert len(manifest["input_hash"]) == 64
     mature = manifest["markets"]
     assert len(mature) >= 50
 
@@ -71,13 +73,18 @@ def test_tuning_then_weekly(project):
     fc = pd.read_parquet(weekly / "forecast.parquet")
     assert list(fc.columns) == ["market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
                                 "family", "segment"]
-    assert sorted(fc["market"].unique()) == sorted(mature)  # every mature market
+    new = manifest["segments"]["new"]
+    assert {"UZ", "LK", "BD", "PK"} <= set(new)  # pre-launch and recently launched markets
+    assert sorted(fc["market"].unique()) == sorted(mature + new)  # every mature and new market
+    assert set(fc.loc[fc["market"].isin(new), "segment"]) == {"new"}
+    assert set(fc.loc[fc["market"].isin(new), "family"]) == {"proxy"}
+    assert (weekly / "proxies.parquet").exists()
     assert (fc.groupby("market").size() == 26).all()
     values = fc[["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]].to_numpy()
     assert np.isfinite(values).all()
     assert (fc["yhat_lo_95"] <= fc["yhat_lo_80"] + 1e-9).all() and (fc["yhat_lo_80"] <= fc["yhat"] + 1e-9).all()
     assert (fc["yhat"] <= fc["yhat_hi_80"] + 1e-9).all() and (fc["yhat_hi_80"] <= fc["yhat_hi_95"] + 1e-9).all()
-    assert (fc["segment"] == "mature").all()
+    assert (fc.loc[fc["market"].isin(mature), "segment"] == "mature").all()
     wm = json.loads((weekly / "manifest.json").read_text())
     assert wm["tuning_run"] == run_id and wm["status"] == "complete"
 
@@ -118,6 +125,8 @@ def test_validate_ok(project):
 
 def test_repo_configs_validate():
     repo = Path(__file__).resolve().parents[1]
-    for cfg in sorted((repo / "configs").glob("*.yaml")):
+    run_configs = [p for p in sorted((repo / "configs").glob("*.yaml")) if "data" in yaml.safe_load(p.read_text())]
+    assert run_configs
+    for cfg in run_configs:
         res = fcast("validate", str(cfg), cwd=repo)
         assert res.returncode == 0, res.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from fcast.config import parse_config
 from fcast.errors import StoreError
-from fcast.pipeline import chosen_table, run_tuning, run_weekly, segment
+from fcast.pipeline import chosen_table, prepare, run_tuning, run_weekly
 from fcast.store import Store
 from tests.conftest import synthetic_actuals
 
@@ -32,18 +32,16 @@ def cfg(tmp_path):
 
 
 def test_segments_split_mature_and_new(cfg):
-    from fcast.data import load_actuals
-
-    cube = load_actuals(cfg.data.actuals, freq="W-MON")
-    seg = segment(cube, cfg)
-    assert seg.sel(market="IS").item() == "new"  # 61 weeks < min_train 104 + horizon 13 + holdout 8
-    assert (seg.sel(market=["DK", "FI", "NO", "SE"]) == "mature").all()
+    prep = prepare(cfg)
+    assert prep.of("new") == ["IS"]  # 61 weeks < min_train 104 + horizon 13 + holdout 8
+    assert prep.of("mature") == ["DK", "FI", "NO", "SE"]
+    assert prepare(cfg, markets=["SE", "IS"]).of("mature") == ["SE"]
 
 
 def test_tuning_in_process_then_weekly(cfg):
     tuned = run_tuning(cfg, progress=False)
     assert tuned.manifest["status"] == "complete" and tuned.manifest["cluster"] == {"kind": "in-process"}
-    assert tuned.manifest["skipped_markets"] == {"new": ["IS"]}
+    assert tuned.manifest["segments"] == {"mature": ["DK", "FI", "NO", "SE"], "new": ["IS"], "custom": []}
     assert set(chosen_table(tuned.selection)["market"]) == {"DK", "FI", "NO", "SE"}
     store = Store(cfg.store)
     assert store.latest("tuning") == tuned.run_id
