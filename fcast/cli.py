@@ -55,6 +55,12 @@ def _print_result(result: Any, title: str) -> None:
     if len(table):
         typer.echo("\nchosen model per market:")
         typer.echo(table.to_string(index=False))
+    if result.proxies is not None and len(result.proxies):
+        segs = result.manifest.get("segments", {})
+        typer.echo(f"\nnew markets: {len(segs.get('new', []))} forecast with the proxy model (proxy weights):")
+        for market, grp in result.proxies.groupby("market", sort=True):
+            top = grp.sort_values("weight", ascending=False).head(3)
+            typer.echo(f"  {market} <- " + ", ".join(f"{r.proxy} {r.weight:.2f}" for r in top.itertuples()))
 
 
 def _tuning(cfg: RunConfig, markets: list[str] | None, fresh: bool) -> Any:
