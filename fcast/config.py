@@ -147,6 +147,23 @@ class CleanConfig(_Strict):
     auto: bool = Field(False, description="also remove automatically detected disruptions")
 
 
+class CustomModelConfig(_Strict):
+    """A custom market forced to one model family (built-in or extension) and parameters."""
+
+    family: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+
+
+class QCConfig(_Strict):
+    """Quality checks on the final forecast before it can become official."""
+
+    growth_tolerance: float = Field(0.5, ge=0, description="allowed excess over the historical growth range")
+    jump_tolerance: float = Field(0.25, ge=0, description="allowed relative jump at the forecast origin")
+    deviation_threshold: float = Field(0.2, ge=0, description="relative change vs the previous official forecast")
+    totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
+
+
 class NewMarketsConfig(_Strict):
     """The proxy model for new and pre-launch markets."""
 
@@ -170,6 +187,9 @@ class RunConfig(_Strict):
     qa: QAConfig = QAConfig()
     clean: CleanConfig = CleanConfig()
     new_markets: NewMarketsConfig = NewMarketsConfig()
+    custom: dict[str, CustomModelConfig] = Field(default_factory=dict, description="market -> forced model")
+    adjustments: str | None = Field(None, description="business input: a YAML file or a folder of them")
+    qc: QCConfig = QCConfig()
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
@@ -194,6 +214,11 @@ class RunConfig(_Strict):
         if bad:
             raise ValueError(f"interval levels must be between 0 and 100, got {bad}")
         return sorted(set(v))
+
+    @property
+    def custom_markets(self) -> list[str]:
+        """Markets handled as custom: listed under segments.custom or given a forced model."""
+        return sorted(set(self.segments.custom) | set(self.custom))
 
     @property
     def cv_horizon(self) -> int:
@@ -243,6 +268,8 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None 
         cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
         cfg.clean.events = _resolve(cfg.clean.events, base)
+        cfg.adjustments = _resolve(cfg.adjustments, base)
+        cfg.qc.totals = _resolve(cfg.qc.totals, base)
         if cfg.cluster.kubernetes:
             cfg.cluster.kubernetes.spec = _resolve(cfg.cluster.kubernetes.spec, base)  # type: ignore[assignment]
     return cfg

@@ -108,7 +108,7 @@ def prepare(cfg: RunConfig, markets: list[str] | None = None, as_of: str | None 
     cube = restrict(load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq), None, as_of)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
-        cube, table, min_history=min_history(cfg), custom=cfg.segments.custom,
+        cube, table, min_history=min_history(cfg), custom=cfg.custom_markets,
         as_of=pd.Timestamp(as_of) if as_of else None,
     )
     if markets:
