@@ -105,6 +105,35 @@ def run_weekly_cmd(
     _print_result(result, "weekly")
 
 
+@app.command("qa")
+def qa_cmd(
+    config: ConfigOpt,
+    markets: MarketsOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="check the actuals up to this date")] = None,
+) -> None:
+    """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
+    from fcast.pipeline import _blocking, previous_input_markets, run_input_qa
+    from fcast.qa import summary
+    from fcast.store import Store, utcnow
+
+    try:
+        cfg = load_config(config)
+        store = Store(cfg.store)
+        result = run_input_qa(cfg, _markets(markets), as_of, previous_input_markets(store, "weekly"))
+    except FcastError as exc:
+        _fail(exc)
+    run_id = store.new_run_id("qa", cfg.fingerprint())
+    store.write_parquet(result.findings, "runs", run_id, "qa.parquet")
+    blocking = _blocking(result, _markets(markets))
+    store.write_json({"run_id": run_id, "kind": "qa", "status": "complete", "started": utcnow(),
+                      "errors": len(blocking), "warnings": len(result.warnings),
+                      "config": cfg.model_dump(mode="json")}, "runs", run_id, "manifest.json")
+    typer.echo(summary(result.findings))
+    typer.echo(f"\nqa run {run_id}: {store.run_url(run_id, 'qa.parquet')}")
+    if len(blocking):
+        raise typer.Exit(1)
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""

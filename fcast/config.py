@@ -250,6 +250,8 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        if isinstance(given, bool):  # YAML reads NO (Norway), no, yes, on, off as booleans
+            msg += "; quote codes that YAML reads as booleans, e.g. market: 'NO'"
         lines.append(f"  {key}: {msg}{given_s}")
     return "\n".join(lines)
 
@@ -293,4 +295,8 @@ def load_config(path: str | Path) -> RunConfig:
     from fcast.space import load_space  # local import: space depends on config errors only
 
     cfg._space_digest = load_space(cfg.space, freq=cfg.data.freq).attrs["space"]
+    if cfg.clean.events:
+        from fcast.clean import load_events
+
+        load_events(cfg.clean.events)
     return cfg

@@ -23,11 +23,15 @@ import xarray as xr
 
 import fcast
 from fcast.apply import apply, members_from_selection, to_table
+from fcast.charts import save_cleaning_charts
+from fcast.clean import clean, load_events
 from fcast.config import RunConfig
-from fcast.data import file_hash, load_actuals, restrict, season_length
+from fcast.data import file_hash, read_table, restrict, season_length
 from fcast.errors import DataError, StoreError
 from fcast.label import label, required_history
 from fcast.newmarkets import forecast_new
+from fcast.qa import QAResult, run_qa
+from fcast.qa import summary as qa_summary
 from fcast.segment import read_markets, segment
 from fcast.select import select
 from fcast.space import load_space
@@ -91,30 +95,117 @@ def min_history(cfg: RunConfig) -> int:
 
 @dataclass
 class Prepared:
-    """The input of a job after loading: the cube of all markets, segments and side tables."""
+    """The input of a job after QA and cleaning: the cube (y, y_clean) of all markets, segments, records."""
 
     cube: xr.Dataset
     segments: xr.DataArray
     markets: pd.DataFrame | None
     input_hash: str
+    qa: pd.DataFrame
+    cleaning: pd.DataFrame
 
     def of(self, segment_name: str) -> list[str]:
         """Markets of one segment, in cube order."""
         return self.segments["market"].values[self.segments.values == segment_name].tolist()
 
 
-def prepare(cfg: RunConfig, markets: list[str] | None = None, as_of: str | None = None) -> Prepared:
-    """Load actuals and the markets table, cut at `as_of`, segment; `markets` restricts the segments only."""
-    cube = restrict(load_actuals(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq), None, as_of)
+class QAFailed(DataError):
+    """Input QA found errors: the run stops before any compute."""
+
+    def __init__(self, findings: pd.DataFrame, message: str) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
+def run_input_qa(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    as_of: str | None = None,
+    previous_markets: list[str] | None = None,
+) -> QAResult:
+    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
+    table = read_table(cfg.data.actuals)
+    if as_of is not None and "date" in table.columns:
+        try:
+            cut = pd.Timestamp(as_of)
+        except ValueError:
+            raise DataError(f"--as-of {as_of!r} is not a date (e.g. 2024-01-29)") from None
+        dates = pd.to_datetime(table["date"], errors="coerce")
+        table = table[dates.isna() | (dates <= cut)]
+    result = run_qa(
+        table, value=cfg.data.value, freq=cfg.data.freq, source=cfg.data.actuals, qa=cfg.qa,
+        min_history=min_history(cfg), as_of=pd.Timestamp(as_of) if as_of else None,
+        previous_markets=previous_markets,
+    )
+    return result
+
+
+def _blocking(qa: QAResult, markets: list[str] | None) -> pd.DataFrame:
+    """QA errors that stop this run: all of them, or those of the requested markets and global ones."""
+    errors = qa.errors
+    if markets:
+        errors = errors[errors["market"].isna() | errors["market"].isin(markets) | (errors["market"] == "*")]
+    return errors
+
+
+def prepare(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    as_of: str | None = None,
+    previous_markets: list[str] | None = None,
+) -> Prepared:
+    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
+    qa = run_input_qa(cfg, markets, as_of, previous_markets)
+    blocking = _blocking(qa, markets)
+    if len(blocking) or qa.cube is None:
+        raise QAFailed(qa.findings, f"input QA failed for {cfg.data.actuals}:\n{qa_summary(blocking if len(blocking) else qa.findings)}")
+    cube = qa.cube
+    if markets:
+        restrict(cube, markets)  # unknown markets are a clear error
+    events = load_events(cfg.clean.events) if cfg.clean.events else None
+    cube, record = clean(cube, events, auto=cfg.clean.auto, season_length=season_length(cfg.data.freq))
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
         cube, table, min_history=min_history(cfg), custom=cfg.custom_markets,
         as_of=pd.Timestamp(as_of) if as_of else None,
     )
     if markets:
-        restrict(cube, markets)  # unknown markets are a clear error
         segments = segments.sel(market=[m for m in segments["market"].values if m in markets])
-    return Prepared(cube, segments, table, file_hash(cfg.data.actuals))
+    return Prepared(cube, segments, table, file_hash(cfg.data.actuals), qa.findings, record)
+
+
+def previous_input_markets(store: Store, kind: str) -> list[str] | None:
+    """Markets of the input of the latest complete run of a kind (for the appeared/disappeared checks)."""
+    done = [m for m in store.runs(kind) if m.get("status") == "complete" and "input_markets" in m]
+    return done[-1]["input_markets"] if done else None
+
+
+def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
+    """qa.parquet, cleaning.parquet and before/after charts of cleaned markets."""
+    store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
+    store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
+    if len(prep.cleaning) and prep.cleaning["applied"].any():
+        try:
+            save_cleaning_charts(prep.cube, prep.cleaning, store.run_url(run_id, "charts"))
+        except ImportError:
+            print("note: install fcast[viz] for before/after cleaning charts", file=sys.stderr)
+
+
+def _start(
+    store: Store, cfg: RunConfig, kind: str, markets: list[str] | None, as_of: str | None, run_id: str | None = None
+) -> tuple[str, Prepared]:
+    """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
+    run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
+    try:
+        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind))
+    except QAFailed as exc:
+        store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
+        store.write_json({"run_id": run_id, "kind": kind, "status": "failed", "started": utcnow(),
+                          "error": "input QA failed", "config": cfg.model_dump(mode="json")},
+                         "runs", run_id, "manifest.json")
+        raise
+    _write_inputs(store, run_id, prep)
+    return run_id, prep
 
 
 def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.DataFrame | None]:
@@ -132,8 +223,9 @@ def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.
 
 
 def _manifest(
-    cfg: RunConfig, kind: str, run_id: str, prep: Prepared, markets: list[str], **extra: Any
+    cfg: RunConfig, kind: str, run_id: str, prep: Prepared, scope: list[str], **extra: Any
 ) -> dict[str, Any]:
+    applied = prep.cleaning[prep.cleaning["applied"]] if len(prep.cleaning) else prep.cleaning
     return {
         "run_id": run_id,
         "kind": kind,
@@ -141,8 +233,11 @@ def _manifest(
         "started": utcnow(),
         "fingerprint": cfg.fingerprint(),
         "input_hash": prep.input_hash,
-        "markets": markets,
+        "scope": scope,
+        "input_markets": prep.cube["market"].values.tolist(),
         "segments": {name: prep.of(name) for name in ("mature", "new", "custom")},
+        "qa": {"errors": int((prep.qa["severity"] == "error").sum()), "warnings": int((prep.qa["severity"] == "warn").sum())},
+        "cleaning": {"removed": len(applied), "proposed_not_removed": len(prep.cleaning) - len(applied)},
         "data_end": str(prep.cube.time.values[-1])[:10],
         "code_version": code_version(),
         "config": cfg.model_dump(mode="json"),
@@ -195,8 +290,12 @@ def run_tuning(
     """Full search on the mature markets: tune, select, apply; saves the selection as the latest tuned one."""
     timer = Timer()
     store = Store(cfg.store)
+    scope = sorted(markets) if markets else ["*"]
+    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), file_hash(cfg.data.actuals), scope)
+    resumed = run_id is not None
+    with timer("qa_clean"):
+        run_id, prep = _start(store, cfg, "tuning", markets, None, run_id)
     with timer("load"):
-        prep = prepare(cfg, markets)
         mature = prep.of("mature")
         if not mature:
             raise DataError(
@@ -206,12 +305,9 @@ def run_tuning(
         hp = load_space(cfg.space, cfg.data.freq)
         m = season_length(cfg.data.freq)
         labels = label(prep.cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
-    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), prep.input_hash, mature)
-    resumed = run_id is not None
-    run_id = run_id or store.new_run_id("tuning", cfg.fingerprint())
     holdout_start = str(prep.cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None
     manifest = _manifest(
-        cfg, "tuning", run_id, prep, mature, cluster=_cluster_info(client), resumed=resumed,
+        cfg, "tuning", run_id, prep, scope, cluster=_cluster_info(client), resumed=resumed,
         cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
@@ -220,7 +316,7 @@ def run_tuning(
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
         print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
               file=sys.stderr)
-    y = prep.cube["y"].sel(market=mature)
+    y = prep.cube["y_clean"].sel(market=mature)
     try:
         with timer("tune"):
             tuning, reports = tune(
@@ -262,25 +358,25 @@ def run_weekly(
     tuned = store.latest("tuning")
     if not store.exists("runs", tuned, "selection.parquet"):
         raise StoreError(f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`")
+    with timer("qa_clean"):
+        run_id, prep = _start(store, cfg, "weekly", markets, as_of)
     with timer("load"):
         selection = store.read_parquet("runs", tuned, "selection.parquet")
-        prep = prepare(cfg, markets, as_of)
         mature = prep.of("mature")
         tuned_markets = set(selection["market"])
         untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
         if not run_markets and not prep.of("new"):
             raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
-    run_id = store.new_run_id("weekly", cfg.fingerprint())
     manifest = _manifest(
-        cfg, "weekly", run_id, prep, run_markets, tuning_run=tuned, as_of=as_of, untuned_markets=untuned,
-        cluster=_cluster_info(client),
+        cfg, "weekly", run_id, prep, sorted(markets) if markets else ["*"], tuning_run=tuned, as_of=as_of,
+        untuned_markets=untuned, cluster=_cluster_info(client),
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
         print(f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
               file=sys.stderr)
-    y = prep.cube["y"].sel(market=run_markets)
+    y = prep.cube["y_clean"].sel(market=run_markets)
     try:
         with timer("apply"):
             used = selection[selection["market"].isin(run_markets)]
@@ -314,5 +410,5 @@ def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
 
 def estimate_fits(cfg: RunConfig, markets: list[str] | None = None) -> int:
     """Upper bound on the CV fits a tuning run would do (to decide whether a cluster pays)."""
-    n_mature = len(prepare(cfg, markets).of("mature"))
+    n_mature = len(prepare(cfg, markets).of("mature"))  # QA and cleaning are fast (< 1 s on 60 markets)
     return n_mature * load_space(cfg.space, cfg.data.freq).sizes["hp"] * cfg.cv.splits

@@ -112,14 +112,14 @@ class Store:
                 out.append(manifest)
         return sorted(out, key=lambda m: (m.get("started") or "", m.get("run_id", "")))
 
-    def resumable(self, kind: str, fingerprint: str, input_hash: str, markets: list[str]) -> str | None:
-        """The newest unfinished run with the same config, input and markets, if any."""
+    def resumable(self, kind: str, fingerprint: str, input_hash: str, scope: list[str]) -> str | None:
+        """The newest unfinished run with the same config, input and requested markets (scope), if any."""
         for manifest in reversed(self.runs(kind)):
             if (
                 manifest.get("status") != "complete"
                 and manifest.get("fingerprint") == fingerprint
                 and manifest.get("input_hash") == input_hash
-                and manifest.get("markets") == markets
+                and manifest.get("scope") == scope
             ):
                 return manifest["run_id"]
         return None

@@ -64,7 +64,7 @@ def test_tuning_then_weekly(project):
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
     assert {"load", "tune", "select", "apply", "new_markets"} <= set(manifest["timings"])
     assert len(manifest["input_hash"]) == 64
-    mature = manifest["markets"]
+    mature = manifest["segments"]["mature"]
     assert len(mature) >= 50
 
     res = fcast("run", "weekly", "-c", "run.yaml", cwd=project)
@@ -130,3 +130,22 @@ def test_repo_configs_validate():
     for cfg in run_configs:
         res = fcast("validate", str(cfg), cwd=repo)
         assert res.returncode == 0, res.stderr
+
+
+def test_qa_alone(project, tmp_path):
+    res = fcast("qa", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 0, res.stderr
+    assert "qa.parquet" in res.stdout
+    qa_runs = sorted((project / "store" / "runs").glob("qa-*"))
+    findings = pd.read_parquet(qa_runs[-1] / "qa.parquet")
+    assert set(findings.columns) >= {"market", "check", "severity", "first", "last", "detail"}
+    assert not (findings["severity"] == "error").any()
+    # a broken copy of the actuals: duplicated rows for SE -> exit 1 with the market named
+    df = pd.read_parquet(project / "data" / "actuals.parquet")
+    pd.concat([df, df[df["market"] == "SE"].head(3)]).to_parquet(tmp_path / "broken.parquet")
+    cfg = yaml.safe_load((project / "run.yaml").read_text())
+    cfg["data"]["actuals"] = str(tmp_path / "broken.parquet")
+    cfg["store"] = str(tmp_path / "store")
+    (project / "broken.yaml").write_text(yaml.safe_dump(cfg))
+    res = fcast("qa", "-c", "broken.yaml", cwd=project)
+    assert res.returncode == 1 and "duplicates" in res.stdout and "SE" in res.stdout

@@ -9,7 +9,7 @@ import pytest
 
 from fcast.config import parse_config
 from fcast.errors import StoreError
-from fcast.pipeline import chosen_table, prepare, run_tuning, run_weekly
+from fcast.pipeline import QAFailed, chosen_table, prepare, run_tuning, run_weekly
 from fcast.store import Store
 from tests.conftest import synthetic_actuals
 
@@ -75,3 +75,50 @@ def test_interrupted_tuning_resumes_the_same_run(cfg):
 def test_weekly_without_tuning_is_a_clear_error(cfg):
     with pytest.raises(StoreError, match="run `fcast run tuning"):
         run_weekly(cfg, progress=False)
+
+
+def test_qa_errors_stop_the_run_before_compute(cfg, tmp_path):
+    df = synthetic_actuals(["DK", "FI", "NO", "SE"], periods=180)
+    df.loc[10, "users"] = -5.0  # a negative value in DK
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    with pytest.raises(QAFailed, match="negative") as info:
+        run_tuning(cfg, progress=False)
+    assert "DK" in str(info.value)
+    runs = Store(cfg.store).runs("tuning")
+    assert len(runs) == 1 and runs[0]["status"] == "failed"
+    run_dir = Path(cfg.store) / "runs" / runs[0]["run_id"]
+    qa = __import__("pandas").read_parquet(run_dir / "qa.parquet")
+    assert ((qa["check"] == "negative") & (qa["market"] == "DK") & (qa["severity"] == "error")).any()
+    assert not (run_dir / "tuning.zarr").exists()
+    # an ad hoc run on other markets is not blocked by DK's problem
+    ok = run_tuning(cfg, markets=["FI", "NO"], progress=False)
+    assert set(ok.forecast["market"]) == {"FI", "NO"}
+
+
+def test_models_train_on_cleaned_actuals(cfg, tmp_path):
+    df = synthetic_actuals(["DK", "FI", "NO", "SE"], periods=180)
+    outage = (df["market"] == "NO") & df["date"].isin(sorted(df["date"].unique())[100:102])
+    df.loc[outage, "users"] *= 0.4
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    start, end = (str(d)[:10] for d in sorted(df["date"].unique())[100:102])
+    (tmp_path / "events.yaml").write_text(f"events:\n  - {{market: 'NO', start: {start}, end: {end}, kind: outage}}\n")
+    cfg.clean.events = str(tmp_path / "events.yaml")
+    result = run_tuning(cfg, progress=False)
+    run_dir = Path(result.url)
+    record = __import__("pandas").read_parquet(run_dir / "cleaning.parquet")
+    assert ((record["market"] == "NO") & record["applied"] & (record["source"] == "known")).any()
+    assert result.manifest["cleaning"]["removed"] >= 1
+    assert (run_dir / "charts" / "cleaning-NO.html").exists()
+    # the weekly refit sees the cleaned series too: same forecast as a refit on cleaned history by hand
+    prep = prepare(cfg)
+    raw, cleaned = prep.cube["y"].sel(market="NO"), prep.cube["y_clean"].sel(market="NO")
+    assert float((cleaned - raw).isel(time=[100, 101]).min()) > 0 and float(abs(cleaned - raw).isel(time=99)) == 0
+
+
+def test_yaml_boolean_market_code_gets_a_hint(cfg, tmp_path):
+    (tmp_path / "events.yaml").write_text("events:\n  - {market: NO, start: 2022-01-03, end: 2022-01-03, kind: outage}\n")
+    from fcast.clean import load_events
+    from fcast.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="quote codes"):
+        load_events(tmp_path / "events.yaml")

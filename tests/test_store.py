@@ -27,7 +27,7 @@ def manifest(
     status: str = "running",
     fingerprint: str = "fp1",
     input_hash: str = "h1",
-    markets: list[str] | None = None,
+    scope: list[str] | None = None,
     **extra,
 ) -> dict:
     kind = run_id.split("-", 1)[0]
@@ -37,7 +37,7 @@ def manifest(
         "status": status,
         "fingerprint": fingerprint,
         "input_hash": input_hash,
-        "markets": markets if markets is not None else ["NO", "SE"],
+        "scope": scope if scope is not None else ["NO", "SE"],
         **extra,
     }
 
@@ -220,8 +220,8 @@ def test_resumable_ignores_complete_runs(store):
     [
         {"fingerprint": "fp2"},
         {"input_hash": "h2"},
-        {"markets": ["SE"]},
-        {"markets": ["DK", "NO", "SE"]},
+        {"scope": ["SE"]},
+        {"scope": ["DK", "NO", "SE"]},
     ],
     ids=["fingerprint", "input_hash", "fewer_markets", "more_markets"],
 )

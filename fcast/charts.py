@@ -1,0 +1,138 @@
+"""Plot helpers (hvplot/holoviews, imported lazily so fcast works without the `viz` extra)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import fsspec
+import pandas as pd
+import xarray as xr
+
+OBSERVED, CLEANED = "observed (y)", "cleaned (y_clean)"
+
+
+def _series(cube: xr.Dataset, market: str) -> pd.DataFrame:
+    """Observed and cleaned values of one market as a date-indexed frame without leading NaN."""
+    df = pd.DataFrame(
+        {
+            OBSERVED: cube["y"].sel(market=market).values,
+            CLEANED: cube["y_clean"].sel(market=market).values,
+        },
+        index=pd.DatetimeIndex(cube["time"].values, name="date"),
+    )
+    return df.dropna(how="all")
+
+
+def _windows(record: pd.DataFrame, market: str) -> pd.DataFrame:
+    """The applied windows of one market."""
+    if record is None or record.empty:
+        return pd.DataFrame(columns=["start", "end", "kind", "source"])
+    rows = record[(record["market"] == market) & record["applied"].astype(bool)]
+    return rows.sort_values("start")
+
+
+def cleaning_chart(
+    cube: xr.Dataset, record: pd.DataFrame, market: str, width: int = 900, height: int = 320
+) -> Any:
+    """Before/after line chart of one market with the replaced windows shaded."""
+    import holoviews as hv
+    import hvplot.pandas  # noqa: F401  (registers .hvplot)
+
+    df = _series(cube, market)
+    value = cube["y"].attrs.get("long_name", "y")
+    lines = df.hvplot.line(
+        y=[OBSERVED, CLEANED],
+        xlabel="date",
+        ylabel=value,
+        legend="top_left",
+        color=["#9e9e9e", "#1f77b4"],
+        width=width,
+        height=height,
+    )
+    step = pd.Timedelta(df.index[1] - df.index[0]) if len(df) > 1 else pd.Timedelta(days=1)
+    spans = [
+        hv.VSpan(w.start, pd.Timestamp(w.end) + step).opts(color="#ff7f0e", alpha=0.2)
+        for w in _windows(record, market).itertuples(index=False)
+    ]
+    n = len(spans)
+    title = f"{market}: {n} one-time disruption{'s' if n != 1 else ''} removed"
+    return hv.Overlay([lines, *spans]).opts(title=title)
+
+
+def _markets(record: pd.DataFrame) -> list[str]:
+    """Markets with at least one applied window."""
+    if record is None or record.empty:
+        return []
+    return sorted(
+        record.loc[record["applied"].astype(bool), "market"].astype(str).unique().tolist()
+    )
+
+
+def _png(cube: xr.Dataset, record: pd.DataFrame, market: str, path: str) -> str:
+    """The same chart as a static PNG drawn with matplotlib (no browser needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    df = _series(cube, market)
+    step = df.index[1] - df.index[0] if len(df) > 1 else pd.Timedelta(days=1)
+    fig, ax = plt.subplots(figsize=(10, 3.6), dpi=100)
+    ax.plot(df.index, df[OBSERVED], color="#9e9e9e", lw=1.2, label=OBSERVED)
+    ax.plot(df.index, df[CLEANED], color="#1f77b4", lw=1.2, label=CLEANED)
+    windows = _windows(record, market)
+    for w in windows.itertuples(index=False):
+        ax.axvspan(
+            pd.Timestamp(w.start), pd.Timestamp(w.end) + step, color="#ff7f0e", alpha=0.2, lw=0
+        )
+    ax.set_title(
+        f"{market}: {len(windows)} one-time disruption{'s' if len(windows) != 1 else ''} removed"
+    )
+    ax.set_ylabel(cube["y"].attrs.get("long_name", "y"))
+    ax.legend(loc="upper left", frameon=False)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _save_local(
+    cube: xr.Dataset, record: pd.DataFrame, market: str, folder: str, png: bool
+) -> list[str]:
+    """Write one market's chart as offline HTML (bokeh, inline resources) and optionally PNG."""
+    import hvplot
+    from bokeh.resources import INLINE
+
+    path = os.path.join(folder, f"cleaning-{market}.html")
+    hvplot.save(cleaning_chart(cube, record, market), path, resources=INLINE)
+    return [path, _png(cube, record, market, path[: -len(".html")] + ".png")] if png else [path]
+
+
+def save_cleaning_charts(
+    cube: xr.Dataset, record: pd.DataFrame, folder: str, png: bool = False
+) -> list[str]:
+    """Write `cleaning-<market>.html` (and .png) under `folder` (any fsspec URL) for each market with a removal."""
+    markets = _markets(record)
+    if not markets:
+        return []
+    fs, base = fsspec.core.url_to_fs(folder)
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    local = "file" in protocols
+    out: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        target = base if local else tmp
+        os.makedirs(target, exist_ok=True)
+        for market in markets:
+            paths = _save_local(cube, record, market, target, png)
+            if not local:
+                for p in paths:
+                    fs.put_file(p, f"{base.rstrip('/')}/{os.path.basename(p)}")
+                paths = [f"{folder.rstrip('/')}/{os.path.basename(p)}" for p in paths]
+            out += paths
+    return out
+
+
+__all__ = ["cleaning_chart", "save_cleaning_charts"]
