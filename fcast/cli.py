@@ -45,6 +45,12 @@ def _print_result(result: Any, title: str) -> None:
 
     typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
     typer.echo(f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets")
+    qa, cleaning = result.manifest.get("qa"), result.manifest.get("cleaning")
+    if qa:
+        typer.echo(f"  input QA: {qa['errors']} errors, {qa['warnings']} warnings (qa.parquet)")
+    if cleaning:
+        typer.echo(f"  cleaning: {cleaning['removed']} disruption windows removed, "
+                   f"{cleaning['proposed_not_removed']} proposed but kept (cleaning.parquet)")
     counts = result.manifest.get("counts")
     if counts:
         share = counts["failed"] / max(counts["fits"], 1)
@@ -172,6 +178,20 @@ def demo_cmd(
     typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
     typer.echo(f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
                f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}")
+    _print_truth_score(weekly.forecast, paths["truth"])
+
+
+def _print_truth_score(forecast: Any, truth_path: str) -> None:
+    """Sample data only: how the weekly forecast compares with what the generator says happened next."""
+    import pandas as pd
+
+    from fcast.data.sample import score_against_truth
+
+    scores = score_against_truth(forecast, pd.read_parquet(truth_path))
+    typer.echo("\nagainst the sample's ground truth for the next 52 weeks (median over markets):")
+    summary = scores.groupby("segment").agg(markets=("market", "size"), smape=("smape", "median"),
+                                            coverage_80=("coverage_80", "median"))
+    typer.echo(summary.round(3).to_string())
 
 
 def main() -> None:

@@ -424,3 +424,16 @@ def write_sample(root: str, data: SampleData | None = None) -> dict[str, str]:
             getattr(data, name).to_parquet(fh, index=False)
         out[name] = path
     return out
+
+
+def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per market: sMAPE of `yhat` against the sample's undisrupted future, and 80% interval coverage."""
+    merged = forecast.merge(truth[["market", "date", "users_clean"]], on=["market", "date"], how="inner")
+    merged = merged[merged["users_clean"] > 0]
+    ape = 200 * (merged["yhat"] - merged["users_clean"]).abs() / (merged["yhat"].abs() + merged["users_clean"])
+    inside = (merged["users_clean"] >= merged["yhat_lo_80"]) & (merged["users_clean"] <= merged["yhat_hi_80"])
+    scored = merged.assign(smape=ape, covered_80=inside.astype(float))
+    out = scored.groupby(["market", "segment"], as_index=False).agg(
+        smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")
+    )
+    return out
