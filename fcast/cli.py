@@ -140,6 +140,74 @@ def qa_cmd(
         raise typer.Exit(1)
 
 
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store root URL (default: the config's store)")]
+PublishConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config whose store to use")]
+
+
+def _store(config: Path, store: str | None) -> Any:
+    from fcast.store import Store
+
+    return Store(store or load_config(config).store)
+
+
+def _print_publish(result: Any) -> None:
+    previous = ", ".join(result.previous) or "no earlier vintage"
+    typer.echo(f"\nofficial vintage {result.name} <- run {result.run_id} (compared with {previous})")
+    typer.echo(f"  report: {result.report}")
+    for name, where in result.sent.items():
+        typer.echo(f"  sent via {name}: {where}")
+    for name, why in result.failed.items():
+        typer.echo(f"  FAILED via {name}: {why}", err=True)
+
+
+@app.command("publish")
+def publish_cmd(
+    run_id: Annotated[str, typer.Argument(help="run to publish")],
+    official: Annotated[str | None, typer.Option("--official", help="vintage name (default: ISO week of the last actuals)")] = None,
+    config: PublishConfigOpt = DEMO_CONFIG,
+    store: StoreOpt = None,
+    override_reason: Annotated[str | None, typer.Option("--override-reason", help="publish despite QC errors; recorded")] = None,
+    webhook: Annotated[str | None, typer.Option("--webhook", envvar="FCAST_WEBHOOK_URL", help="also post the insights here")] = None,
+    channel: Annotated[list[str] | None, typer.Option("--channel", help="publish channel, repeatable (default: store)")] = None,
+) -> None:
+    """Promote a run to an immutable official vintage: comparison, insights.md, report, channels."""
+    from fcast.publish import publish_run
+    from fcast.vintage import default_name
+
+    try:
+        st = _store(config, store)
+        channels = tuple(channel or (("store", "webhook") if webhook else ("store",)))
+        result = publish_run(st, run_id, official or default_name(st, run_id), channels=channels,
+                             webhook_url=webhook, override_reason=override_reason)
+    except FcastError as exc:
+        _fail(exc)
+    _print_publish(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("vintages")
+def vintages_cmd(
+    config: PublishConfigOpt = DEMO_CONFIG,
+    store: StoreOpt = None,
+    clean: Annotated[bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")] = False,
+) -> None:
+    """List the official vintages (oldest first) with their dates and run ids."""
+    from fcast.vintage import clean_incomplete, incomplete_vintages, list_vintages
+
+    try:
+        st = _store(config, store)
+    except FcastError as exc:
+        _fail(exc)
+    listing = list_vintages(st)
+    typer.echo(listing.to_string(index=False) if len(listing) else f"no official vintages in {st.url}")
+    if clean:
+        for name in clean_incomplete(st):
+            typer.echo(f"removed interrupted publish {name}", err=True)
+    for name in incomplete_vintages(st):
+        typer.echo(f"warning: official/{name} is an incomplete publish (ignored); `fcast vintages --clean` removes it", err=True)
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""
@@ -159,6 +227,8 @@ def demo_cmd(
     config: Annotated[Path, typer.Option("--config", "-c", help="demo config")] = DEMO_CONFIG,
 ) -> None:
     """Write the sample data, run tuning then the weekly job on a local Dask cluster."""
+    import pandas as pd
+
     from fcast.data.sample import write_sample
 
     try:
@@ -172,13 +242,26 @@ def demo_cmd(
         with connect(cfg.cluster) as client:
             tuned = run_tuning(cfg, client=client)
             _print_result(tuned, "tuning")
+            # last week's run (data 8 weeks shorter), then this week's: two official vintages to compare
+            end = pd.Timestamp(tuned.manifest["data_end"])
+            earlier = run_weekly(cfg, as_of=str((end - pd.Timedelta(weeks=8)).date()), client=client, progress=False)
             weekly = run_weekly(cfg, client=client)
+        typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
+        typer.echo(f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
+                   f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}")
+        _print_truth_score(weekly.forecast, paths["truth"])
+        from fcast.publish import publish_run
+        from fcast.store import Store
+        from fcast.vintage import default_name
+
+        store = Store(cfg.store)
+        for run in (earlier, weekly):  # older data first: vintages are ordered by publish time
+            _print_publish(publish_run(store, run.run_id, default_name(store, run.run_id)))
     except FcastError as exc:
         _fail(exc)
-    typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
-    typer.echo(f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
-               f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}")
-    _print_truth_score(weekly.forecast, paths["truth"])
+    insights = Path(weekly.url) / "insights.md"
+    if insights.exists():
+        typer.echo("\n" + insights.read_text().split("\n## ")[0].strip())
 
 
 def _print_truth_score(forecast: Any, truth_path: str) -> None:
