@@ -15,6 +15,8 @@ from fcast.errors import FcastError
 app = typer.Typer(add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True)
 run_app = typer.Typer(help="Run a job: tuning (full search) or weekly (reuse the latest tuned selection).")
 app.add_typer(run_app, name="run")
+adjust_app = typer.Typer(help="Business input: add, list, remove and preview adjustments; serve the web app.")
+app.add_typer(adjust_app, name="adjust")
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML")]
 MarketsOpt = Annotated[str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")]
@@ -208,6 +210,108 @@ def vintages_cmd(
         typer.echo(f"warning: official/{name} is an incomplete publish (ignored); `fcast vintages --clean` removes it", err=True)
 
 
+def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
+    """The config (which must name an adjustments file or folder) and the latest forecast to adjust."""
+    from fcast.adjust import run_inputs
+
+    cfg = load_config(config)
+    if not cfg.adjustments:
+        raise FcastError(f"{config}: set `adjustments:` (a YAML file or a folder, e.g. adjustments/) first")
+    return cfg, run_inputs(cfg)
+
+
+Market = Annotated[str, typer.Option("--market", help="market code")]
+From = Annotated[str, typer.Option("--from", help="first forecast period affected (YYYY-MM-DD)")]
+To = Annotated[str, typer.Option("--to", help="last forecast period affected, inclusive")]
+Kind = Annotated[str, typer.Option("--kind", help="multiplicative | additive | level_shift | ramp")]
+Value = Annotated[float, typer.Option("--value", help="factor, amount, level or ramp target")]
+
+
+@adjust_app.command("add")
+def adjust_add(
+    config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value,
+    reason: Annotated[str, typer.Option("--reason", help="why (shown in insights and the report)")],
+    author: Annotated[str | None, typer.Option("--author", help="who (default: your login)")] = None,
+    adj_id: Annotated[str | None, typer.Option("--id", help="adjustment id (default: generated)")] = None,
+) -> None:
+    """Validate and save an adjustment to the config's adjustments file or folder."""
+    from fcast.adjust import add_adjustment, default_author, load_adjustments, make_adjustment
+
+    try:
+        cfg, inputs = _adjust_inputs(config)
+        taken = [a.id for a in load_adjustments(cfg.adjustments)] if Path(cfg.adjustments).exists() else []
+        adj = make_adjustment(market, start, end, kind, value, reason, author or default_author(), taken=taken, id=adj_id)
+        path = add_adjustment(cfg.adjustments, adj, inputs.markets, inputs.dates)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(f"saved adjustment {adj.id} to {path}")
+
+
+@adjust_app.command("list")
+def adjust_list(config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None) -> None:
+    """List the adjustments in effect with their periods, values, reasons and authors."""
+    from fcast.adjust import adjustments_table, load_adjustments
+
+    try:
+        cfg, inputs = _adjust_inputs(config)
+        adjs = [a for a in load_adjustments(cfg.adjustments) if market is None or a.market == market]
+    except FcastError as exc:
+        _fail(exc)
+    table = adjustments_table(adjs, inputs.forecast)
+    typer.echo(table.to_string(index=False) if len(table) else "no adjustments")
+
+
+@adjust_app.command("remove")
+def adjust_remove(config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]) -> None:
+    """Remove an adjustment by id."""
+    from fcast.adjust import remove_adjustment
+
+    try:
+        removed = remove_adjustment(load_config(config).adjustments, adj_id)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(f"removed {removed.id} ({removed.market} {removed.kind} {removed.value})")
+
+
+@adjust_app.command("preview")
+def adjust_preview(config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value) -> None:
+    """Show how an adjustment would change the latest forecast, without saving it."""
+    from fcast.adjust import (
+        changes,
+        load_adjustments,
+        make_adjustment,
+        preview,
+        validate_adjustments,
+    )
+
+    try:
+        cfg, inputs = _adjust_inputs(config)
+        saved = load_adjustments(cfg.adjustments) if Path(cfg.adjustments).exists() else []
+        adj = make_adjustment(market, start, end, kind, value, "preview", "preview", taken=[a.id for a in saved])
+        validate_adjustments([adj], inputs.markets, inputs.dates)
+        rows = changes(preview(inputs.forecast, adj, saved))
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(rows.to_string(index=False))
+
+
+@adjust_app.command("serve")
+def adjust_serve(
+    config: ConfigOpt,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5006,
+    show: Annotated[bool, typer.Option(help="open a browser")] = False,
+) -> None:
+    """Start the adjustment web app on http://127.0.0.1:PORT/adjust."""
+    from fcast.app import serve
+
+    try:
+        cfg = load_config(config)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(f"fcast adjust: http://127.0.0.1:{port}/adjust (Ctrl+C stops)")
+    serve(cfg, port=port, show=show)
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""
@@ -218,6 +322,14 @@ def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]
     from fcast.space import load_space
 
     hp = load_space(cfg.space, cfg.data.freq)
+    try:
+        from fcast.adjust import custom_members, load_adjustments
+        from fcast.data import season_length
+
+        custom_members(cfg.custom, season_length(cfg.data.freq))
+        load_adjustments(cfg.adjustments)
+    except FcastError as exc:
+        _fail(exc)
     families = sorted(set(hp["family"].values.tolist()))
     typer.echo(f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})")
 

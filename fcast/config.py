@@ -215,6 +215,13 @@ class RunConfig(_Strict):
             raise ValueError(f"interval levels must be between 0 and 100, got {bad}")
         return sorted(set(v))
 
+    @model_validator(mode="after")
+    def _custom_have_models(self) -> RunConfig:
+        missing = sorted(set(self.segments.custom) - set(self.custom))
+        if missing:
+            raise ValueError(f"segments.custom lists {missing} without a model under custom: (family, params)")
+        return self
+
     @property
     def custom_markets(self) -> list[str]:
         """Markets handled as custom: listed under segments.custom or given a forced model."""

@@ -4,14 +4,21 @@ A family declares its parameters (name -> type) and a builder that turns a param
 dict and the season length into a statsforecast model object. `Model` wraps one family
 with its parameters and the preprocessing shared by every family (log transform,
 training window), and exposes `forecast(y, h, level)` like a statsforecast model.
+
+Extension families plug in without editing fcast: a package declares an entry point in
+the group ``fcast.models`` (``drift = "my_pkg:family"``), or a config names a dotted path
+``my_pkg.module:factory``. Either target is a `Family` or a callable returning one; it
+is loaded on first use and registered under the name it was asked for, so the same
+lookup works in the client and in every Dask worker that can import the package.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +41,85 @@ class Family:
     check: Callable[[Mapping[str, Any], int], str | None] | None = None
 
 
-FAMILIES: dict[str, Family] = {}
+#: entry point group through which installed packages add model families
+ENTRY_POINT_GROUP = "fcast.models"
+
+
+class ExtensionError(KeyError):
+    """An extension family that was found but could not be loaded."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _entry_point(name: str) -> Any:
+    """The installed `fcast.models` entry point called `name`, or None."""
+    from importlib.metadata import entry_points
+
+    return next(iter(entry_points(group=ENTRY_POINT_GROUP, name=name)), None)
+
+
+def extension_names() -> list[str]:
+    """Names of the families installed packages offer through the `fcast.models` entry points."""
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def _import_target(path: str) -> Any:
+    """The object a dotted path `package.module:attr` names."""
+    module, _, attr = path.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _as_family(target: Any, name: str) -> Family:
+    """A Family from a Family or a factory returning one, registered under `name`."""
+    fam = target if isinstance(target, Family) else target()
+    if not isinstance(fam, Family):
+        raise TypeError(f"expected a fcast.models.Family, got {type(fam).__name__}")
+    return fam if fam.name == name else replace(fam, name=name)
+
+
+def load_extension(name: str) -> Family | None:
+    """Load a family from a dotted path or an installed entry point; None when neither exists."""
+    try:
+        if ":" in name:
+            target = _import_target(name)
+        else:
+            ep = _entry_point(name)
+            if ep is None:
+                return None
+            target = ep.load()
+        return _as_family(target, name)
+    except Exception as exc:  # any import or factory failure: report which extension and why
+        msg = f"cannot load model family {name!r}: {type(exc).__name__}: {exc}"
+        raise ExtensionError(msg) from exc
+
+
+class Registry(dict):
+    """Family name -> Family; names not registered yet are looked up among the extensions."""
+
+    def __missing__(self, name: str) -> Family:
+        fam = load_extension(name) if isinstance(name, str) else None
+        if fam is None:
+            raise KeyError(name)
+        self[name] = fam
+        return fam
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+
+FAMILIES: dict[str, Family] = Registry()
 
 
 def register(family: Family) -> Family:
@@ -44,11 +129,16 @@ def register(family: Family) -> Family:
 
 
 def get_family(name: str) -> Family:
-    """Look up a family by name with a helpful error."""
+    """Look up a family by name (built-in, registered, entry point or dotted path) with a helpful error."""
     try:
         return FAMILIES[name]
+    except ExtensionError:
+        raise
     except KeyError:
-        raise KeyError(f"unknown model family {name!r}; known: {sorted(FAMILIES)}") from None
+        known = sorted(set(FAMILIES) | set(extension_names()))
+        raise KeyError(
+            f"unknown model family {name!r}; known: {known}; or a dotted path 'package.module:factory'"
+        ) from None
 
 
 # --- statsforecast-backed families -------------------------------------------------

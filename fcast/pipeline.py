@@ -22,7 +22,16 @@ import pandas as pd
 import xarray as xr
 
 import fcast
-from fcast.apply import apply, members_from_selection, to_table
+from fcast.adjust import (
+    Adjustment,
+    adjustments_table,
+    apply_adjustments,
+    custom_members,
+    effects,
+    horizon_dates,
+    run_adjustments,
+)
+from fcast.apply import Member, apply, members_from_selection, to_table
 from fcast.charts import save_cleaning_charts
 from fcast.clean import clean, load_events
 from fcast.config import RunConfig
@@ -32,11 +41,13 @@ from fcast.label import label, required_history
 from fcast.newmarkets import forecast_new
 from fcast.qa import QAResult, run_qa
 from fcast.qa import summary as qa_summary
+from fcast.qc import qc_summary, read_totals, run_qc
 from fcast.segment import read_markets, segment
 from fcast.select import select
 from fcast.space import load_space
 from fcast.store import Store, utcnow
 from fcast.tune import tune
+from fcast.vintage import previous_vintages, read_vintage
 
 
 @dataclass
@@ -253,20 +264,75 @@ def _cluster_info(client: Any) -> dict[str, Any]:
     return {"kind": "distributed", **describe(client)}
 
 
-def _write_forecast(
-    store: Store, run_id: str, mature: xr.Dataset, new: xr.Dataset | None, proxies: pd.DataFrame | None
-) -> pd.DataFrame:
-    """forecast.parquet (file contract), forecast.zarr and proxies.parquet."""
-    parts = [to_table(mature, segment="mature")]
-    fc = mature
+def known_markets(prep: Prepared) -> list[str]:
+    """Markets of the actuals and of the markets table (adjustments may name any of them)."""
+    known = prep.cube["market"].values.astype(str).tolist()
+    if prep.markets is not None:
+        known += prep.markets["market"].astype(str).tolist()
+    return sorted(set(known))
+
+
+@dataclass
+class BusinessInput:
+    """Adjustments in effect and the forced models of custom markets, validated before compute."""
+
+    adjustments: list[Adjustment]
+    custom: dict[str, list[Member]]
+
+
+def business_input(cfg: RunConfig, prep: Prepared) -> BusinessInput:
+    """Load and validate adjustments against the forecast dates, and build the custom markets' models."""
+    dates = horizon_dates(prep.cube.time.values[-1], cfg.horizon, cfg.data.freq)
+    adjs = run_adjustments(cfg.adjustments, known_markets(prep), dates)
+    forced = {m: cfg.custom[m] for m in prep.of("custom")}
+    return BusinessInput(adjs, custom_members(forced, season_length(cfg.data.freq)))
+
+
+def _previous_official(store: Store) -> pd.DataFrame | None:
+    """The latest official vintage, for the deviation check."""
+    names = previous_vintages(store, n=1)
+    return read_vintage(store, names[0]) if names else None
+
+
+def _outputs(
+    store: Store, run_id: str, cfg: RunConfig, prep: Prepared, mature: xr.Dataset, business: BusinessInput,
+    client: Any, timer: Timer, progress: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files."""
+    parts, cubes = [to_table(mature, segment="mature")], [mature]
+    with timer("new_markets"):
+        new, proxies = _new_markets(prep, cfg)
     if new is not None and new.sizes["market"]:
         parts.append(to_table(new, segment="new"))
-        fc = xr.concat([mature, new], dim="market")
+        cubes.append(new)
         store.write_parquet(proxies, "runs", run_id, "proxies.parquet")
-    table = pd.concat(parts, ignore_index=True)
+    if business.custom:
+        with timer("custom"):
+            y = prep.cube["y_clean"].sel(market=list(business.custom))
+            custom = apply(y, business.custom, cfg.horizon, cfg.levels, cfg.data.freq, client)
+        parts.append(to_table(custom, segment="custom"))
+        cubes.append(custom)
+    table = apply_adjustments(pd.concat(parts, ignore_index=True), business.adjustments)
     store.write_parquet(table, "runs", run_id, "forecast.parquet")
+    store.write_parquet(adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet")
+    fc = xr.concat(cubes, dim="market") if len(cubes) > 1 else mature
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
-    return table
+    with timer("qc"):
+        qc = run_qc(
+            table, y=prep.cube["y_clean"], expected_markets=prep.segments["market"].values.astype(str).tolist(),
+            previous=_previous_official(store), totals=read_totals(cfg.qc.totals) if cfg.qc.totals else None,
+            cfg=cfg.qc, season_length=season_length(cfg.data.freq),
+        )
+    store.write_parquet(qc, "runs", run_id, "qc.parquet")
+    if progress:
+        for line in effects(table, business.adjustments):
+            print(line, file=sys.stderr)
+        print(qc_summary(qc), file=sys.stderr)
+    return table, proxies, qc
+
+
+def _qc_counts(qc: pd.DataFrame) -> dict[str, int]:
+    return {"errors": int((qc["severity"] == "error").sum()), "warnings": int((qc["severity"] == "warning").sum())}
 
 
 def _finish(store: Store, manifest: dict[str, Any], timer: Timer, **extra: Any) -> dict[str, Any]:
@@ -296,6 +362,7 @@ def run_tuning(
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "tuning", markets, None, run_id)
     with timer("load"):
+        business = business_input(cfg, prep)
         mature = prep.of("mature")
         if not mature:
             raise DataError(
@@ -332,15 +399,16 @@ def run_tuning(
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         with timer("apply"):
             fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client)
-        with timer("new_markets"):
-            fc_new, proxies = _new_markets(prep, cfg)
-        table = _write_forecast(store, run_id, fc, fc_new, proxies)
+        table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
     status = tuning["status"]
     counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports)}
-    manifest = _finish(store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])))
+    manifest = _finish(
+        store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])),
+        qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments],
+    )
     store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
 
@@ -361,12 +429,13 @@ def run_weekly(
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "weekly", markets, as_of)
     with timer("load"):
+        business = business_input(cfg, prep)
         selection = store.read_parquet("runs", tuned, "selection.parquet")
         mature = prep.of("mature")
         tuned_markets = set(selection["market"])
         untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
-        if not run_markets and not prep.of("new"):
+        if not run_markets and not prep.of("new") and not business.custom:
             raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
     manifest = _manifest(
         cfg, "weekly", run_id, prep, sorted(markets) if markets else ["*"], tuning_run=tuned, as_of=as_of,
@@ -382,14 +451,12 @@ def run_weekly(
             used = selection[selection["market"].isin(run_markets)]
             fc = apply(y, members_from_selection(used, season_length(cfg.data.freq)), cfg.horizon, cfg.levels,
                        cfg.data.freq, client)
-        with timer("new_markets"):
-            fc_new, proxies = _new_markets(prep, cfg)
-        table = _write_forecast(store, run_id, fc, fc_new, proxies)
+        table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
         store.write_parquet(used, "runs", run_id, "selection.parquet")
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
-    manifest = _finish(store, manifest, timer)
+    manifest = _finish(store, manifest, timer, qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments])
     return RunResult(run_id, store.run_url(run_id), used, table, manifest, proxies)
 
 

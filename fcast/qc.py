@@ -1,0 +1,458 @@
+"""Quality control of the final forecast: a registry of checks with severities.
+
+`run_qc` runs every registered check on the forecast table (file contract) and returns
+the findings ``market, check, severity, detail``: one row per problem, plus one row per
+check that found nothing (severity ``ok``) or could not run (``skipped``), so
+``qc.parquet`` records what was checked. A check of severity ``error`` blocks publishing
+the run as official unless the person publishing overrides it with a reason.
+
+The built-in checks (y: actuals, m: season length, n = min(horizon, m), T: last actual):
+
+| check | severity | fires when |
+| --- | --- | --- |
+| markets_present | error | an expected market has no forecast, or fewer periods than the others |
+| finite | error | yhat or a bound is NaN or infinite |
+| non_negative | error | yhat or a bound is below zero |
+| intervals_ordered | error | not lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95 (any levels) |
+| origin_jump | error | abs(j - s) > jump_tolerance. Mature and custom markets compare 4-period medians, so one holiday week at the origin does not look like a jump: j = med(yhat_1..4) / med(y_(T-3..T)) - 1 and s = med(y_(T+1-m..T+4-m)) / med(y_(T-m-3..T-m)) - 1, the same step a season earlier (0 if unknown). Segment `new`: j = yhat_1 / y_T - 1 and s = the mean of y_t / y_(t-1) - 1 over the last min(13, n-1) periods (launch trend) |
+| growth | warning | g = sum(yhat_1..n) / sum(y_(T-m+1)..y_(T-m+n)) - 1 lies outside [min G, max G] -+ growth_tolerance, G the market's rolling growth of n-period sums over m periods; needs m windows of history; markets of segment `new` are skipped |
+| deviation | warning | abs(sum yhat / sum previous - 1) over the common dates > deviation_threshold |
+| totals | warning | max over dates of abs(sum over markets of yhat / total - 1) > totals tolerance (2%) |
+
+Extensions add checks with `register_qc(name, severity, fn)`; `fn(ctx)` gets a `QCContext`
+and returns ``(market, detail)`` pairs, or raises `SkipCheck` when it does not apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import fsspec
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fcast.config import QCConfig
+from fcast.data import read_table, season_length
+from fcast.errors import DataError
+
+Severity = Literal["error", "warning", "info"]
+Finding = tuple[str, str]
+ALL = "*"
+TOTAL = "TOTAL"
+TOTALS_TOLERANCE = 0.02
+COLUMNS = ["market", "check", "severity", "detail"]
+LISTED = 10
+RECENT = 13  # periods of launch-phase growth the origin-jump check expects to continue
+
+
+class SkipCheck(Exception):
+    """Raised by a check that does not apply to this run (e.g. no previous forecast)."""
+
+
+@dataclass
+class QCContext:
+    """Everything a check may look at."""
+
+    forecast: pd.DataFrame
+    y: xr.DataArray | None
+    expected_markets: list[str] | None
+    previous: pd.DataFrame | None
+    totals: pd.DataFrame | None
+    cfg: QCConfig
+    season_length: int
+
+    def values(self) -> list[str]:
+        """yhat and the bound columns of the forecast."""
+        return [
+            c for c in self.forecast.columns if c == "yhat" or re.fullmatch(r"yhat_(lo|hi)_\d+", c)
+        ]
+
+    def series(self, market: str) -> np.ndarray:
+        """A market's actuals from its first observation (empty when it has none)."""
+        if self.y is None or market not in self.y["market"].values:
+            return np.array([])
+        v = np.asarray(self.y.sel(market=market).values, dtype="float64")
+        seen = np.flatnonzero(np.isfinite(v))
+        return v[seen[0] :] if len(seen) else np.array([])
+
+    def by_market(self) -> Iterable[tuple[str, pd.DataFrame]]:
+        """The forecast rows of each market, sorted by date."""
+        for market, grp in self.forecast.sort_values(["market", "date"]).groupby(
+            "market", sort=True
+        ):
+            yield str(market), grp
+
+
+Check = Callable[[QCContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class QCCheck:
+    """A registered check: name, severity of its findings, the function."""
+
+    name: str
+    severity: Severity
+    fn: Check
+
+
+QC_CHECKS: dict[str, QCCheck] = {}
+
+
+def register_qc(name: str, severity: Severity, fn: Check) -> QCCheck:
+    """Add (or replace) a check in the registry."""
+    if severity not in ("error", "warning", "info"):
+        raise ValueError(f"severity must be error, warning or info, got {severity!r}")
+    QC_CHECKS[name] = QCCheck(name, severity, fn)
+    return QC_CHECKS[name]
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}"
+
+
+# --- the built-in checks -------------------------------------------------------------------
+
+
+def markets_present(ctx: QCContext) -> Iterable[Finding]:
+    """Every expected market has a forecast, with as many periods as the longest one."""
+    if ctx.expected_markets is None:
+        raise SkipCheck("no list of expected markets")
+    counts = ctx.forecast.groupby("market")["date"].nunique()
+    full = int(counts.max()) if len(counts) else 0
+    for market in ctx.expected_markets:
+        if market not in counts.index:
+            yield market, "no forecast for this market"
+        elif counts[market] < full:
+            yield market, f"{counts[market]} of {full} forecast periods"
+
+
+def finite(ctx: QCContext) -> Iterable[Finding]:
+    """No NaN or infinite value in yhat and its bounds."""
+    cols = ctx.values()
+    for market, grp in ctx.by_market():
+        bad = ~np.isfinite(grp[cols].to_numpy(dtype="float64"))
+        if bad.any():
+            first = grp["date"].to_numpy()[bad.any(axis=1)][0]
+            names = [c for c, b in zip(cols, bad.any(axis=0), strict=True) if b]
+            yield (
+                market,
+                f"{int(bad.sum())} NaN or infinite value(s) in {', '.join(names)} (first {pd.Timestamp(first):%Y-%m-%d})",
+            )
+
+
+def non_negative(ctx: QCContext) -> Iterable[Finding]:
+    """No negative value in yhat and its bounds."""
+    cols = ctx.values()
+    for market, grp in ctx.by_market():
+        vals = grp[cols].to_numpy(dtype="float64")
+        bad = vals < 0
+        if bad.any():
+            yield market, f"{int(bad.sum())} negative value(s), lowest {np.nanmin(vals):.6g}"
+
+
+def _interval_chain(columns: Sequence[str]) -> list[str]:
+    """Columns in the order they must increase: widest low, ..., yhat, ..., widest high."""
+    levels = sorted(
+        {int(c.rsplit("_", 1)[1]) for c in columns if re.fullmatch(r"yhat_(lo|hi)_\d+", c)}
+    )
+    lows = [f"yhat_lo_{lv}" for lv in reversed(levels) if f"yhat_lo_{lv}" in columns]
+    highs = [f"yhat_hi_{lv}" for lv in levels if f"yhat_hi_{lv}" in columns]
+    return [*lows, "yhat", *highs]
+
+
+def intervals_ordered(ctx: QCContext) -> Iterable[Finding]:
+    """Bounds nest around yhat: lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95."""
+    chain = _interval_chain(ctx.values())
+    for market, grp in ctx.by_market():
+        vals = grp[chain].to_numpy(dtype="float64")
+        tol = 1e-9 * np.maximum(1.0, np.abs(vals[:, :-1]))
+        bad = vals[:, :-1] > vals[:, 1:] + tol
+        if bad.any():
+            row, pair = np.argwhere(bad)[0]
+            when = pd.Timestamp(grp["date"].to_numpy()[row])
+            yield (
+                market,
+                (
+                    f"{int(bad.any(axis=1).sum())} period(s) out of order, first {when:%Y-%m-%d}: "
+                    f"{chain[pair]} {vals[row, pair]:.6g} > {chain[pair + 1]} {vals[row, pair + 1]:.6g}"
+                ),
+            )
+
+
+LEVEL = 4  # periods in the medians that define the level on each side of the origin
+
+
+def expected_step(y: np.ndarray, m: int, launch: bool) -> float:
+    """Expected relative change of the level from the last actuals to the first forecast periods.
+
+    Launch phase (segment new): the mean change per period over the last min(13, n-1)
+    periods. Otherwise: the same step a season earlier between 4-period medians,
+    med(y_(T+1-m..T+4-m)) / med(y_(T-m-3..T-m)) - 1 (0 if unknown).
+    """
+    if launch:
+        recent = y[-min(RECENT, len(y) - 1) - 1 :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = float(np.mean(recent[1:] / recent[:-1] - 1)) if len(recent) > 1 else 0.0
+    elif m > LEVEL and len(y) >= m + LEVEL:
+        before = np.median(y[len(y) - m - LEVEL : len(y) - m])
+        after = np.median(y[len(y) - m : len(y) - m + LEVEL])
+        step = after / before - 1 if before > 0 else 0.0
+    else:
+        step = y[-m] / y[-m - 1] - 1 if m > 1 and len(y) > m and y[-m - 1] > 0 else 0.0
+    return step if np.isfinite(step) else 0.0
+
+
+def _is_new(grp: pd.DataFrame) -> bool:
+    return "segment" in grp and bool((grp["segment"] == "new").all())
+
+
+def origin_jump(ctx: QCContext) -> Iterable[Finding]:
+    """The first forecast period moves from the last actual about as expected (season or launch trend)."""
+    if ctx.y is None:
+        raise SkipCheck("no actuals")
+    tol = ctx.cfg.jump_tolerance
+    for market, grp in ctx.by_market():
+        y = ctx.series(market)
+        if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
+            continue
+        launch = _is_new(grp)
+        m = ctx.season_length
+        if launch or not (m > LEVEL and len(y) >= m + LEVEL):
+            jump = float(grp["yhat"].iloc[0]) / y[-1] - 1
+        else:
+            jump = float(np.median(grp["yhat"].to_numpy()[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
+        step = expected_step(y, m, launch)
+        if abs(jump - step) > tol:
+            basis = (
+                "recent growth per period (launch phase)"
+                if launch
+                else "the same step a season earlier"
+            )
+            yield (
+                market,
+                (
+                    f"first period {_pct(jump)} vs the last actual ({y[-1]:.6g}); expected {_pct(step)} "
+                    f"from {basis}; tolerance {tol:.0%}"
+                ),
+            )
+
+
+def growth_range(y: np.ndarray, m: int, n: int) -> np.ndarray:
+    """Historical growth of n-period sums over m periods: G_t = sum(y_(t-n+1..t)) / sum(y_(t-m-n+1..t-m)) - 1."""
+    sums = np.convolve(y, np.ones(n), mode="valid")
+    if len(sums) <= m:
+        return np.array([])
+    prev, cur = sums[:-m], sums[m:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = cur / prev - 1
+    return g[np.isfinite(g) & (prev > 0)]
+
+
+def forecast_growth(y: np.ndarray, yhat: np.ndarray, m: int) -> float:
+    """Growth of the first n = min(h, m) forecast periods over the same periods a season earlier."""
+    n = min(len(yhat), m)
+    before = y[len(y) - m : len(y) - m + n]
+    return (
+        float(np.sum(yhat[:n]) / np.sum(before) - 1)
+        if len(before) == n and np.sum(before) > 0
+        else np.nan
+    )
+
+
+def growth(ctx: QCContext) -> Iterable[Finding]:
+    """Forecast growth within the market's historical growth range plus tolerance."""
+    if ctx.y is None:
+        raise SkipCheck("no actuals")
+    m, tol = ctx.season_length, ctx.cfg.growth_tolerance
+    for market, grp in ctx.by_market():
+        if _is_new(grp):
+            continue
+        y, yhat = ctx.series(market), grp["yhat"].to_numpy(dtype="float64")
+        n = min(len(yhat), m)
+        hist = growth_range(y, m, n)
+        g = forecast_growth(y, yhat, m)
+        if len(hist) < m or not np.isfinite(g):
+            continue
+        lo, hi = float(hist.min()), float(hist.max())
+        if g < lo - tol or g > hi + tol:
+            yield (
+                market,
+                (
+                    f"growth {_pct(g)} over the first {n} periods vs a season earlier; historical range "
+                    f"{_pct(lo)} .. {_pct(hi)}, tolerance {tol:.0%} points"
+                ),
+            )
+
+
+def deviation(ctx: QCContext) -> Iterable[Finding]:
+    """The forecast moved from the previous official one by more than the threshold."""
+    if ctx.previous is None or ctx.previous.empty:
+        raise SkipCheck("no previous official forecast")
+    prev = ctx.previous[["market", "date", "yhat"]].rename(columns={"yhat": "prev"})
+    prev["date"] = pd.to_datetime(prev["date"])
+    both = ctx.forecast[["market", "date", "yhat"]].merge(prev, on=["market", "date"])
+    thr = ctx.cfg.deviation_threshold
+    for market, grp in both.groupby("market", sort=True):
+        total = grp["prev"].sum()
+        if total <= 0:
+            continue
+        dev = grp["yhat"].sum() / total - 1
+        if abs(dev) > thr:
+            yield (
+                str(market),
+                (
+                    f"{_pct(dev)} vs the previous official forecast over {len(grp)} common periods "
+                    f"({grp['date'].min():%Y-%m-%d} .. {grp['date'].max():%Y-%m-%d}); threshold {thr:.0%}"
+                ),
+            )
+
+
+def totals(ctx: QCContext) -> Iterable[Finding]:
+    """The sum over markets matches the supplied total at every common date."""
+    if ctx.totals is None or ctx.totals.empty:
+        raise SkipCheck("no totals supplied")
+    tol = float(getattr(ctx.cfg, "totals_tolerance", TOTALS_TOLERANCE))
+    summed = ctx.forecast.groupby("date")["yhat"].sum().rename("sum").reset_index()
+    both = summed.merge(ctx.totals.assign(date=pd.to_datetime(ctx.totals["date"])), on="date")
+    if both.empty:
+        raise SkipCheck("the totals share no date with the forecast")
+    rel = both["sum"] / both["total"] - 1
+    worst = int(np.argmax(np.abs(rel.to_numpy())))
+    if abs(rel.iloc[worst]) > tol:
+        row = both.iloc[worst]
+        n_bad = int((rel.abs() > tol).sum())
+        yield (
+            TOTAL,
+            (
+                f"sum of markets differs from the supplied total in {n_bad} of {len(both)} periods; worst "
+                f"{row['date']:%Y-%m-%d}: {row['sum']:.6g} vs {row['total']:.6g} ({_pct(rel.iloc[worst])}); "
+                f"tolerance {tol:.0%}"
+            ),
+        )
+
+
+for _name, _sev, _fn in (
+    ("markets_present", "error", markets_present),
+    ("finite", "error", finite),
+    ("non_negative", "error", non_negative),
+    ("intervals_ordered", "error", intervals_ordered),
+    ("origin_jump", "error", origin_jump),
+    ("growth", "warning", growth),
+    ("deviation", "warning", deviation),
+    ("totals", "warning", totals),
+):
+    register_qc(_name, _sev, _fn)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def _season_length(y: xr.DataArray | None) -> int:
+    """Season length from the actuals' time coordinate (1 when it cannot be told)."""
+    if y is None or y.sizes.get("time", 0) < 3:
+        return 1
+    freq = pd.infer_freq(pd.DatetimeIndex(y["time"].values))
+    return season_length(freq) if freq else 1
+
+
+def _run_check(check: QCCheck, ctx: QCContext) -> list[dict[str, Any]]:
+    """A check's findings as rows; 'ok' or 'skipped' rows when it found nothing."""
+    try:
+        found = list(check.fn(ctx))
+    except SkipCheck as why:
+        return [{"market": ALL, "check": check.name, "severity": "skipped", "detail": str(why)}]
+    except Exception as exc:  # a broken check must not pass silently: it blocks like an error
+        return [
+            {
+                "market": ALL,
+                "check": check.name,
+                "severity": "error",
+                "detail": f"check failed: {type(exc).__name__}: {exc}",
+            }
+        ]
+    if not found:
+        return [{"market": ALL, "check": check.name, "severity": "ok", "detail": "passed"}]
+    return [
+        {"market": mk, "check": check.name, "severity": check.severity, "detail": d}
+        for mk, d in found
+    ]
+
+
+def run_qc(
+    forecast: pd.DataFrame,
+    *,
+    y: xr.DataArray | None = None,
+    expected_markets: Sequence[str] | None = None,
+    previous: pd.DataFrame | None = None,
+    totals: pd.DataFrame | None = None,
+    cfg: QCConfig | None = None,
+    season_length: int | None = None,
+    checks: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Run the registered checks (or the named ones) on the final forecast: market, check, severity, detail."""
+    fc = forecast.copy()
+    fc["date"] = pd.to_datetime(fc["date"])
+    fc["market"] = fc["market"].astype(str)
+    ctx = QCContext(
+        fc,
+        y,
+        list(expected_markets) if expected_markets is not None else None,
+        previous,
+        totals,
+        cfg or QCConfig(),
+        season_length or _season_length(y),
+    )
+    chosen = (
+        [QC_CHECKS[name] for name in checks] if checks is not None else list(QC_CHECKS.values())
+    )
+    rows = [row for check in chosen for row in _run_check(check, ctx)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def problems(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings that are errors or warnings."""
+    return findings[findings["severity"].isin(["error", "warning"])]
+
+
+def has_errors(findings: pd.DataFrame) -> bool:
+    """Whether any finding has severity 'error' (publishing as official then needs an override)."""
+    return bool((findings["severity"] == "error").any())
+
+
+def qc_summary(findings: pd.DataFrame) -> str:
+    """A console summary: counts per severity, then the errors and warnings."""
+    checks = findings["check"].nunique()
+    count = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "info")}
+    skipped = sorted(set(findings.loc[findings["severity"] == "skipped", "check"]))
+    head = f"QC: {checks} checks, {count['error']} error(s), {count['warning']} warning(s)"
+    head += f"; skipped: {', '.join(skipped)}" if skipped else ""
+    lines = [head]
+    for sev in ("error", "warning", "info"):
+        rows = findings[findings["severity"] == sev]
+        lines += [
+            f"  {sev:<7}  {r.check:<17} {r.market}: {r.detail}"
+            for r in rows.head(LISTED).itertuples()
+        ]
+        if len(rows) > LISTED:
+            lines.append(f"  ... and {len(rows) - LISTED} more {sev}(s) (see qc.parquet)")
+    if count["error"]:
+        lines.append("  errors block publishing as official unless overridden with a reason")
+    return "\n".join(lines)
+
+
+def read_totals(url: str) -> pd.DataFrame:
+    """A supplied totals table with columns date and total (CSV or Parquet, any fsspec URL)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.exists(path):
+        raise DataError(f"totals file not found: {url} (qc.totals)")
+    df = read_table(url)
+    missing = [c for c in ("date", "total") if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{url}: totals table needs columns date and total; missing {missing} (qc.totals)"
+        )
+    return df.assign(date=pd.to_datetime(df["date"]))[["date", "total"]]
