@@ -21,6 +21,7 @@ from typing import Any
 import fsspec
 
 from fcast.errors import FcastError
+from fcast.warehouse import sql_channel
 
 
 class ChannelError(FcastError):
@@ -114,6 +115,7 @@ def webhook_channel(
 
 register_channel("store", store_channel)
 register_channel("webhook", webhook_channel)
+register_channel("sql", sql_channel)  # fcast.warehouse imports SQLAlchemy only when it writes
 
 
 def resolve(

@@ -174,13 +174,20 @@ def publish_cmd(
 ) -> None:
     """Promote a run to an immutable official vintage: comparison, insights.md, report, channels."""
     from fcast.publish import publish_run
+    from fcast.store import Store
     from fcast.vintage import default_name
+    from fcast.warehouse import sink_options
 
     try:
-        st = _store(config, store)
-        channels = tuple(channel or (("store", "webhook") if webhook else ("store",)))
+        cfg = load_config(config)
+        st = Store(store or cfg.store)
+        channels = list(channel or (("store", "webhook") if webhook else ("store",)))
+        options = {}
+        if cfg.publish.sql is not None:  # publish.sql in the config: also append the vintage to SQL
+            channels += [] if "sql" in channels else ["sql"]
+            options["sql"] = sink_options(cfg.publish.sql)
         result = publish_run(st, run_id, official or default_name(st, run_id), channels=channels,
-                             webhook_url=webhook, override_reason=override_reason)
+                             webhook_url=webhook, override_reason=override_reason, channel_options=options)
     except FcastError as exc:
         _fail(exc)
     _print_publish(result)

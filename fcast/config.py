@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from fcast.errors import ConfigError
+from fcast.warehouse import SqlActuals, SqlSink, resolve_paths
 
 Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 
@@ -31,7 +32,9 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Where the actuals come from and how to read them."""
 
-    actuals: str
+    actuals: str | SqlActuals = Field(
+        description="file URL (CSV/Parquet) or {sql: {url, query | table, credentials}}"
+    )
     value: str = "users"
     freq: str = "W-MON"
     markets: str | None = None
@@ -174,6 +177,14 @@ class NewMarketsConfig(_Strict):
     pca: int | None = Field(None, ge=1, description="PCA components before clustering; none: no reduction")
 
 
+class PublishConfig(_Strict):
+    """Where `fcast publish` delivers an official vintage besides the store."""
+
+    sql: SqlSink | None = Field(
+        None, description="also append the vintage to a SQL table ({} = the store's DuckDB)"
+    )
+
+
 class RunConfig(_Strict):
     """A complete run configuration (`fcast run tuning|weekly -c CONFIG`)."""
 
@@ -190,6 +201,7 @@ class RunConfig(_Strict):
     custom: dict[str, CustomModelConfig] = Field(default_factory=dict, description="market -> forced model")
     adjustments: str | None = Field(None, description="business input: a YAML file or a folder of them")
     qc: QCConfig = QCConfig()
+    publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
@@ -272,7 +284,12 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None 
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
     if base is not None:
-        cfg.data.actuals = _resolve(cfg.data.actuals, base)  # type: ignore[assignment]
+        if isinstance(cfg.data.actuals, str):
+            cfg.data.actuals = _resolve(cfg.data.actuals, base)  # type: ignore[assignment]
+        else:
+            resolve_paths(cfg.data.actuals.sql, base)
+        if cfg.publish.sql is not None:
+            resolve_paths(cfg.publish.sql, base)
         cfg.data.markets = _resolve(cfg.data.markets, base)
         cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]

@@ -35,7 +35,7 @@ from fcast.apply import Member, apply, members_from_selection, to_table
 from fcast.charts import save_cleaning_charts
 from fcast.clean import clean, load_events
 from fcast.config import RunConfig
-from fcast.data import file_hash, read_table, restrict, season_length
+from fcast.data import restrict, season_length
 from fcast.errors import DataError, StoreError
 from fcast.label import label, required_history
 from fcast.newmarkets import forecast_new
@@ -48,6 +48,7 @@ from fcast.space import load_space
 from fcast.store import Store, utcnow
 from fcast.tune import tune
 from fcast.vintage import previous_vintages, read_vintage
+from fcast.warehouse import actuals_hash, actuals_label, read_actuals_source
 
 
 @dataclass
@@ -133,9 +134,10 @@ def run_input_qa(
     markets: list[str] | None = None,
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
+    raw: pd.DataFrame | None = None,
 ) -> QAResult:
     """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
-    table = read_table(cfg.data.actuals)
+    table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
     if as_of is not None and "date" in table.columns:
         try:
             cut = pd.Timestamp(as_of)
@@ -144,7 +146,7 @@ def run_input_qa(
         dates = pd.to_datetime(table["date"], errors="coerce")
         table = table[dates.isna() | (dates <= cut)]
     result = run_qa(
-        table, value=cfg.data.value, freq=cfg.data.freq, source=cfg.data.actuals, qa=cfg.qa,
+        table, value=cfg.data.value, freq=cfg.data.freq, source=actuals_label(cfg.data.actuals), qa=cfg.qa,
         min_history=min_history(cfg), as_of=pd.Timestamp(as_of) if as_of else None,
         previous_markets=previous_markets,
     )
@@ -164,12 +166,14 @@ def prepare(
     markets: list[str] | None = None,
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
+    raw: pd.DataFrame | None = None,
 ) -> Prepared:
     """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
-    qa = run_input_qa(cfg, markets, as_of, previous_markets)
+    raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
     blocking = _blocking(qa, markets)
     if len(blocking) or qa.cube is None:
-        raise QAFailed(qa.findings, f"input QA failed for {cfg.data.actuals}:\n{qa_summary(blocking if len(blocking) else qa.findings)}")
+        raise QAFailed(qa.findings, f"input QA failed for {actuals_label(cfg.data.actuals)}:\n{qa_summary(blocking if len(blocking) else qa.findings)}")
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
@@ -182,7 +186,7 @@ def prepare(
     )
     if markets:
         segments = segments.sel(market=[m for m in segments["market"].values if m in markets])
-    return Prepared(cube, segments, table, file_hash(cfg.data.actuals), qa.findings, record)
+    return Prepared(cube, segments, table, actuals_hash(cfg.data.actuals, cfg.data.value, raw), qa.findings, record)
 
 
 def previous_input_markets(store: Store, kind: str) -> list[str] | None:
@@ -203,12 +207,13 @@ def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
 
 
 def _start(
-    store: Store, cfg: RunConfig, kind: str, markets: list[str] | None, as_of: str | None, run_id: str | None = None
+    store: Store, cfg: RunConfig, kind: str, markets: list[str] | None, as_of: str | None, run_id: str | None = None,
+    raw: pd.DataFrame | None = None,
 ) -> tuple[str, Prepared]:
     """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
     run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
     try:
-        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind))
+        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind), raw)
     except QAFailed as exc:
         store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
         store.write_json({"run_id": run_id, "kind": kind, "status": "failed", "started": utcnow(),
@@ -312,7 +317,9 @@ def _outputs(
             custom = apply(y, business.custom, cfg.horizon, cfg.levels, cfg.data.freq, client)
         parts.append(to_table(custom, segment="custom"))
         cubes.append(custom)
-    table = apply_adjustments(pd.concat(parts, ignore_index=True), business.adjustments)
+    table = pd.concat(parts, ignore_index=True)
+    if business.adjustments:  # yhat_base and adjustment_id exist once business input does
+        table = apply_adjustments(table, business.adjustments)
     store.write_parquet(table, "runs", run_id, "forecast.parquet")
     store.write_parquet(adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet")
     fc = xr.concat(cubes, dim="market") if len(cubes) > 1 else mature
@@ -357,10 +364,12 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     scope = sorted(markets) if markets else ["*"]
-    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), file_hash(cfg.data.actuals), scope)
+    raw = read_actuals_source(cfg.data.actuals, cfg.data.value)  # read once: a SQL source has no file to hash
+    input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
+    run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
     with timer("qa_clean"):
-        run_id, prep = _start(store, cfg, "tuning", markets, None, run_id)
+        run_id, prep = _start(store, cfg, "tuning", markets, None, run_id, raw)
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

@@ -104,16 +104,16 @@ def actuals_frame(actuals: pd.DataFrame | xr.Dataset | xr.DataArray) -> pd.DataF
 
 def read_run_actuals(manifest: dict[str, Any]) -> pd.DataFrame | None:
     """The actuals a run used, read from its config (None when they cannot be read)."""
-    from fcast.data import load_actuals
+    from fcast.warehouse import load_actuals_source
 
     data = manifest.get("config", {}).get("data", {})
     if not data.get("actuals"):
         return None
     try:
-        cube = load_actuals(
+        cube = load_actuals_source(
             data["actuals"], value=data.get("value", "users"), freq=data.get("freq", "W-MON")
         )
-    except (FcastError, OSError) as exc:
+    except (FcastError, OSError, ValueError) as exc:
         warnings.warn(
             f"actuals {data['actuals']} could not be read ({exc}); publishing without them",
             stacklevel=2,

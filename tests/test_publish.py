@@ -361,6 +361,8 @@ def test_load_run_reads_optional_tables_and_cuts_actuals_at_the_forecast(runs, t
         runs["first"],
         "proxies.parquet",
     )
+    for optional in ("qc.parquet", "adjustments.parquet"):  # written by every pipeline run today
+        (Path(store.root) / "runs" / runs["first"] / optional).unlink(missing_ok=True)
     run = load_run(store, runs["first"])
     assert run.proxies is not None and run.qc is None and run.adjustments is None
     assert run.actuals["date"].max() == pd.Timestamp("2026-09-21") < run.forecast["date"].min()
