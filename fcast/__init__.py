@@ -20,6 +20,7 @@ from fcast.apply import apply, members_from_selection, to_table  # noqa: E402
 from fcast.config import load_config, parse_config  # noqa: E402
 from fcast.data import load_actuals, to_cube  # noqa: E402
 from fcast.label import label  # noqa: E402
+from fcast.notebook import client, load  # noqa: E402  (also registers the `.fcast` xarray accessor)
 from fcast.pipeline import run_tuning, run_weekly  # noqa: E402
 from fcast.select import select  # noqa: E402
 from fcast.space import load_space, parse_space  # noqa: E402
@@ -27,6 +28,8 @@ from fcast.tune import tune  # noqa: E402
 
 __all__ = [
     "apply",
+    "client",
+    "load",
     "label",
     "load_actuals",
     "load_config",

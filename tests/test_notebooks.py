@@ -1,0 +1,146 @@
+"""The research notebooks run top to bottom on the sample data; any cell error fails the suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXPECTED = [
+    "01_quickstart",
+    "02_tune_a_market_subset",
+    "03_new_market_proxies",
+    "04_compare_vintages",
+]
+KERNEL = "fcast-tests"
+CELL_TIMEOUT = 240
+NEEDS = ("nbformat", "nbclient", "ipykernel", "hvplot")
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    """Fail (not skip) without the notebook tools: `make test` installs them with the dev and viz extras."""
+    missing = [m for m in NEEDS if find_spec(m) is None]
+    if missing:
+        pytest.fail(
+            f"the notebook tests need {missing}: install the dev and viz extras (make setup)"
+        )
+
+
+@pytest.fixture(scope="module")
+def kernel_manager_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Kernels of this interpreter, from a kernelspec in a temp dir (no user-level kernelspec needed)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    env = {
+        "FCAST_SAMPLE_DIR": str(root / "sample"),  # written once, shared by the notebooks
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    spec = {
+        "argv": [
+            sys.executable,
+            "-Xfrozen_modules=off",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ],
+        "display_name": "fcast tests",
+        "language": "python",
+        "env": env,
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    ksm = KernelSpecManager(kernel_dirs=[str(root / "kernels")])
+
+    def make() -> KernelManager:
+        return KernelManager(kernel_name=KERNEL, kernel_spec_manager=ksm)
+
+    return make
+
+
+def test_the_four_notebooks_exist():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_is_stored_without_outputs(name: str):
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, "a notebook without code"
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        "clear the outputs before committing"
+    )
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+def execute(nb: Any, km: Any, cwd: Path) -> None:
+    """Run every cell in a fresh kernel from `cwd`; raise on the first cell error; shut the kernel down."""
+    import nbclient
+
+    client = nbclient.NotebookClient(
+        nb,
+        km=km,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=120,
+        allow_errors=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    try:
+        client.execute()
+    finally:
+        # a kernel manager we pass in is ours to shut down (and with it the notebook's cluster)
+        if km.has_kernel:
+            km.shutdown_kernel()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_runs(name: str, kernel_manager_factory, tmp_path: Path):
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    t0 = time.perf_counter()
+    try:
+        execute(nb, kernel_manager_factory(), NOTEBOOKS)
+    finally:
+        nbformat.write(
+            nb, tmp_path / f"{name}.ipynb"
+        )  # the executed copy, for a look after a failure
+    print(f"{name}: {time.perf_counter() - t0:.1f}s")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    if os.environ.get("FCAST_NOTEBOOK_OUT"):
+        nbformat.write(nb, Path(os.environ["FCAST_NOTEBOOK_OUT"]) / f"{name}.ipynb")
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_cell_fails_the_run(kernel_manager_factory, tmp_path: Path):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(
+        cells=[new_code_cell("import fcast.notebook"), new_code_cell("1 / 0"), new_code_cell("2")]
+    )
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        execute(nb, kernel_manager_factory(), tmp_path)
+    assert nb.cells[2].execution_count is None  # nothing runs after the failing cell
+    nbformat.validate(nb)
