@@ -196,12 +196,14 @@ def previous_input_markets(store: Store, kind: str) -> list[str] | None:
 
 
 def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
-    """qa.parquet, cleaning.parquet and before/after charts of cleaned markets."""
+    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets."""
     store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
     store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
-    if len(prep.cleaning) and prep.cleaning["applied"].any():
+    # every market is cleaned (proxies use them all) but only the run's markets get charts
+    charted = prep.cleaning[prep.cleaning["market"].isin(prep.segments["market"].values)] if len(prep.cleaning) else prep.cleaning
+    if len(charted) and charted["applied"].any():
         try:
-            save_cleaning_charts(prep.cube, prep.cleaning, store.run_url(run_id, "charts"))
+            save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
         except ImportError:
             print("note: install fcast[viz] for before/after cleaning charts", file=sys.stderr)
 
