@@ -57,6 +57,9 @@ def _print_result(result: Any, title: str) -> None:
     if counts:
         share = counts["failed"] / max(counts["fits"], 1)
         typer.echo(f"  fits: {counts['fits']}, failed: {counts['failed']} ({share:.1%}; NaN cells, excluded from selection)")
+        if counts.get("timed_out"):
+            blocks = ", ".join(f"{t['block']} ({t['seconds']:.0f}s)" for t in counts["timed_out"])
+            typer.echo(f"  timed out (tune.task_timeout): {blocks}; their cells are marked failed")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.manifest.get("timings", {}).items())
     typer.echo(f"  timings: {timings}")
     table = chosen_table(result.selection)

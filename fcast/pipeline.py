@@ -401,6 +401,7 @@ def run_tuning(
                 y, labels, hp, store.run_url(run_id, "tuning.zarr"),
                 horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
                 block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
+                task_timeout=cfg.tune.task_timeout,
             )
         with timer("select"):
             selection = select(
@@ -415,7 +416,8 @@ def run_tuning(
         _fail(store, manifest, timer, exc)
         raise
     status = tuning["status"]
-    counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports)}
+    counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports),
+              "timed_out": [{"block": r.block, "seconds": r.seconds} for r in reports if r.timed_out]}
     manifest = _finish(
         store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])),
         qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments],

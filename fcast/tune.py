@@ -7,15 +7,24 @@ whose marker exists, so an interrupted tuning resumes instead of starting over.
 
 Cell status: 0 = fitted, 1 = fit failed (NaN forecast, counted), 2 = skipped because the
 market's training window in that split is shorter than `min_train`.
+
+With a `task_timeout`, a block whose fits run longer is cut off: its cells end as failed and
+the report says which block and how long it ran. The fits run in a helper thread the task
+stops waiting for; on a cluster the client also watches each block from the moment a worker
+starts it, so a fit that freezes its whole worker (holding the GIL in compiled code) is
+cancelled too and that worker is restarted by its nanny.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import dask.array as da
 import fsspec
@@ -55,6 +64,15 @@ class BlockReport:
     failed: int
     skipped: int
     seconds: float
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """How long a block's fits may run; `topic` names the start events a supervising client follows."""
+
+    seconds: float
+    topic: str | None = None
 
 
 def plan_blocks(n_markets: int, n_hps: int, block_markets: int, block_hps: int) -> list[BlockKey]:
@@ -109,19 +127,20 @@ def _marker(path: str, key: BlockKey) -> str:
     return f"{path}/.blocks/{key.name}.json"
 
 
-def run_block(
-    path: str,
-    key: BlockKey,
-    y: np.ndarray,
-    train_stop: np.ndarray,
-    models: Sequence[Model],
-    horizon: int,
-    metric: str,
-    min_train: int,
-) -> BlockReport:
-    """The task: evaluate one block, write its region of the Zarr store, then its marker."""
-    t0 = time.perf_counter()
-    out = evaluate_block(y, train_stop, models, horizon, metric, min_train)
+def timed_out_block(
+    y: np.ndarray, train_stop: np.ndarray, n_hps: int, horizon: int, min_train: int
+) -> dict[str, np.ndarray]:
+    """The arrays of a block that ran out of time: NaN, FAILED where a fit was due, else SKIPPED."""
+    n_m, n_s = y.shape[0], len(train_stop)
+    first = first_observed(y)
+    due = (train_stop[None, :] - first[:, None]) >= min_train
+    status = np.where(due[:, :, None], FAILED, SKIPPED).astype("int8").repeat(n_hps, axis=2)
+    yhat = np.full((n_m, n_s, n_hps, horizon), np.nan)
+    return {"yhat": yhat, "error": yhat.copy(), "status": status}
+
+
+def write_block(path: str, key: BlockKey, out: dict[str, np.ndarray], t0: float, timed_out: bool = False) -> BlockReport:
+    """Write a block's region of the Zarr store, then its marker; return its report."""
     dims4, dims3 = ("market", "split", "hp", "step"), ("market", "split", "hp")
     block = xr.Dataset(
         {
@@ -140,10 +159,63 @@ def run_block(
         failed=int((st == FAILED).sum()),
         skipped=int((st == SKIPPED).sum()),
         seconds=round(time.perf_counter() - t0, 4),
+        timed_out=timed_out,
     )
-    with fsspec.open(_marker(path, key), "w", auto_mkdir=True) as fh:
-        json.dump(asdict(report), fh)
+    marker = _marker(path, key)
+    fs, target = fsspec.core.url_to_fs(marker)
+    aside = f"{target}.{uuid.uuid4().hex[:8]}.tmp"  # written aside, then moved: a marker is whole or absent
+    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(aside, json.dumps(asdict(report)).encode())
+    fs.mv(aside, target)
     return report
+
+
+def _within(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) in a helper thread; None if it still runs after `seconds` (the thread is abandoned)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["out"] = fn(*args)
+        except BaseException as exc:  # re-raised in the task thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=target, name="fcast-block", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if "exc" in box:
+        raise box["exc"]
+    return box.get("out")
+
+
+def _announce_start(topic: str, key: BlockKey) -> None:
+    """Tell the supervising client which worker starts this block (a synchronous call, so it arrives)."""
+    from distributed import get_client, get_worker
+
+    get_client().log_event(topic, {"block": key.name, "worker": get_worker().address})
+
+
+def run_block(
+    path: str,
+    key: BlockKey,
+    y: np.ndarray,
+    train_stop: np.ndarray,
+    models: Sequence[Model],
+    horizon: int,
+    metric: str,
+    min_train: int,
+    limit: TimeLimit | None = None,
+) -> BlockReport:
+    """The task: evaluate one block, write its region of the Zarr store, then its marker."""
+    t0 = time.perf_counter()
+    if limit is None:
+        return write_block(path, key, evaluate_block(y, train_stop, models, horizon, metric, min_train), t0)
+    if limit.topic:
+        _announce_start(limit.topic, key)
+    out = _within(limit.seconds, evaluate_block, y, train_stop, models, horizon, metric, min_train)
+    if out is None:
+        return write_block(path, key, timed_out_block(y, train_stop, len(models), horizon, min_train), t0, True)
+    return write_block(path, key, out, t0)
 
 
 def template(
@@ -210,11 +282,117 @@ def _progress(done: int, total: int, fits: int, failed: int, t0: float) -> None:
     print(line, end=end, file=sys.stderr, flush=True)
 
 
-def _iter_reports(futures: list, client) -> Iterator[BlockReport]:  # noqa: ANN001
+def _iter_reports(futures: dict) -> Iterator[BlockReport]:
+    """Reports as blocks finish; each future is dropped once read, so its result leaves the worker."""
     from distributed import as_completed
 
-    for fut in as_completed(futures):
+    for fut in as_completed(list(futures)):
+        futures.pop(fut)
         yield fut.result()
+
+
+POLL_SECONDS = 0.5
+
+
+def _grace(seconds: float) -> float:
+    """Extra time before the client steps in: a block whose worker still runs Python times itself out first."""
+    return max(2.0, 0.1 * seconds)
+
+
+def _ready(pending: dict, timeout: float) -> list:
+    """Futures among `pending` that finished within `timeout` seconds."""
+    from distributed import wait
+
+    try:
+        done, _ = wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return []
+    return list(done)
+
+
+def _overdue(client, pending: dict, starts: dict, seconds: float) -> list[tuple[Any, str, float]]:  # noqa: ANN001
+    """(future, worker, elapsed) of blocks still running on the worker that started them, past the limit."""
+    now, limit = time.monotonic(), seconds + _grace(seconds)
+    late = [(f, *starts[k.name]) for f, k in pending.items() if k.name in starts and now - starts[k.name][1] > limit]
+    if not late:
+        return []
+    running = client.processing()
+    out = []
+    for fut, worker, t0 in late:
+        if fut.key in running.get(worker, ()):
+            out.append((fut, worker, now - t0))
+        else:  # its worker left and the task waits elsewhere; a new start event will come
+            starts.pop(pending[fut].name, None)
+    return out
+
+
+def _supervised(
+    client, pending: dict, limit: TimeLimit, path: str, fail: Callable[[BlockKey, float], BlockReport]  # noqa: ANN001
+) -> Iterator[BlockReport]:
+    """Reports as blocks finish; a block stuck past the limit is cancelled, failed, and its worker restarted.
+
+    Reports are read from the blocks' markers, never gathered from workers: a block that
+    finished on a worker which then froze would otherwise block the client too.
+    """
+    starts: dict[str, tuple[str, float]] = {}
+
+    def on_start(event: tuple[float, dict]) -> None:
+        starts[event[1]["block"]] = (event[1]["worker"], time.monotonic())
+
+    client.subscribe_topic(limit.topic, on_start)
+    try:
+        while pending:
+            yield from _take_ready(pending, POLL_SECONDS, path)
+            yield from _cut_off(client, pending, starts, limit.seconds, fail)
+    finally:
+        client.unsubscribe_topic(limit.topic)
+
+
+def _take_ready(pending: dict, timeout: float, path: str) -> Iterator[BlockReport]:
+    """Reports of the blocks that finish within `timeout`, from their markers; their futures are dropped."""
+    for fut in _ready(pending, timeout):
+        key = pending.pop(fut)
+        if fut.status != "finished":
+            fut.result()  # raises the task's error, which the scheduler holds
+        yield read_report(path, key)
+
+
+def read_report(path: str, key: BlockKey) -> BlockReport:
+    """The report a block wrote into its marker."""
+    with fsspec.open(_marker(path, key), "r") as fh:
+        return BlockReport(**json.load(fh))
+
+
+def _cut_off(
+    client, pending: dict, starts: dict, seconds: float, fail: Callable[[BlockKey, float], BlockReport]  # noqa: ANN001
+) -> Iterator[BlockReport]:
+    """Cancel and fail the blocks stuck past the limit on a frozen worker, and restart that worker."""
+    for fut, worker, elapsed in _overdue(client, pending, starts, seconds):
+        key = pending.pop(fut)
+        client.cancel(fut)
+        report = fail(key, elapsed)
+        _restart(client, worker)
+        yield report
+
+
+def _restart(client, worker: str) -> None:  # noqa: ANN001
+    """Restart a worker through its nanny, which kills even a frozen process."""
+    try:
+        client.restart_workers([worker], raise_for_error=False)
+    except ValueError as exc:  # no nanny: the scheduler drops the frozen worker after distributed.scheduler.worker-ttl
+        print(f"tuning: cannot restart worker {worker}: {exc}", file=sys.stderr, flush=True)
+
+
+def _say_timed_out(rep: BlockReport, key: BlockKey, y: xr.DataArray, hp: xr.Dataset, limit: float) -> None:
+    """One line naming the block that ran out of time, its markets and hps, and how long it ran."""
+    markets = ",".join(map(str, y["market"].values[key.m0 : key.m1][:5]))
+    hps = ",".join(map(str, hp["label"].values[key.h0 : key.h1][:5])) if "label" in hp.coords else f"{key.h0}..{key.h1 - 1}"
+    print(
+        f"tuning: block {rep.block} (markets {markets}; hps {hps}) exceeded task_timeout={limit:g}s "
+        f"after {rep.seconds:.1f}s; its {rep.fits} fits are marked failed",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def tune(
@@ -231,6 +409,7 @@ def tune(
     block_hps: int = 32,
     client=None,  # noqa: ANN001 - a distributed.Client or None for in-process
     progress: bool = True,
+    task_timeout: float | None = None,
 ) -> tuple[xr.Dataset, list[BlockReport]]:
     """Compute the error cube into `path` (Zarr), resuming done blocks; return it lazily and the reports."""
     y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
@@ -249,8 +428,11 @@ def tune(
     train_stop = labels["train_stop"].values
     models = models_of(hp, season_length)
     values = y_tune.values
+    limit = None
+    if task_timeout:
+        limit = TimeLimit(task_timeout, f"fcast-tune-{uuid.uuid4().hex[:8]}" if client is not None else None)
     args = [
-        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train)
+        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train, limit)
         for k in todo
     ]
     if progress and done:
@@ -260,15 +442,33 @@ def tune(
     if client is None:
         stream: Iterator[BlockReport] = (run_block(*a) for a in args)
     else:
-        futures = [client.submit(run_block, *a, key=f"tune-block-{a[1].name}-{id(path)}", pure=False) for a in args]
-        stream = _iter_reports(futures, client)
+        futures = {client.submit(run_block, *a, key=f"tune-block-{a[1].name}-{id(path)}", pure=False): a[1] for a in args}
+        if limit is None:
+            stream = _iter_reports(futures)
+        else:
+            stream = _supervised(client, futures, limit, path, _failer(path, values, train_stop, horizon, min_train))
+    by_name = {k.name: k for k in todo}
     fits = failed = 0
     for n, rep in enumerate(stream, 1):
         reports.append(rep)
+        if rep.timed_out and progress:
+            _say_timed_out(rep, by_name[rep.block], y_tune, hp, task_timeout or 0)
         fits, failed = fits + rep.fits, failed + rep.failed
         if progress:
             _progress(len(done) + n, len(keys), fits, failed, t0)
     return xr.open_zarr(path, consolidated=True), reports
+
+
+def _failer(
+    path: str, values: np.ndarray, train_stop: np.ndarray, horizon: int, min_train: int
+) -> Callable[[BlockKey, float], BlockReport]:
+    """Client side: write a block the client cut off as timed out."""
+
+    def fail(key: BlockKey, elapsed: float) -> BlockReport:
+        out = timed_out_block(values[key.m0 : key.m1], train_stop, key.h1 - key.h0, horizon, min_train)
+        return write_block(path, key, out, time.perf_counter() - elapsed, timed_out=True)
+
+    return fail
 
 
 def errors(tuning: xr.Dataset, metric: str) -> xr.DataArray:
