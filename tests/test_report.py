@@ -162,10 +162,10 @@ def _blend(color: str, alpha: float) -> str:
     return "#" + "".join(f"{round(alpha * c + (1 - alpha) * 255):02x}" for c in rgb)
 
 
-@contextmanager
 NOT_FOUND: list[str] = []  # paths the local server answered with 404, for the assertion messages
 
 
+@contextmanager
 def serve(folder: Path) -> Iterator[str]:
     """Serve a folder on 127.0.0.1 (random port); yields the base URL."""
 
