@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.holidays import future_index
 from fcast.models import Model
-from fcast.tune import first_observed
+from fcast.tune import align_x, first_observed
 
 Member = tuple[Model, float]
 
@@ -32,14 +33,25 @@ def members_from_selection(selection: pd.DataFrame, season_length: int) -> dict[
 
 
 def forecast_series(
-    y: np.ndarray, members: Sequence[Member], horizon: int, levels: Sequence[int]
+    y: np.ndarray, members: Sequence[Member], horizon: int, levels: Sequence[int],
+    x: np.ndarray | None = None, x_future: np.ndarray | None = None, features: Sequence[str] | None = None,
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Weighted forecast of one series and the family description actually used."""
-    y = y[np.isfinite(y)]
+    """Weighted forecast of one series and the family description actually used.
+
+    `x` (time, feature) rows align with `y`, `x_future` has `horizon` rows: holiday features for
+    members with regressors.
+    """
+    finite = np.isfinite(y)
+    y = y[finite]
+    if x is not None:
+        x = x[finite]
     results, weights, families = [], [], []
     for model, weight in members:
         try:
-            results.append(model.forecast(y, horizon, level=list(levels)))
+            if model.uses_x:
+                results.append(model.forecast(y, horizon, level=list(levels), X=x, X_future=x_future, features=features))
+            else:
+                results.append(model.forecast(y, horizon, level=list(levels)))
         except Exception:  # dropped and re-weighted below; all failing triggers the fallback
             continue
         weights.append(weight)
@@ -56,15 +68,25 @@ def forecast_series(
 
 
 def apply_block(
-    y: np.ndarray, members: list[list[Member]], horizon: int, levels: Sequence[int]
+    y: np.ndarray, members: list[list[Member]], horizon: int, levels: Sequence[int],
+    x: np.ndarray | None = None, features: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level."""
+    """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level.
+
+    `x` (market, time, feature) covers y's times followed by the `horizon` future periods.
+    """
     cols = ["mean"] + [f"{side}-{lv}" for lv in levels for side in ("lo", "hi")]
     out = np.full((y.shape[0], len(cols), horizon), np.nan)
     families = []
     first = first_observed(y)
     for mi in range(y.shape[0]):
-        fc, family = forecast_series(y[mi, first[mi] :], members[mi], horizon, levels)
+        if x is None:
+            fc, family = forecast_series(y[mi, first[mi] :], members[mi], horizon, levels)
+        else:
+            n = y.shape[1]
+            fc, family = forecast_series(
+                y[mi, first[mi] :], members[mi], horizon, levels, x[mi, first[mi] : n], x[mi, n : n + horizon], features
+            )
         out[mi] = np.stack([fc[c] for c in cols])
         families.append(family)
     return out, families
@@ -78,12 +100,28 @@ def apply(
     freq: str = "W-MON",
     client=None,  # noqa: ANN001
     block_markets: int = 8,
+    x: xr.DataArray | None = None,
 ) -> xr.Dataset:
-    """Forecast every market that has members: yhat(market, time) and bounds(market, time, quantile)."""
+    """Forecast every market that has members: yhat(market, time) and bounds(market, time, quantile).
+
+    `x` (market, time, feature): holiday features over y's times and the `horizon` periods after
+    (`fcast.holidays.future_index`), for members with regressors.
+    """
     markets = [m for m in y["market"].values.tolist() if m in members]
-    values = y.sel(market=markets).values
+    sub = y.sel(market=markets)
+    values = sub.values
+    x_values = features = None
+    needs_x = any(model.uses_x for m in markets for model, _ in members[m])
+    if needs_x and x is None:
+        raise ValueError("the selection has models with holiday regressors; pass the holiday features as x")
+    if needs_x:
+        x_values, features = align_x(x, sub, future_index(sub["time"].values, horizon, freq))
     groups = [slice(i, min(i + block_markets, len(markets))) for i in range(0, len(markets), block_markets)]
-    args = [(values[g], [members[m] for m in markets[g]], horizon, list(levels)) for g in groups]
+    args = [
+        (values[g], [members[m] for m in markets[g]], horizon, list(levels))
+        + (() if x_values is None else (x_values[g], features))
+        for g in groups
+    ]
     if client is None:
         results = [apply_block(*a) for a in args]
     else:

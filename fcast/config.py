@@ -167,6 +167,15 @@ class QCConfig(_Strict):
     totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
 
 
+class HolidaysConfig(_Strict):
+    """Holiday features for families that take regressors (see configs/spaces/holidays.yaml)."""
+
+    lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
+    lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
+    events: str | None = Field(None, description="YAML of custom event calendars")
+    country: dict[str, str] = Field(default_factory=dict, description="market code -> holidays country code")
+
+
 class NewMarketsConfig(_Strict):
     """The proxy model for new and pre-launch markets."""
 
@@ -201,6 +210,7 @@ class RunConfig(_Strict):
     custom: dict[str, CustomModelConfig] = Field(default_factory=dict, description="market -> forced model")
     adjustments: str | None = Field(None, description="business input: a YAML file or a folder of them")
     qc: QCConfig = QCConfig()
+    holidays: HolidaysConfig = HolidaysConfig()
     publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"
@@ -294,6 +304,7 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None 
         cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
         cfg.clean.events = _resolve(cfg.clean.events, base)
+        cfg.holidays.events = _resolve(cfg.holidays.events, base)
         cfg.adjustments = _resolve(cfg.adjustments, base)
         cfg.qc.totals = _resolve(cfg.qc.totals, base)
         if cfg.cluster.kubernetes:

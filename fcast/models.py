@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,11 @@ Builder = Callable[[Mapping[str, Any], int], Any]
 #: preprocessing parameters every family accepts
 PREPROCESS: dict[str, ParamType] = {"log": bool, "window": int}
 
+#: regressor parameters every family with `uses_x` accepts (see fcast.holidays): which holiday
+#: groups ("all", "moving", "none" or group names), the largest lead and lag, and the encoding
+#: ("share" of the period's days, or "any": 1 when the period holds a holiday of the group)
+X_PARAMS: dict[str, ParamType] = {"holidays": str, "holiday_lead": int, "holiday_lag": int, "holiday_form": str}
+
 
 @dataclass(frozen=True)
 class Family:
@@ -39,6 +44,12 @@ class Family:
     build: Builder
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[Mapping[str, Any], int], str | None] | None = None
+    uses_x: bool = False  # the model takes exogenous regressors X (holiday features)
+
+
+def param_types(family: Family) -> dict[str, ParamType]:
+    """Every parameter a family accepts: its own, preprocessing, and regressor ones when it uses X."""
+    return {**family.params, **PREPROCESS, **(X_PARAMS if family.uses_x else {})}
 
 
 #: entry point group through which installed packages add model families
@@ -226,9 +237,31 @@ def _build_mstl(p: Mapping[str, Any], m: int) -> Any:
     return MSTL(season_length=seasons if len(seasons) > 1 else seasons[0], trend_forecaster=forecaster)
 
 
+def _check_x(p: Mapping[str, Any]) -> str | None:
+    from fcast.holidays import check_set
+
+    problem = check_set(p.get("holidays"))
+    if problem:
+        return problem
+    if p.get("holiday_form", "share") not in ("share", "any"):
+        return f"unknown holiday_form {p.get('holiday_form')!r}; choose share or any"
+    if min(int(p.get("holiday_lead", 0)), int(p.get("holiday_lag", 0))) < 0:
+        return "holiday_lead and holiday_lag must be >= 0"
+    return None
+
+
+def _check_arima(p: Mapping[str, Any], m: int) -> str | None:
+    return _check_x(p)
+
+
 def _check_mstl(p: Mapping[str, Any], m: int) -> str | None:
     if p.get("trend", "ets") not in ("ets", "arima"):
         return f"unknown mstl trend {p.get('trend')!r}; choose ets or arima"
+    problem = _check_x(p)
+    if problem:
+        return problem
+    if p.get("holidays", "none") != "none" and p.get("trend", "ets") != "arima":
+        return "mstl takes holiday regressors only with trend: arima"
     if min(_seasons(p, m)) < 2:
         return "mstl needs a seasonal period of at least 2"
     return None
@@ -259,11 +292,16 @@ register(
         {"p": int, "d": int, "q": int, "P": int, "D": int, "Q": int, "drift": bool},
         _build_arima,
         defaults={"P": 0, "D": 0, "Q": 0, "drift": False},
+        check=_check_arima,
+        uses_x=True,
     )
 )
 register(Family("theta", {"variant": str}, _build_theta, check=_check_theta))
 register(
-    Family("mstl", {"seasons": str, "trend": str}, _build_mstl, defaults={"trend": "ets"}, check=_check_mstl)
+    Family(
+        "mstl", {"seasons": str, "trend": str}, _build_mstl, defaults={"trend": "ets"}, check=_check_mstl,
+        uses_x=True,
+    )
 )
 register(
     Family(
@@ -284,7 +322,7 @@ def _is_missing(v: Any) -> bool:
 def coerce_params(family: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Cast parameter values to the family's declared types and drop missing ones."""
     fam = get_family(family)
-    types = {**fam.params, **PREPROCESS}
+    types = param_types(fam)
     out: dict[str, Any] = {}
     for name, value in params.items():
         if _is_missing(value):
@@ -330,12 +368,62 @@ class Model:
             y = np.log(y)
         return y
 
-    def forecast(self, y: np.ndarray, h: int, level: list[int] | None = None) -> dict[str, np.ndarray]:
-        """Fit on `y` and forecast `h` periods: keys mean and lo-L / hi-L per level."""
+    @property
+    def uses_x(self) -> bool:
+        """True when this model takes holiday regressors (a family with `uses_x` and holidays other than none)."""
+        return get_family(self.family).uses_x and self.params.get("holidays", "none") not in ("none", "")
+
+    def regressors(
+        self, X: np.ndarray | None, X_future: np.ndarray | None, h: int, features: Sequence[str] | None
+    ) -> dict[str, np.ndarray]:
+        """The X and X_future kwargs for the estimator: the model's columns, windowed like y, non-constant."""
+        from fcast.holidays import columns
+
+        if X is None or X_future is None or features is None:
+            raise ValueError(f"{self.label()} needs holiday features x (and their future values)")
+        cols = columns(features, self.params.get("holidays"), int(self.params.get("holiday_lead", 0)),
+                       int(self.params.get("holiday_lag", 0)))
+        X = np.asarray(X, dtype="float64")[:, cols]
+        X_future = np.asarray(X_future, dtype="float64")[:, cols]
+        if len(X_future) != h:
+            raise ValueError(f"X_future has {len(X_future)} rows, the horizon is {h}")
+        window = self.params.get("window")
+        if window:
+            X = X[-int(window):]
+        if self.params.get("holiday_form") == "any":
+            X, X_future = (X > 0).astype("float64"), (X_future > 0).astype("float64")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_future))):
+            raise ValueError("holiday features have missing values")
+        keep: list[int] = []
+        for j in range(X.shape[1]):  # a constant or repeated column would make the regression singular
+            if np.ptp(X[:, j]) > 0 and not any(np.array_equal(X[:, j], X[:, k]) for k in keep):
+                keep.append(j)
+        return {"X": X[:, keep], "X_future": X_future[:, keep]} if keep else {}
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        level: list[int] | None = None,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        features: Sequence[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Fit on `y` and forecast `h` periods: keys mean and lo-L / hi-L per level.
+
+        X (rows aligned with y) and X_future (h rows) are the holiday features with column
+        names `features`; only a model with `uses_x` looks at them.
+        """
+        if self.uses_x:
+            if X is not None and len(X) != len(y):
+                raise ValueError(f"X has {len(X)} rows, y has {len(y)}")
+            extra = self.regressors(X, X_future, h, features)
+        else:
+            extra = {}
         train = self.prepare(y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = self.estimator().forecast(y=train, h=h, level=level)
+            res = self.estimator().forecast(y=train, h=h, level=level, **extra)
         out = {k: np.asarray(v, dtype="float64") for k, v in res.items() if k == "mean" or k[:3] in ("lo-", "hi-")}
         if self.params.get("log"):
             out = {k: np.exp(v) for k, v in out.items()}
@@ -353,4 +441,11 @@ class Model:
             text += " log"
         if self.params.get("window"):
             text += f" w={self.params['window']}"
+        if self.uses_x:
+            text += f" hol={self.params['holidays']}"
+            for key, short in (("holiday_lead", "+"), ("holiday_lag", "-")):
+                if self.params.get(key):
+                    text += f"{short}{self.params[key]}"
+            if self.params.get("holiday_form") == "any":
+                text += " any"
         return text

@@ -37,14 +37,17 @@ from fcast.clean import clean, load_events
 from fcast.config import RunConfig
 from fcast.data import restrict, season_length
 from fcast.errors import DataError, StoreError
+from fcast.holidays import future_index, holiday_features
+from fcast.holidays import load_events as load_holiday_events
 from fcast.label import label, required_history
+from fcast.models import Model, get_family
 from fcast.newmarkets import forecast_new
 from fcast.qa import QAResult, run_qa
 from fcast.qa import summary as qa_summary
 from fcast.qc import qc_summary, read_totals, run_qc
 from fcast.segment import read_markets, segment
 from fcast.select import select
-from fcast.space import load_space
+from fcast.space import load_space, models_of
 from fcast.store import Store, utcnow
 from fcast.tune import tune
 from fcast.vintage import previous_vintages, read_vintage
@@ -316,7 +319,8 @@ def _outputs(
     if business.custom:
         with timer("custom"):
             y = prep.cube["y_clean"].sel(market=list(business.custom))
-            custom = apply(y, business.custom, cfg.horizon, cfg.levels, cfg.data.freq, client)
+            x = holiday_x(cfg, y, _members_models(business.custom))
+            custom = apply(y, business.custom, cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
         parts.append(to_table(custom, segment="custom"))
         cubes.append(custom)
     table = pd.concat(parts, ignore_index=True)
@@ -338,6 +342,21 @@ def _outputs(
             print(line, file=sys.stderr)
         print(qc_summary(qc), file=sys.stderr)
     return table, proxies, qc
+
+
+def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataArray | None:
+    """Holiday features over y's markets, history and horizon, when any model takes regressors."""
+    if not any(get_family(mod.family).uses_x for mod in models):
+        return None
+    h = cfg.holidays
+    return holiday_features(
+        y["market"].values.tolist(), future_index(y["time"].values, cfg.horizon, cfg.data.freq), cfg.data.freq,
+        lead=h.lead, lag=h.lag, events=load_holiday_events(h.events) if h.events else None, country=h.country,
+    )
+
+
+def _members_models(members: dict[str, list[Member]]) -> list[Model]:
+    return [mod for ms in members.values() for mod, _ in ms]
 
 
 def _qc_counts(qc: pd.DataFrame) -> dict[str, int]:
@@ -395,22 +414,23 @@ def run_tuning(
         print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
               file=sys.stderr)
     y = prep.cube["y_clean"].sel(market=mature)
+    x = holiday_x(cfg, y, models_of(hp, m))
     try:
         with timer("tune"):
             tuning, reports = tune(
                 y, labels, hp, store.run_url(run_id, "tuning.zarr"),
                 horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
                 block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
-                task_timeout=cfg.tune.task_timeout,
+                task_timeout=cfg.tune.task_timeout, x=x,
             )
         with timer("select"):
             selection = select(
                 tuning, y, top=cfg.select.top, combine=cfg.select.combine, weights=cfg.select.weights,
-                holdout=cfg.cv.holdout, client=client,
+                holdout=cfg.cv.holdout, client=client, x=x,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         with timer("apply"):
-            fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client)
+            fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
         table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
@@ -462,8 +482,9 @@ def run_weekly(
     try:
         with timer("apply"):
             used = selection[selection["market"].isin(run_markets)]
-            fc = apply(y, members_from_selection(used, season_length(cfg.data.freq)), cfg.horizon, cfg.levels,
-                       cfg.data.freq, client)
+            members = members_from_selection(used, season_length(cfg.data.freq))
+            x = holiday_x(cfg, y, _members_models(members))
+            fc = apply(y, members, cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
         table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
         store.write_parquet(used, "runs", run_id, "selection.parquet")
     except BaseException as exc:

@@ -23,7 +23,7 @@ from fcast.metrics import finish, mase_scale
 from fcast.metrics import score as window_score
 from fcast.models import Model
 from fcast.space import models_of
-from fcast.tune import FAILED, SKIPPED, first_observed
+from fcast.tune import FAILED, SKIPPED, align_x, first_observed
 
 
 def split_weights(splits: int | Sequence[int], scheme: str | Sequence[float] = "linear") -> xr.DataArray:
@@ -69,7 +69,8 @@ def top_hps(score: xr.DataArray, top: int) -> xr.DataArray:
 
 
 def holdout_block(
-    y: np.ndarray, members: list[list[Model]], holdout: int, metric: str
+    y: np.ndarray, members: list[list[Model]], holdout: int, metric: str,
+    x: np.ndarray | None = None, features: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per market: each member's holdout score and the score of the members' mean forecast."""
     n_m = y.shape[0]
@@ -85,7 +86,14 @@ def holdout_block(
         forecasts = []
         for k, model in enumerate(members[mi]):
             try:
-                fc = model.forecast(train, holdout)["mean"]
+                if model.uses_x:
+                    cut = y.shape[1] - holdout
+                    fc = model.forecast(
+                        train, holdout, X=None if x is None else x[mi, first[mi] : cut],
+                        X_future=None if x is None else x[mi, cut:], features=features,
+                    )["mean"]
+                else:
+                    fc = model.forecast(train, holdout)["mean"]
             except Exception:  # a member that cannot refit is out of the running, not a crash
                 continue
             scores[mi, k] = window_score(metric, test, fc, scale)
@@ -104,14 +112,25 @@ def holdout_scores(
     season_length: int,
     client=None,  # noqa: ANN001
     block_markets: int = 8,
+    x: xr.DataArray | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray]:
-    """Holdout score of each top-X member (market, rank) and of their mean (market)."""
+    """Holdout score of each top-X member (market, rank) and of their mean (market).
+
+    `x` (market, time, feature): holiday features on y's time axis, for members with regressors.
+    """
     models = models_of(hp, season_length)
     top_values = top.sel(market=y["market"]).values
     members = [[models[int(h)] for h in row if h >= 0] for row in top_values]
     values = y.values
+    needs_x = any(m.uses_x for row in members for m in row)
+    if needs_x and x is None:
+        raise ValueError("the top hps have models with holiday regressors; pass the holiday features as x")
+    x_values, features = align_x(x, y) if needs_x else (None, None)
     blocks = [slice(i, min(i + block_markets, len(members))) for i in range(0, len(members), block_markets)]
-    args = [(values[b], members[b], holdout, metric) for b in blocks]
+    args = [
+        (values[b], members[b], holdout, metric) + (() if x_values is None else (x_values[b], features))
+        for b in blocks
+    ]
     if client is None:
         results = [holdout_block(*a) for a in args]
     else:
@@ -192,8 +211,12 @@ def select(
     weights: str | Sequence[float] = "linear",
     holdout: int = 0,
     client=None,  # noqa: ANN001
+    x: xr.DataArray | None = None,
 ) -> pd.DataFrame:
-    """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table."""
+    """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table.
+
+    `x`: holiday features (market, time, feature) covering y, for members with regressors.
+    """
     metric = tuning.attrs["metric"]
     w = split_weights(tuning["split"].values, weights)
     cv = score(tuning["error"], tuning["status"], w, metric).compute()
@@ -202,6 +225,7 @@ def select(
     ho = ho_mean = None
     if holdout > 0:
         ho, ho_mean = holdout_scores(
-            y.sel(market=best["market"]), best, hp, holdout, metric, int(tuning.attrs["season_length"]), client
+            y.sel(market=best["market"]), best, hp, holdout, metric, int(tuning.attrs["season_length"]), client,
+            x=x,
         )
     return choose(best, cv, ho, ho_mean, hp, combine)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fcast.config import _format_errors, read_yaml
 from fcast.data.ingest import season_length
 from fcast.errors import ConfigError
-from fcast.models import FAMILIES, PREPROCESS, Model, coerce_params
+from fcast.models import FAMILIES, PREPROCESS, Model, coerce_params, param_types
 
 Grid = dict[str, list[Any]]
 
@@ -122,7 +122,7 @@ def models_of(hp: xr.Dataset | xr.DataArray, season_length: int) -> list[Model]:
     for i in range(hp.sizes["hp"]):
         family = str(hp["family"].values[i])
         params = {n: hp[n].values[i].item() for n in names if n in hp.coords}
-        allowed = {**FAMILIES[family].params, **PREPROCESS}
+        allowed = param_types(FAMILIES[family])
         params = {k: v for k, v in params.items() if k in allowed}
         out.append(Model.create(family, params, season_length))
     return out

@@ -29,6 +29,7 @@ from typing import Any
 import dask.array as da
 import fsspec
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from fcast.metrics import mase_scale, pointwise
@@ -97,8 +98,15 @@ def evaluate_block(
     horizon: int,
     metric: str,
     min_train: int,
+    x: np.ndarray | None = None,
+    features: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fit every (market, split, model) of a block: yhat, error and status, dims (market, split, hp, step)."""
+    """Fit every (market, split, model) of a block: yhat, error and status, dims (market, split, hp, step).
+
+    `x` (market, time, feature) holds the holiday features on the same time axis as `y`; a
+    split's models with regressors see x[:, first:stop] for training and x[:, stop:stop+horizon]
+    as the future values, exactly like y, so nothing after the cutoff leaks into the fit.
+    """
     n_m, n_s, n_h = y.shape[0], len(train_stop), len(models)
     yhat = np.full((n_m, n_s, n_h, horizon), np.nan)
     error = np.full_like(yhat, np.nan)
@@ -113,7 +121,15 @@ def evaluate_block(
             scale = mase_scale(train, models[0].season_length) if models else np.nan
             for hi, model in enumerate(models):
                 try:
-                    fc = model.forecast(train, horizon)["mean"]
+                    if model.uses_x:
+                        fc = model.forecast(
+                            train, horizon,
+                            X=None if x is None else x[mi, first[mi] : stop],
+                            X_future=None if x is None else x[mi, stop : stop + horizon],
+                            features=features,
+                        )["mean"]
+                    else:
+                        fc = model.forecast(train, horizon)["mean"]
                 except Exception:  # a failed fit is a NaN cell, counted, never a crashed run
                     status[mi, si, hi] = FAILED
                     continue
@@ -205,14 +221,16 @@ def run_block(
     metric: str,
     min_train: int,
     limit: TimeLimit | None = None,
+    x: np.ndarray | None = None,
+    features: Sequence[str] | None = None,
 ) -> BlockReport:
     """The task: evaluate one block, write its region of the Zarr store, then its marker."""
     t0 = time.perf_counter()
     if limit is None:
-        return write_block(path, key, evaluate_block(y, train_stop, models, horizon, metric, min_train), t0)
+        return write_block(path, key, evaluate_block(y, train_stop, models, horizon, metric, min_train, x, features), t0)
     if limit.topic:
         _announce_start(limit.topic, key)
-    out = _within(limit.seconds, evaluate_block, y, train_stop, models, horizon, metric, min_train)
+    out = _within(limit.seconds, evaluate_block, y, train_stop, models, horizon, metric, min_train, x, features)
     if out is None:
         return write_block(path, key, timed_out_block(y, train_stop, len(models), horizon, min_train), t0, True)
     return write_block(path, key, out, t0)
@@ -410,9 +428,15 @@ def tune(
     client=None,  # noqa: ANN001 - a distributed.Client or None for in-process
     progress: bool = True,
     task_timeout: float | None = None,
+    x: xr.DataArray | None = None,
 ) -> tuple[xr.Dataset, list[BlockReport]]:
-    """Compute the error cube into `path` (Zarr), resuming done blocks; return it lazily and the reports."""
+    """Compute the error cube into `path` (Zarr), resuming done blocks; return it lazily and the reports.
+
+    `x` (market, time, feature): holiday features for the models that take regressors; it must
+    cover y's markets and times (extra markets or later times are ignored).
+    """
     y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
+    x_values, features = align_x(x, y_tune)
     fs, root = fsspec.core.url_to_fs(path)
     if not fs.exists(f"{root}/.blocks/_template"):  # written last, so a half-written template is redone
         tmpl = template(y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, block_hps)
@@ -431,8 +455,13 @@ def tune(
     limit = None
     if task_timeout:
         limit = TimeLimit(task_timeout, f"fcast-tune-{uuid.uuid4().hex[:8]}" if client is not None else None)
+    if x_values is None and any(mod.uses_x for mod in models):
+        raise ValueError("the space has models with holiday regressors; pass the holiday features as x")
+    if x_values is None or not any(mod.uses_x for mod in models):
+        x_values = features = None  # tasks stay exactly as before when no model takes regressors
     args = [
-        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train, limit)
+        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train, limit,
+         None if x_values is None else x_values[k.m0 : k.m1], features)
         for k in todo
     ]
     if progress and done:
@@ -457,6 +486,21 @@ def tune(
         if progress:
             _progress(len(done) + n, len(keys), fits, failed, t0)
     return xr.open_zarr(path, consolidated=True), reports
+
+
+def align_x(
+    x: xr.DataArray | None, y: xr.DataArray, time: pd.DatetimeIndex | None = None
+) -> tuple[np.ndarray | None, list[str] | None]:
+    """x's values for y's markets on y's time axis (or `time`), dims (market, time, feature), and the feature names."""
+    if x is None:
+        return None, None
+    index = y["time"].values if time is None else np.asarray(time)
+    try:
+        sub = x.sel(market=y["market"].values, time=index)
+    except KeyError as exc:
+        raise ValueError(f"holiday features x do not cover the markets and times needed: {exc}") from None
+    sub = sub.transpose("market", "time", "feature")
+    return np.asarray(sub.values, dtype="float64"), [str(f) for f in sub["feature"].values]
 
 
 def _failer(

@@ -122,3 +122,18 @@ def test_yaml_boolean_market_code_gets_a_hint(cfg, tmp_path):
 
     with pytest.raises(ConfigError, match="quote codes"):
         load_events(tmp_path / "events.yaml")
+
+
+def test_holiday_aware_space_runs_through_tuning_and_weekly(cfg, tmp_path):
+    (tmp_path / "space.yaml").write_text(
+        "families:\n  arima: {p: [1], d: [1], q: [1], holidays: [none, all]}\n  seasonal_naive: {}\n"
+    )
+    cfg = cfg.model_copy(update={"space": str(tmp_path / "space.yaml")})
+    tuned = run_tuning(cfg, progress=False)
+    import xarray as xr
+
+    tuning = xr.open_zarr(Path(tuned.url) / "tuning.zarr")
+    assert "all" in set(tuning["holidays"].values.tolist())
+    assert int((tuning["status"] == 0).sum()) == int((tuning["status"] != 2).sum())  # every fit ran
+    weekly = run_weekly(cfg, progress=False)
+    assert weekly.forecast[["yhat", "yhat_lo_95", "yhat_hi_95"]].notna().all().all()
