@@ -322,6 +322,29 @@ def adjust_serve(
     serve(cfg, port=port, show=show)
 
 
+@app.command("space-report")
+def space_report_cmd(
+    run_id: Annotated[str, typer.Argument(help="tuning run to report on")],
+    config: PublishConfigOpt = DEMO_CONFIG,
+    store: StoreOpt = None,
+) -> None:
+    """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
+    from fcast.data.ingest import season_length
+    from fcast.search import write_space_report
+    from fcast.store import Store
+
+    try:
+        cfg = load_config(config)
+        out = write_space_report(Store(store or cfg.store).run_url(run_id), season_length(cfg.data.freq))
+    except FcastError as exc:
+        _fail(exc)
+    rep = out["report"]
+    typer.echo(rep.drop_duplicates(["family", "param"])[["family", "param", "n_values", "spread"]].to_string(index=False))
+    never = rep[rep["selected"] == 0]
+    typer.echo(f"\nnever selected: {len(never)} family/param values; narrowed space "
+               f"({out['hps_before']} -> {out['hps_after']} hps): {out['yaml']}")
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""

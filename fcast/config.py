@@ -167,6 +167,13 @@ class QCConfig(_Strict):
     totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
 
 
+class SearchConfig(_Strict):
+    """How the hp space is searched: the full grid, or successive halving over splits."""
+
+    strategy: Literal["grid", "halving"] = "grid"
+    keep: float = Field(0.33, gt=0, le=1, description="share of hps per market kept after each split")
+
+
 class HolidaysConfig(_Strict):
     """Holiday features for families that take regressors (see configs/spaces/holidays.yaml)."""
 
@@ -211,6 +218,7 @@ class RunConfig(_Strict):
     adjustments: str | None = Field(None, description="business input: a YAML file or a folder of them")
     qc: QCConfig = QCConfig()
     holidays: HolidaysConfig = HolidaysConfig()
+    search: SearchConfig = SearchConfig()
     publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"

@@ -45,6 +45,7 @@ from fcast.newmarkets import forecast_new
 from fcast.qa import QAResult, run_qa
 from fcast.qa import summary as qa_summary
 from fcast.qc import qc_summary, read_totals, run_qc
+from fcast.search import halving
 from fcast.segment import read_markets, segment
 from fcast.select import select
 from fcast.space import load_space, models_of
@@ -417,12 +418,20 @@ def run_tuning(
     x = holiday_x(cfg, y, models_of(hp, m))
     try:
         with timer("tune"):
-            tuning, reports = tune(
-                y, labels, hp, store.run_url(run_id, "tuning.zarr"),
-                horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
-                block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
-                task_timeout=cfg.tune.task_timeout, x=x,
-            )
+            if cfg.search.strategy == "halving":
+                tuning, reports = halving(
+                    y, labels, hp, store.run_url(run_id, "tuning.zarr"), keep=cfg.search.keep, min_keep=cfg.select.top,
+                    horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
+                    weights=cfg.select.weights, block_markets=cfg.tune.block_markets, client=client,
+                    progress=progress, x=x,
+                )
+            else:
+                tuning, reports = tune(
+                    y, labels, hp, store.run_url(run_id, "tuning.zarr"),
+                    horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
+                    block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
+                    task_timeout=cfg.tune.task_timeout, x=x,
+                )
         with timer("select"):
             selection = select(
                 tuning, y, top=cfg.select.top, combine=cfg.select.combine, weights=cfg.select.weights,
@@ -436,8 +445,9 @@ def run_tuning(
         _fail(store, manifest, timer, exc)
         raise
     status = tuning["status"]
-    counts = {"fits": int((status != 2).sum()), "failed": int((status == 1).sum()), "blocks_run": len(reports),
-              "timed_out": [{"block": r.block, "seconds": r.seconds} for r in reports if r.timed_out]}
+    counts = {"fits": int(((status == 0) | (status == 1)).sum()), "failed": int((status == 1).sum()),
+              "blocks_run": len(reports),
+              "timed_out": [{"block": r.block, "seconds": r.seconds} for r in reports if getattr(r, "timed_out", False)]}
     manifest = _finish(
         store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])),
         qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments],

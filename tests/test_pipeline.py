@@ -137,3 +137,15 @@ def test_holiday_aware_space_runs_through_tuning_and_weekly(cfg, tmp_path):
     assert int((tuning["status"] == 0).sum()) == int((tuning["status"] != 2).sum())  # every fit ran
     weekly = run_weekly(cfg, progress=False)
     assert weekly.forecast[["yhat", "yhat_lo_95", "yhat_hi_95"]].notna().all().all()
+
+
+def test_halving_search_in_the_tuning_job(cfg):
+    from fcast.config import SearchConfig
+
+    cfg = cfg.model_copy(update={"search": SearchConfig(strategy="halving", keep=0.5)})
+    cfg.cv.splits = 3
+    cfg.select.top = 1  # halving keeps at least `top` hps per market
+    result = run_tuning(cfg, progress=False)
+    grid_fits = 4 * 3 * 3  # markets x hps x splits
+    assert 0 < result.manifest["counts"]["fits"] < grid_fits
+    assert set(result.forecast["market"]) == {"DK", "FI", "NO", "SE"}
