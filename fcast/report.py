@@ -476,7 +476,7 @@ def build_html(
         for n in names
     ]
     line = f"run {run.run_id} · actuals to {run.manifest.get('data_end', 'n/a')} · compared with {', '.join(refs) or 'no earlier official forecast'}"
-    return file_html(
+    page = file_html(
         doc,
         INLINE,
         f"fcast report {name or run.run_id}",
@@ -491,6 +491,20 @@ def build_html(
             "markets": sections,
         },
     )
+    return _without_server_scripts(page)
+
+
+_SERVER_SCRIPT = re.compile(r'<script[^>]*\bsrc="/?static/[^"]*"[^>]*>\s*</script>\s*')
+
+
+def _without_server_scripts(page: str) -> str:
+    """Drop script tags that load from a server's static/ path: a standalone file can never reach them.
+
+    Bokeh bundles the JavaScript of every registered extension model; once Panel's ESM models
+    are imported in the process (e.g. by the adjustment app), that adds a Panel-server URL the
+    report does not use.
+    """
+    return _SERVER_SCRIPT.sub("", page)
 
 
 # --- matplotlib -----------------------------------------------------------------------

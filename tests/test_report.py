@@ -342,3 +342,10 @@ def test_report_renders_in_headless_chromium_offline(report_dir, hand_report_dir
         # the shaded adjustment period (partly under the intervals) and the cleaned disruption
         assert _pixels_near(dk, _blend(ADJUSTMENT, 0.25), tol=6) > 800
         assert _pixels_near(dk, _blend(CLEANED, 0.25), tol=6) > 1000
+
+
+def test_report_html_has_no_server_paths_even_with_panel_loaded(hand_report_dir):
+    import fcast.app  # noqa: F401  (registers Panel's ESM models, as the adjustment app does)
+
+    html = (hand_report_dir / "index.html").read_text()
+    assert "static/extensions" not in html
