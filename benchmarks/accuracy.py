@@ -1,0 +1,381 @@
+"""Accuracy benchmark: fcast's default configuration against statsforecast baselines.
+
+For each competition data set (Tourism monthly and quarterly, M1 monthly; M3 only on
+request, as an independent check), the training parts go through the whole fcast
+pipeline as an actuals table (load + QA, default space for the frequency, CV tuning,
+selection, application) on a 2-worker LocalCluster. The test parts, which fcast never
+sees, score the forecasts. The baselines run on the same series with statsforecast
+(`n_jobs=2`): SeasonalNaive, AutoETS, AutoARIMA, AutoTheta, AutoCES, the mean of the
+four automatic models (`ensemble`) and the mean of all five (`ensemble_all`).
+
+Metrics, averaged over series: sMAPE (M-competition definition, 200|y-f|/(|y|+|f|), in %)
+and MASE (mean absolute error over the horizon / in-sample MAE of the seasonal naive
+forecast). Every method's forecasts are clipped at zero, as fcast's applier does (the
+data are non-negative). `wall_s` is the wall time of the method on the data set,
+excluding cluster start and warm-up (both reported separately for fcast).
+
+    python benchmarks/accuracy.py                         # full run, writes results/accuracy.json
+    python benchmarks/accuracy.py --quick                 # 60 Tourism quarterly series, no file
+    python benchmarks/accuracy.py --datasets m3-monthly   # independent check (not used for tuning)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+#: fcast's default configuration per frequency (besides horizon, which is the data set's)
+FCAST: dict[str, dict[str, Any]] = {
+    "MS": {
+        "space": "monthly.yaml",
+        "cv": {"splits": 3, "step": 12, "holdout": 0, "min_train": 12},
+        "select": {"top": 24, "combine": "mean", "weights": "equal"},
+    },
+    "QS": {
+        "space": "quarterly.yaml",
+        "cv": {"splits": 3, "step": 4, "holdout": 0, "min_train": 8},
+        "select": {"top": 24, "combine": "mean", "weights": "equal"},
+    },
+}
+
+BASELINES = ["SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta", "AutoCES"]
+ENSEMBLES = {
+    "ensemble": ["AutoETS", "AutoARIMA", "AutoTheta", "AutoCES"],
+    "ensemble_all": BASELINES,
+}
+PUBLISHED = "published_best_2011"
+TODAY = "2026-11-25"
+
+
+def fcast_config(name: str, work: Path) -> Any:
+    """The RunConfig of fcast's default configuration for a data set."""
+    from fcast.config import parse_config
+
+    spec = C.DATASETS[name]
+    settings = FCAST[spec.freq]
+    raw = {
+        "data": {"actuals": str(work / "actuals.parquet"), "value": "value", "freq": spec.freq},
+        "horizon": spec.h,
+        "cv": settings["cv"],
+        "space": str(C.SPACES / settings["space"]),
+        "tune": {"metric": "mase", "block_markets": 8, "block_hps": 16},
+        "select": settings["select"],
+        "store": str(work / "store"),
+        "cluster": {"local": {"workers": 2, "threads": 1}},
+    }
+    return parse_config(raw, source=f"benchmarks/accuracy.py:{name}")
+
+
+def _warm_worker(space: str, freq: str, h: int) -> float:
+    """Fit every model of the space once on a synthetic series (imports, JIT caches); seconds."""
+    from fcast.data import season_length
+    from fcast.space import load_space, models_of
+
+    t0 = time.perf_counter()
+    m = season_length(freq)
+    t = np.arange(8 * m)
+    y = 100 + t + 10 * np.sin(2 * np.pi * t / m) + np.random.default_rng(0).normal(0, 1, len(t))
+    for model in models_of(load_space(space, freq), m):
+        try:
+            model.forecast(y, h)
+        except Exception:  # noqa: S112 - warm-up only
+            continue
+    return time.perf_counter() - t0
+
+
+def run_fcast(
+    name: str, series: list[C.Series], progress: bool
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The whole fcast tuning pipeline on the training parts; forecasts per series and run facts."""
+    from fcast.cluster import connect
+    from fcast.pipeline import run_tuning
+    from fcast.space import load_space
+
+    spec = C.DATASETS[name]
+    work = C.WORK / "accuracy" / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    C.actuals_table(series, spec.freq).to_parquet(work / "actuals.parquet", index=False)
+    cfg = fcast_config(name, work)
+    sw = C.Stopwatch()
+    t0 = time.perf_counter()
+    with connect(cfg.cluster, quiet=True) as client:
+        sw.s["cluster_start_s"] = time.perf_counter() - t0
+        with sw("warmup_s"):
+            client.run(_warm_worker, cfg.space, spec.freq, spec.h)
+        C.workers_reset_peak(client)
+        with sw("wall_s"), C.ForeignCPU() as foreign:
+            result = run_tuning(cfg, client=client, fresh=True, progress=progress)
+        peak = C.workers_peak_mb(client)
+    fc = result.forecast
+    expected = set(C.test_dates(spec.h, spec.freq))
+    forecasts = {}
+    for market, grp in fc.groupby("market", sort=False):
+        grp = grp.sort_values("date")
+        if set(grp["date"]) != expected:
+            raise AssertionError(f"{name} {market}: forecast dates do not match the test period")
+        forecasts[str(market)] = grp["yhat"].to_numpy(dtype="float64")
+    chosen = result.selection[result.selection["weight"] > 0]
+    info = {
+        "series": len(series),
+        "forecast_series": len(forecasts),
+        "hps": int(load_space(cfg.space, spec.freq).sizes["hp"]),
+        "fits": result.manifest["counts"]["fits"],
+        "failed_fits": result.manifest["counts"]["failed"],
+        "stage_s": result.manifest["timings"],
+        "cluster_start_s": round(sw.s["cluster_start_s"], 2),
+        "warmup_s": round(sw.s["warmup_s"], 2),
+        "peak_worker_mb": round(peak, 1),
+        "foreign_cpu_s": round(foreign.seconds, 1),
+        "chosen_families": chosen["family"].value_counts().to_dict(),
+        "segments": fc.groupby("segment")["market"].nunique().to_dict() if "segment" in fc else {},
+        "config": {
+            k: v
+            for k, v in cfg.model_dump(mode="json").items()
+            if k in ("horizon", "cv", "select", "tune")
+        }
+        | {"space": f"configs/spaces/{Path(cfg.space).name}"},
+        "run_id": result.run_id,
+    }
+    return forecasts, {"wall_s": sw.s["wall_s"], **info}
+
+
+def run_baselines(
+    name: str, series: list[C.Series]
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float], dict[str, float]]:
+    """statsforecast baselines with n_jobs=2: forecasts per model and series, wall time per model."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoCES, AutoETS, AutoTheta, SeasonalNaive
+
+    spec = C.DATASETS[name]
+    m = spec.period
+    build = {
+        "SeasonalNaive": lambda: SeasonalNaive(season_length=m, alias="SeasonalNaive"),
+        "AutoETS": lambda: AutoETS(season_length=m, alias="AutoETS"),
+        "AutoARIMA": lambda: AutoARIMA(season_length=m, alias="AutoARIMA"),
+        "AutoTheta": lambda: AutoTheta(season_length=m, alias="AutoTheta"),
+        "AutoCES": lambda: AutoCES(season_length=m, alias="AutoCES"),
+    }
+    df = C.nixtla_frame(series, spec.freq)
+    warm = C.nixtla_frame(series[:2], spec.freq)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    wall: dict[str, float] = {}
+    other: dict[str, float] = {}
+    for model in BASELINES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            StatsForecast(models=[build[model]()], freq=spec.freq, n_jobs=1).forecast(
+                df=warm, h=spec.h
+            )
+            sf = StatsForecast(
+                models=[build[model]()],
+                freq=spec.freq,
+                n_jobs=2,
+                fallback_model=SeasonalNaive(season_length=m),
+            )
+            t0 = time.perf_counter()
+            with C.ForeignCPU() as foreign:
+                res = sf.forecast(df=df, h=spec.h)
+            wall[model] = time.perf_counter() - t0
+            other[model] = foreign.seconds
+        res = res.sort_values(["unique_id", "ds"])
+        out[model] = {
+            str(k): g[model].to_numpy(dtype="float64")
+            for k, g in res.groupby("unique_id", sort=False)
+        }
+        print(
+            f"  {model}: {wall[model]:.1f}s (other processes: {other[model]:.1f} CPU s)",
+            file=sys.stderr,
+        )
+    return out, wall, other
+
+
+def evaluate(name: str, limit: int | None, methods: list[str], progress: bool) -> dict[str, Any]:
+    """All methods on one data set: {method: {smape, mase, wall_s, ...}}."""
+    spec = C.DATASETS[name]
+    series = C.load_series(name, limit=limit)
+    print(f"\n== {name}: {len(series)} series, h={spec.h}, freq {spec.freq}", file=sys.stderr)
+    res: dict[str, Any] = {}
+    clip = {}
+    if "baselines" in methods:
+        fcs, wall, other = run_baselines(name, series)
+        for model in BASELINES:
+            clip[model] = {k: np.clip(v, 0, None) for k, v in fcs[model].items()}
+            res[model] = {
+                **C.scores(series, clip[model], spec.period),
+                "wall_s": round(wall[model], 2),
+                "foreign_cpu_s": round(other[model], 1),
+            }
+        for ens, members in ENSEMBLES.items():
+            mean = {s.id: np.mean([clip[mm][s.id] for mm in members], axis=0) for s in series}
+            res[ens] = {
+                **C.scores(series, mean, spec.period),
+                "wall_s": round(sum(wall[mm] for mm in members), 2),
+            }
+    if "fcast" in methods:
+        forecasts, info = run_fcast(name, series, progress)
+        missing = [s.id for s in series if s.id not in forecasts]
+        for sid in missing:  # counted and reported: fcast gave no forecast for these series
+            s = next(x for x in series if x.id == sid)
+            forecasts[sid] = np.resize(s.train[-spec.period :], spec.h)
+        info["fallback_series"] = len(missing)
+        info["measured"] = TODAY if limit is None else f"{TODAY} (subset)"
+        info["wall_s"] = round(info["wall_s"], 2)
+        res["fcast"] = {**C.scores(series, forecasts, spec.period), **info}
+        res = {"fcast": res.pop("fcast"), **res}
+    if spec.published_best_mase is not None and limit is None:
+        res[PUBLISHED] = {
+            "smape": None,
+            "mase": spec.published_best_mase,
+            "wall_s": None,
+            "source": "Athanasopoulos, Hyndman, Song & Wu (2011), The tourism forecasting competition, IJF 27(3)",
+        }
+    for r in res.values():
+        for k in ("smape", "mase"):
+            if isinstance(r.get(k), float):
+                r[k] = round(r[k], 4)
+    return res
+
+
+def report(results: dict[str, Any]) -> str:
+    """Readable tables: per data set, each method with ratios of fcast to it."""
+    lines = []
+    for name, res in results.items():
+        f = res.get("fcast")
+        rows = []
+        for method, r in sorted(res.items(), key=lambda kv: (kv[0] != "fcast", kv[1]["mase"])):
+            row = {
+                "method": method,
+                "MASE": r["mase"],
+                "sMAPE": r["smape"] if r["smape"] is not None else float("nan"),
+                "wall_s": r["wall_s"] if r["wall_s"] is not None else float("nan"),
+            }
+            if f is not None and method != "fcast":
+                row["fcast/MASE"] = f["mase"] / r["mase"]
+                row["fcast/sMAPE"] = f["smape"] / r["smape"] if r["smape"] else float("nan")
+            rows.append(row)
+        n = f["series"] if f else ""
+        lines.append(f"\n{name} ({n} series); ratios < 1: fcast is more accurate")
+        lines.append(
+            C.table(rows, ["method", "MASE", "sMAPE", "wall_s", "fcast/MASE", "fcast/sMAPE"])
+        )
+        if f is not None:
+            beaten = [m for m, r in res.items() if m != "fcast" and f["mase"] < r["mase"]]
+            lost = [m for m, r in res.items() if m != "fcast" and f["mase"] >= r["mase"]]
+            lines.append(
+                f"fcast beats on MASE: {', '.join(beaten) or '-'}; does not beat: {', '.join(lost) or '-'}"
+            )
+            lines.append(
+                f"fcast: {f['forecast_series']}/{f['series']} series forecast, {f['fits']} CV fits, "
+                f"{f['failed_fits']} failed; stages {f['stage_s']}; cluster start {f['cluster_start_s']}s, "
+                f"warm-up {f['warmup_s']}s (both excluded); peak worker {f['peak_worker_mb']:.0f} MiB; "
+                f"CPU seconds taken by other processes during the fcast run: {f['foreign_cpu_s']}"
+            )
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The result tables in Markdown, for benchmarks/README.md."""
+    out = []
+    for name, res in results.items():
+        f = res.get("fcast")
+        rows = []
+        for method, r in sorted(res.items(), key=lambda kv: (kv[0] != "fcast", kv[1]["mase"])):
+            rows.append(
+                {
+                    "method": method,
+                    "MASE": r["mase"],
+                    "sMAPE": r["smape"] if r["smape"] is not None else float("nan"),
+                    "wall s": r["wall_s"] if r["wall_s"] is not None else float("nan"),
+                    "fcast / method (MASE)": f["mase"] / r["mase"]
+                    if f and method != "fcast"
+                    else float("nan"),
+                }
+            )
+        n = f["series"] if f else "?"
+        out.append(f"**{name}** ({n} series)\n")
+        out.append(
+            C.markdown_table(rows, ["method", "MASE", "sMAPE", "wall s", "fcast / method (MASE)"])
+        )
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--datasets",
+        help=f"comma-separated, from {sorted(C.DATASETS)}; default {C.DEFAULT_DATASETS}",
+    )
+    ap.add_argument("--limit", type=int, help="first N series of each data set")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 60 series of tourism-quarterly, no result file",
+    )
+    ap.add_argument("--methods", default="fcast,baselines", help="fcast, baselines or both")
+    ap.add_argument(
+        "--out", type=Path, help="result file; default results/accuracy.json for full runs"
+    )
+    ap.add_argument("--quiet", action="store_true", help="no fcast progress lines")
+    ap.add_argument(
+        "--show",
+        action="store_true",
+        help="print the tables of the result file (Markdown too); run nothing",
+    )
+    args = ap.parse_args(argv)
+    if args.show:
+        path = args.out or C.RESULTS / "accuracy.json"
+        saved = json.loads(path.read_text())
+        print(report(saved))
+        print("\n" + markdown(saved))
+        return
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(C)
+    C.single_thread_env()
+    names = (
+        args.datasets.split(",")
+        if args.datasets
+        else (["tourism-quarterly"] if args.quick else C.DEFAULT_DATASETS)
+    )
+    unknown = [n for n in names if n not in C.DATASETS]
+    if unknown:
+        ap.error(f"unknown data set(s) {unknown}; choose from {sorted(C.DATASETS)}")
+    limit = args.limit or (60 if args.quick else None)
+    methods = [m.strip() for m in args.methods.split(",")]
+    out = args.out or (C.RESULTS / "accuracy.json" if limit is None else None)
+    t0 = time.perf_counter()
+    results = {}
+    for name in names:
+        results[name] = evaluate(name, limit, methods, progress=not args.quiet)
+        if out is not None:  # merge per data set, so partial runs keep the other data sets
+            old = json.loads(out.read_text()) if out.exists() else {}
+            old[name] = {**old.get(name, {}), **results[name]}
+            C.write_json(old, out)
+    print(report(results))
+    print(
+        f"\ntotal wall time {time.perf_counter() - t0:.0f}s on {C.machine()['cores']} cores"
+        f" ({date.today().isoformat()}); published best MASE: Tourism monthly 1.38, quarterly 1.43"
+        + (f"; written to {out}" if out else "")
+    )
+
+
+if __name__ == "__main__":
+    pd.set_option("display.width", 200)
+    main()
