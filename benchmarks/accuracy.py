@@ -282,7 +282,7 @@ def report(results: dict[str, Any]) -> str:
                 f"fcast: {f['forecast_series']}/{f['series']} series forecast, {f['fits']} CV fits, "
                 f"{f['failed_fits']} failed; stages {f['stage_s']}; cluster start {f['cluster_start_s']}s, "
                 f"warm-up {f['warmup_s']}s (both excluded); peak worker {f['peak_worker_mb']:.0f} MiB; "
-                f"CPU seconds taken by other processes during the fcast run: {f['foreign_cpu_s']}"
+                f"CPU seconds taken by other processes during the fcast run: {f.get('foreign_cpu_s', '-')}"
             )
     return "\n".join(lines)
 
