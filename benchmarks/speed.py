@@ -550,7 +550,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--scales", default="1,4,16", help="multiples of --series for the scaling runs; '' to skip"
     )
-    ap.add_argument("--block-markets", type=int, default=8, help="fcast tune.block_markets")
+    ap.add_argument(
+        "--block-markets", type=int, default=4, help="fcast tune.block_markets (fcast default 8)"
+    )
     ap.add_argument("--block-hps", type=int, default=32, help="fcast tune.block_hps")
     ap.add_argument(
         "--quick", action="store_true", help="24 series, ETS grid, scaling 1x/2x, no result file"
