@@ -63,7 +63,9 @@ class TuneConfig(_Strict):
     """How tuning is chunked and scored."""
 
     metric: Metric = "mase"
-    block_markets: int = Field(8, ge=1)
+    block_markets: int | None = Field(
+        None, ge=1, description="markets per tuning block; default: sized from the fit count and the cluster's threads"
+    )
     block_hps: int = Field(32, ge=1)
     in_process_below: int = Field(
         300, ge=0, description="run in-process, without starting a cluster, below this many fits (0: never)"

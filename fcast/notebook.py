@@ -574,7 +574,7 @@ class FcastAccessor:
         metric: str = "mase",
         markets: Sequence[str] | None = None,
         client: Any = None,
-        block_markets: int = 8,
+        block_markets: int | None = None,
         block_hps: int = 32,
         progress: bool = False,
     ) -> xr.Dataset:

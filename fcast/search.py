@@ -32,7 +32,17 @@ import yaml
 
 from fcast.select import score, split_weights
 from fcast.space import models_of
-from fcast.tune import FAILED, OK, SKIPPED, ZARR_FORMAT, align_x, evaluate_block, template
+from fcast.tune import (
+    FAILED,
+    OK,
+    SKIPPED,
+    ZARR_FORMAT,
+    align_x,
+    auto_block_markets,
+    client_threads,
+    evaluate_block,
+    template,
+)
 
 NOT_RUN = -1
 
@@ -144,7 +154,7 @@ def halving(
     min_train: int = 2,
     weights: str | Sequence[float] = "linear",
     client=None,  # noqa: ANN001 - a distributed.Client or None for in-process
-    block_markets: int = 8,
+    block_markets: int | None = None,
     progress: bool = True,
     x: xr.DataArray | None = None,
 ) -> tuple[xr.Dataset, list[RoundReport]]:
@@ -157,6 +167,8 @@ def halving(
     y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
     n_m, n_h, n_s = y_tune.sizes["market"], hp.sizes["hp"], labels.sizes["split"]
     if not _exists(f"{path}/.halving/_template"):
+        if block_markets is None:  # sized for the first round, which evaluates every hp on one split
+            block_markets = auto_block_markets(n_m, 1, n_h, n_h, client_threads(client))
         tmpl = template(y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, n_h)
         tmpl.attrs["search"] = json.dumps({"strategy": "halving", "keep": keep, "min_keep": min_keep})
         tmpl.to_zarr(path, mode="w", compute=False, zarr_format=ZARR_FORMAT, consolidated=True)

@@ -12,7 +12,17 @@ from statsforecast.models import AutoETS, OptimizedTheta, SeasonalNaive, Theta
 
 from fcast.label import label
 from fcast.space import parse_space
-from fcast.tune import FAILED, OK, SKIPPED, done_blocks, errors, plan_blocks, tune
+from fcast.tune import (
+    FAILED,
+    OK,
+    SKIPPED,
+    auto_block_markets,
+    client_threads,
+    done_blocks,
+    errors,
+    plan_blocks,
+    tune,
+)
 
 SPACE = {
     "preprocess": {"log": [False, True]},
@@ -91,6 +101,32 @@ def test_same_numbers_in_process_and_with_other_blocks(setup, tmp_path, client2)
     a, _ = run(setup, tmp_path / "a.zarr", None)
     b, _ = run(setup, tmp_path / "b.zarr", client2, block_markets=3, block_hps=7)
     xr.testing.assert_identical(a["error"].load(), b["error"].load())
+
+
+@pytest.mark.parametrize(
+    ("n_markets", "n_splits", "n_hps", "block_hps", "threads", "expected"),
+    [
+        (200, 3, 9, 32, 2, 4),  # the speed benchmark: 200 // (24 x 2) = 4 markets -> 50 blocks
+        (24, 3, 9, 32, 2, 2),  # few markets: the 50-fit floor (27 fits per market) wins
+        (55, 4, 26, 32, 2, 1),  # the demo: 104 fits per market, one market per block
+        (366, 3, 24, 16, 2, 8),  # Tourism monthly, 2 hp blocks: capped at 8
+        (10_000, 4, 26, 32, 64, 6),  # a big cluster: 10000 // (24 x 64) = 6
+        (3, 1, 2, 32, 2, 3),  # tiny work never exceeds the market count
+        (200, 3, 9, 32, None, 8),  # in-process: as large as allowed
+    ],
+)
+def test_auto_block_markets_known_answers(n_markets, n_splits, n_hps, block_hps, threads, expected):
+    assert auto_block_markets(n_markets, n_splits, n_hps, block_hps, threads) == expected
+
+
+def test_auto_blocks_follow_the_cluster_threads(setup, tmp_path, client2):
+    assert client_threads(None) is None
+    assert client_threads(client2) == 2
+    tuning, reports = run(setup, tmp_path / "auto.zarr", client2, block_markets=None)
+    # 4 markets x 3 splits x 4 hps = 12 fits per market: the 50-fit floor makes one block of 4 markets
+    assert tuning["yhat"].encoding["chunks"][0] == 4
+    assert len(reports) == 3
+    np.testing.assert_allclose(tuning["yhat"].values, setup[3][0], rtol=0, atol=1e-9, equal_nan=True)
 
 
 def test_short_history_cells_are_skipped(setup, tmp_path):
