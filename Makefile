@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all lint setup clean bench-accuracy bench-speed
+.PHONY: run test test-all lint setup clean bench-accuracy bench-speed bench-halving
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ bench-accuracy: setup
 bench-speed: setup
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/speed.py
+
+# successive halving vs the full grid: sample data, then Tourism monthly (6 and 3 CV splits)
+bench-halving: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/halving.py
+	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly
+	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly --splits 3 --step 12

@@ -13,9 +13,6 @@ import json
 import os
 import platform
 import resource
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,21 +154,6 @@ def scores(series: list[Series], forecasts: dict[str, np.ndarray], period: int) 
 
 
 # --- timing, clusters, memory ------------------------------------------------------------
-
-
-class Stopwatch:
-    """Named wall-clock timings."""
-
-    def __init__(self) -> None:
-        self.s: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.s[name] = time.perf_counter() - t0
 
 
 def single_thread_env() -> None:
