@@ -117,7 +117,8 @@ def competition_problem(name: str, splits: int, step: int, limit: int | None) ->
 
     def score(fc: xr.Dataset) -> tuple[float, float]:
         forecasts = {
-            str(m): np.clip(fc["yhat"].sel(market=m).values[: spec.h], 0, None) for m in fc["market"].values
+            str(m): np.clip(fc["yhat"].sel(market=m).values[: spec.h], 0, None)
+            for m in fc["market"].values
         }
         s = C.scores(series, forecasts, spec.period)
         return s["smape"], s["mase"]
@@ -155,8 +156,15 @@ def agreement(grid: pd.DataFrame, halved: pd.DataFrame) -> dict[str, float]:
 
     a, b = members(grid), members(halved).reindex(members(grid).index)
     best_a = grid[grid["rank"] == grid["rank"].min()].set_index("market")["hp"]
-    best_b = halved[halved["rank"] == halved["rank"].min()].set_index("market")["hp"].reindex(best_a.index)
-    overlap = [len(x & y) / len(x | y) if isinstance(y, frozenset) else 0.0 for x, y in zip(a, b, strict=True)]
+    best_b = (
+        halved[halved["rank"] == halved["rank"].min()]
+        .set_index("market")["hp"]
+        .reindex(best_a.index)
+    )
+    overlap = [
+        len(x & y) / len(x | y) if isinstance(y, frozenset) else 0.0
+        for x, y in zip(a, b, strict=True)
+    ]
     return {
         "same_selection_share": round(float((a == b).mean()), 3),
         "same_cv_best_share": round(float((best_a == best_b).mean()), 3),
@@ -166,31 +174,61 @@ def agreement(grid: pd.DataFrame, halved: pd.DataFrame) -> dict[str, float]:
 
 def compare(p: Problem, keep: float, min_keep: int, client: Any, progress: bool) -> dict[str, Any]:
     """Grid then halving on the same problem: fits, times, accuracy, and how often they agree."""
-    labels = label(p.y.time, p.cv["splits"], p.cv["step"], p.cv["horizon"], p.cv["holdout"], p.min_train)
+    labels = label(
+        p.y.time, p.cv["splits"], p.cv["step"], p.cv["horizon"], p.cv["holdout"], p.min_train
+    )
     longest = p.y.isel(market=int(np.isfinite(p.y).sum("time").argmax("market"))).values
     warm(longest[np.isfinite(longest)], p.hp, p.season, p.horizon)
     if client is not None:
         client.run(warm, longest[np.isfinite(longest)], p.hp, p.season, p.horizon)
     work = Path(tempfile.mkdtemp(prefix="fcast-halving-"))
-    kw = {"horizon": p.horizon, "metric": "mase", "season_length": p.season, "min_train": p.min_train,
-          "client": client, "block_markets": 4, "progress": progress}
-    out: dict[str, Any] = {"dataset": p.dataset, "space_hps": p.hp.sizes["hp"], "cv": p.cv, "select": p.select,
-                           "keep": keep, "min_keep": min_keep}
+    kw = {
+        "horizon": p.horizon,
+        "metric": "mase",
+        "season_length": p.season,
+        "min_train": p.min_train,
+        "client": client,
+        "block_markets": 4,
+        "progress": progress,
+    }
+    out: dict[str, Any] = {
+        "dataset": p.dataset,
+        "space_hps": p.hp.sizes["hp"],
+        "cv": p.cv,
+        "select": p.select,
+        "keep": keep,
+        "min_keep": min_keep,
+    }
     selections = {}
     for name in ("grid", "halving"):
         t0 = time.perf_counter()
         if name == "grid":
-            cube, _ = tune(p.y, labels, p.hp, str(work / "grid.zarr"), block_hps=p.hp.sizes["hp"], **kw)
+            cube, _ = tune(
+                p.y, labels, p.hp, str(work / "grid.zarr"), block_hps=p.hp.sizes["hp"], **kw
+            )
         else:
-            cube, _ = halving(p.y, labels, p.hp, str(work / "halving.zarr"), keep=keep, min_keep=min_keep,
-                              weights=p.select["weights"], **kw)
+            cube, _ = halving(
+                p.y,
+                labels,
+                p.hp,
+                str(work / "halving.zarr"),
+                keep=keep,
+                min_keep=min_keep,
+                weights=p.select["weights"],
+                **kw,
+            )
         search_s = time.perf_counter() - t0
         sel = select(cube, p.y, holdout=p.cv["holdout"], client=client, **p.select)
         wall = time.perf_counter() - t0
         fc = apply(p.y, members_from_selection(sel, p.season), p.horizon, client=client)
         smape, mase = p.score(fc)
-        out[name] = {"fits": fits(cube), "wall_s": round(wall, 1), "search_s": round(search_s, 1),
-                     "smape": round(smape, 3), "mase": round(mase, 4)}
+        out[name] = {
+            "fits": fits(cube),
+            "wall_s": round(wall, 1),
+            "search_s": round(search_s, 1),
+            "smape": round(smape, 3),
+            "mase": round(mase, 4),
+        }
         selections[name] = sel
         print(name, out[name], file=sys.stderr)
     out.update(agreement(selections["grid"], selections["halving"]))
@@ -203,15 +241,26 @@ def compare(p: Problem, keep: float, min_keep: int, client: Any, progress: bool)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--dataset", default="sample", choices=["sample", *C.DEFAULT_DATASETS])
-    ap.add_argument("--markets", type=int, default=45, help="sample: mature markets used (45 = all with full history)")
-    ap.add_argument("--limit", type=int, help="competition data: first N series only (a quick look)")
+    ap.add_argument(
+        "--markets",
+        type=int,
+        default=45,
+        help="sample: mature markets used (45 = all with full history)",
+    )
+    ap.add_argument(
+        "--limit", type=int, help="competition data: first N series only (a quick look)"
+    )
     ap.add_argument("--splits", type=int, default=6, help="competition data: CV splits")
     ap.add_argument("--step", type=int, default=6, help="competition data: periods between cutoffs")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", type=float, default=0.33)
-    ap.add_argument("--min-keep", type=int, default=3, help="hps always kept per market (>= select top)")
+    ap.add_argument(
+        "--min-keep", type=int, default=3, help="hps always kept per market (>= select top)"
+    )
     ap.add_argument("--out", help="file name under benchmarks/results/ (default from the data set)")
     args = ap.parse_args()
     if args.dataset == "sample":
@@ -228,8 +277,12 @@ def main() -> None:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0")
         client = Client(cluster)
     try:
-        out = {**compare(p, args.keep, args.min_keep, client, progress=True), "workers": args.workers,
-               "measured": time.strftime("%Y-%m-%d"), "machine": C.machine()}
+        out = {
+            **compare(p, args.keep, args.min_keep, client, progress=True),
+            "workers": args.workers,
+            "measured": time.strftime("%Y-%m-%d"),
+            "machine": C.machine(),
+        }
     finally:
         if client is not None:
             client.close()

@@ -33,8 +33,13 @@ def members_from_selection(selection: pd.DataFrame, season_length: int) -> dict[
 
 
 def forecast_series(
-    y: np.ndarray, members: Sequence[Member], horizon: int, levels: Sequence[int],
-    x: np.ndarray | None = None, x_future: np.ndarray | None = None, features: Sequence[str] | None = None,
+    y: np.ndarray,
+    members: Sequence[Member],
+    horizon: int,
+    levels: Sequence[int],
+    x: np.ndarray | None = None,
+    x_future: np.ndarray | None = None,
+    features: Sequence[str] | None = None,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Weighted forecast of one series and the family description actually used.
 
@@ -49,7 +54,11 @@ def forecast_series(
     for model, weight in members:
         try:
             if model.uses_x:
-                results.append(model.forecast(y, horizon, level=list(levels), X=x, X_future=x_future, features=features))
+                results.append(
+                    model.forecast(
+                        y, horizon, level=list(levels), X=x, X_future=x_future, features=features
+                    )
+                )
             else:
                 results.append(model.forecast(y, horizon, level=list(levels)))
         except Exception:  # dropped and re-weighted below; all failing triggers the fallback
@@ -62,14 +71,25 @@ def forecast_series(
         fc = fallback.forecast(y, horizon, level=list(levels))
         return {k: np.clip(v, 0.0, None) for k, v in fc.items()}, "fallback:seasonal_naive"
     w = np.asarray(weights) / np.sum(weights)
-    combined = {k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None) for k in results[0]}
-    family = families[0] if len(set(families)) == 1 and len(families) == 1 else "mean(" + ",".join(families) + ")"
+    combined = {
+        k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None)
+        for k in results[0]
+    }
+    family = (
+        families[0]
+        if len(set(families)) == 1 and len(families) == 1
+        else "mean(" + ",".join(families) + ")"
+    )
     return combined, family
 
 
 def apply_block(
-    y: np.ndarray, members: list[list[Member]], horizon: int, levels: Sequence[int],
-    x: np.ndarray | None = None, features: Sequence[str] | None = None,
+    y: np.ndarray,
+    members: list[list[Member]],
+    horizon: int,
+    levels: Sequence[int],
+    x: np.ndarray | None = None,
+    features: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level.
 
@@ -85,7 +105,13 @@ def apply_block(
         else:
             n = y.shape[1]
             fc, family = forecast_series(
-                y[mi, first[mi] :], members[mi], horizon, levels, x[mi, first[mi] : n], x[mi, n : n + horizon], features
+                y[mi, first[mi] :],
+                members[mi],
+                horizon,
+                levels,
+                x[mi, first[mi] : n],
+                x[mi, n : n + horizon],
+                features,
             )
         out[mi] = np.stack([fc[c] for c in cols])
         families.append(family)
@@ -113,10 +139,15 @@ def apply(
     x_values = features = None
     needs_x = any(model.uses_x for m in markets for model, _ in members[m])
     if needs_x and x is None:
-        raise ValueError("the selection has models with holiday regressors; pass the holiday features as x")
+        raise ValueError(
+            "the selection has models with holiday regressors; pass the holiday features as x"
+        )
     if needs_x:
         x_values, features = align_x(x, sub, future_index(sub["time"].values, horizon, freq))
-    groups = [slice(i, min(i + block_markets, len(markets))) for i in range(0, len(markets), block_markets)]
+    groups = [
+        slice(i, min(i + block_markets, len(markets)))
+        for i in range(0, len(markets), block_markets)
+    ]
     args = [
         (values[g], [members[m] for m in markets[g]], horizon, list(levels))
         + (() if x_values is None else (x_values[g], features))
@@ -126,7 +157,11 @@ def apply(
         results = [apply_block(*a) for a in args]
     else:
         results = client.gather([client.submit(apply_block, *a, pure=False) for a in args])
-    stacked = np.concatenate([r[0] for r in results]) if results else np.empty((0, 1 + 2 * len(levels), horizon))
+    stacked = (
+        np.concatenate([r[0] for r in results])
+        if results
+        else np.empty((0, 1 + 2 * len(levels), horizon))
+    )
     families = [f for r in results for f in r[1]]
     last = pd.Timestamp(y["time"].values[-1])
     dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
@@ -139,7 +174,11 @@ def apply(
             "bounds": (("market", "time", "quantile"), bounds[:, :, order]),
             "family": ("market", np.array(families, dtype=str)),
         },
-        coords={"market": np.array(markets, dtype=str), "time": dates, "quantile": np.round(np.asarray(quantiles)[order], 4)},
+        coords={
+            "market": np.array(markets, dtype=str),
+            "time": dates,
+            "quantile": np.round(np.asarray(quantiles)[order], 4),
+        },
         attrs={"levels": json.dumps(list(levels))},
     )
 

@@ -12,14 +12,22 @@ import typer
 from fcast.config import RunConfig, load_config
 from fcast.errors import FcastError
 
-app = typer.Typer(add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True)
-run_app = typer.Typer(help="Run a job: tuning (full search) or weekly (reuse the latest tuned selection).")
+app = typer.Typer(
+    add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True
+)
+run_app = typer.Typer(
+    help="Run a job: tuning (full search) or weekly (reuse the latest tuned selection)."
+)
 app.add_typer(run_app, name="run")
-adjust_app = typer.Typer(help="Business input: add, list, remove and preview adjustments; serve the web app.")
+adjust_app = typer.Typer(
+    help="Business input: add, list, remove and preview adjustments; serve the web app."
+)
 app.add_typer(adjust_app, name="adjust")
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML")]
-MarketsOpt = Annotated[str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")]
+MarketsOpt = Annotated[
+    str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
+]
 DEMO_CONFIG = Path("configs/demo.yaml")
 
 
@@ -34,8 +42,15 @@ def _fail(exc: Exception) -> None:
 
 def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
     """A cluster context for the run, or in-process when the run is too small to pay for one."""
-    if cfg.tune.in_process_below and estimated_fits < cfg.tune.in_process_below and cfg.cluster.local:
-        typer.echo(f"small run ({estimated_fits} fits < {cfg.tune.in_process_below}): running in-process", err=True)
+    if (
+        cfg.tune.in_process_below
+        and estimated_fits < cfg.tune.in_process_below
+        and cfg.cluster.local
+    ):
+        typer.echo(
+            f"small run ({estimated_fits} fits < {cfg.tune.in_process_below}): running in-process",
+            err=True,
+        )
         return nullcontext(None)
     from fcast.cluster import connect
 
@@ -46,17 +61,23 @@ def _print_result(result: Any, title: str) -> None:
     from fcast.pipeline import chosen_table
 
     typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
-    typer.echo(f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets")
+    typer.echo(
+        f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets"
+    )
     qa, cleaning = result.manifest.get("qa"), result.manifest.get("cleaning")
     if qa:
         typer.echo(f"  input QA: {qa['errors']} errors, {qa['warnings']} warnings (qa.parquet)")
     if cleaning:
-        typer.echo(f"  cleaning: {cleaning['removed']} disruption windows removed, "
-                   f"{cleaning['proposed_not_removed']} proposed but kept (cleaning.parquet)")
+        typer.echo(
+            f"  cleaning: {cleaning['removed']} disruption windows removed, "
+            f"{cleaning['proposed_not_removed']} proposed but kept (cleaning.parquet)"
+        )
     counts = result.manifest.get("counts")
     if counts:
         share = counts["failed"] / max(counts["fits"], 1)
-        typer.echo(f"  fits: {counts['fits']}, failed: {counts['failed']} ({share:.1%}; NaN cells, excluded from selection)")
+        typer.echo(
+            f"  fits: {counts['fits']}, failed: {counts['failed']} ({share:.1%}; NaN cells, excluded from selection)"
+        )
         if counts.get("timed_out"):
             blocks = ", ".join(f"{t['block']} ({t['seconds']:.0f}s)" for t in counts["timed_out"])
             typer.echo(f"  timed out (tune.task_timeout): {blocks}; their cells are marked failed")
@@ -68,10 +89,14 @@ def _print_result(result: Any, title: str) -> None:
         typer.echo(table.to_string(index=False))
     if result.proxies is not None and len(result.proxies):
         segs = result.manifest.get("segments", {})
-        typer.echo(f"\nnew markets: {len(segs.get('new', []))} forecast with the proxy model (proxy weights):")
+        typer.echo(
+            f"\nnew markets: {len(segs.get('new', []))} forecast with the proxy model (proxy weights):"
+        )
         for market, grp in result.proxies.groupby("market", sort=True):
             top = grp.sort_values("weight", ascending=False).head(3)
-            typer.echo(f"  {market} <- " + ", ".join(f"{r.proxy} {r.weight:.2f}" for r in top.itertuples()))
+            typer.echo(
+                f"  {market} <- " + ", ".join(f"{r.proxy} {r.weight:.2f}" for r in top.itertuples())
+            )
 
 
 def _tuning(cfg: RunConfig, markets: list[str] | None, fresh: bool) -> Any:
@@ -92,7 +117,9 @@ def _weekly(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> Any
 def run_tuning_cmd(
     config: ConfigOpt,
     markets: MarketsOpt = None,
-    fresh: Annotated[bool, typer.Option(help="start a new run instead of resuming an interrupted one")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="start a new run instead of resuming an interrupted one")
+    ] = False,
 ) -> None:
     """Full search over the space; saves the selection as the latest tuned one."""
     try:
@@ -106,7 +133,9 @@ def run_tuning_cmd(
 def run_weekly_cmd(
     config: ConfigOpt,
     markets: MarketsOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="use actuals up to this date (YYYY-MM-DD)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="use actuals up to this date (YYYY-MM-DD)")
+    ] = None,
 ) -> None:
     """Reuse the latest tuned selection: refit on the newest data and forecast."""
     try:
@@ -120,7 +149,9 @@ def run_weekly_cmd(
 def qa_cmd(
     config: ConfigOpt,
     markets: MarketsOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="check the actuals up to this date")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="check the actuals up to this date")
+    ] = None,
 ) -> None:
     """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
     from fcast.pipeline import _blocking, previous_input_markets, run_input_qa
@@ -130,23 +161,40 @@ def qa_cmd(
     try:
         cfg = load_config(config)
         store = Store(cfg.store)
-        result = run_input_qa(cfg, _markets(markets), as_of, previous_input_markets(store, "weekly"))
+        result = run_input_qa(
+            cfg, _markets(markets), as_of, previous_input_markets(store, "weekly")
+        )
     except FcastError as exc:
         _fail(exc)
     run_id = store.new_run_id("qa", cfg.fingerprint())
     store.write_parquet(result.findings, "runs", run_id, "qa.parquet")
     blocking = _blocking(result, _markets(markets))
-    store.write_json({"run_id": run_id, "kind": "qa", "status": "complete", "started": utcnow(),
-                      "errors": len(blocking), "warnings": len(result.warnings),
-                      "config": cfg.model_dump(mode="json")}, "runs", run_id, "manifest.json")
+    store.write_json(
+        {
+            "run_id": run_id,
+            "kind": "qa",
+            "status": "complete",
+            "started": utcnow(),
+            "errors": len(blocking),
+            "warnings": len(result.warnings),
+            "config": cfg.model_dump(mode="json"),
+        },
+        "runs",
+        run_id,
+        "manifest.json",
+    )
     typer.echo(summary(result.findings))
     typer.echo(f"\nqa run {run_id}: {store.run_url(run_id, 'qa.parquet')}")
     if len(blocking):
         raise typer.Exit(1)
 
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store root URL (default: the config's store)")]
-PublishConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config whose store to use")]
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="store root URL (default: the config's store)")
+]
+PublishConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="run config whose store to use")
+]
 
 
 def _store(config: Path, store: str | None) -> Any:
@@ -157,7 +205,9 @@ def _store(config: Path, store: str | None) -> Any:
 
 def _print_publish(result: Any) -> None:
     previous = ", ".join(result.previous) or "no earlier vintage"
-    typer.echo(f"\nofficial vintage {result.name} <- run {result.run_id} (compared with {previous})")
+    typer.echo(
+        f"\nofficial vintage {result.name} <- run {result.run_id} (compared with {previous})"
+    )
     typer.echo(f"  report: {result.report}")
     for name, where in result.sent.items():
         typer.echo(f"  sent via {name}: {where}")
@@ -168,12 +218,23 @@ def _print_publish(result: Any) -> None:
 @app.command("publish")
 def publish_cmd(
     run_id: Annotated[str, typer.Argument(help="run to publish")],
-    official: Annotated[str | None, typer.Option("--official", help="vintage name (default: ISO week of the last actuals)")] = None,
+    official: Annotated[
+        str | None,
+        typer.Option("--official", help="vintage name (default: ISO week of the last actuals)"),
+    ] = None,
     config: PublishConfigOpt = DEMO_CONFIG,
     store: StoreOpt = None,
-    override_reason: Annotated[str | None, typer.Option("--override-reason", help="publish despite QC errors; recorded")] = None,
-    webhook: Annotated[str | None, typer.Option("--webhook", envvar="FCAST_WEBHOOK_URL", help="also post the insights here")] = None,
-    channel: Annotated[list[str] | None, typer.Option("--channel", help="publish channel, repeatable (default: store)")] = None,
+    override_reason: Annotated[
+        str | None, typer.Option("--override-reason", help="publish despite QC errors; recorded")
+    ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", envvar="FCAST_WEBHOOK_URL", help="also post the insights here"),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="publish channel, repeatable (default: store)"),
+    ] = None,
 ) -> None:
     """Promote a run to an immutable official vintage: comparison, insights.md, report, channels."""
     from fcast.publish import publish_run
@@ -189,8 +250,15 @@ def publish_cmd(
         if cfg.publish.sql is not None:  # publish.sql in the config: also append the vintage to SQL
             channels += [] if "sql" in channels else ["sql"]
             options["sql"] = sink_options(cfg.publish.sql)
-        result = publish_run(st, run_id, official or default_name(st, run_id), channels=channels,
-                             webhook_url=webhook, override_reason=override_reason, channel_options=options)
+        result = publish_run(
+            st,
+            run_id,
+            official or default_name(st, run_id),
+            channels=channels,
+            webhook_url=webhook,
+            override_reason=override_reason,
+            channel_options=options,
+        )
     except FcastError as exc:
         _fail(exc)
     _print_publish(result)
@@ -202,7 +270,9 @@ def publish_cmd(
 def vintages_cmd(
     config: PublishConfigOpt = DEMO_CONFIG,
     store: StoreOpt = None,
-    clean: Annotated[bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")
+    ] = False,
 ) -> None:
     """List the official vintages (oldest first) with their dates and run ids."""
     from fcast.vintage import clean_incomplete, incomplete_vintages, list_vintages
@@ -212,12 +282,17 @@ def vintages_cmd(
     except FcastError as exc:
         _fail(exc)
     listing = list_vintages(st)
-    typer.echo(listing.to_string(index=False) if len(listing) else f"no official vintages in {st.url}")
+    typer.echo(
+        listing.to_string(index=False) if len(listing) else f"no official vintages in {st.url}"
+    )
     if clean:
         for name in clean_incomplete(st):
             typer.echo(f"removed interrupted publish {name}", err=True)
     for name in incomplete_vintages(st):
-        typer.echo(f"warning: official/{name} is an incomplete publish (ignored); `fcast vintages --clean` removes it", err=True)
+        typer.echo(
+            f"warning: official/{name} is an incomplete publish (ignored); `fcast vintages --clean` removes it",
+            err=True,
+        )
 
 
 def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
@@ -226,7 +301,9 @@ def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
 
     cfg = load_config(config)
     if not cfg.adjustments:
-        raise FcastError(f"{config}: set `adjustments:` (a YAML file or a folder, e.g. adjustments/) first")
+        raise FcastError(
+            f"{config}: set `adjustments:` (a YAML file or a folder, e.g. adjustments/) first"
+        )
     return cfg, run_inputs(cfg)
 
 
@@ -239,18 +316,41 @@ Value = Annotated[float, typer.Option("--value", help="factor, amount, level or 
 
 @adjust_app.command("add")
 def adjust_add(
-    config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value,
+    config: ConfigOpt,
+    market: Market,
+    start: From,
+    end: To,
+    kind: Kind,
+    value: Value,
     reason: Annotated[str, typer.Option("--reason", help="why (shown in insights and the report)")],
-    author: Annotated[str | None, typer.Option("--author", help="who (default: your login)")] = None,
-    adj_id: Annotated[str | None, typer.Option("--id", help="adjustment id (default: generated)")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="who (default: your login)")
+    ] = None,
+    adj_id: Annotated[
+        str | None, typer.Option("--id", help="adjustment id (default: generated)")
+    ] = None,
 ) -> None:
     """Validate and save an adjustment to the config's adjustments file or folder."""
     from fcast.adjust import add_adjustment, default_author, load_adjustments, make_adjustment
 
     try:
         cfg, inputs = _adjust_inputs(config)
-        taken = [a.id for a in load_adjustments(cfg.adjustments)] if Path(cfg.adjustments).exists() else []
-        adj = make_adjustment(market, start, end, kind, value, reason, author or default_author(), taken=taken, id=adj_id)
+        taken = (
+            [a.id for a in load_adjustments(cfg.adjustments)]
+            if Path(cfg.adjustments).exists()
+            else []
+        )
+        adj = make_adjustment(
+            market,
+            start,
+            end,
+            kind,
+            value,
+            reason,
+            author or default_author(),
+            taken=taken,
+            id=adj_id,
+        )
         path = add_adjustment(cfg.adjustments, adj, inputs.markets, inputs.dates)
     except FcastError as exc:
         _fail(exc)
@@ -258,13 +358,17 @@ def adjust_add(
 
 
 @adjust_app.command("list")
-def adjust_list(config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None) -> None:
+def adjust_list(
+    config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None
+) -> None:
     """List the adjustments in effect with their periods, values, reasons and authors."""
     from fcast.adjust import adjustments_table, load_adjustments
 
     try:
         cfg, inputs = _adjust_inputs(config)
-        adjs = [a for a in load_adjustments(cfg.adjustments) if market is None or a.market == market]
+        adjs = [
+            a for a in load_adjustments(cfg.adjustments) if market is None or a.market == market
+        ]
     except FcastError as exc:
         _fail(exc)
     table = adjustments_table(adjs, inputs.forecast)
@@ -272,7 +376,9 @@ def adjust_list(config: ConfigOpt, market: Annotated[str | None, typer.Option("-
 
 
 @adjust_app.command("remove")
-def adjust_remove(config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]) -> None:
+def adjust_remove(
+    config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]
+) -> None:
     """Remove an adjustment by id."""
     from fcast.adjust import remove_adjustment
 
@@ -284,7 +390,9 @@ def adjust_remove(config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help=
 
 
 @adjust_app.command("preview")
-def adjust_preview(config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value) -> None:
+def adjust_preview(
+    config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value
+) -> None:
     """Show how an adjustment would change the latest forecast, without saving it."""
     from fcast.adjust import (
         changes,
@@ -297,7 +405,9 @@ def adjust_preview(config: ConfigOpt, market: Market, start: From, end: To, kind
     try:
         cfg, inputs = _adjust_inputs(config)
         saved = load_adjustments(cfg.adjustments) if Path(cfg.adjustments).exists() else []
-        adj = make_adjustment(market, start, end, kind, value, "preview", "preview", taken=[a.id for a in saved])
+        adj = make_adjustment(
+            market, start, end, kind, value, "preview", "preview", taken=[a.id for a in saved]
+        )
         validate_adjustments([adj], inputs.markets, inputs.dates)
         rows = changes(preview(inputs.forecast, adj, saved))
     except FcastError as exc:
@@ -335,14 +445,22 @@ def space_report_cmd(
 
     try:
         cfg = load_config(config)
-        out = write_space_report(Store(store or cfg.store).run_url(run_id), season_length(cfg.data.freq))
+        out = write_space_report(
+            Store(store or cfg.store).run_url(run_id), season_length(cfg.data.freq)
+        )
     except FcastError as exc:
         _fail(exc)
     rep = out["report"]
-    typer.echo(rep.drop_duplicates(["family", "param"])[["family", "param", "n_values", "spread"]].to_string(index=False))
+    typer.echo(
+        rep.drop_duplicates(["family", "param"])[
+            ["family", "param", "n_values", "spread"]
+        ].to_string(index=False)
+    )
     never = rep[rep["selected"] == 0]
-    typer.echo(f"\nnever selected: {len(never)} family/param values; narrowed space "
-               f"({out['hps_before']} -> {out['hps_after']} hps): {out['yaml']}")
+    typer.echo(
+        f"\nnever selected: {len(never)} family/param values; narrowed space "
+        f"({out['hps_before']} -> {out['hps_after']} hps): {out['yaml']}"
+    )
 
 
 @app.command("validate")
@@ -364,7 +482,9 @@ def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]
     except FcastError as exc:
         _fail(exc)
     families = sorted(set(hp["family"].values.tolist()))
-    typer.echo(f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})")
+    typer.echo(
+        f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})"
+    )
 
 
 @app.command("demo")
@@ -380,7 +500,10 @@ def demo_cmd(
         cfg = load_config(config)
         data_dir = str(Path(cfg.data.actuals).parent)
         paths = write_sample(data_dir)
-        typer.echo(f"sample data written to {data_dir} ({', '.join(Path(p).name for p in paths.values())})", err=True)
+        typer.echo(
+            f"sample data written to {data_dir} ({', '.join(Path(p).name for p in paths.values())})",
+            err=True,
+        )
         from fcast.cluster import connect
         from fcast.pipeline import run_tuning, run_weekly
 
@@ -389,11 +512,15 @@ def demo_cmd(
             _print_result(tuned, "tuning")
             # last week's run (data 8 weeks shorter), then this week's: two official vintages to compare
             end = pd.Timestamp(tuned.manifest["data_end"])
-            earlier = run_weekly(cfg, as_of=str((end - pd.Timedelta(weeks=8)).date()), client=client, progress=False)
+            earlier = run_weekly(
+                cfg, as_of=str((end - pd.Timedelta(weeks=8)).date()), client=client, progress=False
+            )
             weekly = run_weekly(cfg, client=client)
         typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
-        typer.echo(f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
-                   f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}")
+        typer.echo(
+            f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
+            f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}"
+        )
         _print_truth_score(weekly.forecast, paths["truth"])
         from fcast.publish import publish_run
         from fcast.store import Store
@@ -417,8 +544,9 @@ def _print_truth_score(forecast: Any, truth_path: str) -> None:
 
     scores = score_against_truth(forecast, pd.read_parquet(truth_path))
     typer.echo("\nagainst the sample's ground truth for the next 52 weeks (median over markets):")
-    summary = scores.groupby("segment").agg(markets=("market", "size"), smape=("smape", "median"),
-                                            coverage_80=("coverage_80", "median"))
+    summary = scores.groupby("segment").agg(
+        markets=("market", "size"), smape=("smape", "median"), coverage_80=("coverage_80", "median")
+    )
     typer.echo(summary.round(3).to_string())
 
 

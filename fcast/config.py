@@ -55,8 +55,12 @@ class CVConfig(_Strict):
     splits: int = Field(4, ge=1)
     step: int = Field(13, ge=1)
     holdout: int = Field(13, ge=0)
-    horizon: int | None = Field(None, ge=1, description="test window per split; default: run horizon")
-    min_train: int | None = Field(None, ge=2, description="shortest training window; default 2 seasons")
+    horizon: int | None = Field(
+        None, ge=1, description="test window per split; default: run horizon"
+    )
+    min_train: int | None = Field(
+        None, ge=2, description="shortest training window; default 2 seasons"
+    )
 
 
 class TuneConfig(_Strict):
@@ -64,11 +68,15 @@ class TuneConfig(_Strict):
 
     metric: Metric = "mase"
     block_markets: int | None = Field(
-        None, ge=1, description="markets per tuning block; default: sized from the fit count and the cluster's threads"
+        None,
+        ge=1,
+        description="markets per tuning block; default: sized from the fit count and the cluster's threads",
     )
     block_hps: int = Field(32, ge=1)
     in_process_below: int = Field(
-        300, ge=0, description="run in-process, without starting a cluster, below this many fits (0: never)"
+        300,
+        ge=0,
+        description="run in-process, without starting a cluster, below this many fits (0: never)",
     )
     task_timeout: float | None = Field(
         None, gt=0, description="seconds a tuning block may run before it is cancelled and reported"
@@ -132,7 +140,9 @@ class SegmentsConfig(_Strict):
     """How markets are split into segments: mature, new (incl. pre-launch) and custom."""
 
     min_history: int | None = Field(
-        None, ge=1, description="periods of history a market needs to be mature; default: what CV needs"
+        None,
+        ge=1,
+        description="periods of history a market needs to be mature; default: what CV needs",
     )
     custom: list[str] = Field(default_factory=list, description="markets handled as custom")
 
@@ -140,8 +150,12 @@ class SegmentsConfig(_Strict):
 class QAConfig(_Strict):
     """Input QA settings."""
 
-    jump_z: float = Field(8.0, gt=0, description="robust z-score of period-over-period change flagged as a jump")
-    stale_after: int = Field(1, ge=0, description="periods the last observation may lag the run date")
+    jump_z: float = Field(
+        8.0, gt=0, description="robust z-score of period-over-period change flagged as a jump"
+    )
+    stale_after: int = Field(
+        1, ge=0, description="periods the last observation may lag the run date"
+    )
     fail_on_warn: bool = False
 
 
@@ -163,9 +177,15 @@ class CustomModelConfig(_Strict):
 class QCConfig(_Strict):
     """Quality checks on the final forecast before it can become official."""
 
-    growth_tolerance: float = Field(0.5, ge=0, description="allowed excess over the historical growth range")
-    jump_tolerance: float = Field(0.25, ge=0, description="allowed relative jump at the forecast origin")
-    deviation_threshold: float = Field(0.2, ge=0, description="relative change vs the previous official forecast")
+    growth_tolerance: float = Field(
+        0.5, ge=0, description="allowed excess over the historical growth range"
+    )
+    jump_tolerance: float = Field(
+        0.25, ge=0, description="allowed relative jump at the forecast origin"
+    )
+    deviation_threshold: float = Field(
+        0.2, ge=0, description="relative change vs the previous official forecast"
+    )
     totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
 
 
@@ -173,7 +193,9 @@ class SearchConfig(_Strict):
     """How the hp space is searched: the full grid, or successive halving over splits."""
 
     strategy: Literal["grid", "halving"] = "grid"
-    keep: float = Field(0.33, gt=0, le=1, description="share of hps per market kept after each split")
+    keep: float = Field(
+        0.33, gt=0, le=1, description="share of hps per market kept after each split"
+    )
 
 
 class HolidaysConfig(_Strict):
@@ -182,17 +204,23 @@ class HolidaysConfig(_Strict):
     lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
     lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
     events: str | None = Field(None, description="YAML of custom event calendars")
-    country: dict[str, str] = Field(default_factory=dict, description="market code -> holidays country code")
+    country: dict[str, str] = Field(
+        default_factory=dict, description="market code -> holidays country code"
+    )
 
 
 class NewMarketsConfig(_Strict):
     """The proxy model for new and pre-launch markets."""
 
-    features: list[str] | None = Field(None, description="external features used; default: all numeric")
+    features: list[str] | None = Field(
+        None, description="external features used; default: all numeric"
+    )
     proxies: int = Field(5, ge=1, description="proxies per new market")
     method: Literal["kmeans_knn", "knn"] = "kmeans_knn"
     clusters: int | None = Field(None, ge=1)
-    pca: int | None = Field(None, ge=1, description="PCA components before clustering; none: no reduction")
+    pca: int | None = Field(
+        None, ge=1, description="PCA components before clustering; none: no reduction"
+    )
 
 
 class PublishConfig(_Strict):
@@ -216,8 +244,12 @@ class RunConfig(_Strict):
     qa: QAConfig = QAConfig()
     clean: CleanConfig = CleanConfig()
     new_markets: NewMarketsConfig = NewMarketsConfig()
-    custom: dict[str, CustomModelConfig] = Field(default_factory=dict, description="market -> forced model")
-    adjustments: str | None = Field(None, description="business input: a YAML file or a folder of them")
+    custom: dict[str, CustomModelConfig] = Field(
+        default_factory=dict, description="market -> forced model"
+    )
+    adjustments: str | None = Field(
+        None, description="business input: a YAML file or a folder of them"
+    )
     qc: QCConfig = QCConfig()
     holidays: HolidaysConfig = HolidaysConfig()
     search: SearchConfig = SearchConfig()
@@ -225,7 +257,9 @@ class RunConfig(_Strict):
     levels: list[int] = [80, 95]
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
-    source: str | None = Field(None, description="file the config was read from (set by the loader)")
+    source: str | None = Field(
+        None, description="file the config was read from (set by the loader)"
+    )
     _space_digest: str | None = PrivateAttr(None)
 
     @field_validator("cluster", mode="before")
@@ -251,7 +285,9 @@ class RunConfig(_Strict):
     def _custom_have_models(self) -> RunConfig:
         missing = sorted(set(self.segments.custom) - set(self.custom))
         if missing:
-            raise ValueError(f"segments.custom lists {missing} without a model under custom: (family, params)")
+            raise ValueError(
+                f"segments.custom lists {missing} without a model under custom: (family, params)"
+            )
         return self
 
     @property
@@ -295,7 +331,9 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_config(raw: dict[str, Any], source: str = "<dict>", base: Path | None = None) -> RunConfig:
+def parse_config(
+    raw: dict[str, Any], source: str = "<dict>", base: Path | None = None
+) -> RunConfig:
     """Validate a config mapping; relative paths resolve against `base`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"invalid config {source}: expected a mapping at the top level")

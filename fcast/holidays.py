@@ -80,7 +80,9 @@ def group_of(name: str) -> str:
     return OTHER
 
 
-def calendar(market: str, years: Iterable[int], country: Mapping[str, str] | None = None) -> dict[Any, str]:
+def calendar(
+    market: str, years: Iterable[int], country: Mapping[str, str] | None = None
+) -> dict[Any, str]:
     """date -> holiday name for a market's country (English names when the package has them); {} if unknown."""
     import holidays
 
@@ -91,8 +93,10 @@ def calendar(market: str, years: Iterable[int], country: Mapping[str, str] | Non
         if "en_US" in cal.supported_languages:
             cal = holidays.country_holidays(code, years=years, language="en_US")
     except NotImplementedError:
-        warnings.warn(f"no holiday calendar for market {market!r} (country {code!r}); its holiday features are 0",
-                      stacklevel=2)
+        warnings.warn(
+            f"no holiday calendar for market {market!r} (country {code!r}); its holiday features are 0",
+            stacklevel=2,
+        )
         return {}
     return dict(cal.items())
 
@@ -110,7 +114,9 @@ def _share(days: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return count / ((hi - lo) / _DAY)
 
 
-def expand_events(events: Mapping[str, Sequence[str]], years: Iterable[int]) -> dict[str, np.ndarray]:
+def expand_events(
+    events: Mapping[str, Sequence[str]], years: Iterable[int]
+) -> dict[str, np.ndarray]:
     """Custom event group -> its days. An entry is a date 'YYYY-MM-DD', a range 'YYYY-MM-DD/YYYY-MM-DD'
     (inclusive), or a yearly date or range 'MM-DD' / 'MM-DD/MM-DD' repeated every year."""
     out: dict[str, np.ndarray] = {}
@@ -171,7 +177,11 @@ def holiday_features(
     """
     time = pd.DatetimeIndex(time)
     offset = pd.tseries.frequencies.to_offset(freq)
-    ext = pd.date_range(time[0] - lag * offset, periods=len(time) + lead + lag, freq=offset) if len(time) else time
+    ext = (
+        pd.date_range(time[0] - lag * offset, periods=len(time) + lead + lag, freq=offset)
+        if len(time)
+        else time
+    )
     lo, hi = _bounds(ext, freq)
     years = range(int(str(lo[0])[:4]) - 1, int(str(hi[-1])[:4]) + 1)
     custom = expand_events(events or {}, years)
@@ -209,7 +219,9 @@ def holiday_features(
     )
 
 
-def future_index(time: pd.DatetimeIndex | xr.DataArray, horizon: int, freq: str) -> pd.DatetimeIndex:
+def future_index(
+    time: pd.DatetimeIndex | xr.DataArray, horizon: int, freq: str
+) -> pd.DatetimeIndex:
     """The history's index followed by `horizon` periods: what `holiday_features` needs for apply."""
     time = pd.DatetimeIndex(np.asarray(time))
     future = pd.date_range(time[-1], periods=horizon + 1, freq=freq)[1:]
@@ -234,7 +246,9 @@ def check_set(name: str | None) -> str | None:
     return None
 
 
-def columns(features: Sequence[str], holidays: str | None, lead: int = 0, lag: int = 0) -> list[int]:
+def columns(
+    features: Sequence[str], holidays: str | None, lead: int = 0, lag: int = 0
+) -> list[int]:
     """Indices of the features a model uses: its groups, with shifts up to its lead and lag."""
     groups = set(group_set(holidays))
     if holidays == "all":  # every group x has, custom events included

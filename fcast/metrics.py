@@ -33,7 +33,9 @@ def mase_scale(y_train: np.ndarray, season_length: int) -> float:
     return scale if scale > 0 else float("nan")
 
 
-def pointwise(metric: str, y: np.ndarray, yhat: np.ndarray, scale: float | np.ndarray = 1.0) -> np.ndarray:
+def pointwise(
+    metric: str, y: np.ndarray, yhat: np.ndarray, scale: float | np.ndarray = 1.0
+) -> np.ndarray:
     """The pointwise loss of `metric` (broadcasting y, yhat and scale)."""
     diff = np.abs(np.asarray(y) - np.asarray(yhat))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -32,7 +32,12 @@ PREPROCESS: dict[str, ParamType] = {"log": bool, "window": int}
 #: regressor parameters every family with `uses_x` accepts (see fcast.holidays): which holiday
 #: groups ("all", "moving", "none" or group names), the largest lead and lag, and the encoding
 #: ("share" of the period's days, or "any": 1 when the period holds a holiday of the group)
-X_PARAMS: dict[str, ParamType] = {"holidays": str, "holiday_lead": int, "holiday_lag": int, "holiday_form": str}
+X_PARAMS: dict[str, ParamType] = {
+    "holidays": str,
+    "holiday_lead": int,
+    "holiday_lag": int,
+    "holiday_form": str,
+}
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,9 @@ def _build_ets(p: Mapping[str, Any], m: int) -> Any:
     from statsforecast.models import AutoETS
 
     error, trend, damped, season = _ets_parts(p["spec"])
-    return AutoETS(season_length=m if season != "N" else 1, model=error + trend + season, damped=damped)
+    return AutoETS(
+        season_length=m if season != "N" else 1, model=error + trend + season, damped=damped
+    )
 
 
 def _check_ets(p: Mapping[str, Any], m: int) -> str | None:
@@ -234,7 +241,9 @@ def _build_mstl(p: Mapping[str, Any], m: int) -> Any:
         AutoETS(model="ZZN") if trend == "ets" else ARIMA(order=(1, 1, 1), include_drift=True)
     )
     seasons = _seasons(p, m)
-    return MSTL(season_length=seasons if len(seasons) > 1 else seasons[0], trend_forecaster=forecaster)
+    return MSTL(
+        season_length=seasons if len(seasons) > 1 else seasons[0], trend_forecaster=forecaster
+    )
 
 
 def _check_x(p: Mapping[str, Any]) -> str | None:
@@ -299,13 +308,20 @@ register(
 register(Family("theta", {"variant": str}, _build_theta, check=_check_theta))
 register(
     Family(
-        "mstl", {"seasons": str, "trend": str}, _build_mstl, defaults={"trend": "ets"}, check=_check_mstl,
+        "mstl",
+        {"seasons": str, "trend": str},
+        _build_mstl,
+        defaults={"trend": "ets"},
+        check=_check_mstl,
         uses_x=True,
     )
 )
 register(
     Family(
-        "holt_winters", {"error_type": str}, _build_holt_winters, defaults={"error_type": "A"},
+        "holt_winters",
+        {"error_type": str},
+        _build_holt_winters,
+        defaults={"error_type": "A"},
         check=_check_holt_winters,
     )
 )
@@ -361,7 +377,7 @@ class Model:
         y = np.asarray(y, dtype="float64")
         window = self.params.get("window")
         if window:
-            y = y[-int(window):]
+            y = y[-int(window) :]
         if self.params.get("log"):
             if np.any(y <= 0):
                 raise ValueError("log transform needs positive values")
@@ -371,31 +387,44 @@ class Model:
     @property
     def uses_x(self) -> bool:
         """True when this model takes holiday regressors (a family with `uses_x` and holidays other than none)."""
-        return get_family(self.family).uses_x and self.params.get("holidays", "none") not in ("none", "")
+        return get_family(self.family).uses_x and self.params.get("holidays", "none") not in (
+            "none",
+            "",
+        )
 
     def regressors(
-        self, X: np.ndarray | None, X_future: np.ndarray | None, h: int, features: Sequence[str] | None
+        self,
+        X: np.ndarray | None,
+        X_future: np.ndarray | None,
+        h: int,
+        features: Sequence[str] | None,
     ) -> dict[str, np.ndarray]:
         """The X and X_future kwargs for the estimator: the model's columns, windowed like y, non-constant."""
         from fcast.holidays import columns
 
         if X is None or X_future is None or features is None:
             raise ValueError(f"{self.label()} needs holiday features x (and their future values)")
-        cols = columns(features, self.params.get("holidays"), int(self.params.get("holiday_lead", 0)),
-                       int(self.params.get("holiday_lag", 0)))
+        cols = columns(
+            features,
+            self.params.get("holidays"),
+            int(self.params.get("holiday_lead", 0)),
+            int(self.params.get("holiday_lag", 0)),
+        )
         X = np.asarray(X, dtype="float64")[:, cols]
         X_future = np.asarray(X_future, dtype="float64")[:, cols]
         if len(X_future) != h:
             raise ValueError(f"X_future has {len(X_future)} rows, the horizon is {h}")
         window = self.params.get("window")
         if window:
-            X = X[-int(window):]
+            X = X[-int(window) :]
         if self.params.get("holiday_form") == "any":
             X, X_future = (X > 0).astype("float64"), (X_future > 0).astype("float64")
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_future))):
             raise ValueError("holiday features have missing values")
         keep: list[int] = []
-        for j in range(X.shape[1]):  # a constant or repeated column would make the regression singular
+        for j in range(
+            X.shape[1]
+        ):  # a constant or repeated column would make the regression singular
             if np.ptp(X[:, j]) > 0 and not any(np.array_equal(X[:, j], X[:, k]) for k in keep):
                 keep.append(j)
         return {"X": X[:, keep], "X_future": X_future[:, keep]} if keep else {}
@@ -424,7 +453,11 @@ class Model:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = self.estimator().forecast(y=train, h=h, level=level, **extra)
-        out = {k: np.asarray(v, dtype="float64") for k, v in res.items() if k == "mean" or k[:3] in ("lo-", "hi-")}
+        out = {
+            k: np.asarray(v, dtype="float64")
+            for k, v in res.items()
+            if k == "mean" or k[:3] in ("lo-", "hi-")
+        }
         if self.params.get("log"):
             out = {k: np.exp(v) for k, v in out.items()}
         if not np.all(np.isfinite(out["mean"])):
@@ -434,7 +467,11 @@ class Model:
     def label(self) -> str:
         """A short readable name, e.g. 'ets(AAdN) log w=156'."""
         fam = get_family(self.family)
-        core = [self.params[k] for k in fam.params if k in self.params and fam.defaults.get(k) != self.params[k]]
+        core = [
+            self.params[k]
+            for k in fam.params
+            if k in self.params and fam.defaults.get(k) != self.params[k]
+        ]
         inner = ",".join(str(v) for v in core)
         text = f"{self.family}({inner})" if inner else self.family
         if self.params.get("log"):

@@ -150,8 +150,13 @@ def run_input_qa(
         dates = pd.to_datetime(table["date"], errors="coerce")
         table = table[dates.isna() | (dates <= cut)]
     result = run_qa(
-        table, value=cfg.data.value, freq=cfg.data.freq, source=actuals_label(cfg.data.actuals), qa=cfg.qa,
-        min_history=min_history(cfg), as_of=pd.Timestamp(as_of) if as_of else None,
+        table,
+        value=cfg.data.value,
+        freq=cfg.data.freq,
+        source=actuals_label(cfg.data.actuals),
+        qa=cfg.qa,
+        min_history=min_history(cfg),
+        as_of=pd.Timestamp(as_of) if as_of else None,
         previous_markets=previous_markets,
     )
     return result
@@ -161,7 +166,9 @@ def _blocking(qa: QAResult, markets: list[str] | None) -> pd.DataFrame:
     """QA errors that stop this run: all of them, or those of the requested markets and global ones."""
     errors = qa.errors
     if markets:
-        errors = errors[errors["market"].isna() | errors["market"].isin(markets) | (errors["market"] == "*")]
+        errors = errors[
+            errors["market"].isna() | errors["market"].isin(markets) | (errors["market"] == "*")
+        ]
     return errors
 
 
@@ -177,20 +184,35 @@ def prepare(
     qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
     blocking = _blocking(qa, markets)
     if len(blocking) or qa.cube is None:
-        raise QAFailed(qa.findings, f"input QA failed for {actuals_label(cfg.data.actuals)}:\n{qa_summary(blocking if len(blocking) else qa.findings)}")
+        raise QAFailed(
+            qa.findings,
+            f"input QA failed for {actuals_label(cfg.data.actuals)}:\n{qa_summary(blocking if len(blocking) else qa.findings)}",
+        )
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
     events = load_events(cfg.clean.events) if cfg.clean.events else None
-    cube, record = clean(cube, events, auto=cfg.clean.auto, season_length=season_length(cfg.data.freq))
+    cube, record = clean(
+        cube, events, auto=cfg.clean.auto, season_length=season_length(cfg.data.freq)
+    )
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
-        cube, table, min_history=min_history(cfg), custom=cfg.custom_markets,
+        cube,
+        table,
+        min_history=min_history(cfg),
+        custom=cfg.custom_markets,
         as_of=pd.Timestamp(as_of) if as_of else None,
     )
     if markets:
         segments = segments.sel(market=[m for m in segments["market"].values if m in markets])
-    return Prepared(cube, segments, table, actuals_hash(cfg.data.actuals, cfg.data.value, raw), qa.findings, record)
+    return Prepared(
+        cube,
+        segments,
+        table,
+        actuals_hash(cfg.data.actuals, cfg.data.value, raw),
+        qa.findings,
+        record,
+    )
 
 
 def previous_input_markets(store: Store, kind: str) -> list[str] | None:
@@ -204,7 +226,11 @@ def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
     store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
     store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
     # every market is cleaned (proxies use them all) but only the run's markets get charts
-    charted = prep.cleaning[prep.cleaning["market"].isin(prep.segments["market"].values)] if len(prep.cleaning) else prep.cleaning
+    charted = (
+        prep.cleaning[prep.cleaning["market"].isin(prep.segments["market"].values)]
+        if len(prep.cleaning)
+        else prep.cleaning
+    )
     if len(charted) and charted["applied"].any():
         try:
             save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
@@ -213,7 +239,12 @@ def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
 
 
 def _start(
-    store: Store, cfg: RunConfig, kind: str, markets: list[str] | None, as_of: str | None, run_id: str | None = None,
+    store: Store,
+    cfg: RunConfig,
+    kind: str,
+    markets: list[str] | None,
+    as_of: str | None,
+    run_id: str | None = None,
     raw: pd.DataFrame | None = None,
 ) -> tuple[str, Prepared]:
     """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
@@ -222,9 +253,19 @@ def _start(
         prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind), raw)
     except QAFailed as exc:
         store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
-        store.write_json({"run_id": run_id, "kind": kind, "status": "failed", "started": utcnow(),
-                          "error": "input QA failed", "config": cfg.model_dump(mode="json")},
-                         "runs", run_id, "manifest.json")
+        store.write_json(
+            {
+                "run_id": run_id,
+                "kind": kind,
+                "status": "failed",
+                "started": utcnow(),
+                "error": "input QA failed",
+                "config": cfg.model_dump(mode="json"),
+            },
+            "runs",
+            run_id,
+            "manifest.json",
+        )
         raise
     _write_inputs(store, run_id, prep)
     return run_id, prep
@@ -235,12 +276,19 @@ def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.
     if not prep.of("new"):
         return None, None
     if prep.markets is None:
-        print(f"warning: new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies",
-              file=sys.stderr)
+        print(
+            f"warning: new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies",
+            file=sys.stderr,
+        )
         return None, None
     return forecast_new(
-        prep.cube["y"], prep.markets, prep.segments, horizon=cfg.horizon, levels=cfg.levels,
-        freq=cfg.data.freq, cfg=cfg.new_markets,
+        prep.cube["y"],
+        prep.markets,
+        prep.segments,
+        horizon=cfg.horizon,
+        levels=cfg.levels,
+        freq=cfg.data.freq,
+        cfg=cfg.new_markets,
     )
 
 
@@ -258,8 +306,14 @@ def _manifest(
         "scope": scope,
         "input_markets": prep.cube["market"].values.tolist(),
         "segments": {name: prep.of(name) for name in ("mature", "new", "custom")},
-        "qa": {"errors": int((prep.qa["severity"] == "error").sum()), "warnings": int((prep.qa["severity"] == "warn").sum())},
-        "cleaning": {"removed": len(applied), "proposed_not_removed": len(prep.cleaning) - len(applied)},
+        "qa": {
+            "errors": int((prep.qa["severity"] == "error").sum()),
+            "warnings": int((prep.qa["severity"] == "warn").sum()),
+        },
+        "cleaning": {
+            "removed": len(applied),
+            "proposed_not_removed": len(prep.cleaning) - len(applied),
+        },
         "data_end": str(prep.cube.time.values[-1])[:10],
         "code_version": code_version(),
         "config": cfg.model_dump(mode="json"),
@@ -306,8 +360,15 @@ def _previous_official(store: Store) -> pd.DataFrame | None:
 
 
 def _outputs(
-    store: Store, run_id: str, cfg: RunConfig, prep: Prepared, mature: xr.Dataset, business: BusinessInput,
-    client: Any, timer: Timer, progress: bool,
+    store: Store,
+    run_id: str,
+    cfg: RunConfig,
+    prep: Prepared,
+    mature: xr.Dataset,
+    business: BusinessInput,
+    client: Any,
+    timer: Timer,
+    progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
     """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files."""
     parts, cubes = [to_table(mature, segment="mature")], [mature]
@@ -328,14 +389,20 @@ def _outputs(
     if business.adjustments:  # yhat_base and adjustment_id exist once business input does
         table = apply_adjustments(table, business.adjustments)
     store.write_parquet(table, "runs", run_id, "forecast.parquet")
-    store.write_parquet(adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet")
+    store.write_parquet(
+        adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
+    )
     fc = xr.concat(cubes, dim="market") if len(cubes) > 1 else mature
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
     with timer("qc"):
         qc = run_qc(
-            table, y=prep.cube["y_clean"], expected_markets=prep.segments["market"].values.astype(str).tolist(),
-            previous=_previous_official(store), totals=read_totals(cfg.qc.totals) if cfg.qc.totals else None,
-            cfg=cfg.qc, season_length=season_length(cfg.data.freq),
+            table,
+            y=prep.cube["y_clean"],
+            expected_markets=prep.segments["market"].values.astype(str).tolist(),
+            previous=_previous_official(store),
+            totals=read_totals(cfg.qc.totals) if cfg.qc.totals else None,
+            cfg=cfg.qc,
+            season_length=season_length(cfg.data.freq),
         )
     store.write_parquet(qc, "runs", run_id, "qc.parquet")
     if progress:
@@ -351,8 +418,13 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         return None
     h = cfg.holidays
     return holiday_features(
-        y["market"].values.tolist(), future_index(y["time"].values, cfg.horizon, cfg.data.freq), cfg.data.freq,
-        lead=h.lead, lag=h.lag, events=load_holiday_events(h.events) if h.events else None, country=h.country,
+        y["market"].values.tolist(),
+        future_index(y["time"].values, cfg.horizon, cfg.data.freq),
+        cfg.data.freq,
+        lead=h.lead,
+        lag=h.lag,
+        events=load_holiday_events(h.events) if h.events else None,
+        country=h.country,
     )
 
 
@@ -361,7 +433,10 @@ def _members_models(members: dict[str, list[Member]]) -> list[Model]:
 
 
 def _qc_counts(qc: pd.DataFrame) -> dict[str, int]:
-    return {"errors": int((qc["severity"] == "error").sum()), "warnings": int((qc["severity"] == "warning").sum())}
+    return {
+        "errors": int((qc["severity"] == "error").sum()),
+        "warnings": int((qc["severity"] == "warning").sum()),
+    }
 
 
 def _finish(store: Store, manifest: dict[str, Any], timer: Timer, **extra: Any) -> dict[str, Any]:
@@ -386,7 +461,9 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     scope = sorted(markets) if markets else ["*"]
-    raw = read_actuals_source(cfg.data.actuals, cfg.data.value)  # read once: a SQL source has no file to hash
+    raw = read_actuals_source(
+        cfg.data.actuals, cfg.data.value
+    )  # read once: a SQL source has no file to hash
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
@@ -402,55 +479,126 @@ def run_tuning(
             )
         hp = load_space(cfg.space, cfg.data.freq)
         m = season_length(cfg.data.freq)
-        labels = label(prep.cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg))
-    holdout_start = str(prep.cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None
+        labels = label(
+            prep.cube.time,
+            cfg.cv.splits,
+            cfg.cv.step,
+            cfg.cv_horizon,
+            cfg.cv.holdout,
+            min_train(cfg),
+        )
+    holdout_start = (
+        str(prep.cube.time.values[labels.attrs["holdout_start"]])[:10] if cfg.cv.holdout else None
+    )
     manifest = _manifest(
-        cfg, "tuning", run_id, prep, scope, cluster=_cluster_info(client), resumed=resumed,
+        cfg,
+        "tuning",
+        run_id,
+        prep,
+        scope,
+        cluster=_cluster_info(client),
+        resumed=resumed,
         cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
-    store.write_text(Path(cfg.space).read_text() if "://" not in cfg.space else hp.attrs["space"], "runs", run_id, "space.yaml")
+    store.write_text(
+        Path(cfg.space).read_text() if "://" not in cfg.space else hp.attrs["space"],
+        "runs",
+        run_id,
+        "space.yaml",
+    )
     if progress:
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
-        print(f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
-              file=sys.stderr)
+        print(
+            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
+            file=sys.stderr,
+        )
     y = prep.cube["y_clean"].sel(market=mature)
     x = holiday_x(cfg, y, models_of(hp, m))
     try:
         with timer("tune"):
             if cfg.search.strategy == "halving":
                 tuning, reports = halving(
-                    y, labels, hp, store.run_url(run_id, "tuning.zarr"), keep=cfg.search.keep, min_keep=cfg.select.top,
-                    horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
-                    weights=cfg.select.weights, block_markets=cfg.tune.block_markets, client=client,
-                    progress=progress, x=x,
+                    y,
+                    labels,
+                    hp,
+                    store.run_url(run_id, "tuning.zarr"),
+                    keep=cfg.search.keep,
+                    min_keep=cfg.select.top,
+                    horizon=cfg.cv_horizon,
+                    metric=cfg.tune.metric,
+                    season_length=m,
+                    min_train=min_train(cfg),
+                    weights=cfg.select.weights,
+                    block_markets=cfg.tune.block_markets,
+                    client=client,
+                    progress=progress,
+                    x=x,
                 )
             else:
                 tuning, reports = tune(
-                    y, labels, hp, store.run_url(run_id, "tuning.zarr"),
-                    horizon=cfg.cv_horizon, metric=cfg.tune.metric, season_length=m, min_train=min_train(cfg),
-                    block_markets=cfg.tune.block_markets, block_hps=cfg.tune.block_hps, client=client, progress=progress,
-                    task_timeout=cfg.tune.task_timeout, x=x,
+                    y,
+                    labels,
+                    hp,
+                    store.run_url(run_id, "tuning.zarr"),
+                    horizon=cfg.cv_horizon,
+                    metric=cfg.tune.metric,
+                    season_length=m,
+                    min_train=min_train(cfg),
+                    block_markets=cfg.tune.block_markets,
+                    block_hps=cfg.tune.block_hps,
+                    client=client,
+                    progress=progress,
+                    task_timeout=cfg.tune.task_timeout,
+                    x=x,
                 )
         with timer("select"):
             selection = select(
-                tuning, y, top=cfg.select.top, combine=cfg.select.combine, weights=cfg.select.weights,
-                holdout=cfg.cv.holdout, client=client, x=x,
+                tuning,
+                y,
+                top=cfg.select.top,
+                combine=cfg.select.combine,
+                weights=cfg.select.weights,
+                holdout=cfg.cv.holdout,
+                client=client,
+                x=x,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         with timer("apply"):
-            fc = apply(y, members_from_selection(selection, m), cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
-        table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
+            fc = apply(
+                y,
+                members_from_selection(selection, m),
+                cfg.horizon,
+                cfg.levels,
+                cfg.data.freq,
+                client,
+                x=x,
+            )
+        table, proxies, qc = _outputs(
+            store, run_id, cfg, prep, fc, business, client, timer, progress
+        )
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
     status = tuning["status"]
-    counts = {"fits": int(((status == 0) | (status == 1)).sum()), "failed": int((status == 1).sum()),
-              "blocks_run": len(reports),
-              "timed_out": [{"block": r.block, "seconds": r.seconds} for r in reports if getattr(r, "timed_out", False)]}
+    counts = {
+        "fits": int(((status == 0) | (status == 1)).sum()),
+        "failed": int((status == 1).sum()),
+        "blocks_run": len(reports),
+        "timed_out": [
+            {"block": r.block, "seconds": r.seconds}
+            for r in reports
+            if getattr(r, "timed_out", False)
+        ],
+    }
     manifest = _finish(
-        store, manifest, timer, counts=counts, unselected=sorted(set(mature) - set(selection["market"])),
-        qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments],
+        store,
+        manifest,
+        timer,
+        counts=counts,
+        unselected=sorted(set(mature) - set(selection["market"])),
+        qc=_qc_counts(qc),
+        adjustments=[a.id for a in business.adjustments],
     )
     store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
@@ -468,7 +616,9 @@ def run_weekly(
     store = Store(cfg.store)
     tuned = store.latest("tuning")
     if not store.exists("runs", tuned, "selection.parquet"):
-        raise StoreError(f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`")
+        raise StoreError(
+            f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`"
+        )
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "weekly", markets, as_of)
     with timer("load"):
@@ -481,13 +631,22 @@ def run_weekly(
         if not run_markets and not prep.of("new") and not business.custom:
             raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
     manifest = _manifest(
-        cfg, "weekly", run_id, prep, sorted(markets) if markets else ["*"], tuning_run=tuned, as_of=as_of,
-        untuned_markets=untuned, cluster=_cluster_info(client),
+        cfg,
+        "weekly",
+        run_id,
+        prep,
+        sorted(markets) if markets else ["*"],
+        tuning_run=tuned,
+        as_of=as_of,
+        untuned_markets=untuned,
+        cluster=_cluster_info(client),
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
-        print(f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
-              file=sys.stderr)
+        print(
+            f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
+            file=sys.stderr,
+        )
     y = prep.cube["y_clean"].sel(market=run_markets)
     try:
         with timer("apply"):
@@ -495,12 +654,16 @@ def run_weekly(
             members = members_from_selection(used, season_length(cfg.data.freq))
             x = holiday_x(cfg, y, _members_models(members))
             fc = apply(y, members, cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
-        table, proxies, qc = _outputs(store, run_id, cfg, prep, fc, business, client, timer, progress)
+        table, proxies, qc = _outputs(
+            store, run_id, cfg, prep, fc, business, client, timer, progress
+        )
         store.write_parquet(used, "runs", run_id, "selection.parquet")
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
-    manifest = _finish(store, manifest, timer, qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments])
+    manifest = _finish(
+        store, manifest, timer, qc=_qc_counts(qc), adjustments=[a.id for a in business.adjustments]
+    )
     return RunResult(run_id, store.run_url(run_id), used, table, manifest, proxies)
 
 
@@ -510,16 +673,20 @@ def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for market, grp in chosen.groupby("market", sort=True):
         ho = grp["ensemble_holdout_score"].iloc[0] if len(grp) > 1 else grp["holdout_score"].iloc[0]
-        rows.append({
-            "market": market,
-            "model": " + ".join(grp["label"]),
-            "cv_score": round(float(np.average(grp["cv_score"], weights=grp["weight"])), 4),
-            "holdout_score": round(float(ho), 4),
-        })
+        rows.append(
+            {
+                "market": market,
+                "model": " + ".join(grp["label"]),
+                "cv_score": round(float(np.average(grp["cv_score"], weights=grp["weight"])), 4),
+                "holdout_score": round(float(ho), 4),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def estimate_fits(cfg: RunConfig, markets: list[str] | None = None) -> int:
     """Upper bound on the CV fits a tuning run would do (to decide whether a cluster pays)."""
-    n_mature = len(prepare(cfg, markets).of("mature"))  # QA and cleaning are fast (< 1 s on 60 markets)
+    n_mature = len(
+        prepare(cfg, markets).of("mature")
+    )  # QA and cleaning are fast (< 1 s on 60 markets)
     return n_mature * load_space(cfg.space, cfg.data.freq).sizes["hp"] * cfg.cv.splits

@@ -224,7 +224,9 @@ def origin_jump(ctx: QCContext) -> Iterable[Finding]:
         if launch or not (m > LEVEL and len(y) >= m + LEVEL):
             jump = float(grp["yhat"].iloc[0]) / y[-1] - 1
         else:
-            jump = float(np.median(grp["yhat"].to_numpy()[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
+            jump = (
+                float(np.median(grp["yhat"].to_numpy()[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
+            )
         step = expected_step(y, m, launch)
         if abs(jump - step) > tol:
             basis = (

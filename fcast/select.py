@@ -26,7 +26,9 @@ from fcast.space import models_of
 from fcast.tune import FAILED, SKIPPED, align_x, first_observed
 
 
-def split_weights(splits: int | Sequence[int], scheme: str | Sequence[float] = "linear") -> xr.DataArray:
+def split_weights(
+    splits: int | Sequence[int], scheme: str | Sequence[float] = "linear"
+) -> xr.DataArray:
     """Weights over `split` summing to 1; 'linear' and 'exponential' favour recent splits."""
     index = np.arange(splits) if isinstance(splits, int) else np.asarray(splits)
     n = len(index)
@@ -39,7 +41,9 @@ def split_weights(splits: int | Sequence[int], scheme: str | Sequence[float] = "
     else:
         raw = np.asarray(scheme, dtype=float)
         if raw.shape != (n,) or np.any(raw < 0) or raw.sum() <= 0:
-            raise ValueError(f"split weights must be {n} non-negative numbers with a positive sum, got {list(scheme)}")
+            raise ValueError(
+                f"split weights must be {n} non-negative numbers with a positive sum, got {list(scheme)}"
+            )
     return xr.DataArray(raw / raw.sum(), dims="split", coords={"split": index}, name="weight")
 
 
@@ -64,13 +68,19 @@ def top_hps(score: xr.DataArray, top: int) -> xr.DataArray:
     hp_index = score["hp"].values[order]
     hp_index = np.where(np.isnan(ranked), -1, hp_index)
     return xr.DataArray(
-        hp_index, dims=("market", "rank"), coords={"market": score["market"].values, "rank": np.arange(1, order.shape[1] + 1)}
+        hp_index,
+        dims=("market", "rank"),
+        coords={"market": score["market"].values, "rank": np.arange(1, order.shape[1] + 1)},
     )
 
 
 def holdout_block(
-    y: np.ndarray, members: list[list[Model]], holdout: int, metric: str,
-    x: np.ndarray | None = None, features: list[str] | None = None,
+    y: np.ndarray,
+    members: list[list[Model]],
+    holdout: int,
+    metric: str,
+    x: np.ndarray | None = None,
+    features: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per market: each member's holdout score and the score of the members' mean forecast."""
     n_m = y.shape[0]
@@ -89,8 +99,11 @@ def holdout_block(
                 if model.uses_x:
                     cut = y.shape[1] - holdout
                     fc = model.forecast(
-                        train, holdout, X=None if x is None else x[mi, first[mi] : cut],
-                        X_future=None if x is None else x[mi, cut:], features=features,
+                        train,
+                        holdout,
+                        X=None if x is None else x[mi, first[mi] : cut],
+                        X_future=None if x is None else x[mi, cut:],
+                        features=features,
                     )["mean"]
                 else:
                     fc = model.forecast(train, holdout)["mean"]
@@ -124,11 +137,17 @@ def holdout_scores(
     values = y.values
     needs_x = any(m.uses_x for row in members for m in row)
     if needs_x and x is None:
-        raise ValueError("the top hps have models with holiday regressors; pass the holiday features as x")
+        raise ValueError(
+            "the top hps have models with holiday regressors; pass the holiday features as x"
+        )
     x_values, features = align_x(x, y) if needs_x else (None, None)
-    blocks = [slice(i, min(i + block_markets, len(members))) for i in range(0, len(members), block_markets)]
+    blocks = [
+        slice(i, min(i + block_markets, len(members)))
+        for i in range(0, len(members), block_markets)
+    ]
     args = [
-        (values[b], members[b], holdout, metric) + (() if x_values is None else (x_values[b], features))
+        (values[b], members[b], holdout, metric)
+        + (() if x_values is None else (x_values[b], features))
         for b in blocks
     ]
     if client is None:
@@ -143,7 +162,9 @@ def holdout_scores(
         mean[b] = m
     coords = {"market": y["market"].values}
     return (
-        xr.DataArray(member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}),
+        xr.DataArray(
+            member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
+        ),
         xr.DataArray(mean, dims="market", coords=coords),
     )
 
@@ -158,9 +179,15 @@ def choose(
 ) -> pd.DataFrame:
     """The selection table: one row per market and top-X member, with the chosen weight."""
     rows = []
-    names = [c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)]
+    names = [
+        c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
+    ]
     for market in top["market"].values:
-        ranks = [(int(r), int(h)) for r, h in zip(top["rank"].values, top.sel(market=market).values, strict=True) if h >= 0]
+        ranks = [
+            (int(r), int(h))
+            for r, h in zip(top["rank"].values, top.sel(market=market).values, strict=True)
+            if h >= 0
+        ]
         if not ranks:
             continue
         ho = (
@@ -177,7 +204,11 @@ def choose(
             weights = [1.0 if k == best else 0.0 for k in range(len(ranks))]
         for (r, h), ho_s, w in zip(ranks, ho, weights, strict=True):
             params = {n: hp[n].values[h].item() for n in names}
-            params = {k: v for k, v in params.items() if not (v == "" or (isinstance(v, float) and np.isnan(v)))}
+            params = {
+                k: v
+                for k, v in params.items()
+                if not (v == "" or (isinstance(v, float) and np.isnan(v)))
+            }
             rows.append(
                 {
                     "market": str(market),
@@ -199,7 +230,9 @@ def choose(
 
 def hp_coords(cube: xr.Dataset) -> xr.Dataset:
     """The hp dimension and its coords (family, label, parameters) of a cube, loaded."""
-    return xr.Dataset(coords={c: cube.coords[c] for c in cube.coords if cube.coords[c].dims == ("hp",)}).compute()
+    return xr.Dataset(
+        coords={c: cube.coords[c] for c in cube.coords if cube.coords[c].dims == ("hp",)}
+    ).compute()
 
 
 def select(
@@ -225,7 +258,13 @@ def select(
     ho = ho_mean = None
     if holdout > 0:
         ho, ho_mean = holdout_scores(
-            y.sel(market=best["market"]), best, hp, holdout, metric, int(tuning.attrs["season_length"]), client,
+            y.sel(market=best["market"]),
+            best,
+            hp,
+            holdout,
+            metric,
+            int(tuning.attrs["season_length"]),
+            client,
             x=x,
         )
     return choose(best, cv, ho, ho_mean, hp, combine)

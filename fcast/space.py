@@ -58,7 +58,10 @@ def _as_list(v: Any) -> list[Any]:
 
 def _family_grid(family: str, grid: dict[str, Any], preprocess: Grid) -> list[dict[str, Any]]:
     """All combinations of one family's grid and the preprocessing grid."""
-    merged = {**{k: _as_list(v) for k, v in preprocess.items()}, **{k: _as_list(v) for k, v in grid.items()}}
+    merged = {
+        **{k: _as_list(v) for k, v in preprocess.items()},
+        **{k: _as_list(v) for k, v in grid.items()},
+    }
     names = sorted(merged)
     combos = itertools.product(*(merged[n] for n in names))
     return [dict(zip(names, values, strict=True)) for values in combos]
@@ -69,11 +72,15 @@ def expand(spec: SpaceSpec, freq: str, source: str = "<space>") -> list[Model]:
     m = season_length(freq)
     unknown_pre = sorted(set(spec.preprocess) - set(PREPROCESS))
     if unknown_pre:
-        raise ConfigError(f"invalid space {source}: preprocess.{unknown_pre[0]}: unknown; known: {sorted(PREPROCESS)}")
+        raise ConfigError(
+            f"invalid space {source}: preprocess.{unknown_pre[0]}: unknown; known: {sorted(PREPROCESS)}"
+        )
     models: list[Model] = []
     for family, grid in spec.families.items():
         if family not in FAMILIES:
-            raise ConfigError(f"invalid space {source}: families.{family}: unknown family; known: {sorted(FAMILIES)}")
+            raise ConfigError(
+                f"invalid space {source}: families.{family}: unknown family; known: {sorted(FAMILIES)}"
+            )
         for params in _family_grid(family, grid or {}, spec.preprocess):
             try:
                 model = Model(family, coerce_params(family, params), m)
@@ -81,7 +88,9 @@ def expand(spec: SpaceSpec, freq: str, source: str = "<space>") -> list[Model]:
                 raise ConfigError(f"invalid space {source}: families.{family}: {exc}") from None
             problem = model.check()
             if problem:
-                raise ConfigError(f"invalid space {source}: families.{family}: {problem} (freq {freq})")
+                raise ConfigError(
+                    f"invalid space {source}: families.{family}: {problem} (freq {freq})"
+                )
             models.append(model)
     if not models:
         raise ConfigError(f"invalid space {source}: no models (families is empty)")
@@ -117,7 +126,9 @@ def to_dataset(models: list[Model]) -> xr.Dataset:
 
 def models_of(hp: xr.Dataset | xr.DataArray, season_length: int) -> list[Model]:
     """Rebuild the models from the hp coords of any cube variable."""
-    names = [c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)]
+    names = [
+        c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
+    ]
     out = []
     for i in range(hp.sizes["hp"]):
         family = str(hp["family"].values[i])
@@ -135,7 +146,9 @@ def parse_space(raw: Any, freq: str, source: str = "<space>") -> xr.Dataset:
     try:
         spec = SpaceSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source).replace("invalid config", "invalid space")) from None
+        raise ConfigError(
+            _format_errors(exc, source).replace("invalid config", "invalid space")
+        ) from None
     ds = to_dataset(expand(spec, freq, source))
     ds.attrs["space"] = json.dumps(raw, sort_keys=True, default=str)
     return ds

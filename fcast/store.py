@@ -112,7 +112,9 @@ class Store:
                 out.append(manifest)
         return sorted(out, key=lambda m: (m.get("started") or "", m.get("run_id", "")))
 
-    def resumable(self, kind: str, fingerprint: str, input_hash: str, scope: list[str]) -> str | None:
+    def resumable(
+        self, kind: str, fingerprint: str, input_hash: str, scope: list[str]
+    ) -> str | None:
         """The newest unfinished run with the same config, input and requested markets (scope), if any."""
         for manifest in reversed(self.runs(kind)):
             if (

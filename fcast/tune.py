@@ -89,11 +89,17 @@ def plan_blocks(n_markets: int, n_hps: int, block_markets: int, block_hps: int) 
     keys = []
     for i, m0 in enumerate(range(0, n_markets, block_markets)):
         for j, h0 in enumerate(range(0, n_hps, block_hps)):
-            keys.append(BlockKey(i, j, m0, min(m0 + block_markets, n_markets), h0, min(h0 + block_hps, n_hps)))
+            keys.append(
+                BlockKey(
+                    i, j, m0, min(m0 + block_markets, n_markets), h0, min(h0 + block_hps, n_hps)
+                )
+            )
     return keys
 
 
-def auto_block_markets(n_markets: int, n_splits: int, n_hps: int, block_hps: int, threads: int | None) -> int:
+def auto_block_markets(
+    n_markets: int, n_splits: int, n_hps: int, block_hps: int, threads: int | None
+) -> int:
     """Markets per block: enough blocks to keep every thread busy to the end, enough fits to amortise each.
 
     `threads` is the cluster's worker-thread count, or None in-process (where blocks only
@@ -105,7 +111,9 @@ def auto_block_markets(n_markets: int, n_splits: int, n_hps: int, block_hps: int
     if threads is None:
         balance = MAX_BLOCK_MARKETS
     else:
-        balance = min(MAX_BLOCK_MARKETS, (n_markets * hp_blocks) // (BLOCKS_PER_THREAD * max(1, threads)))
+        balance = min(
+            MAX_BLOCK_MARKETS, (n_markets * hp_blocks) // (BLOCKS_PER_THREAD * max(1, threads))
+        )
     return max(1, min(n_markets, max(floor, balance)))
 
 
@@ -155,7 +163,8 @@ def evaluate_block(
                 try:
                     if model.uses_x:
                         fc = model.forecast(
-                            train, horizon,
+                            train,
+                            horizon,
                             X=None if x is None else x[mi, first[mi] : stop],
                             X_future=None if x is None else x[mi, stop : stop + horizon],
                             features=features,
@@ -187,7 +196,9 @@ def timed_out_block(
     return {"yhat": yhat, "error": yhat.copy(), "status": status}
 
 
-def write_block(path: str, key: BlockKey, out: dict[str, np.ndarray], t0: float, timed_out: bool = False) -> BlockReport:
+def write_block(
+    path: str, key: BlockKey, out: dict[str, np.ndarray], t0: float, timed_out: bool = False
+) -> BlockReport:
     """Write a block's region of the Zarr store, then its marker; return its report."""
     dims4, dims3 = ("market", "split", "hp", "step"), ("market", "split", "hp")
     block = xr.Dataset(
@@ -198,7 +209,9 @@ def write_block(path: str, key: BlockKey, out: dict[str, np.ndarray], t0: float,
         }
     )
     block.to_zarr(
-        path, region={"market": slice(key.m0, key.m1), "hp": slice(key.h0, key.h1)}, zarr_format=ZARR_FORMAT
+        path,
+        region={"market": slice(key.m0, key.m1), "hp": slice(key.h0, key.h1)},
+        zarr_format=ZARR_FORMAT,
     )
     st = out["status"]
     report = BlockReport(
@@ -259,12 +272,30 @@ def run_block(
     """The task: evaluate one block, write its region of the Zarr store, then its marker."""
     t0 = time.perf_counter()
     if limit is None:
-        return write_block(path, key, evaluate_block(y, train_stop, models, horizon, metric, min_train, x, features), t0)
+        return write_block(
+            path,
+            key,
+            evaluate_block(y, train_stop, models, horizon, metric, min_train, x, features),
+            t0,
+        )
     if limit.topic:
         _announce_start(limit.topic, key)
-    out = _within(limit.seconds, evaluate_block, y, train_stop, models, horizon, metric, min_train, x, features)
+    out = _within(
+        limit.seconds,
+        evaluate_block,
+        y,
+        train_stop,
+        models,
+        horizon,
+        metric,
+        min_train,
+        x,
+        features,
+    )
     if out is None:
-        return write_block(path, key, timed_out_block(y, train_stop, len(models), horizon, min_train), t0, True)
+        return write_block(
+            path, key, timed_out_block(y, train_stop, len(models), horizon, min_train), t0, True
+        )
     return write_block(path, key, out, t0)
 
 
@@ -294,9 +325,18 @@ def template(
     chunks4 = (block_markets, n_s, block_hps, horizon)
     ds = xr.Dataset(
         {
-            "yhat": (("market", "split", "hp", "step"), da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
-            "error": (("market", "split", "hp", "step"), da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
-            "status": (("market", "split", "hp"), da.full((n_m, n_s, n_h), -1, dtype="int8", chunks=chunks4[:3])),
+            "yhat": (
+                ("market", "split", "hp", "step"),
+                da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4),
+            ),
+            "error": (
+                ("market", "split", "hp", "step"),
+                da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4),
+            ),
+            "status": (
+                ("market", "split", "hp"),
+                da.full((n_m, n_s, n_h), -1, dtype="int8", chunks=chunks4[:3]),
+            ),
             "y_test": (("market", "split", "step"), y_test),
             "scale": (("market", "split"), scale),
         },
@@ -307,7 +347,12 @@ def template(
             "cutoff": ("split", labels["cutoff"].values),
             "train_stop": ("split", train_stop),
         },
-        attrs={"metric": metric, "season_length": season_length, "horizon": horizon, "min_train": min_train},
+        attrs={
+            "metric": metric,
+            "season_length": season_length,
+            "horizon": horizon,
+            "min_train": min_train,
+        },
     )
     return ds.assign_coords(hp.coords)
 
@@ -363,7 +408,11 @@ def _ready(pending: dict, timeout: float) -> list:
 def _overdue(client, pending: dict, starts: dict, seconds: float) -> list[tuple[Any, str, float]]:  # noqa: ANN001
     """(future, worker, elapsed) of blocks still running on the worker that started them, past the limit."""
     now, limit = time.monotonic(), seconds + _grace(seconds)
-    late = [(f, *starts[k.name]) for f, k in pending.items() if k.name in starts and now - starts[k.name][1] > limit]
+    late = [
+        (f, *starts[k.name])
+        for f, k in pending.items()
+        if k.name in starts and now - starts[k.name][1] > limit
+    ]
     if not late:
         return []
     running = client.processing()
@@ -377,7 +426,11 @@ def _overdue(client, pending: dict, starts: dict, seconds: float) -> list[tuple[
 
 
 def _supervised(
-    client, pending: dict, limit: TimeLimit, path: str, fail: Callable[[BlockKey, float], BlockReport]  # noqa: ANN001
+    client,
+    pending: dict,
+    limit: TimeLimit,
+    path: str,
+    fail: Callable[[BlockKey, float], BlockReport],  # noqa: ANN001
 ) -> Iterator[BlockReport]:
     """Reports as blocks finish; a block stuck past the limit is cancelled, failed, and its worker restarted.
 
@@ -414,7 +467,11 @@ def read_report(path: str, key: BlockKey) -> BlockReport:
 
 
 def _cut_off(
-    client, pending: dict, starts: dict, seconds: float, fail: Callable[[BlockKey, float], BlockReport]  # noqa: ANN001
+    client,
+    pending: dict,
+    starts: dict,
+    seconds: float,
+    fail: Callable[[BlockKey, float], BlockReport],  # noqa: ANN001
 ) -> Iterator[BlockReport]:
     """Cancel and fail the blocks stuck past the limit on a frozen worker, and restart that worker."""
     for fut, worker, elapsed in _overdue(client, pending, starts, seconds):
@@ -433,10 +490,16 @@ def _restart(client, worker: str) -> None:  # noqa: ANN001
         print(f"tuning: cannot restart worker {worker}: {exc}", file=sys.stderr, flush=True)
 
 
-def _say_timed_out(rep: BlockReport, key: BlockKey, y: xr.DataArray, hp: xr.Dataset, limit: float) -> None:
+def _say_timed_out(
+    rep: BlockReport, key: BlockKey, y: xr.DataArray, hp: xr.Dataset, limit: float
+) -> None:
     """One line naming the block that ran out of time, its markets and hps, and how long it ran."""
     markets = ",".join(map(str, y["market"].values[key.m0 : key.m1][:5]))
-    hps = ",".join(map(str, hp["label"].values[key.h0 : key.h1][:5])) if "label" in hp.coords else f"{key.h0}..{key.h1 - 1}"
+    hps = (
+        ",".join(map(str, hp["label"].values[key.h0 : key.h1][:5]))
+        if "label" in hp.coords
+        else f"{key.h0}..{key.h1 - 1}"
+    )
     print(
         f"tuning: block {rep.block} (markets {markets}; hps {hps}) exceeded task_timeout={limit:g}s "
         f"after {rep.seconds:.1f}s; its {rep.fits} fits are marked failed",
@@ -472,12 +535,20 @@ def tune(
     y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
     x_values, features = align_x(x, y_tune)
     fs, root = fsspec.core.url_to_fs(path)
-    if not fs.exists(f"{root}/.blocks/_template"):  # written last, so a half-written template is redone
+    if not fs.exists(
+        f"{root}/.blocks/_template"
+    ):  # written last, so a half-written template is redone
         if block_markets is None:
             block_markets = auto_block_markets(
-                y_tune.sizes["market"], labels.sizes["split"], hp.sizes["hp"], block_hps, client_threads(client)
+                y_tune.sizes["market"],
+                labels.sizes["split"],
+                hp.sizes["hp"],
+                block_hps,
+                client_threads(client),
             )
-        tmpl = template(y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, block_hps)
+        tmpl = template(
+            y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, block_hps
+        )
         tmpl.to_zarr(path, mode="w", compute=False, zarr_format=ZARR_FORMAT, consolidated=True)
         with fsspec.open(f"{path}/.blocks/_template", "w", auto_mkdir=True) as fh:
             fh.write("ok")
@@ -492,14 +563,29 @@ def tune(
     values = y_tune.values
     limit = None
     if task_timeout:
-        limit = TimeLimit(task_timeout, f"fcast-tune-{uuid.uuid4().hex[:8]}" if client is not None else None)
+        limit = TimeLimit(
+            task_timeout, f"fcast-tune-{uuid.uuid4().hex[:8]}" if client is not None else None
+        )
     if x_values is None and any(mod.uses_x for mod in models):
-        raise ValueError("the space has models with holiday regressors; pass the holiday features as x")
+        raise ValueError(
+            "the space has models with holiday regressors; pass the holiday features as x"
+        )
     if x_values is None or not any(mod.uses_x for mod in models):
         x_values = features = None  # tasks stay exactly as before when no model takes regressors
     args = [
-        (path, k, values[k.m0 : k.m1], train_stop, models[k.h0 : k.h1], horizon, metric, min_train, limit,
-         None if x_values is None else x_values[k.m0 : k.m1], features)
+        (
+            path,
+            k,
+            values[k.m0 : k.m1],
+            train_stop,
+            models[k.h0 : k.h1],
+            horizon,
+            metric,
+            min_train,
+            limit,
+            None if x_values is None else x_values[k.m0 : k.m1],
+            features,
+        )
         for k in todo
     ]
     if progress and done:
@@ -509,11 +595,16 @@ def tune(
     if client is None:
         stream: Iterator[BlockReport] = (run_block(*a) for a in args)
     else:
-        futures = {client.submit(run_block, *a, key=f"tune-block-{a[1].name}-{id(path)}", pure=False): a[1] for a in args}
+        futures = {
+            client.submit(run_block, *a, key=f"tune-block-{a[1].name}-{id(path)}", pure=False): a[1]
+            for a in args
+        }
         if limit is None:
             stream = _iter_reports(futures)
         else:
-            stream = _supervised(client, futures, limit, path, _failer(path, values, train_stop, horizon, min_train))
+            stream = _supervised(
+                client, futures, limit, path, _failer(path, values, train_stop, horizon, min_train)
+            )
     by_name = {k.name: k for k in todo}
     fits = failed = 0
     for n, rep in enumerate(stream, 1):
@@ -536,7 +627,9 @@ def align_x(
     try:
         sub = x.sel(market=y["market"].values, time=index)
     except KeyError as exc:
-        raise ValueError(f"holiday features x do not cover the markets and times needed: {exc}") from None
+        raise ValueError(
+            f"holiday features x do not cover the markets and times needed: {exc}"
+        ) from None
     sub = sub.transpose("market", "time", "feature")
     return np.asarray(sub.values, dtype="float64"), [str(f) for f in sub["feature"].values]
 
@@ -547,7 +640,9 @@ def _failer(
     """Client side: write a block the client cut off as timed out."""
 
     def fail(key: BlockKey, elapsed: float) -> BlockReport:
-        out = timed_out_block(values[key.m0 : key.m1], train_stop, key.h1 - key.h0, horizon, min_train)
+        out = timed_out_block(
+            values[key.m0 : key.m1], train_stop, key.h1 - key.h0, horizon, min_train
+        )
         return write_block(path, key, out, time.perf_counter() - elapsed, timed_out=True)
 
     return fail
@@ -556,6 +651,8 @@ def _failer(
 def errors(tuning: xr.Dataset, metric: str) -> xr.DataArray:
     """Pointwise loss of any metric from the stored forecasts (the cube stores one metric)."""
     scale = tuning["scale"] if metric == "mase" else 1.0
-    return xr.apply_ufunc(
-        pointwise, metric, tuning["y_test"], tuning["yhat"], scale, dask="allowed"
-    ).transpose(*tuning["yhat"].dims).rename("error")
+    return (
+        xr.apply_ufunc(pointwise, metric, tuning["y_test"], tuning["yhat"], scale, dask="allowed")
+        .transpose(*tuning["yhat"].dims)
+        .rename("error")
+    )

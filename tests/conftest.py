@@ -10,7 +10,9 @@ import xarray as xr
 from fcast.data import to_cube
 
 
-def synthetic_actuals(markets: list[str], periods: int = 160, start: str = "2021-01-04", seed: int = 0) -> pd.DataFrame:
+def synthetic_actuals(
+    markets: list[str], periods: int = 160, start: str = "2021-01-04", seed: int = 0
+) -> pd.DataFrame:
     """Weekly series with trend, yearly seasonality and noise: market, date, users."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=periods, freq="W-MON")
@@ -18,7 +20,12 @@ def synthetic_actuals(markets: list[str], periods: int = 160, start: str = "2021
     frames = []
     for k, market in enumerate(markets):
         level = 1000.0 * (k + 1)
-        y = level + (2 + k) * t + 0.08 * level * np.sin(2 * np.pi * t / 52.18 + k) + rng.normal(0, 0.01 * level, periods)
+        y = (
+            level
+            + (2 + k) * t
+            + 0.08 * level * np.sin(2 * np.pi * t / 52.18 + k)
+            + rng.normal(0, 0.01 * level, periods)
+        )
         frames.append(pd.DataFrame({"market": market, "date": dates, "users": y}))
     return pd.concat(frames, ignore_index=True)
 
@@ -36,9 +43,12 @@ def client2():
     """A real 2-worker LocalCluster (processes) shared by the session."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(
-        cluster
-    ) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -47,7 +57,10 @@ def client1():
     """A real 1-worker LocalCluster (one process)."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(
-        cluster
-    ) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

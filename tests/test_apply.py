@@ -13,7 +13,17 @@ from statsforecast.models import AutoETS, SeasonalNaive, Theta
 from fcast.apply import apply, members_from_selection, to_table
 from fcast.models import Model
 
-COLUMNS = ["market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95", "family", "segment"]
+COLUMNS = [
+    "market",
+    "date",
+    "yhat",
+    "yhat_lo_80",
+    "yhat_hi_80",
+    "yhat_lo_95",
+    "yhat_hi_95",
+    "family",
+    "segment",
+]
 
 
 def selection(rows):
@@ -23,36 +33,57 @@ def selection(rows):
 
 
 def test_forecast_equals_direct_statsforecast_fit(small_cube, client2):
-    sel = selection([("DK", "ets", {"spec": "AAdN"}, 1.0), ("SE", "theta", {"variant": "standard"}, 1.0)])
+    sel = selection(
+        [("DK", "ets", {"spec": "AAdN"}, 1.0), ("SE", "theta", {"variant": "standard"}, 1.0)]
+    )
     members = members_from_selection(sel, 52)
     fc = apply(small_cube["y"], members, horizon=26, levels=[80, 95], freq="W-MON", client=client2)
     dk = small_cube["y"].sel(market="DK").values
     direct = AutoETS(model="AAN", damped=True).forecast(y=dk, h=26, level=[80, 95])
     np.testing.assert_allclose(fc["yhat"].sel(market="DK").values, direct["mean"], atol=1e-9)
-    np.testing.assert_allclose(fc["bounds"].sel(market="DK", quantile=0.025).values, direct["lo-95"], atol=1e-9)
-    np.testing.assert_allclose(fc["bounds"].sel(market="DK", quantile=0.9).values, direct["hi-80"], atol=1e-9)
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="DK", quantile=0.025).values, direct["lo-95"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="DK", quantile=0.9).values, direct["hi-80"], atol=1e-9
+    )
     se = small_cube["y"].sel(market="SE").values
     se = se[np.isfinite(se)]  # SE starts late: the leading NaN are not history
     direct_se = Theta(season_length=52).forecast(y=se, h=26, level=[80, 95])
     np.testing.assert_allclose(fc["yhat"].sel(market="SE").values, direct_se["mean"], atol=1e-9)
     assert list(fc["market"].values) == ["DK", "SE"]
-    assert pd.Timestamp(fc.time.values[0]) == pd.Timestamp(small_cube.time.values[-1]) + pd.Timedelta(weeks=1)
+    assert pd.Timestamp(fc.time.values[0]) == pd.Timestamp(
+        small_cube.time.values[-1]
+    ) + pd.Timedelta(weeks=1)
 
 
 def test_mean_of_members_and_table_contract(small_cube):
-    sel = selection([("FI", "ets", {"spec": "ANN"}, 0.5), ("FI", "seasonal_naive", {}, 0.5),
-                     ("FI", "ets", {"spec": "AAN"}, 0.0)])
+    sel = selection(
+        [
+            ("FI", "ets", {"spec": "ANN"}, 0.5),
+            ("FI", "seasonal_naive", {}, 0.5),
+            ("FI", "ets", {"spec": "AAN"}, 0.0),
+        ]
+    )
     fc = apply(small_cube["y"], members_from_selection(sel, 52), horizon=8, levels=[80, 95])
     fi = small_cube["y"].sel(market="FI").values
     a = AutoETS(model="ANN").forecast(y=fi, h=8, level=[80])
     b = SeasonalNaive(season_length=52).forecast(y=fi, h=8, level=[80])
-    np.testing.assert_allclose(fc["yhat"].sel(market="FI").values, (a["mean"] + b["mean"]) / 2, atol=1e-9)
-    np.testing.assert_allclose(fc["bounds"].sel(market="FI", quantile=0.1).values, (a["lo-80"] + b["lo-80"]) / 2, atol=1e-9)
+    np.testing.assert_allclose(
+        fc["yhat"].sel(market="FI").values, (a["mean"] + b["mean"]) / 2, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="FI", quantile=0.1).values, (a["lo-80"] + b["lo-80"]) / 2, atol=1e-9
+    )
     table = to_table(fc)
     assert list(table.columns) == COLUMNS
     assert len(table) == 8 and (table["family"] == "mean(ets,seasonal_naive)").all()
-    assert (table["yhat_lo_95"] <= table["yhat_lo_80"]).all() and (table["yhat_lo_80"] <= table["yhat"]).all()
-    assert (table["yhat"] <= table["yhat_hi_80"]).all() and (table["yhat_hi_80"] <= table["yhat_hi_95"]).all()
+    assert (table["yhat_lo_95"] <= table["yhat_lo_80"]).all() and (
+        table["yhat_lo_80"] <= table["yhat"]
+    ).all()
+    assert (table["yhat"] <= table["yhat_hi_80"]).all() and (
+        table["yhat_hi_80"] <= table["yhat_hi_95"]
+    ).all()
 
 
 def test_failed_members_fall_back_and_values_are_clipped():
@@ -69,11 +100,17 @@ def test_failed_members_fall_back_and_values_are_clipped():
 
 
 def test_in_process_equals_cluster(small_cube, client2):
-    sel = selection([(m, "ets", {"spec": "AAdN", "log": True}, 1.0) for m in ["DK", "FI", "NO", "SE"]])
+    sel = selection(
+        [(m, "ets", {"spec": "AAdN", "log": True}, 1.0) for m in ["DK", "FI", "NO", "SE"]]
+    )
     members = members_from_selection(sel, 52)
     a = apply(small_cube["y"], members, horizon=13, client=None, block_markets=3)
     b = apply(small_cube["y"], members, horizon=13, client=client2, block_markets=1)
     xr.testing.assert_identical(a, b)
     assert a["yhat"].sel(market="NO").values == pytest.approx(
-        np.exp(AutoETS(model="AAN", damped=True).forecast(y=np.log(small_cube["y"].sel(market="NO").values), h=13)["mean"])
+        np.exp(
+            AutoETS(model="AAN", damped=True).forecast(
+                y=np.log(small_cube["y"].sel(market="NO").values), h=13
+            )["mean"]
+        )
     )

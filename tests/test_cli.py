@@ -20,7 +20,9 @@ FCAST = [sys.executable, "-m", "fcast.cli"]
 
 def fcast(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([*FCAST, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(
+        [*FCAST, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +30,16 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("proj")
     write_sample(str(root / "data"))
     (root / "spaces").mkdir()
-    (root / "spaces" / "tiny.yaml").write_text(yaml.safe_dump({"families": {"ets": {"spec": ["ANN"]}, "seasonal_naive": {}}}))
+    (root / "spaces" / "tiny.yaml").write_text(
+        yaml.safe_dump({"families": {"ets": {"spec": ["ANN"]}, "seasonal_naive": {}}})
+    )
     config = {
-        "data": {"actuals": "data/actuals.parquet", "value": "users", "freq": "W-MON",
-                 "markets": "data/markets.parquet"},
+        "data": {
+            "actuals": "data/actuals.parquet",
+            "value": "users",
+            "freq": "W-MON",
+            "markets": "data/markets.parquet",
+        },
         "horizon": 26,
         "cv": {"splits": 2, "step": 13, "holdout": 8},
         "space": "spaces/tiny.yaml",
@@ -58,7 +66,14 @@ def test_tuning_then_weekly(project):
     store = project / "store"
     run_id = json.loads((store / "latest" / "tuning.json").read_text())["run_id"]
     run = store / "runs" / run_id
-    for name in ("manifest.json", "space.yaml", "tuning.zarr", "selection.parquet", "forecast.parquet", "forecast.zarr"):
+    for name in (
+        "manifest.json",
+        "space.yaml",
+        "tuning.zarr",
+        "selection.parquet",
+        "forecast.parquet",
+        "forecast.zarr",
+    ):
         assert (run / name).exists(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
@@ -71,8 +86,17 @@ def test_tuning_then_weekly(project):
     assert res.returncode == 0, res.stderr
     weekly = sorted((store / "runs").glob("weekly-*"))[-1]
     fc = pd.read_parquet(weekly / "forecast.parquet")
-    assert list(fc.columns) == ["market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
-                                "family", "segment"]
+    assert list(fc.columns) == [
+        "market",
+        "date",
+        "yhat",
+        "yhat_lo_80",
+        "yhat_hi_80",
+        "yhat_lo_95",
+        "yhat_hi_95",
+        "family",
+        "segment",
+    ]
     new = manifest["segments"]["new"]
     assert {"UZ", "LK", "BD", "PK"} <= set(new)  # pre-launch and recently launched markets
     assert sorted(fc["market"].unique()) == sorted(mature + new)  # every mature and new market
@@ -82,15 +106,29 @@ def test_tuning_then_weekly(project):
     assert (fc.groupby("market").size() == 26).all()
     values = fc[["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]].to_numpy()
     assert np.isfinite(values).all()
-    assert (fc["yhat_lo_95"] <= fc["yhat_lo_80"] + 1e-9).all() and (fc["yhat_lo_80"] <= fc["yhat"] + 1e-9).all()
-    assert (fc["yhat"] <= fc["yhat_hi_80"] + 1e-9).all() and (fc["yhat_hi_80"] <= fc["yhat_hi_95"] + 1e-9).all()
+    assert (fc["yhat_lo_95"] <= fc["yhat_lo_80"] + 1e-9).all() and (
+        fc["yhat_lo_80"] <= fc["yhat"] + 1e-9
+    ).all()
+    assert (fc["yhat"] <= fc["yhat_hi_80"] + 1e-9).all() and (
+        fc["yhat_hi_80"] <= fc["yhat_hi_95"] + 1e-9
+    ).all()
     assert (fc.loc[fc["market"].isin(mature), "segment"] == "mature").all()
     wm = json.loads((weekly / "manifest.json").read_text())
     assert wm["tuning_run"] == run_id and wm["status"] == "complete"
 
 
 def test_weekly_subset_and_as_of(project):
-    res = fcast("run", "weekly", "-c", "run.yaml", "--markets", "SE,NO", "--as-of", "2026-06-01", cwd=project)
+    res = fcast(
+        "run",
+        "weekly",
+        "-c",
+        "run.yaml",
+        "--markets",
+        "SE,NO",
+        "--as-of",
+        "2026-06-01",
+        cwd=project,
+    )
     assert res.returncode == 0, res.stderr
     weekly = sorted((project / "store" / "runs").glob("weekly-*"))[-1]
     fc = pd.read_parquet(weekly / "forecast.parquet")
@@ -125,7 +163,11 @@ def test_validate_ok(project):
 
 def test_repo_configs_validate():
     repo = Path(__file__).resolve().parents[1]
-    run_configs = [p for p in sorted((repo / "configs").glob("*.yaml")) if "data" in yaml.safe_load(p.read_text())]
+    run_configs = [
+        p
+        for p in sorted((repo / "configs").glob("*.yaml"))
+        if "data" in yaml.safe_load(p.read_text())
+    ]
     assert run_configs
     for cfg in run_configs:
         res = fcast("validate", str(cfg), cwd=repo)

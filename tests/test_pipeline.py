@@ -17,9 +17,16 @@ from tests.conftest import synthetic_actuals
 @pytest.fixture()
 def cfg(tmp_path):
     df = synthetic_actuals(["DK", "FI", "NO", "SE", "IS"], periods=180)
-    df = df[~((df["market"] == "IS") & (df["date"] < df["date"].max() - __import__("pandas").Timedelta(weeks=60)))]
+    df = df[
+        ~(
+            (df["market"] == "IS")
+            & (df["date"] < df["date"].max() - __import__("pandas").Timedelta(weeks=60))
+        )
+    ]
     df.to_csv(tmp_path / "actuals.csv", index=False)
-    (tmp_path / "space.yaml").write_text("families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n")
+    (tmp_path / "space.yaml").write_text(
+        "families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n"
+    )
     raw = {
         "data": {"actuals": "actuals.csv", "freq": "W-MON"},
         "horizon": 13,
@@ -40,8 +47,14 @@ def test_segments_split_mature_and_new(cfg):
 
 def test_tuning_in_process_then_weekly(cfg):
     tuned = run_tuning(cfg, progress=False)
-    assert tuned.manifest["status"] == "complete" and tuned.manifest["cluster"] == {"kind": "in-process"}
-    assert tuned.manifest["segments"] == {"mature": ["DK", "FI", "NO", "SE"], "new": ["IS"], "custom": []}
+    assert tuned.manifest["status"] == "complete" and tuned.manifest["cluster"] == {
+        "kind": "in-process"
+    }
+    assert tuned.manifest["segments"] == {
+        "mature": ["DK", "FI", "NO", "SE"],
+        "new": ["IS"],
+        "custom": [],
+    }
     assert set(chosen_table(tuned.selection)["market"]) == {"DK", "FI", "NO", "SE"}
     store = Store(cfg.store)
     assert store.latest("tuning") == tuned.run_id
@@ -49,7 +62,10 @@ def test_tuning_in_process_then_weekly(cfg):
     assert weekly.manifest["tuning_run"] == tuned.run_id
     assert set(weekly.forecast["market"]) == {"DK", "FI", "NO", "SE"}
     # weekly reuses the selection: same chosen models
-    assert (weekly.selection[["market", "hp", "weight"]].values == tuned.selection[["market", "hp", "weight"]].values).all()
+    assert (
+        weekly.selection[["market", "hp", "weight"]].values
+        == tuned.selection[["market", "hp", "weight"]].values
+    ).all()
 
 
 def test_interrupted_tuning_resumes_the_same_run(cfg):
@@ -88,7 +104,9 @@ def test_qa_errors_stop_the_run_before_compute(cfg, tmp_path):
     assert len(runs) == 1 and runs[0]["status"] == "failed"
     run_dir = Path(cfg.store) / "runs" / runs[0]["run_id"]
     qa = __import__("pandas").read_parquet(run_dir / "qa.parquet")
-    assert ((qa["check"] == "negative") & (qa["market"] == "DK") & (qa["severity"] == "error")).any()
+    assert (
+        (qa["check"] == "negative") & (qa["market"] == "DK") & (qa["severity"] == "error")
+    ).any()
     assert not (run_dir / "tuning.zarr").exists()
     # an ad hoc run on other markets is not blocked by DK's problem
     ok = run_tuning(cfg, markets=["FI", "NO"], progress=False)
@@ -101,7 +119,9 @@ def test_models_train_on_cleaned_actuals(cfg, tmp_path):
     df.loc[outage, "users"] *= 0.4
     df.to_csv(tmp_path / "actuals.csv", index=False)
     start, end = (str(d)[:10] for d in sorted(df["date"].unique())[100:102])
-    (tmp_path / "events.yaml").write_text(f"events:\n  - {{market: 'NO', start: {start}, end: {end}, kind: outage}}\n")
+    (tmp_path / "events.yaml").write_text(
+        f"events:\n  - {{market: 'NO', start: {start}, end: {end}, kind: outage}}\n"
+    )
     cfg.clean.events = str(tmp_path / "events.yaml")
     result = run_tuning(cfg, progress=False)
     run_dir = Path(result.url)
@@ -112,11 +132,16 @@ def test_models_train_on_cleaned_actuals(cfg, tmp_path):
     # the weekly refit sees the cleaned series too: same forecast as a refit on cleaned history by hand
     prep = prepare(cfg)
     raw, cleaned = prep.cube["y"].sel(market="NO"), prep.cube["y_clean"].sel(market="NO")
-    assert float((cleaned - raw).isel(time=[100, 101]).min()) > 0 and float(abs(cleaned - raw).isel(time=99)) == 0
+    assert (
+        float((cleaned - raw).isel(time=[100, 101]).min()) > 0
+        and float(abs(cleaned - raw).isel(time=99)) == 0
+    )
 
 
 def test_yaml_boolean_market_code_gets_a_hint(cfg, tmp_path):
-    (tmp_path / "events.yaml").write_text("events:\n  - {market: NO, start: 2022-01-03, end: 2022-01-03, kind: outage}\n")
+    (tmp_path / "events.yaml").write_text(
+        "events:\n  - {market: NO, start: 2022-01-03, end: 2022-01-03, kind: outage}\n"
+    )
     from fcast.clean import load_events
     from fcast.errors import ConfigError
 

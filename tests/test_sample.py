@@ -45,7 +45,9 @@ def test_segment_counts(data: SampleData) -> None:
     assert len(_segment(data, "mature")) >= 60
     new = _segment(data, "new")
     assert len(new) >= 6
-    assert new["launch_date"].between(END - pd.Timedelta(weeks=50), END - pd.Timedelta(weeks=8)).all()
+    assert (
+        new["launch_date"].between(END - pd.Timedelta(weeks=50), END - pd.Timedelta(weeks=8)).all()
+    )
     pre = _segment(data, "prelaunch")
     assert len(pre) >= 2
     assert (pre["launch_date"] > END).all()
@@ -121,8 +123,11 @@ def test_events_valid(data: SampleData) -> None:
     assert (ev["end"] <= END - pd.Timedelta(weeks=8)).all()
     assert (ev["start"].iloc[1:].to_numpy() > ev["end"].iloc[:-1].to_numpy()).all()
     weeks = (ev["end"] - ev["start"]).dt.days // 7 + 1
-    for kind, lo, hi, emin, emax in [("outage", 1, 2, 0.4, 0.7), ("pipeline_spike", 1, 1, 1.5, 2.5),
-                                     ("campaign", 3, 6, 1.2, 1.5)]:
+    for kind, lo, hi, emin, emax in [
+        ("outage", 1, 2, 0.4, 0.7),
+        ("pipeline_spike", 1, 1, 1.5, 2.5),
+        ("campaign", 3, 6, 1.2, 1.5),
+    ]:
         mask = ev["kind"] == kind
         assert weeks[mask].between(lo, hi).all()
         assert ev.loc[mask, "effect"].between(emin, emax).all()
@@ -143,7 +148,9 @@ def test_observed_over_clean_matches_events(data: SampleData) -> None:
 def test_signal_decomposition(data: SampleData) -> None:
     """users_signal = trend * seasonal * holiday_effect; clean noise is small."""
     t = data.truth
-    np.testing.assert_allclose(t["users_signal"], t["trend"] * t["seasonal"] * t["holiday_effect"], rtol=1e-12)
+    np.testing.assert_allclose(
+        t["users_signal"], t["trend"] * t["seasonal"] * t["holiday_effect"], rtol=1e-12
+    )
     ratio = np.log(t["users_clean"] / t["users_signal"])
     assert ratio.abs().max() < 0.25
     assert 0.005 < ratio.std() < 0.05
@@ -192,7 +199,11 @@ def test_write_sample_roundtrip(data: SampleData, tmp_path) -> None:
 def test_parameters_respected() -> None:
     """Smaller requests honour counts and history length; bad end dates are rejected."""
     small = make_sample(seed=1, years=3.0, n_mature=20, n_new=2, n_prelaunch=1, future_weeks=10)
-    assert small.markets["segment_hint"].value_counts().to_dict() == {"mature": 20, "new": 2, "prelaunch": 1}
+    assert small.markets["segment_hint"].value_counts().to_dict() == {
+        "mature": 20,
+        "new": 2,
+        "prelaunch": 1,
+    }
     assert small.actuals["date"].min() == END - pd.Timedelta(weeks=157)
     with pytest.raises(ValueError):
         make_sample(end="2026-11-17")

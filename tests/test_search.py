@@ -28,7 +28,11 @@ from fcast.tune import OK, SKIPPED, tune
 
 SPACE = {
     "preprocess": {"log": [False, True]},
-    "families": {"ets": {"spec": ["ANN", "AAdN"]}, "theta": {"variant": ["standard", "optimized"]}, "seasonal_naive": {}},
+    "families": {
+        "ets": {"spec": ["ANN", "AAdN"]},
+        "theta": {"variant": ["standard", "optimized"]},
+        "seasonal_naive": {},
+    },
 }
 H, MIN_TRAIN, SPLITS = 13, 60, 3
 
@@ -42,15 +46,37 @@ def setup(small_cube):
 def run_halving(setup, path, client=None, **kw):
     y, lab, hp = setup
     kw = {"keep": 0.5, "min_keep": 1, "block_markets": 2, **kw}
-    return halving(y, lab, hp, str(path), horizon=H, metric="mase", season_length=52, min_train=MIN_TRAIN,
-                   client=client, progress=False, **kw)
+    return halving(
+        y,
+        lab,
+        hp,
+        str(path),
+        horizon=H,
+        metric="mase",
+        season_length=52,
+        min_train=MIN_TRAIN,
+        client=client,
+        progress=False,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
 def grid(setup, tmp_path_factory):
     y, lab, hp = setup
-    cube, _ = tune(y, lab, hp, str(tmp_path_factory.mktemp("g") / "grid.zarr"), horizon=H, metric="mase",
-                   season_length=52, min_train=MIN_TRAIN, block_markets=2, block_hps=4, progress=False)
+    cube, _ = tune(
+        y,
+        lab,
+        hp,
+        str(tmp_path_factory.mktemp("g") / "grid.zarr"),
+        horizon=H,
+        metric="mase",
+        season_length=52,
+        min_train=MIN_TRAIN,
+        block_markets=2,
+        block_hps=4,
+        progress=False,
+    )
     return cube.load()
 
 
@@ -99,7 +125,11 @@ def test_halving_picks_the_grid_best_among_fully_evaluated_hps(setup, grid, halv
     valid = (grid["status"] != SKIPPED).sum("split")
     full = cube["rounds"] == valid
     for market in y["market"].values:
-        grid_scores = select(grid, y, top=grid.sizes["hp"]).set_index(["market", "hp"])["cv_score"].loc[market]
+        grid_scores = (
+            select(grid, y, top=grid.sizes["hp"])
+            .set_index(["market", "hp"])["cv_score"]
+            .loc[market]
+        )
         survivors_ = [int(k) for k in np.flatnonzero(full.sel(market=market).values)]
         assert h[market] == grid_scores.loc[survivors_].idxmin()  # only fully evaluated hps compete
         if full.sel(market=market, hp=g[market]):
@@ -108,14 +138,32 @@ def test_halving_picks_the_grid_best_among_fully_evaluated_hps(setup, grid, halv
 
 def test_selection_equals_the_grid_when_the_best_hp_is_clearly_best(tmp_path):
     t = np.arange(160)
-    pattern = 1000 + 300 * np.sin(2 * np.pi * np.arange(52) / 52) + 50 * np.cos(6 * np.pi * np.arange(52) / 52)
+    pattern = (
+        1000
+        + 300 * np.sin(2 * np.pi * np.arange(52) / 52)
+        + 50 * np.cos(6 * np.pi * np.arange(52) / 52)
+    )
     rng = np.random.default_rng(3)
-    rows = np.stack([pattern[t % 52] * (1 + 0.3 * k) for k in range(3)])  # exactly seasonal: snaive is exact
-    y = xr.DataArray(rows + rng.normal(0, 1e-6, rows.shape), dims=("market", "time"),
-                     coords={"market": ["A", "B", "C"], "time": pd.date_range("2021-01-04", periods=160, freq="W-MON")})
+    rows = np.stack(
+        [pattern[t % 52] * (1 + 0.3 * k) for k in range(3)]
+    )  # exactly seasonal: snaive is exact
+    y = xr.DataArray(
+        rows + rng.normal(0, 1e-6, rows.shape),
+        dims=("market", "time"),
+        coords={
+            "market": ["A", "B", "C"],
+            "time": pd.date_range("2021-01-04", periods=160, freq="W-MON"),
+        },
+    )
     lab = label(y.time, splits=SPLITS, step=8, horizon=H, holdout=8, min_train=MIN_TRAIN)
     hp = parse_space(SPACE, "W-MON")
-    kw = {"horizon": H, "metric": "mase", "season_length": 52, "min_train": MIN_TRAIN, "progress": False}
+    kw = {
+        "horizon": H,
+        "metric": "mase",
+        "season_length": 52,
+        "min_train": MIN_TRAIN,
+        "progress": False,
+    }
     g, _ = tune(y, lab, hp, str(tmp_path / "g.zarr"), block_markets=2, block_hps=4, **kw)
     h, _ = halving(y, lab, hp, str(tmp_path / "h.zarr"), keep=0.33, block_markets=2, **kw)
     gs, hs = select(g, y, top=1), select(h, y, top=1)
@@ -128,9 +176,12 @@ def test_survivors_keep_the_best_by_score():
     err = np.ones((1, 2, 4, 1))
     err[0, 1, :, 0] = [3.0, 1.0, 2.0, 4.0]
     cube = xr.Dataset(
-        {"error": (("market", "split", "hp", "step"), err),
-         "status": (("market", "split", "hp"), np.full((1, 2, 4), OK, dtype="int8"))},
-        coords={"market": ["A"], "split": [0, 1], "hp": np.arange(4)}, attrs={"metric": "mae"},
+        {
+            "error": (("market", "split", "hp", "step"), err),
+            "status": (("market", "split", "hp"), np.full((1, 2, 4), OK, dtype="int8")),
+        },
+        coords={"market": ["A"], "split": [0, 1], "hp": np.arange(4)},
+        attrs={"metric": "mae"},
     )
     assert survivors(cube, [1], keep=0.5, min_keep=1) == {0: [1, 2]}
     assert survivors(cube, [1], keep=0.1, min_keep=3) == {0: [0, 1, 2]}
@@ -170,7 +221,10 @@ def test_space_report_and_narrowed_space(setup, grid, tmp_path):
     rep.to_parquet(tmp_path / "rep.parquet")
     assert {"family", "param", "value", "gap", "spread", "selected"} <= set(rep.columns)
     chosen = sel[sel["weight"] > 0]
-    assert rep.loc[rep["param"] == "log", "selected"].sum() == chosen.groupby("family")["market"].nunique().sum()
+    assert (
+        rep.loc[rep["param"] == "log", "selected"].sum()
+        == chosen.groupby("family")["market"].nunique().sum()
+    )
     assert (rep["gap"].dropna() >= -1e-12).all()
     space = narrowed_space(grid, sel, 52)
     assert set(space["families"]) == set(chosen["family"])

@@ -23,7 +23,12 @@ def weekly(market: str, start: str, end: pd.Timestamp = END) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def cube():
     """A: 52 weeks, B: 10 weeks, C: 52 weeks, D: 52 weeks (but the table says launch is ahead)."""
-    parts = [weekly("A", "2023-03-27"), weekly("B", "2024-01-22"), weekly("C", "2023-03-27"), weekly("D", "2023-03-27")]
+    parts = [
+        weekly("A", "2023-03-27"),
+        weekly("B", "2024-01-22"),
+        weekly("C", "2023-03-27"),
+        weekly("D", "2023-03-27"),
+    ]
     return to_cube(pd.concat(parts, ignore_index=True), "W-MON")
 
 
@@ -33,7 +38,14 @@ def table():
     return pd.DataFrame(
         {
             "market": ["A", "B", "C", "D", "E", "F"],
-            "launch_date": [None, "2024-01-22", "2023-03-27", "2024-06-03", "2024-05-06", "2023-01-02"],
+            "launch_date": [
+                None,
+                "2024-01-22",
+                "2023-03-27",
+                "2024-06-03",
+                "2024-05-06",
+                "2023-01-02",
+            ],
             "population": [1e6] * 6,
         }
     )
@@ -42,11 +54,19 @@ def table():
 def test_segments_with_table(cube, table):
     seg = segment(cube, table, min_history=26, custom=["C"])
     assert seg.dims == ("market",)
-    assert dict(seg.to_series()) == {"A": "mature", "B": "new", "C": "custom", "D": "new", "E": "new"}
+    assert dict(seg.to_series()) == {
+        "A": "mature",
+        "B": "new",
+        "C": "custom",
+        "D": "new",
+        "E": "new",
+    }
     assert seg.sel(market="B")["history"].item() == 10
     assert seg.sel(market="E")["history"].item() == 0
     assert pd.Timestamp(seg.sel(market="E")["launch_date"].item()) == pd.Timestamp("2024-05-06")
-    assert pd.Timestamp(seg.sel(market="A")["launch_date"].item()) == pd.Timestamp("2023-03-27")  # first observation
+    assert pd.Timestamp(seg.sel(market="A")["launch_date"].item()) == pd.Timestamp(
+        "2023-03-27"
+    )  # first observation
     assert prelaunch_markets(seg, END) == ["D", "E"]
 
 
@@ -58,7 +78,9 @@ def test_segments_without_table_use_history_only(cube):
 def test_as_of_decides_what_is_prelaunch(cube, table):
     seg = segment(cube, table, min_history=26, as_of=pd.Timestamp("2024-06-10"))
     assert seg.sel(market="D").item() == "mature"
-    assert "E" not in seg["market"].values  # launched by then but without actuals: nothing to forecast from
+    assert (
+        "E" not in seg["market"].values
+    )  # launched by then but without actuals: nothing to forecast from
 
 
 def test_launch_dates_prefer_table_then_first_observation(cube, table):

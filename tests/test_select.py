@@ -22,8 +22,12 @@ def cube(per_split: np.ndarray, steps: int = 2) -> tuple[xr.DataArray, xr.DataAr
     err[..., 0] -= 0.5  # mean over step is unchanged
     err[..., 1] += 0.5
     dims = ("market", "split", "hp", "step")
-    coords = {"market": ["A", "B"][: per_split.shape[0]], "split": np.arange(per_split.shape[1]),
-              "hp": np.arange(per_split.shape[2]), "step": np.arange(1, steps + 1)}
+    coords = {
+        "market": ["A", "B"][: per_split.shape[0]],
+        "split": np.arange(per_split.shape[1]),
+        "hp": np.arange(per_split.shape[2]),
+        "step": np.arange(1, steps + 1),
+    }
     error = xr.DataArray(err, dims=dims, coords=coords)
     status = xr.full_like(error.isel(step=0, drop=True), OK, dtype="int8")
     return error, status
@@ -76,7 +80,9 @@ def test_skipped_splits_reweight_and_failed_cells_disqualify():
 
 
 def test_ties_break_on_lower_hp_index():
-    s = xr.DataArray([[2.0, 1.0, 1.0, 3.0]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(4)})
+    s = xr.DataArray(
+        [[2.0, 1.0, 1.0, 3.0]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(4)}
+    )
     np.testing.assert_array_equal(top_hps(s, 2).values, [[1, 2]])
 
 
@@ -86,14 +92,22 @@ def _hp():
 
 def test_choose_best_by_holdout_and_mean_of_top():
     hp = _hp()
-    cv = xr.DataArray([[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)})
+    cv = xr.DataArray(
+        [[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
     top = top_hps(cv, 3)  # ranks: hp1, hp2, hp0
-    ho = xr.DataArray([[0.9, 0.4, 0.7]], dims=("market", "rank"), coords={"market": ["A"], "rank": [1, 2, 3]})
+    ho = xr.DataArray(
+        [[0.9, 0.4, 0.7]], dims=("market", "rank"), coords={"market": ["A"], "rank": [1, 2, 3]}
+    )
     best = choose(top, cv, ho, None, hp, "best")
-    assert best.loc[best["weight"] == 1, "hp"].tolist() == [2]  # rank 2 has the lowest holdout score
+    assert best.loc[best["weight"] == 1, "hp"].tolist() == [
+        2
+    ]  # rank 2 has the lowest holdout score
     assert best["weight"].sum() == 1 and len(best) == 3
     assert json.loads(best.loc[best["hp"] == 2, "params"].item()) == {"spec": "AAdN"}
-    mean = choose(top, cv, ho, xr.DataArray([0.5], dims="market", coords={"market": ["A"]}), hp, "mean")
+    mean = choose(
+        top, cv, ho, xr.DataArray([0.5], dims="market", coords={"market": ["A"]}), hp, "mean"
+    )
     np.testing.assert_allclose(mean["weight"].values, [1 / 3] * 3)
     assert (mean["ensemble_holdout_score"] == 0.5).all()
     no_holdout = choose(top, cv, None, None, hp, "best")
@@ -103,29 +117,54 @@ def test_choose_best_by_holdout_and_mean_of_top():
 def test_holdout_scores_equal_direct_refits(small_cube):
     hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAN"]}, "seasonal_naive": {}}}, "W-MON")
     y = small_cube["y"].sel(market=["DK", "FI"])
-    top = xr.DataArray([[2, 0], [1, -1]], dims=("market", "rank"), coords={"market": ["DK", "FI"], "rank": [1, 2]})
+    top = xr.DataArray(
+        [[2, 0], [1, -1]], dims=("market", "rank"), coords={"market": ["DK", "FI"], "rank": [1, 2]}
+    )
     member, mean = holdout_scores(y, top, hp, holdout=10, metric="mae", season_length=52)
     row = y.sel(market="DK").values
     train, test = row[:-10], row[-10:]
     sn = SeasonalNaive(season_length=52).forecast(y=train, h=10)["mean"]
     ann = AutoETS(model="ANN").forecast(y=train, h=10)["mean"]
     assert member.sel(market="DK", rank=1) == pytest.approx(window_score("mae", test, sn), abs=1e-9)
-    assert member.sel(market="DK", rank=2) == pytest.approx(window_score("mae", test, ann), abs=1e-9)
-    assert mean.sel(market="DK") == pytest.approx(window_score("mae", test, (sn + ann) / 2), abs=1e-9)
+    assert member.sel(market="DK", rank=2) == pytest.approx(
+        window_score("mae", test, ann), abs=1e-9
+    )
+    assert mean.sel(market="DK") == pytest.approx(
+        window_score("mae", test, (sn + ann) / 2), abs=1e-9
+    )
     assert np.isnan(float(member.sel(market="FI", rank=2)))
 
 
 def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
-    hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAdN"]}, "theta": {"variant": ["standard"]},
-                                   "seasonal_naive": {}}}, "W-MON")
+    hp = parse_space(
+        {
+            "families": {
+                "ets": {"spec": ["ANN", "AAdN"]},
+                "theta": {"variant": ["standard"]},
+                "seasonal_naive": {},
+            }
+        },
+        "W-MON",
+    )
     lab = label(small_cube.time, splits=3, step=8, horizon=13, holdout=8, min_train=60)
-    tuning, _ = tune(small_cube["y"], lab, hp, str(tmp_path / "t.zarr"), horizon=13, season_length=52,
-                     min_train=60, client=client2, progress=False)
+    tuning, _ = tune(
+        small_cube["y"],
+        lab,
+        hp,
+        str(tmp_path / "t.zarr"),
+        horizon=13,
+        season_length=52,
+        min_train=60,
+        client=client2,
+        progress=False,
+    )
     sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client2)
     assert set(sel["market"]) == {"DK", "FI", "NO", "SE"}
     assert (sel.groupby("market")["weight"].sum() == 1).all()
     assert (sel.groupby("market").size() == 2).all()
-    expected = score(tuning["error"], tuning["status"], split_weights(3, "linear"), "mase").compute()
+    expected = score(
+        tuning["error"], tuning["status"], split_weights(3, "linear"), "mase"
+    ).compute()
     for row in sel.itertuples():
         assert row.cv_score == pytest.approx(float(expected.sel(market=row.market, hp=row.hp)))
     # rank 1 has the lowest CV score among the market's rows

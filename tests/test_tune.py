@@ -26,7 +26,11 @@ from fcast.tune import (
 
 SPACE = {
     "preprocess": {"log": [False, True]},
-    "families": {"ets": {"spec": ["ANN", "AAdN"]}, "theta": {"variant": ["standard", "optimized"]}, "seasonal_naive": {}},
+    "families": {
+        "ets": {"spec": ["ANN", "AAdN"]},
+        "theta": {"variant": ["standard", "optimized"]},
+        "seasonal_naive": {},
+    },
 }
 H, MIN_TRAIN = 13, 60
 
@@ -34,11 +38,16 @@ H, MIN_TRAIN = 13, 60
 def direct_models():
     """The same models as SPACE, built by hand in grid order (family order, then params, log)."""
     return [
-        (AutoETS(model="ANN"), False), (AutoETS(model="AAN", damped=True), False),
-        (AutoETS(model="ANN"), True), (AutoETS(model="AAN", damped=True), True),
-        (Theta(season_length=52), False), (OptimizedTheta(season_length=52), False),
-        (Theta(season_length=52), True), (OptimizedTheta(season_length=52), True),
-        (SeasonalNaive(season_length=52), False), (SeasonalNaive(season_length=52), True),
+        (AutoETS(model="ANN"), False),
+        (AutoETS(model="AAN", damped=True), False),
+        (AutoETS(model="ANN"), True),
+        (AutoETS(model="AAN", damped=True), True),
+        (Theta(season_length=52), False),
+        (OptimizedTheta(season_length=52), False),
+        (Theta(season_length=52), True),
+        (OptimizedTheta(season_length=52), True),
+        (SeasonalNaive(season_length=52), False),
+        (SeasonalNaive(season_length=52), True),
     ]
 
 
@@ -80,8 +89,19 @@ def setup(small_cube):
 def run(setup, path, client, **kw):
     cube, lab, hp, _ = setup
     kw = {"block_markets": 2, "block_hps": 4, **kw}
-    return tune(cube["y"], lab, hp, str(path), horizon=H, metric="mase", season_length=52,
-                min_train=MIN_TRAIN, client=client, progress=False, **kw)
+    return tune(
+        cube["y"],
+        lab,
+        hp,
+        str(path),
+        horizon=H,
+        metric="mase",
+        season_length=52,
+        min_train=MIN_TRAIN,
+        client=client,
+        progress=False,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -126,7 +146,9 @@ def test_auto_blocks_follow_the_cluster_threads(setup, tmp_path, client2):
     # 4 markets x 3 splits x 4 hps = 12 fits per market: the 50-fit floor makes one block of 4 markets
     assert tuning["yhat"].encoding["chunks"][0] == 4
     assert len(reports) == 3
-    np.testing.assert_allclose(tuning["yhat"].values, setup[3][0], rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(
+        tuning["yhat"].values, setup[3][0], rtol=0, atol=1e-9, equal_nan=True
+    )
 
 
 def test_short_history_cells_are_skipped(setup, tmp_path):
@@ -135,18 +157,32 @@ def test_short_history_cells_are_skipped(setup, tmp_path):
     # SE starts 40 weeks late: its first split has 40 - 0 < 60 training weeks... check exactly
     se_train = setup[1]["train_stop"].values - 40
     expected_skipped = se_train < MIN_TRAIN
-    np.testing.assert_array_equal((status.sel(market="SE") == SKIPPED).all("hp").values, expected_skipped)
+    np.testing.assert_array_equal(
+        (status.sel(market="SE") == SKIPPED).all("hp").values, expected_skipped
+    )
     assert bool((status.sel(market="DK") == OK).all())
     assert np.isnan(tuning["error"].sel(market="SE").values[expected_skipped]).all()
 
 
 def test_failed_fits_are_nan_and_counted(small_cube, tmp_path):
     cube = small_cube.copy(deep=True)
-    cube["y"].loc[{"market": "DK"}] = cube["y"].sel(market="DK").where(cube.time != cube.time[5], 0.0)
+    cube["y"].loc[{"market": "DK"}] = (
+        cube["y"].sel(market="DK").where(cube.time != cube.time[5], 0.0)
+    )
     lab = label(cube.time, splits=2, step=8, horizon=H, holdout=8, min_train=MIN_TRAIN)
-    hp = parse_space({"preprocess": {"log": [False, True]}, "families": {"seasonal_naive": {}}}, "W-MON")
-    tuning, reports = tune(cube["y"], lab, hp, str(tmp_path / "f.zarr"), horizon=H, season_length=52,
-                           min_train=MIN_TRAIN, progress=False)
+    hp = parse_space(
+        {"preprocess": {"log": [False, True]}, "families": {"seasonal_naive": {}}}, "W-MON"
+    )
+    tuning, reports = tune(
+        cube["y"],
+        lab,
+        hp,
+        str(tmp_path / "f.zarr"),
+        horizon=H,
+        season_length=52,
+        min_train=MIN_TRAIN,
+        progress=False,
+    )
     status = tuning["status"].load()
     # log of a zero fails for DK only, on every split
     assert bool((status.sel(market="DK", hp=1) == FAILED).all())
@@ -179,7 +215,11 @@ def test_errors_recomputes_any_metric(setup, tmp_path):
     mase = errors(tuning, "mase").load()
     np.testing.assert_allclose(mase.values, tuning["error"].values, equal_nan=True)
     mae = errors(tuning, "mae").load()
-    np.testing.assert_allclose(mae.values, np.abs(tuning["y_test"] - tuning["yhat"]).transpose(*mae.dims).values, equal_nan=True)
+    np.testing.assert_allclose(
+        mae.values,
+        np.abs(tuning["y_test"] - tuning["yhat"]).transpose(*mae.dims).values,
+        equal_nan=True,
+    )
 
 
 def test_rerun_after_delete_starts_clean(setup, tmp_path):

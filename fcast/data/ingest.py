@@ -44,7 +44,12 @@ def read_table(url: str) -> pd.DataFrame:
                 return pd.read_csv(fh, compression="gzip" if lower.endswith(".gz") else None)
     except FileNotFoundError:
         raise DataError(f"actuals file not found: {url}") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, pa.ArrowException, UnicodeDecodeError) as exc:
+    except (
+        pd.errors.EmptyDataError,
+        pd.errors.ParserError,
+        pa.ArrowException,
+        UnicodeDecodeError,
+    ) as exc:
         raise DataError(f"{url}: cannot read the actuals table ({exc})") from None
     raise DataError(f"{url}: unsupported file type (expected .csv or .parquet)")
 
@@ -69,20 +74,28 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
     out = df[["market", "date", value]].copy()
     blank = out["market"].isna() | (out["market"].astype(str).str.strip() == "")
     if blank.any():
-        rows = [f"row {i} (date {d!r})" for i, d in zip(out.index[blank], out.loc[blank, "date"], strict=True)]
+        rows = [
+            f"row {i} (date {d!r})"
+            for i, d in zip(out.index[blank], out.loc[blank, "date"], strict=True)
+        ]
         raise DataError(f"{source}: missing market in {_listing(rows)}")
     out["market"] = out["market"].astype(str).str.strip()
     dates = pd.to_datetime(out["date"], errors="coerce")
     bad_dates = dates.isna()
     if bad_dates.any():
         raw = out.loc[bad_dates]
-        examples = [f"row {i} ({m}: {d!r})" for i, m, d in zip(raw.index, raw["market"], raw["date"], strict=True)]
+        examples = [
+            f"row {i} ({m}: {d!r})"
+            for i, m, d in zip(raw.index, raw["market"], raw["date"], strict=True)
+        ]
         raise DataError(f"{source}: unparseable dates in column 'date': {_listing(examples)}")
     out["date"] = dates
     values = pd.to_numeric(out[value], errors="coerce")
     non_numeric = values.isna() & out[value].notna()
     if non_numeric.any():
-        raise DataError(f"{source}: non-numeric {value!r} values at {_rows_by_market(out, non_numeric)}")
+        raise DataError(
+            f"{source}: non-numeric {value!r} values at {_rows_by_market(out, non_numeric)}"
+        )
     out[value] = values.astype("float64")
     dup = out.duplicated(["market", "date"], keep=False)
     if dup.any():
@@ -115,7 +128,9 @@ def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
         raise DataError(f"{source}: missing periods (gaps) at {'; '.join(problems[:MAX_LISTED])}")
 
 
-def to_cube(df: pd.DataFrame, freq: str, value: str = "users", source: str = "<table>") -> xr.Dataset:
+def to_cube(
+    df: pd.DataFrame, freq: str, value: str = "users", source: str = "<table>"
+) -> xr.Dataset:
     """Build the cube y(market, time) on a regular time axis; NaN before a market's first date."""
     clean = validate_actuals(df, value, source)
     if clean.empty:
@@ -140,7 +155,9 @@ def load_actuals(url: str, value: str = "users", freq: str = "W-MON") -> xr.Data
     return to_cube(read_table(url), freq=freq, value=value, source=url)
 
 
-def restrict(cube: xr.Dataset, markets: list[str] | None = None, as_of: str | None = None) -> xr.Dataset:
+def restrict(
+    cube: xr.Dataset, markets: list[str] | None = None, as_of: str | None = None
+) -> xr.Dataset:
     """Keep a subset of markets and/or the periods up to `as_of`; unknown markets are an error."""
     if markets:
         unknown = sorted(set(markets) - set(cube.market.values.tolist()))
@@ -155,7 +172,9 @@ def restrict(cube: xr.Dataset, markets: list[str] | None = None, as_of: str | No
         except ValueError:
             raise DataError(f"--as-of {as_of!r} is not a date (e.g. 2024-01-29)") from None
         if cut < cube.time.values[0]:
-            raise DataError(f"--as-of {as_of} is before the first period {str(cube.time.values[0])[:10]}")
+            raise DataError(
+                f"--as-of {as_of} is before the first period {str(cube.time.values[0])[:10]}"
+            )
         cube = cube.sel(time=slice(None, cut))
     # markets that have no data left after the cut are dropped
     has_data = cube.y.notnull().any("time")
@@ -177,7 +196,19 @@ def season_length(freq: str) -> int:
     """Main seasonal period (in periods per year, or per week for daily data) of a frequency."""
     offset = pd.tseries.frequencies.to_offset(freq)
     name = offset.name.split("-")[0]
-    table = {"W": 52, "D": 7, "B": 5, "MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "h": 24, "H": 24}
+    table = {
+        "W": 52,
+        "D": 7,
+        "B": 5,
+        "MS": 12,
+        "ME": 12,
+        "M": 12,
+        "QS": 4,
+        "QE": 4,
+        "Q": 4,
+        "h": 24,
+        "H": 24,
+    }
     return table.get(name, 1)
 
 

@@ -169,9 +169,13 @@ def _features(seed: int, row: tuple[str, str, float, float, float, float]) -> di
     code, name, pop_m, gdp_k, age, urban = row
     rng = _market_rng(seed, code, 0)
     lg = np.log(gdp_k)
-    internet = np.clip(0.25 + 0.73 * _sigmoid(1.5 * (lg - np.log(6.0))) + rng.normal(0, 0.03), 0.2, 0.99)
+    internet = np.clip(
+        0.25 + 0.73 * _sigmoid(1.5 * (lg - np.log(6.0))) + rng.normal(0, 0.03), 0.2, 0.99
+    )
     smartphone = np.clip(internet * rng.uniform(0.82, 0.98), 0.15, 0.97)
-    streaming = np.clip(0.05 + 0.6 * _sigmoid(1.2 * (lg - np.log(15.0))) + rng.normal(0, 0.03), 0.04, 0.75)
+    streaming = np.clip(
+        0.05 + 0.6 * _sigmoid(1.2 * (lg - np.log(15.0))) + rng.normal(0, 0.03), 0.04, 0.75
+    )
     return {
         "market": code,
         "name": name,
@@ -194,9 +198,15 @@ def _curve_params(seed: int, feat: dict) -> dict[str, float]:
     z_urban = (feat["urban_share"] - 0.7) / 0.17
     z_age = (feat["median_age"] - 37.0) / 7.5
     share = 0.06 + 0.18 * _sigmoid(0.6 * z_gdp + 0.5 * z_phone - 0.3 * z_age + rng.normal(0, 0.35))
-    speed = 0.015 + 0.085 * _sigmoid(0.6 * z_net + 0.5 * z_urban - 0.4 * z_age + rng.normal(0, 0.35))
+    speed = 0.015 + 0.085 * _sigmoid(
+        0.6 * z_net + 0.5 * z_urban - 0.4 * z_age + rng.normal(0, 0.35)
+    )
     ceiling = feat["population"] * feat["music_streaming_adoption"] * share
-    return {"ceiling": float(ceiling), "speed": float(speed), "b": float(3.0 * np.exp(rng.normal(0, 0.1)))}
+    return {
+        "ceiling": float(ceiling),
+        "speed": float(speed),
+        "b": float(3.0 * np.exp(rng.normal(0, 0.1))),
+    }
 
 
 def _gompertz(weeks: np.ndarray, speed: float, b: float) -> np.ndarray:
@@ -246,7 +256,9 @@ def _holiday_days(code: str, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.nd
     """Count holiday days and moving-holiday days in each Monday..Sunday week."""
     cal = _holiday_calendar(code, range(dates[0].year, dates[-1].year + 1))
     days = np.array(sorted(cal.keys()), dtype="datetime64[D]")
-    moving = np.array([d for d in days if _MOVING_HOLIDAY.search(cal.get(d.item()))], dtype="datetime64[D]")
+    moving = np.array(
+        [d for d in days if _MOVING_HOLIDAY.search(cal.get(d.item()))], dtype="datetime64[D]"
+    )
     lo = dates.to_numpy().astype("datetime64[D]")
 
     def count(arr: np.ndarray) -> np.ndarray:
@@ -265,7 +277,9 @@ def _holiday_coefs(rng: np.random.Generator, strong: bool) -> tuple[float, float
     return float(beta), float(-rng.uniform(0.30, 0.50) if dip else rng.uniform(0.25, 0.40))
 
 
-def _holiday_effect(rng: np.random.Generator, code: str, dates: pd.DatetimeIndex, strong: bool) -> np.ndarray:
+def _holiday_effect(
+    rng: np.random.Generator, code: str, dates: pd.DatetimeIndex, strong: bool
+) -> np.ndarray:
     """Multiplicative weekly holiday factor from the country's real calendar."""
     beta, gamma = _holiday_coefs(rng, strong)
     n_all, n_moving = _holiday_days(code, dates)
@@ -284,8 +298,15 @@ def _ar_noise(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(out)
 
 
-def _market_truth(seed: int, feat: dict, launch: pd.Timestamp, start: pd.Timestamp,
-                  end: pd.Timestamp, last: pd.Timestamp, strong: bool) -> pd.DataFrame:
+def _market_truth(
+    seed: int,
+    feat: dict,
+    launch: pd.Timestamp,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    last: pd.Timestamp,
+    strong: bool,
+) -> pd.DataFrame:
     """Ground-truth components of one market from max(start, launch) to last."""
     params = _curve_params(seed, feat)
     rng = _market_rng(seed, feat["market"], 2)
@@ -293,14 +314,23 @@ def _market_truth(seed: int, feat: dict, launch: pd.Timestamp, start: pd.Timesta
     dates = pd.date_range(first, last, freq="7D")
     t_years = (dates - first).days.to_numpy() / 365.25
     curve = _gompertz((dates - launch).days.to_numpy() / 7.0, params["speed"], params["b"])
-    trend = params["ceiling"] * curve * np.exp(_log_trend(rng, t_years, (end - first).days / 365.25))
+    trend = (
+        params["ceiling"] * curve * np.exp(_log_trend(rng, t_years, (end - first).days / 365.25))
+    )
     seasonal = _seasonal(rng, dates)
     hol = _holiday_effect(rng, feat["market"], dates, strong)
     signal = trend * seasonal * hol
-    return pd.DataFrame({
-        "market": feat["market"], "date": dates, "users_clean": signal * _ar_noise(rng, len(dates)),
-        "users_signal": signal, "holiday_effect": hol, "trend": trend, "seasonal": seasonal,
-    })
+    return pd.DataFrame(
+        {
+            "market": feat["market"],
+            "date": dates,
+            "users_clean": signal * _ar_noise(rng, len(dates)),
+            "users_signal": signal,
+            "holiday_effect": hol,
+            "trend": trend,
+            "seasonal": seasonal,
+        }
+    )
 
 
 def _monday(value: str | pd.Timestamp) -> pd.Timestamp:
@@ -311,8 +341,14 @@ def _monday(value: str | pd.Timestamp) -> pd.Timestamp:
     return ts
 
 
-def _launch_dates(rng: np.random.Generator, mature: list[str], new: list[str], pre: list[str],
-                  start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.Timestamp]:
+def _launch_dates(
+    rng: np.random.Generator,
+    mature: list[str],
+    new: list[str],
+    pre: list[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> dict[str, pd.Timestamp]:
     """Launch Mondays: mature mostly before history, ~1/4 inside it; new in last year; prelaunch ahead."""
     hist_weeks = (end - start).days // 7
     span = hist_weeks - 4 - 104
@@ -330,8 +366,13 @@ def _launch_dates(rng: np.random.Generator, mature: list[str], new: list[str], p
     return out
 
 
-def _draw_events(rng: np.random.Generator, mature: list[str], launch: dict[str, pd.Timestamp],
-                 start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _draw_events(
+    rng: np.random.Generator,
+    mature: list[str],
+    launch: dict[str, pd.Timestamp],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
     """6-10 non-overlapping one-time disruptions in distinct mature markets, not in the last 8 weeks."""
     n = int(rng.integers(6, 11))
     kinds = list(_EVENT_SPECS) * 2 + rng.choice(list(_EVENT_SPECS), max(n - 6, 0)).tolist()
@@ -372,20 +413,40 @@ def _select(n: int, pool: tuple, what: str) -> list[tuple]:
     return list(pool[:n])
 
 
-def _build_truth(seed: int, feats: list[dict], launch: dict[str, pd.Timestamp], mature: set[str],
-                 span: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
+def _build_truth(
+    seed: int,
+    feats: list[dict],
+    launch: dict[str, pd.Timestamp],
+    mature: set[str],
+    span: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
+) -> pd.DataFrame:
     """Ground truth of all markets launched by the end of the future horizon."""
     start, end, last = span
     parts = [
-        _market_truth(seed, f, launch[f["market"]], start, end, last,
-                      f["market"] in STRONG_HOLIDAY_MARKETS and f["market"] in mature)
-        for f in feats if launch[f["market"]] <= last
+        _market_truth(
+            seed,
+            f,
+            launch[f["market"]],
+            start,
+            end,
+            last,
+            f["market"] in STRONG_HOLIDAY_MARKETS and f["market"] in mature,
+        )
+        for f in feats
+        if launch[f["market"]] <= last
     ]
     return pd.concat(parts, ignore_index=True).sort_values(["market", "date"], ignore_index=True)
 
 
-def make_sample(seed: int = 7, end: str = "2026-11-16", years: float = 6.0, n_mature: int = 60,
-                n_new: int = 6, n_prelaunch: int = 2, future_weeks: int = 104) -> SampleData:
+def make_sample(
+    seed: int = 7,
+    end: str = "2026-11-16",
+    years: float = 6.0,
+    n_mature: int = 60,
+    n_new: int = 6,
+    n_prelaunch: int = 2,
+    future_weeks: int = 104,
+) -> SampleData:
     """Generate the deterministic sample data set with its ground truth."""
     end_ts = _monday(end)
     start = end_ts - int(round(years * 365.25 / 7)) * _WEEK
@@ -399,12 +460,18 @@ def make_sample(seed: int = 7, end: str = "2026-11-16", years: float = 6.0, n_ma
     events = _draw_events(rng, mature, launch, start, end_ts)
     feats = [_features(seed, row) for row in mature_rows + emerging]
     truth = _build_truth(seed, feats, launch, set(mature), (start, end_ts, last))
-    segment = {**dict.fromkeys(mature, "mature"), **dict.fromkeys(new, "new"), **dict.fromkeys(pre, "prelaunch")}
+    segment = {
+        **dict.fromkeys(mature, "mature"),
+        **dict.fromkeys(new, "new"),
+        **dict.fromkeys(pre, "prelaunch"),
+    }
     markets = _markets_frame(feats, launch, segment)
     return SampleData(_apply_events(truth, events, end_ts), markets, events, truth)
 
 
-def _markets_frame(feats: list[dict], launch: dict[str, pd.Timestamp], segment: dict[str, str]) -> pd.DataFrame:
+def _markets_frame(
+    feats: list[dict], launch: dict[str, pd.Timestamp], segment: dict[str, str]
+) -> pd.DataFrame:
     """Assemble the one-row-per-market table of launch dates, segments and features."""
     df = pd.DataFrame(feats)
     df.insert(2, "launch_date", pd.to_datetime([launch[c] for c in df["market"]]))
@@ -428,10 +495,18 @@ def write_sample(root: str, data: SampleData | None = None) -> dict[str, str]:
 
 def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Per market: sMAPE of `yhat` against the sample's undisrupted future, and 80% interval coverage."""
-    merged = forecast.merge(truth[["market", "date", "users_clean"]], on=["market", "date"], how="inner")
+    merged = forecast.merge(
+        truth[["market", "date", "users_clean"]], on=["market", "date"], how="inner"
+    )
     merged = merged[merged["users_clean"] > 0]
-    ape = 200 * (merged["yhat"] - merged["users_clean"]).abs() / (merged["yhat"].abs() + merged["users_clean"])
-    inside = (merged["users_clean"] >= merged["yhat_lo_80"]) & (merged["users_clean"] <= merged["yhat_hi_80"])
+    ape = (
+        200
+        * (merged["yhat"] - merged["users_clean"]).abs()
+        / (merged["yhat"].abs() + merged["users_clean"])
+    )
+    inside = (merged["users_clean"] >= merged["yhat_lo_80"]) & (
+        merged["users_clean"] <= merged["yhat_hi_80"]
+    )
     scored = merged.assign(smape=ape, covered_80=inside.astype(float))
     out = scored.groupby(["market", "segment"], as_index=False).agg(
         smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")
