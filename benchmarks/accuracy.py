@@ -42,12 +42,12 @@ FCAST: dict[str, dict[str, Any]] = {
     "MS": {
         "space": "monthly.yaml",
         "cv": {"splits": 3, "step": 12, "holdout": 0, "min_train": 12},
-        "select": {"top": 24, "combine": "mean", "weights": "equal"},
+        "select": {"top": 24, "combine": "median", "weights": "equal"},
     },
     "QS": {
         "space": "quarterly.yaml",
         "cv": {"splits": 3, "step": 4, "holdout": 0, "min_train": 8},
-        "select": {"top": 24, "combine": "mean", "weights": "equal"},
+        "select": {"top": 24, "combine": "median", "weights": "equal"},
     },
 }
 

@@ -1,7 +1,8 @@
 """Applier: refit the selected model(s) per market on all history and forecast the horizon.
 
 A market's forecast is the weighted mean of its selected members (one member with
-weight 1 for `combine: best`); interval bounds are combined with the same weights. A
+weight 1 for `combine: best`), or with `combine: median` their pointwise median; interval
+bounds are combined the same way. A
 member that fails to refit is dropped and the others re-weighted; when every member
 fails, the market falls back on a seasonal naive forecast and says so in `family`.
 User counts cannot be negative, so forecasts and bounds are clipped at zero.
@@ -21,6 +22,14 @@ from fcast.models import Model
 from fcast.tune import align_x, first_observed
 
 Member = tuple[Model, float]
+COMBINES = ("mean", "median")
+
+
+def combine_of(selection: pd.DataFrame) -> str:
+    """How a selection table's members are combined: 'median' if it says so, else the weighted mean."""
+    if "combine" in selection.columns and (selection["combine"] == "median").any():
+        return "median"
+    return "mean"
 
 
 def members_from_selection(selection: pd.DataFrame, season_length: int) -> dict[str, list[Member]]:
@@ -40,8 +49,9 @@ def forecast_series(
     x: np.ndarray | None = None,
     x_future: np.ndarray | None = None,
     features: Sequence[str] | None = None,
+    combine: str = "mean",
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Weighted forecast of one series and the family description actually used.
+    """Combined forecast of one series (weighted mean or median) and the family description used.
 
     `x` (time, feature) rows align with `y`, `x_future` has `horizon` rows: holiday features for
     members with regressors.
@@ -70,15 +80,20 @@ def forecast_series(
         fallback = Model.create("seasonal_naive", {}, m if len(y) > m else 1)
         fc = fallback.forecast(y, horizon, level=list(levels))
         return {k: np.clip(v, 0.0, None) for k, v in fc.items()}, "fallback:seasonal_naive"
-    w = np.asarray(weights) / np.sum(weights)
-    combined = {
-        k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None)
-        for k in results[0]
-    }
+    if combine == "median":  # pointwise, per output (mean and each bound); weights do not enter
+        combined = {
+            k: np.clip(np.median([r[k] for r in results], axis=0), 0.0, None) for k in results[0]
+        }
+    else:
+        w = np.asarray(weights) / np.sum(weights)
+        combined = {
+            k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None)
+            for k in results[0]
+        }
     family = (
         families[0]
         if len(set(families)) == 1 and len(families) == 1
-        else "mean(" + ",".join(families) + ")"
+        else f"{combine}(" + ",".join(families) + ")"
     )
     return combined, family
 
@@ -90,6 +105,7 @@ def apply_block(
     levels: Sequence[int],
     x: np.ndarray | None = None,
     features: Sequence[str] | None = None,
+    combine: str = "mean",
 ) -> tuple[np.ndarray, list[str]]:
     """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level.
 
@@ -101,7 +117,9 @@ def apply_block(
     first = first_observed(y)
     for mi in range(y.shape[0]):
         if x is None:
-            fc, family = forecast_series(y[mi, first[mi] :], members[mi], horizon, levels)
+            fc, family = forecast_series(
+                y[mi, first[mi] :], members[mi], horizon, levels, combine=combine
+            )
         else:
             n = y.shape[1]
             fc, family = forecast_series(
@@ -112,6 +130,7 @@ def apply_block(
                 x[mi, first[mi] : n],
                 x[mi, n : n + horizon],
                 features,
+                combine,
             )
         out[mi] = np.stack([fc[c] for c in cols])
         families.append(family)
@@ -127,12 +146,18 @@ def apply(
     client=None,  # noqa: ANN001
     block_markets: int = 8,
     x: xr.DataArray | None = None,
+    combine: str = "mean",
 ) -> xr.Dataset:
     """Forecast every market that has members: yhat(market, time) and bounds(market, time, quantile).
+
+    `combine`: how a market's members are combined, `mean` (weighted) or `median` (pointwise);
+    `combine_of(selection)` reads it from a selection table.
 
     `x` (market, time, feature): holiday features over y's times and the `horizon` periods after
     (`fcast.holidays.future_index`), for members with regressors.
     """
+    if combine not in COMBINES:
+        raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
     markets = [m for m in y["market"].values.tolist() if m in members]
     sub = y.sel(market=markets)
     values = sub.values
@@ -150,7 +175,8 @@ def apply(
     ]
     args = [
         (values[g], [members[m] for m in markets[g]], horizon, list(levels))
-        + (() if x_values is None else (x_values[g], features))
+        + ((None, None) if x_values is None else (x_values[g], features))
+        + (combine,)
         for g in groups
     ]
     if client is None:

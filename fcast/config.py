@@ -87,7 +87,7 @@ class SelectConfig(_Strict):
     """How the error cube is reduced to one model (or an ensemble) per market."""
 
     top: int = Field(3, ge=1)
-    combine: Literal["best", "mean"] = "best"
+    combine: Literal["best", "mean", "median"] = "best"
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
 
 

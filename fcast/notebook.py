@@ -42,7 +42,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.apply import apply as _apply
-from fcast.apply import members_from_selection, to_table
+from fcast.apply import combine_of, members_from_selection, to_table
 from fcast.config import NewMarketsConfig
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
@@ -614,7 +614,15 @@ class FcastAccessor:
     ) -> xr.Dataset:
         """Refit the selected model(s) per market on all history and forecast (`fcast.apply`)."""
         members = members_from_selection(selection, self.season_length)
-        fc = _apply(self.target, members, horizon, list(levels), self.freq, _client(client))
+        fc = _apply(
+            self.target,
+            members,
+            horizon,
+            list(levels),
+            self.freq,
+            _client(client),
+            combine=combine_of(selection),
+        )
         fc.attrs.update(freq=self.freq, value=str(self._ds.attrs.get("value", "y")))
         return fc
 

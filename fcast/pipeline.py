@@ -31,7 +31,7 @@ from fcast.adjust import (
     horizon_dates,
     run_adjustments,
 )
-from fcast.apply import Member, apply, members_from_selection, to_table
+from fcast.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.charts import save_cleaning_charts
 from fcast.clean import clean, load_events
 from fcast.config import RunConfig
@@ -40,7 +40,7 @@ from fcast.errors import DataError, StoreError
 from fcast.holidays import future_index, holiday_features
 from fcast.holidays import load_events as load_holiday_events
 from fcast.label import label, required_history
-from fcast.models import Model, get_family
+from fcast.models import Model
 from fcast.newmarkets import forecast_new
 from fcast.qa import QAResult, run_qa
 from fcast.qa import summary as qa_summary
@@ -414,7 +414,8 @@ def _outputs(
 
 def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataArray | None:
     """Holiday features over y's markets, history and horizon, when any model takes regressors."""
-    if not any(get_family(mod.family).uses_x for mod in models):
+    # per model, not per family: an arima with `holidays: none` takes no regressors
+    if not any(mod.uses_x for mod in models):
         return None
     h = cfg.holidays
     return holiday_features(
@@ -573,6 +574,7 @@ def run_tuning(
                 cfg.data.freq,
                 client,
                 x=x,
+                combine=combine_of(selection),
             )
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
@@ -653,7 +655,16 @@ def run_weekly(
             used = selection[selection["market"].isin(run_markets)]
             members = members_from_selection(used, season_length(cfg.data.freq))
             x = holiday_x(cfg, y, _members_models(members))
-            fc = apply(y, members, cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
+            fc = apply(
+                y,
+                members,
+                cfg.horizon,
+                cfg.levels,
+                cfg.data.freq,
+                client,
+                x=x,
+                combine=combine_of(used),
+            )
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )

@@ -5,9 +5,10 @@
    market has enough history. A hp that failed on any such split gets no score.
 2. `top_hps`: rank hps per market by score (ties: lower hp index first), keep the top X.
 3. `holdout_scores`: refit each of the top X on everything before the final holdout and
-   score it on the holdout; with `combine: mean` the equal-weight mean is scored too.
+   score it on the holdout; the combination of the X (mean, or median) is scored too.
 4. `choose`: `best` keeps the member with the lowest holdout score (the CV best when
-   there is no holdout); `mean` keeps all X with equal weights.
+   there is no holdout); `mean` keeps all X with equal weights; `median` keeps all X and
+   the applier takes their pointwise median (the table's `combine` column says which).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def holdout_block(
     metric: str,
     x: np.ndarray | None = None,
     features: list[str] | None = None,
+    combine: str = "mean",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per market: each member's holdout score and the score of the members' mean forecast."""
+    """Per market: each member's holdout score and the score of the members' combined forecast."""
     n_m = y.shape[0]
     width = max((len(m) for m in members), default=0)
     scores = np.full((n_m, width), np.nan)
@@ -112,7 +114,8 @@ def holdout_block(
             scores[mi, k] = window_score(metric, test, fc, scale)
             forecasts.append(fc)
         if forecasts:
-            mean_scores[mi] = window_score(metric, test, np.mean(forecasts, axis=0), scale)
+            pool = np.median if combine == "median" else np.mean
+            mean_scores[mi] = window_score(metric, test, pool(forecasts, axis=0), scale)
     return scores, mean_scores
 
 
@@ -126,8 +129,9 @@ def holdout_scores(
     client=None,  # noqa: ANN001
     block_markets: int = 8,
     x: xr.DataArray | None = None,
+    combine: str = "mean",
 ) -> tuple[xr.DataArray, xr.DataArray]:
-    """Holdout score of each top-X member (market, rank) and of their mean (market).
+    """Holdout score of each top-X member (market, rank) and of their mean or median (market).
 
     `x` (market, time, feature): holiday features on y's time axis, for members with regressors.
     """
@@ -147,7 +151,8 @@ def holdout_scores(
     ]
     args = [
         (values[b], members[b], holdout, metric)
-        + (() if x_values is None else (x_values[b], features))
+        + ((None, None) if x_values is None else (x_values[b], features))
+        + (combine,)
         for b in blocks
     ]
     if client is None:
@@ -195,7 +200,7 @@ def choose(
             if holdout is not None
             else [float("nan")] * len(ranks)
         )
-        if combine == "mean":
+        if combine in ("mean", "median"):
             weights = [1.0 / len(ranks)] * len(ranks)
         else:
             # lowest holdout score wins; NaN holdout (no holdout or refit failed) falls back on CV rank
@@ -221,8 +226,9 @@ def choose(
                     "holdout_score": ho_s,
                     "weight": w,
                     "ensemble_holdout_score": float(holdout_mean.sel(market=market))
-                    if holdout_mean is not None and combine == "mean"
+                    if holdout_mean is not None and combine in ("mean", "median")
                     else float("nan"),
+                    "combine": combine,
                 }
             )
     return pd.DataFrame(rows)
@@ -249,7 +255,10 @@ def select(
     """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table.
 
     `x`: holiday features (market, time, feature) covering y, for members with regressors.
+    `combine`: `best` (one member), `mean` or `median` (all top X, combined by the applier).
     """
+    if combine not in ("best", "mean", "median"):
+        raise ValueError(f"combine must be best, mean or median, got {combine!r}")
     metric = tuning.attrs["metric"]
     w = split_weights(tuning["split"].values, weights)
     cv = score(tuning["error"], tuning["status"], w, metric).compute()
@@ -266,5 +275,6 @@ def select(
             int(tuning.attrs["season_length"]),
             client,
             x=x,
+            combine="median" if combine == "median" else "mean",
         )
     return choose(best, cv, ho, ho_mean, hp, combine)

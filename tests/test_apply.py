@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive, Theta
 
-from fcast.apply import apply, members_from_selection, to_table
+from fcast.apply import apply, combine_of, forecast_series, members_from_selection, to_table
 from fcast.models import Model
 
 COLUMNS = [
@@ -114,3 +114,59 @@ def test_in_process_equals_cluster(small_cube, client2):
             )["mean"]
         )
     )
+
+
+def test_median_of_members_is_pointwise_for_mean_and_bounds(small_cube):
+    sel = selection(
+        [
+            ("FI", "ets", {"spec": "ANN"}, 1 / 3),
+            ("FI", "seasonal_naive", {}, 1 / 3),
+            ("FI", "theta", {"variant": "standard"}, 1 / 3),
+        ]
+    )
+    sel["combine"] = "median"
+    assert combine_of(sel) == "median" and combine_of(sel.drop(columns="combine")) == "mean"
+    fc = apply(small_cube["y"], members_from_selection(sel, 52), horizon=8, combine=combine_of(sel))
+    fi = small_cube["y"].sel(market="FI").values
+    parts = [
+        AutoETS(model="ANN").forecast(y=fi, h=8, level=[95]),
+        SeasonalNaive(season_length=52).forecast(y=fi, h=8, level=[95]),
+        Theta(season_length=52).forecast(y=fi, h=8, level=[95]),
+    ]
+    for key, q in (("mean", None), ("lo-95", 0.025), ("hi-95", 0.975)):
+        expected = np.clip(np.median([p[key] for p in parts], axis=0), 0, None)
+        got = fc["yhat"] if q is None else fc["bounds"].sel(quantile=q)
+        np.testing.assert_allclose(got.sel(market="FI").values, expected, atol=1e-9)
+    assert fc["family"].sel(market="FI").item() == "median(ets,seasonal_naive,theta)"
+
+
+def test_median_of_known_forecasts():
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    members = [
+        (Model.create("seasonal_naive", {}, 1), 0.2),  # last value: 8
+        (Model.create("seasonal_naive", {}, 2), 0.3),  # 7, 8
+        (Model.create("seasonal_naive", {}, 4), 0.5),  # 5, 6
+    ]
+    fc, family = forecast_series(y, members, 2, [80], combine="median")
+    np.testing.assert_allclose(
+        fc["mean"], [7.0, 8.0]
+    )  # median of (8,7,5) and (8,8,6); weights ignored
+    mean, _ = forecast_series(y, members, 2, [80])
+    np.testing.assert_allclose(
+        mean["mean"], [0.2 * 8 + 0.3 * 7 + 0.5 * 5, 0.2 * 8 + 0.3 * 8 + 0.5 * 6]
+    )
+    assert family == "median(seasonal_naive,seasonal_naive,seasonal_naive)"
+    with pytest.raises(ValueError, match="combine must be one of"):
+        apply(
+            xr.DataArray(
+                [y],
+                dims=("market", "time"),
+                coords={
+                    "market": ["A"],
+                    "time": pd.date_range("2024-01-01", periods=8, freq="W-MON"),
+                },
+            ),
+            {"A": members},
+            horizon=2,
+            combine="trimmed",
+        )

@@ -145,7 +145,7 @@ INVALID = {
         "fortnightly",
     ),
     "unknown_metric": ({"tune": {"metric": "r2"}}, "tune.metric", "'r2'"),
-    "bad_combine": ({"select": {"combine": "median"}}, "select.combine", "'median'"),
+    "bad_combine": ({"select": {"combine": "trimmed"}}, "select.combine", "'trimmed'"),
     "level_zero": ({"levels": [0, 95]}, "levels", "between 0 and 100"),
     "level_100": ({"levels": [80, 100]}, "levels", "between 0 and 100"),
     "two_clusters": (

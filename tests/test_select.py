@@ -112,6 +112,12 @@ def test_choose_best_by_holdout_and_mean_of_top():
     assert (mean["ensemble_holdout_score"] == 0.5).all()
     no_holdout = choose(top, cv, None, None, hp, "best")
     assert no_holdout.loc[no_holdout["weight"] == 1, "hp"].tolist() == [1]  # CV best
+    median = choose(
+        top, cv, ho, xr.DataArray([0.6], dims="market", coords={"market": ["A"]}), hp, "median"
+    )
+    assert sorted(median["hp"]) == [0, 1, 2] and (median["combine"] == "median").all()
+    assert (median["ensemble_holdout_score"] == 0.6).all()
+    assert (best["combine"] == "best").all()
 
 
 def test_holdout_scores_equal_direct_refits(small_cube):
@@ -133,6 +139,31 @@ def test_holdout_scores_equal_direct_refits(small_cube):
         window_score("mae", test, (sn + ann) / 2), abs=1e-9
     )
     assert np.isnan(float(member.sel(market="FI", rank=2)))
+
+
+def test_holdout_score_of_the_median_of_three(small_cube):
+    hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAN"]}, "seasonal_naive": {}}}, "W-MON")
+    y = small_cube["y"].sel(market=["DK"])
+    top = xr.DataArray(
+        [[2, 0, 1]], dims=("market", "rank"), coords={"market": ["DK"], "rank": [1, 2, 3]}
+    )
+    _, med = holdout_scores(
+        y, top, hp, holdout=10, metric="mae", season_length=52, combine="median"
+    )
+    row = y.sel(market="DK").values
+    train, test = row[:-10], row[-10:]
+    parts = [
+        SeasonalNaive(season_length=52).forecast(y=train, h=10)["mean"],
+        AutoETS(model="ANN").forecast(y=train, h=10)["mean"],
+        AutoETS(model="AAN", damped=False).forecast(y=train, h=10)["mean"],
+    ]
+    expected = window_score("mae", test, np.median(parts, axis=0))
+    assert med.sel(market="DK") == pytest.approx(expected, abs=1e-9)
+
+
+def test_unknown_combine_is_refused(small_cube):
+    with pytest.raises(ValueError, match="combine must be best, mean or median"):
+        select(xr.Dataset(attrs={"metric": "mae"}), small_cube["y"], combine="trimmed")
 
 
 def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
