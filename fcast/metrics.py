@@ -12,7 +12,10 @@ splits before reducing. A metric's value over a window is `finish(mean(loss))`:
 | mase | abs(y - yhat) / scale | identity |
 
 `scale` for MASE is the in-sample mean absolute seasonal difference of the training
-series (lag = season length, or 1 when the series is not longer than one season).
+series (lag = season length, or 1 when the series is not longer than one season). When
+the seasonal differences are all zero (a series that repeats itself exactly every season,
+as interpolated yearly data do) the lag-1 scale is used instead; only a constant series
+has no scale (NaN).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def mase_scale(y_train: np.ndarray, season_length: int) -> float:
     if len(y) <= lag:
         return float("nan")
     scale = float(np.mean(np.abs(y[lag:] - y[:-lag])))
+    if scale == 0 and lag > 1:  # exactly periodic: the seasonal naive is perfect in-sample
+        scale = float(np.mean(np.abs(np.diff(y))))
     return scale if scale > 0 else float("nan")
 
 

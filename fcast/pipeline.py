@@ -429,6 +429,17 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
     )
 
 
+def unselected_markets(selection: pd.DataFrame, markets: list[str]) -> list[str]:
+    """Tuned markets the selector could not choose for (no hp with a CV score)."""
+    chosen = set(selection.loc[selection["weight"] > 0, "market"].astype(str))
+    return sorted(str(mk) for mk in markets if str(mk) not in chosen)
+
+
+def fallback_members(markets: list[str], season: int) -> dict[str, list[Member]]:
+    """A seasonal naive member for each market without a selection, so no market goes unforecast."""
+    return {mk: [(Model.create("seasonal_naive", {}, season), 1.0)] for mk in markets}
+
+
 def _members_models(members: dict[str, list[Member]]) -> list[Model]:
     return [mod for ms in members.values() for mod, _ in ms]
 
@@ -565,10 +576,18 @@ def run_tuning(
                 x=x,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
+        unselected = unselected_markets(selection, y["market"].values.tolist())
+        if unselected:
+            print(
+                f"warning: no hp has a CV score for {len(unselected)} market(s) {unselected[:10]} "
+                "(every hp failed or scored NaN on some split); they get the seasonal naive "
+                "forecast (manifest: unselected)",
+                file=sys.stderr,
+            )
         with timer("apply"):
             fc = apply(
                 y,
-                members_from_selection(selection, m),
+                {**members_from_selection(selection, m), **fallback_members(unselected, m)},
                 cfg.horizon,
                 cfg.levels,
                 cfg.data.freq,
@@ -598,7 +617,7 @@ def run_tuning(
         manifest,
         timer,
         counts=counts,
-        unselected=sorted(set(mature) - set(selection["market"])),
+        unselected=unselected,
         qc=_qc_counts(qc),
         adjustments=[a.id for a in business.adjustments],
     )

@@ -126,3 +126,9 @@ def test_mase_scale_lag_1_when_not_longer_than_one_season():
     assert mase_scale(y, 4) == pytest.approx((2 + 1 + 3) / 3)
     y6 = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 8.0])  # longer than a season: seasonal lag 4
     assert mase_scale(y6, 4) == pytest.approx((3 + 5) / 2)
+
+
+def test_mase_scale_exactly_periodic_series_falls_back_to_lag_1():
+    # every seasonal difference is 0 (M1's MNB50 starts like this): the lag-1 scale is used
+    y = np.array([1.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0, 3.0, 2.0])
+    assert mase_scale(y, 3) == pytest.approx(11.0 / 8.0)  # |diffs| 2,1,1,2,1,1,2,1

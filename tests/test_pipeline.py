@@ -174,3 +174,22 @@ def test_halving_search_in_the_tuning_job(cfg):
     grid_fits = 4 * 3 * 3  # markets x hps x splits
     assert 0 < result.manifest["counts"]["fits"] < grid_fits
     assert set(result.forecast["market"]) == {"DK", "FI", "NO", "SE"}
+
+
+def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "actuals.csv")
+    df.loc[(df["market"] == "DK") & (df.index % 50 == 7), "users"] = 0.0  # log models cannot fit DK
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    (tmp_path / "space.yaml").write_text(
+        "preprocess: {log: [true]}\nfamilies:\n  ets: {spec: [ANN]}\n  seasonal_naive: {}\n"
+    )
+    tuned = run_tuning(cfg, progress=False)
+    assert tuned.manifest["unselected"] == ["DK"]
+    assert "no hp has a CV score for 1 market(s) ['DK']" in capsys.readouterr().err
+    dk = tuned.forecast[tuned.forecast["market"] == "DK"]
+    assert len(dk) == cfg.horizon and np.isfinite(dk["yhat"]).all()
+    assert set(dk["family"]) == {"seasonal_naive"}
+    assert set(tuned.forecast["market"]) >= {"DK", "FI", "NO", "SE"}
