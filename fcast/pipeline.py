@@ -665,14 +665,16 @@ def run_weekly(
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
         print(
-            f"warning: no tuned selection for {untuned}; run `fcast run tuning --markets {','.join(untuned)}`",
+            f"warning: no tuned selection for {untuned}; they get the seasonal naive forecast "
+            f"until `fcast run tuning --markets {','.join(untuned)}`",
             file=sys.stderr,
         )
-    y = prep.cube["y_clean"].sel(market=run_markets)
+    y = prep.cube["y_clean"].sel(market=run_markets + untuned)
     try:
         with timer("apply"):
             used = selection[selection["market"].isin(run_markets)]
-            members = members_from_selection(used, season_length(cfg.data.freq))
+            m = season_length(cfg.data.freq)
+            members = {**members_from_selection(used, m), **fallback_members(untuned, m)}
             x = holiday_x(cfg, y, _members_models(members))
             fc = apply(
                 y,

@@ -193,3 +193,15 @@ def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsy
     assert len(dk) == cfg.horizon and np.isfinite(dk["yhat"]).all()
     assert set(dk["family"]) == {"seasonal_naive"}
     assert set(tuned.forecast["market"]) >= {"DK", "FI", "NO", "SE"}
+
+
+def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, capsys):
+    run_tuning(cfg, markets=["DK", "FI"], progress=False)
+    capsys.readouterr()
+    weekly = run_weekly(cfg)
+    assert weekly.manifest["untuned_markets"] == ["NO", "SE"]
+    assert "no tuned selection for ['NO', 'SE']" in capsys.readouterr().err
+    fc = weekly.forecast
+    assert {"DK", "FI", "NO", "SE"} <= set(fc["market"])
+    assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {"seasonal_naive"}
+    assert set(weekly.selection["market"]) == {"DK", "FI"}  # the stored selection is not invented
