@@ -156,6 +156,19 @@ def scores(series: list[Series], forecasts: dict[str, np.ndarray], period: int) 
 # --- timing, clusters, memory ------------------------------------------------------------
 
 
+def fit_each(models: Any, y: np.ndarray, h: int) -> None:
+    """Fit and forecast every fcast model once (warm-up: imports, caches); failures are ignored."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for model in models:
+            try:
+                model.forecast(y, h)
+            except Exception:  # noqa: S112 - warm-up only
+                continue
+
+
 def single_thread_env() -> None:
     """One BLAS/OpenMP thread per process: the workers are single-threaded by design."""
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):

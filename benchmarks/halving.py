@@ -30,7 +30,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,13 +138,7 @@ def competition_problem(name: str, splits: int, step: int, limit: int | None) ->
 
 def warm(y: np.ndarray, hp: xr.Dataset, season: int, horizon: int) -> None:
     """Fit every model once so imports and caches are not charged to whichever method runs first."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for model in models_of(hp, season):
-            try:
-                model.forecast(y, horizon)
-            except Exception:  # noqa: S112 - warm-up only
-                continue
+    C.fit_each(models_of(hp, season), y, horizon)
 
 
 def agreement(grid: pd.DataFrame, halved: pd.DataFrame) -> dict[str, float]:
@@ -270,6 +263,9 @@ def main() -> None:
         p = competition_problem(args.dataset, args.splits, args.step, args.limit)
         default_out = f"halving-{args.dataset}-{args.splits}x{args.step}.json"
     C.single_thread_env()
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(C)  # the workers run C.fit_each in the warm-up
     client = cluster = None
     if args.workers > 1:
         from distributed import Client, LocalCluster

@@ -25,6 +25,18 @@ Member = tuple[Model, float]
 COMBINES = ("mean", "median")
 
 
+def pool(
+    values: Sequence[np.ndarray], combine: str = "mean", weights: Sequence[float] | None = None
+) -> np.ndarray:
+    """Members' forecasts pooled pointwise: weighted mean (equal weights by default) or median."""
+    if combine == "median":  # weights do not enter
+        return np.median(values, axis=0)
+    if weights is None:
+        return np.mean(values, axis=0)
+    w = np.asarray(weights) / np.sum(weights)
+    return sum(wi * v for wi, v in zip(w, values, strict=True))
+
+
 def combine_of(selection: pd.DataFrame) -> str:
     """How a selection table's members are combined: 'median' if it says so, else the weighted mean."""
     if "combine" in selection.columns and (selection["combine"] == "median").any():
@@ -80,16 +92,10 @@ def forecast_series(
         fallback = Model.create("seasonal_naive", {}, m if len(y) > m else 1)
         fc = fallback.forecast(y, horizon, level=list(levels))
         return {k: np.clip(v, 0.0, None) for k, v in fc.items()}, "fallback:seasonal_naive"
-    if combine == "median":  # pointwise, per output (mean and each bound); weights do not enter
-        combined = {
-            k: np.clip(np.median([r[k] for r in results], axis=0), 0.0, None) for k in results[0]
-        }
-    else:
-        w = np.asarray(weights) / np.sum(weights)
-        combined = {
-            k: np.clip(sum(wi * r[k] for wi, r in zip(w, results, strict=True)), 0.0, None)
-            for k in results[0]
-        }
+    # pointwise per output: the mean and each bound
+    combined = {
+        k: np.clip(pool([r[k] for r in results], combine, weights), 0.0, None) for k in results[0]
+    }
     family = (
         families[0]
         if len(set(families)) == 1 and len(families) == 1

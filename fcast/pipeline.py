@@ -440,6 +440,34 @@ def fallback_members(markets: list[str], season: int) -> dict[str, list[Member]]
     return {mk: [(Model.create("seasonal_naive", {}, season), 1.0)] for mk in markets}
 
 
+def apply_selection(
+    cfg: RunConfig,
+    y: xr.DataArray,
+    selection: pd.DataFrame,
+    fallback: list[str],
+    client: Any,
+    x: xr.DataArray | None = None,
+) -> xr.Dataset:
+    """Refit the selection on all history and forecast; `fallback` markets get the seasonal naive.
+
+    `x`: holiday features already built for these markets (else built here if a member needs them).
+    """
+    m = season_length(cfg.data.freq)
+    members = {**members_from_selection(selection, m), **fallback_members(fallback, m)}
+    if x is None:
+        x = holiday_x(cfg, y, _members_models(members))
+    return apply(
+        y,
+        members,
+        cfg.horizon,
+        cfg.levels,
+        cfg.data.freq,
+        client,
+        x=x,
+        combine=combine_of(selection),
+    )
+
+
 def _members_models(members: dict[str, list[Member]]) -> list[Model]:
     return [mod for ms in members.values() for mod, _ in ms]
 
@@ -585,16 +613,7 @@ def run_tuning(
                 file=sys.stderr,
             )
         with timer("apply"):
-            fc = apply(
-                y,
-                {**members_from_selection(selection, m), **fallback_members(unselected, m)},
-                cfg.horizon,
-                cfg.levels,
-                cfg.data.freq,
-                client,
-                x=x,
-                combine=combine_of(selection),
-            )
+            fc = apply_selection(cfg, y, selection, unselected, client, x)
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
@@ -673,19 +692,7 @@ def run_weekly(
     try:
         with timer("apply"):
             used = selection[selection["market"].isin(run_markets)]
-            m = season_length(cfg.data.freq)
-            members = {**members_from_selection(used, m), **fallback_members(untuned, m)}
-            x = holiday_x(cfg, y, _members_models(members))
-            fc = apply(
-                y,
-                members,
-                cfg.horizon,
-                cfg.levels,
-                cfg.data.freq,
-                client,
-                x=x,
-                combine=combine_of(used),
-            )
+            fc = apply_selection(cfg, y, used, untuned, client)
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )

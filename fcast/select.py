@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.apply import COMBINES, pool
 from fcast.metrics import finish, mase_scale
 from fcast.metrics import score as window_score
 from fcast.models import Model
@@ -114,8 +115,7 @@ def holdout_block(
             scores[mi, k] = window_score(metric, test, fc, scale)
             forecasts.append(fc)
         if forecasts:
-            pool = np.median if combine == "median" else np.mean
-            mean_scores[mi] = window_score(metric, test, pool(forecasts, axis=0), scale)
+            mean_scores[mi] = window_score(metric, test, pool(forecasts, combine), scale)
     return scores, mean_scores
 
 
@@ -200,7 +200,7 @@ def choose(
             if holdout is not None
             else [float("nan")] * len(ranks)
         )
-        if combine in ("mean", "median"):
+        if combine in COMBINES:
             weights = [1.0 / len(ranks)] * len(ranks)
         else:
             # lowest holdout score wins; NaN holdout (no holdout or refit failed) falls back on CV rank
@@ -226,7 +226,7 @@ def choose(
                     "holdout_score": ho_s,
                     "weight": w,
                     "ensemble_holdout_score": float(holdout_mean.sel(market=market))
-                    if holdout_mean is not None and combine in ("mean", "median")
+                    if holdout_mean is not None and combine in COMBINES
                     else float("nan"),
                     "combine": combine,
                 }
@@ -257,7 +257,7 @@ def select(
     `x`: holiday features (market, time, feature) covering y, for members with regressors.
     `combine`: `best` (one member), `mean` or `median` (all top X, combined by the applier).
     """
-    if combine not in ("best", "mean", "median"):
+    if combine not in ("best", *COMBINES):
         raise ValueError(f"combine must be best, mean or median, got {combine!r}")
     metric = tuning.attrs["metric"]
     w = split_weights(tuning["split"].values, weights)
@@ -275,6 +275,6 @@ def select(
             int(tuning.attrs["season_length"]),
             client,
             x=x,
-            combine="median" if combine == "median" else "mean",
+            combine=combine if combine in COMBINES else "mean",
         )
     return choose(best, cv, ho, ho_mean, hp, combine)
