@@ -13,7 +13,7 @@ Two data sets, each scored on data the search never sees:
   accuracy benchmark's design). Halving's first round alone costs 1/splits of the grid, so
   "at most a third of the fits" needs more than three splits.
 
-Both methods refit their selection on all history (`fcast.apply`); forecasts are clipped at
+Both methods refit their selection on all history (`fcast.core.apply`); forecasts are clipped at
 zero as in accuracy.py. `wall_s` covers search + select; `search_s` the search alone; the
 final refit is outside both (it costs the same for both methods).
 
@@ -45,14 +45,14 @@ sys.path.insert(0, str(ROOT))
 
 import _common as C  # noqa: E402
 
-from fcast.apply import apply, members_from_selection  # noqa: E402
+from fcast.core.apply import apply, members_from_selection  # noqa: E402
 from fcast.data import to_cube  # noqa: E402
 from fcast.data.sample import make_sample  # noqa: E402
-from fcast.label import label  # noqa: E402
-from fcast.search import fits, halving  # noqa: E402
-from fcast.select import select  # noqa: E402
-from fcast.space import load_space, models_of  # noqa: E402
-from fcast.tune import tune  # noqa: E402
+from fcast.core.label import label  # noqa: E402
+from fcast.core.tune.halving import fits, halving  # noqa: E402
+from fcast.core.select import select  # noqa: E402
+from fcast.core.space import load_space, models_of  # noqa: E402
+from fcast.core.tune.grid import tune  # noqa: E402
 
 
 @dataclass

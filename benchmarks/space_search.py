@@ -79,9 +79,9 @@ def compute(
 ) -> Path:  # noqa: ANN001
     """Tune the superset on a data set's training parts and forecast the test part with every hp."""
     from fcast.data import to_cube
-    from fcast.label import label
-    from fcast.space import models_of, parse_space
-    from fcast.tune import evaluate_block, tune
+    from fcast.core.label import label
+    from fcast.core.space import models_of, parse_space
+    from fcast.core.tune.grid import evaluate_block, tune
 
     spec = C.DATASETS[name]
     if spec.check_only:

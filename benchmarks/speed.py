@@ -72,7 +72,7 @@ def workload(n: int, copies: int = 1) -> list[C.Series]:
 
 def hp_space(grid: str) -> Any:
     """fcast's hp dimension for a grid."""
-    from fcast.space import parse_space
+    from fcast.core.space import parse_space
 
     return parse_space({"families": GRIDS[grid]}, "MS", source=f"grid {grid}")
 
@@ -143,8 +143,8 @@ def arm_fcast(
 ) -> dict[str, Any]:
     """(a) fcast: actuals table -> QA -> labels -> space -> tune -> error cube; wall time and forecasts."""
     from fcast.data import load_actuals
-    from fcast.label import label
-    from fcast.tune import tune
+    from fcast.core.label import label
+    from fcast.core.tune.grid import tune
 
     work = C.WORK / "speed" / tag
     shutil.rmtree(work, ignore_errors=True)
@@ -298,7 +298,7 @@ def _warm_worker(ys: list[np.ndarray], grid: str) -> None:
     """Fit every model of the grid once in this process, and import what a tuning task writes with."""
     import zarr  # noqa: F401
 
-    import fcast.tune  # noqa: F401
+    import fcast.core.tune.grid  # noqa: F401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -10,27 +10,49 @@ The stages are plain functions over xarray objects, importable from the top leve
     selection = fcast.select(tuning, cube.y, top=3, holdout=13)
     forecast = fcast.apply(cube.y, fcast.members_from_selection(selection, 52), horizon=52)
 
-Submodules keep their names (`fcast.tune` is the function; import helpers from
-`fcast.tune` with `from fcast.tune import errors`).
+The names are loaded on first use, so ``import fcast`` stays light. Each lives in the
+part of the package it belongs to (``fcast.core.tune``, ``fcast.core.select`` ...; see
+docs/architecture.md); no top-level name shadows a module. The ``.fcast`` xarray accessor
+is registered by ``fcast.load``/``fcast.client`` or ``import fcast.notebook``.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from fcast.apply import apply, members_from_selection, to_table  # noqa: E402
-from fcast.config import load_config, parse_config  # noqa: E402
-from fcast.data import load_actuals, to_cube  # noqa: E402
-from fcast.label import label  # noqa: E402
-from fcast.notebook import client, load  # noqa: E402  (also registers the `.fcast` xarray accessor)
-from fcast.pipeline import run_tuning, run_weekly  # noqa: E402
-from fcast.select import select  # noqa: E402
-from fcast.space import load_space, parse_space  # noqa: E402
-from fcast.tune import tune  # noqa: E402
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("fcast")
+except PackageNotFoundError:  # a source tree without installed metadata
+    __version__ = "0+unknown"
+
+#: public name -> module that defines it
+_API: dict[str, str] = {
+    "apply": "fcast.core.apply",
+    "members_from_selection": "fcast.core.apply",
+    "to_table": "fcast.core.apply",
+    "label": "fcast.core.label",
+    "load_space": "fcast.core.space",
+    "parse_space": "fcast.core.space",
+    "select": "fcast.core.select",
+    "tune": "fcast.core.tune",
+    "load_actuals": "fcast.data.ingest",
+    "to_cube": "fcast.data.ingest",
+    "load_config": "fcast.config",
+    "parse_config": "fcast.config",
+    "client": "fcast.notebook",
+    "load": "fcast.notebook",
+    "run_tuning": "fcast.jobs",
+    "run_weekly": "fcast.jobs",
+}
 
 __all__ = [
+    "__version__",
     "apply",
     "client",
-    "load",
     "label",
+    "load",
     "load_actuals",
     "load_config",
     "load_space",
@@ -44,3 +66,28 @@ __all__ = [
     "to_table",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    if name in _API:
+        value = getattr(import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fcast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
+
+
+if TYPE_CHECKING:  # static type checkers and IDEs see the real objects
+    from fcast.config import load_config, parse_config
+    from fcast.core.apply import apply, members_from_selection, to_table
+    from fcast.core.label import label
+    from fcast.core.select import select
+    from fcast.core.space import load_space, parse_space
+    from fcast.core.tune import tune
+    from fcast.data.ingest import load_actuals, to_cube
+    from fcast.jobs import run_tuning, run_weekly
+    from fcast.notebook import client, load

@@ -21,7 +21,9 @@ import panel as pn
 import xarray as xr
 from bokeh.models import NumeralTickFormatter
 
-from fcast.adjust import (
+from fcast.config import RunConfig, load_config
+from fcast.errors import ConfigError, FcastError
+from fcast.markets.adjustments import (
     KIND_HELP,
     KINDS,
     Adjustment,
@@ -35,8 +37,6 @@ from fcast.adjust import (
     preview,
     run_inputs,
 )
-from fcast.config import RunConfig, load_config
-from fcast.errors import ConfigError, FcastError
 
 ACTUAL, FORECAST, PREVIEW, MODEL = "#222222", "#1f77b4", "#e8590c", "#8c8c8c"
 HISTORY = 104  # periods of actuals shown before the forecast

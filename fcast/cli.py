@@ -52,13 +52,13 @@ def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
             err=True,
         )
         return nullcontext(None)
-    from fcast.cluster import connect
+    from fcast.infra.cluster import connect
 
     return connect(cfg.cluster)
 
 
 def _print_result(result: Any, title: str) -> None:
-    from fcast.pipeline import chosen_table
+    from fcast.jobs.pipeline import chosen_table
 
     typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
     typer.echo(
@@ -100,14 +100,14 @@ def _print_result(result: Any, title: str) -> None:
 
 
 def _tuning(cfg: RunConfig, markets: list[str] | None, fresh: bool) -> Any:
-    from fcast.pipeline import estimate_fits, run_tuning
+    from fcast.jobs.pipeline import estimate_fits, run_tuning
 
     with _client_for(cfg, estimate_fits(cfg, markets)) as client:
         return run_tuning(cfg, markets=markets, client=client, fresh=fresh)
 
 
 def _weekly(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> Any:
-    from fcast.pipeline import run_weekly
+    from fcast.jobs.pipeline import run_weekly
 
     with _client_for(cfg, 0) as client:
         return run_weekly(cfg, markets=markets, as_of=as_of, client=client)
@@ -154,9 +154,9 @@ def qa_cmd(
     ] = None,
 ) -> None:
     """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
-    from fcast.pipeline import _blocking, previous_input_markets, run_input_qa
-    from fcast.qa import summary
-    from fcast.store import Store, utcnow
+    from fcast.data.qa import summary
+    from fcast.infra.store import Store, utcnow
+    from fcast.jobs.pipeline import _blocking, previous_input_markets, run_input_qa
 
     try:
         cfg = load_config(config)
@@ -198,7 +198,7 @@ PublishConfigOpt = Annotated[
 
 
 def _store(config: Path, store: str | None) -> Any:
-    from fcast.store import Store
+    from fcast.infra.store import Store
 
     return Store(store or load_config(config).store)
 
@@ -237,10 +237,10 @@ def publish_cmd(
     ] = None,
 ) -> None:
     """Promote a run to an immutable official vintage: comparison, insights.md, report, channels."""
-    from fcast.publish import publish_run
-    from fcast.store import Store
-    from fcast.vintage import default_name
-    from fcast.warehouse import sink_options
+    from fcast.infra.store import Store
+    from fcast.infra.vintage import default_name
+    from fcast.infra.warehouse import sink_options
+    from fcast.output.publish import publish_run
 
     try:
         cfg = load_config(config)
@@ -275,7 +275,7 @@ def vintages_cmd(
     ] = False,
 ) -> None:
     """List the official vintages (oldest first) with their dates and run ids."""
-    from fcast.vintage import clean_incomplete, incomplete_vintages, list_vintages
+    from fcast.infra.vintage import clean_incomplete, incomplete_vintages, list_vintages
 
     try:
         st = _store(config, store)
@@ -297,7 +297,7 @@ def vintages_cmd(
 
 def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
     """The config (which must name an adjustments file or folder) and the latest forecast to adjust."""
-    from fcast.adjust import run_inputs
+    from fcast.markets.adjustments import run_inputs
 
     cfg = load_config(config)
     if not cfg.adjustments:
@@ -331,7 +331,12 @@ def adjust_add(
     ] = None,
 ) -> None:
     """Validate and save an adjustment to the config's adjustments file or folder."""
-    from fcast.adjust import add_adjustment, default_author, load_adjustments, make_adjustment
+    from fcast.markets.adjustments import (
+        add_adjustment,
+        default_author,
+        load_adjustments,
+        make_adjustment,
+    )
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -362,7 +367,7 @@ def adjust_list(
     config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None
 ) -> None:
     """List the adjustments in effect with their periods, values, reasons and authors."""
-    from fcast.adjust import adjustments_table, load_adjustments
+    from fcast.markets.adjustments import adjustments_table, load_adjustments
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -380,7 +385,7 @@ def adjust_remove(
     config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]
 ) -> None:
     """Remove an adjustment by id."""
-    from fcast.adjust import remove_adjustment
+    from fcast.markets.adjustments import remove_adjustment
 
     try:
         removed = remove_adjustment(load_config(config).adjustments, adj_id)
@@ -394,7 +399,7 @@ def adjust_preview(
     config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value
 ) -> None:
     """Show how an adjustment would change the latest forecast, without saving it."""
-    from fcast.adjust import (
+    from fcast.markets.adjustments import (
         changes,
         load_adjustments,
         make_adjustment,
@@ -439,9 +444,9 @@ def space_report_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
+    from fcast.core.tune.halving import write_space_report
     from fcast.data.ingest import season_length
-    from fcast.search import write_space_report
-    from fcast.store import Store
+    from fcast.infra.store import Store
 
     try:
         cfg = load_config(config)
@@ -470,12 +475,12 @@ def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]
         cfg = load_config(config)
     except FcastError as exc:
         _fail(exc)
-    from fcast.space import load_space
+    from fcast.core.space import load_space
 
     hp = load_space(cfg.space, cfg.data.freq)
     try:
-        from fcast.adjust import custom_members, load_adjustments
         from fcast.data import season_length
+        from fcast.markets.adjustments import custom_members, load_adjustments
 
         custom_members(cfg.custom, season_length(cfg.data.freq))
         load_adjustments(cfg.adjustments)
@@ -504,8 +509,8 @@ def demo_cmd(
             f"sample data written to {data_dir} ({', '.join(Path(p).name for p in paths.values())})",
             err=True,
         )
-        from fcast.cluster import connect
-        from fcast.pipeline import run_tuning, run_weekly
+        from fcast.infra.cluster import connect
+        from fcast.jobs.pipeline import run_tuning, run_weekly
 
         with connect(cfg.cluster) as client:
             tuned = run_tuning(cfg, client=client)
@@ -522,9 +527,9 @@ def demo_cmd(
             f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}"
         )
         _print_truth_score(weekly.forecast, paths["truth"])
-        from fcast.publish import publish_run
-        from fcast.store import Store
-        from fcast.vintage import default_name
+        from fcast.infra.store import Store
+        from fcast.infra.vintage import default_name
+        from fcast.output.publish import publish_run
 
         store = Store(cfg.store)
         for run in (earlier, weekly):  # older data first: vintages are ordered by publish time

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,7 +19,8 @@ from pydantic import (
 )
 
 from fcast.errors import ConfigError
-from fcast.warehouse import SqlActuals, SqlSink, resolve_paths
+from fcast.infra.warehouse import SqlActuals, SqlSink, resolve_paths
+from fcast.yamlio import format_errors, read_yaml
 
 Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 
@@ -315,22 +315,6 @@ def _resolve(path: str | None, base: Path) -> str | None:
     return str((base / path).resolve())
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
-    """One line per problem: file, dotted key, what was expected, what was given."""
-    lines = [f"invalid config {source}:"]
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
-        given = err.get("input")
-        given_s = "" if isinstance(given, dict) else f" (got {given!r})"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        if isinstance(given, bool):  # YAML reads NO (Norway), no, yes, on, off as booleans
-            msg += "; quote codes that YAML reads as booleans, e.g. market: 'NO'"
-        lines.append(f"  {key}: {msg}{given_s}")
-    return "\n".join(lines)
-
-
 def parse_config(
     raw: dict[str, Any], source: str = "<dict>", base: Path | None = None
 ) -> RunConfig:
@@ -340,7 +324,7 @@ def parse_config(
     try:
         cfg = RunConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(format_errors(exc, f"invalid config {source}:")) from None
     if base is not None:
         if isinstance(cfg.data.actuals, str):
             cfg.data.actuals = _resolve(cfg.data.actuals, base)  # type: ignore[assignment]
@@ -360,26 +344,15 @@ def parse_config(
     return cfg
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with a clear error on syntax problems."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        return yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML in {p}: {exc}") from None
-
-
 def load_config(path: str | Path) -> RunConfig:
     """Load and validate a run config; the space file it names is validated too."""
     p = Path(path).resolve()
     cfg = parse_config(read_yaml(p), source=str(path), base=p.parent)
-    from fcast.space import load_space  # local import: space depends on config errors only
+    from fcast.core.space import load_space  # local import: space depends on config errors only
 
     cfg._space_digest = load_space(cfg.space, freq=cfg.data.freq).attrs["space"]
     if cfg.clean.events:
-        from fcast.clean import load_events
+        from fcast.data.clean import load_events
 
         load_events(cfg.clean.events)
     return cfg

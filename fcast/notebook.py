@@ -13,9 +13,9 @@ In a notebook::
     forecast = cube.fcast.apply(tuning.fcast.select(cube), horizon=52)
     forecast.fcast.plot(actuals=cube)
 
-The accessor is thin: every method calls a stage function (`fcast.label.label`,
-`fcast.tune.tune`, `fcast.select.select`, `fcast.apply.apply`, `fcast.newmarkets`,
-`fcast.publish.compare`) and returns its xarray (or pandas) result. One accessor serves
+The accessor is thin: every method calls a stage function (`fcast.core.label.label`,
+`fcast.core.tune.grid.tune`, `fcast.core.select.select`, `fcast.core.apply.apply`, `fcast.markets.proxies`,
+`fcast.output.publish.compare`) and returns its xarray (or pandas) result. One accessor serves
 every fcast object; a method checks that the Dataset holds what it needs: a cube (`y`),
 a tuning cube (`error`), a forecast (`yhat`) or launch curves (`curve`). Plots are
 hvplot/holoviews objects, imported only when a plot is drawn.
@@ -41,25 +41,25 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.apply import apply as _apply
-from fcast.apply import combine_of, members_from_selection, to_table
 from fcast.config import NewMarketsConfig
+from fcast.core.apply import apply as _apply
+from fcast.core.apply import combine_of, members_from_selection, to_table
+from fcast.core.label import label as _label
+from fcast.core.label import required_history
+from fcast.core.metrics import finish
+from fcast.core.select import score as _score
+from fcast.core.select import select as _select
+from fcast.core.select import split_weights
+from fcast.core.space import load_space, parse_space
+from fcast.core.tune.grid import OK
+from fcast.core.tune.grid import tune as _tune
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
-from fcast.label import label as _label
-from fcast.label import required_history
-from fcast.metrics import finish
-from fcast.select import score as _score
-from fcast.select import select as _select
-from fcast.select import split_weights
-from fcast.space import load_space, parse_space
-from fcast.tune import OK
-from fcast.tune import tune as _tune
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from fcast.store import Store
+    from fcast.infra.store import Store
 
 SAMPLE_ENV = "FCAST_SAMPLE_DIR"
 _SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -119,7 +119,7 @@ def _local_cluster(n_workers: int, threads_per_worker: int, **cluster_kwargs: An
 
 def describe_client(c: Client) -> str:
     """One line: workers, threads, scheduler address and dashboard link."""
-    from fcast.cluster import describe
+    from fcast.infra.cluster import describe
 
     d = describe(c)
     dash = f", dashboard {d['dashboard']}" if d["dashboard"] else ""
@@ -168,7 +168,7 @@ def _temp_sample_dir() -> str:
 
 def read_table_of_markets(table: str | Path | pd.DataFrame) -> pd.DataFrame:
     """The validated markets table from a path (CSV or Parquet, any fsspec URL) or a DataFrame."""
-    from fcast.segment import read_markets, validate_markets
+    from fcast.data.segment import read_markets, validate_markets
 
     return read_markets(str(table)) if isinstance(table, str | Path) else validate_markets(table)
 
@@ -250,8 +250,8 @@ def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
 
 def vintages(store: str | Store, names: Sequence[str] | None = None, n: int = 2) -> xr.Dataset:
     """Official forecasts yhat(vintage, market, time): `names`, else the `n` latest (newest first)."""
-    from fcast.store import Store
-    from fcast.vintage import previous_vintages, read_vintage, vintage_manifest
+    from fcast.infra.store import Store
+    from fcast.infra.vintage import previous_vintages, read_vintage, vintage_manifest
 
     store = store if isinstance(store, Store) else Store(str(store))
     names = list(names) if names is not None else previous_vintages(store, n)
@@ -266,7 +266,7 @@ def vintages(store: str | Store, names: Sequence[str] | None = None, n: int = 2)
 
 
 def _forecast_frame(fc: xr.Dataset) -> pd.DataFrame:
-    """A forecast Dataset as the long table `fcast.publish.compare` reads (market, date, yhat)."""
+    """A forecast Dataset as the long table `fcast.output.publish.compare` reads (market, date, yhat)."""
     if "bounds" in fc and "levels" in fc.attrs:
         return to_table(fc)
     return (
@@ -532,7 +532,7 @@ class FcastAccessor:
         self, events: pd.DataFrame | str | Path | None = None, auto: bool = True
     ) -> tuple[xr.Dataset, pd.DataFrame]:
         """Remove one-time disruptions: the cube with `y_clean` added, and the record of removed windows."""
-        from fcast.clean import clean, load_events
+        from fcast.data.clean import clean, load_events
 
         self._need("y", "a cube")
         if isinstance(events, str | Path):
@@ -550,7 +550,7 @@ class FcastAccessor:
         holdout: int = 13,
         min_train: int | None = None,
     ) -> xr.Dataset:
-        """Split x time roles of rolling-origin CV on this cube's time axis (`fcast.label`)."""
+        """Split x time roles of rolling-origin CV on this cube's time axis (`fcast.core.label`)."""
         return _label(self._ds["time"], splits, step, horizon, holdout, self._min_train(min_train))
 
     def _min_train(self, min_train: int | None) -> int:
@@ -578,7 +578,7 @@ class FcastAccessor:
         block_hps: int = 32,
         progress: bool = False,
     ) -> xr.Dataset:
-        """Grid search market x split x hp (`fcast.tune`): the error cube as Zarr at `path` (else a temp folder)."""
+        """Grid search market x split x hp (`fcast.core.tune.grid`): the error cube as Zarr at `path` (else a temp folder)."""
         # the CV design stays in the attrs (holdout, freq) so `tuning.fcast.select(cube)` needs nothing else
         y = self.target if markets is None else self.target.sel(market=list(markets))
         labels = self.label(splits, step, horizon, holdout, min_train)
@@ -612,7 +612,7 @@ class FcastAccessor:
         levels: Sequence[int] = (80, 95),
         client: Any = None,
     ) -> xr.Dataset:
-        """Refit the selected model(s) per market on all history and forecast (`fcast.apply`)."""
+        """Refit the selected model(s) per market on all history and forecast (`fcast.core.apply`)."""
         members = members_from_selection(selection, self.season_length)
         fc = _apply(
             self.target,
@@ -634,7 +634,7 @@ class FcastAccessor:
     ) -> xr.DataArray:
         """Segment per market (mature, new, custom) incl. the table's pre-launch markets; default CV design's history."""
         # min_history by default: 1 split, 52-period test window, 13-period holdout, two seasons of training
-        from fcast.segment import segment
+        from fcast.data.segment import segment
 
         need = min_history or required_history(1, 13, 52, 13, self._min_train(None))
         return segment(self._ds, self._table(table), min_history=need, custom=custom)
@@ -646,8 +646,8 @@ class FcastAccessor:
         weeks: int | None = None,
     ) -> xr.Dataset:
         """Users per capita by periods since launch: `curve(market, week)` of the markets with a table row."""
-        from fcast.newmarkets import launch_curves, market_size, usable
-        from fcast.segment import launch_dates
+        from fcast.data.segment import launch_dates
+        from fcast.markets.proxies import launch_curves, market_size, usable
 
         tbl = self._table(table)
         rows = (
@@ -676,8 +676,8 @@ class FcastAccessor:
         features: Sequence[str] | None = None,
         min_history: int | None = None,
     ) -> tuple[xr.Dataset, pd.DataFrame]:
-        """Proxy forecasts of the new and pre-launch markets (`fcast.newmarkets`), and their proxies and weights."""
-        from fcast.newmarkets import forecast_new
+        """Proxy forecasts of the new and pre-launch markets (`fcast.markets.proxies`), and their proxies and weights."""
+        from fcast.markets.proxies import forecast_new
 
         tbl = self._table(table)
         cfg = NewMarketsConfig(
@@ -736,7 +736,7 @@ class FcastAccessor:
         holdout: int | None = None,
         client: Any = None,
     ) -> pd.DataFrame:
-        """The selection table (`fcast.select`): top-X per market by CV score, chosen on the final holdout."""
+        """The selection table (`fcast.core.select`): top-X per market by CV score, chosen on the final holdout."""
         self._metric()
         y = cube.fcast.target if isinstance(cube, xr.Dataset) else cube
         ho = int(self._ds.attrs.get("holdout", 0) if holdout is None else holdout)
@@ -805,8 +805,8 @@ class FcastAccessor:
         actuals: xr.Dataset | pd.DataFrame | None = None,
         n: int = 2,
     ) -> pd.DataFrame:
-        """This forecast against a `vintages()` Dataset, or a store's `n` latest vintages (`fcast.publish.compare`)."""
-        from fcast.publish import actuals_frame, compare
+        """This forecast against a `vintages()` Dataset, or a store's `n` latest vintages (`fcast.output.publish.compare`)."""
+        from fcast.output.publish import actuals_frame, compare
 
         self._need("yhat", "a forecast")
         prev = previous if isinstance(previous, xr.Dataset) else vintages(previous, n=n)

@@ -17,10 +17,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from fcast.adjust import apply_adjustments, latest_forecast, load_adjustments, make_adjustment
 from fcast.app import AdjustApp, make_app, serve
 from fcast.errors import ConfigError, StoreError
-from fcast.store import Store
+from fcast.infra.store import Store
+from fcast.markets.adjustments import (
+    apply_adjustments,
+    latest_forecast,
+    load_adjustments,
+    make_adjustment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fcast.adjust import custom_members
-from fcast.apply import apply, to_table
 from fcast.config import parse_config
-from fcast.models import FAMILIES, ExtensionError, Model, get_family
-from fcast.space import models_of, parse_space
+from fcast.core.apply import apply, to_table
+from fcast.core.models import FAMILIES, ExtensionError, Model, get_family
+from fcast.core.space import models_of, parse_space
+from fcast.markets.adjustments import custom_members
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fcast_ext_drift"
 DOTTED = "fcast_ext_drift:family"
@@ -156,8 +156,8 @@ def test_broken_dotted_paths_say_why():
     ):
         get_family("no_such_pkg_xyz:family")
     with pytest.raises(
-        ExtensionError, match=r"TypeError: expected a fcast.models.Family, got list"
+        ExtensionError, match=r"TypeError: expected a fcast.core.models.Family, got list"
     ):
-        get_family("fcast.models:extension_names")  # a callable that does not return a Family
+        get_family("fcast.core.models:extension_names")  # a callable that does not return a Family
     assert "no_such_pkg_xyz:family" not in FAMILIES
-    assert "fcast.models:extension_names" not in dict.keys(FAMILIES)
+    assert "fcast.core.models:extension_names" not in dict.keys(FAMILIES)

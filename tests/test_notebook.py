@@ -12,15 +12,15 @@ import pytest
 import xarray as xr
 
 import fcast.notebook as nb
-from fcast.apply import apply, members_from_selection, to_table
+from fcast.core.apply import apply, members_from_selection, to_table
+from fcast.core.label import label
+from fcast.core.select import score, select, split_weights
+from fcast.core.space import parse_space
+from fcast.core.tune.grid import tune
 from fcast.errors import DataError
-from fcast.label import label
-from fcast.publish import compare
-from fcast.select import score, select, split_weights
-from fcast.space import parse_space
-from fcast.store import Store
-from fcast.tune import tune
-from fcast.vintage import publish_vintage
+from fcast.infra.store import Store
+from fcast.infra.vintage import publish_vintage
+from fcast.output.publish import compare
 
 SPACE = {"families": {"ets": {"spec": ["ANN", "AAdN"]}, "seasonal_naive": {}}}
 CV = {"splits": 2, "step": 13, "horizon": 13, "holdout": 13}

@@ -1,6 +1,6 @@
 """A worked fcast extension: a damped random walk with drift, as the model family `drift`.
 
-An extension provides a `fcast.models.Family`: its parameters with types and defaults,
+An extension provides a `fcast.core.models.Family`: its parameters with types and defaults,
 a builder `(params, season_length) -> model`, and optionally a check. The model only
 needs `forecast(y, h, level) -> {"mean": ..., "lo-80": ..., "hi-80": ...}` like a
 statsforecast model. fcast finds this family through the entry point declared in
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fcast.models import Family
+from fcast.core.models import Family
 
 __all__ = ["DampedDrift", "family"]
 

@@ -1,0 +1,1 @@
+"""The strict core: labeling, the parameter space, models, metrics, tuning, selection, application."""

@@ -1,0 +1,280 @@
+"""Selector: reduce the error cube to one model (or a mean of the top-X) per market.
+
+1. `score`: per split, the metric over the test window (mean over `step`, then the
+   metric's finish, e.g. sqrt for rmse); then a weighted mean over the splits where the
+   market has enough history. A hp that failed on any such split gets no score.
+2. `top_hps`: rank hps per market by score (ties: lower hp index first), keep the top X.
+3. `holdout_scores`: refit each of the top X on everything before the final holdout and
+   score it on the holdout; the combination of the X (mean, or median) is scored too.
+4. `choose`: `best` keeps the member with the lowest holdout score (the CV best when
+   there is no holdout); `mean` keeps all X with equal weights; `median` keeps all X and
+   the applier takes their pointwise median (the table's `combine` column says which).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fcast.core.apply import COMBINES, pool
+from fcast.core.metrics import finish, mase_scale
+from fcast.core.metrics import score as window_score
+from fcast.core.models import Model
+from fcast.core.space import models_of
+from fcast.core.tune.grid import FAILED, SKIPPED, align_x, first_observed
+
+
+def split_weights(
+    splits: int | Sequence[int], scheme: str | Sequence[float] = "linear"
+) -> xr.DataArray:
+    """Weights over `split` summing to 1; 'linear' and 'exponential' favour recent splits."""
+    index = np.arange(splits) if isinstance(splits, int) else np.asarray(splits)
+    n = len(index)
+    if isinstance(scheme, str):
+        raw = {
+            "equal": np.ones(n),
+            "linear": np.arange(1, n + 1, dtype=float),
+            "exponential": 2.0 ** np.arange(n),
+        }[scheme]
+    else:
+        raw = np.asarray(scheme, dtype=float)
+        if raw.shape != (n,) or np.any(raw < 0) or raw.sum() <= 0:
+            raise ValueError(
+                f"split weights must be {n} non-negative numbers with a positive sum, got {list(scheme)}"
+            )
+    return xr.DataArray(raw / raw.sum(), dims="split", coords={"split": index}, name="weight")
+
+
+def score(
+    error: xr.DataArray, status: xr.DataArray, weights: xr.DataArray, metric: str
+) -> xr.DataArray:
+    """Weighted CV score(market, hp): mean over step, metric finish, weighted over valid splits."""
+    per_split = finish(metric, error.mean("step"))
+    valid = status != SKIPPED
+    w = weights * valid
+    num = (per_split.fillna(0.0) * w).sum("split")
+    den = w.sum("split")
+    failed = ((status == FAILED) | (valid & per_split.isnull())).any("split")
+    return (num / den).where(~failed & (den > 0)).rename("score")
+
+
+def top_hps(score: xr.DataArray, top: int) -> xr.DataArray:
+    """The `top` best hp indices per market, dims (market, rank); -1 where fewer are scored."""
+    values = np.asarray(score.transpose("market", "hp").values)
+    order = np.argsort(np.where(np.isnan(values), np.inf, values), axis=1, kind="stable")[:, :top]
+    ranked = np.take_along_axis(values, order, axis=1)
+    hp_index = score["hp"].values[order]
+    hp_index = np.where(np.isnan(ranked), -1, hp_index)
+    return xr.DataArray(
+        hp_index,
+        dims=("market", "rank"),
+        coords={"market": score["market"].values, "rank": np.arange(1, order.shape[1] + 1)},
+    )
+
+
+def holdout_block(
+    y: np.ndarray,
+    members: list[list[Model]],
+    holdout: int,
+    metric: str,
+    x: np.ndarray | None = None,
+    features: list[str] | None = None,
+    combine: str = "mean",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per market: each member's holdout score and the score of the members' combined forecast."""
+    n_m = y.shape[0]
+    width = max((len(m) for m in members), default=0)
+    scores = np.full((n_m, width), np.nan)
+    mean_scores = np.full(n_m, np.nan)
+    first = first_observed(y)
+    for mi in range(n_m):
+        train, test = y[mi, first[mi] : y.shape[1] - holdout], y[mi, y.shape[1] - holdout :]
+        if not members[mi]:
+            continue
+        scale = mase_scale(train, members[mi][0].season_length)
+        forecasts = []
+        for k, model in enumerate(members[mi]):
+            try:
+                if model.uses_x:
+                    cut = y.shape[1] - holdout
+                    fc = model.forecast(
+                        train,
+                        holdout,
+                        X=None if x is None else x[mi, first[mi] : cut],
+                        X_future=None if x is None else x[mi, cut:],
+                        features=features,
+                    )["mean"]
+                else:
+                    fc = model.forecast(train, holdout)["mean"]
+            except Exception:  # a member that cannot refit is out of the running, not a crash
+                continue
+            scores[mi, k] = window_score(metric, test, fc, scale)
+            forecasts.append(fc)
+        if forecasts:
+            mean_scores[mi] = window_score(metric, test, pool(forecasts, combine), scale)
+    return scores, mean_scores
+
+
+def holdout_scores(
+    y: xr.DataArray,
+    top: xr.DataArray,
+    hp: xr.Dataset,
+    holdout: int,
+    metric: str,
+    season_length: int,
+    client=None,  # noqa: ANN001
+    block_markets: int = 8,
+    x: xr.DataArray | None = None,
+    combine: str = "mean",
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Holdout score of each top-X member (market, rank) and of their mean or median (market).
+
+    `x` (market, time, feature): holiday features on y's time axis, for members with regressors.
+    """
+    models = models_of(hp, season_length)
+    top_values = top.sel(market=y["market"]).values
+    members = [[models[int(h)] for h in row if h >= 0] for row in top_values]
+    values = y.values
+    needs_x = any(m.uses_x for row in members for m in row)
+    if needs_x and x is None:
+        raise ValueError(
+            "the top hps have models with holiday regressors; pass the holiday features as x"
+        )
+    x_values, features = align_x(x, y) if needs_x else (None, None)
+    blocks = [
+        slice(i, min(i + block_markets, len(members)))
+        for i in range(0, len(members), block_markets)
+    ]
+    args = [
+        (values[b], members[b], holdout, metric)
+        + ((None, None) if x_values is None else (x_values[b], features))
+        + (combine,)
+        for b in blocks
+    ]
+    if client is None:
+        results = [holdout_block(*a) for a in args]
+    else:
+        results = client.gather([client.submit(holdout_block, *a, pure=False) for a in args])
+    width = top.sizes["rank"]
+    member = np.full((len(members), width), np.nan)
+    mean = np.full(len(members), np.nan)
+    for b, (s, m) in zip(blocks, results, strict=True):
+        member[b, : s.shape[1]] = s
+        mean[b] = m
+    coords = {"market": y["market"].values}
+    return (
+        xr.DataArray(
+            member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
+        ),
+        xr.DataArray(mean, dims="market", coords=coords),
+    )
+
+
+def choose(
+    top: xr.DataArray,
+    cv_score: xr.DataArray,
+    holdout: xr.DataArray | None,
+    holdout_mean: xr.DataArray | None,
+    hp: xr.Dataset,
+    combine: str = "best",
+) -> pd.DataFrame:
+    """The selection table: one row per market and top-X member, with the chosen weight."""
+    rows = []
+    names = [
+        c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
+    ]
+    for market in top["market"].values:
+        ranks = [
+            (int(r), int(h))
+            for r, h in zip(top["rank"].values, top.sel(market=market).values, strict=True)
+            if h >= 0
+        ]
+        if not ranks:
+            continue
+        ho = (
+            [float(holdout.sel(market=market, rank=r)) for r, _ in ranks]
+            if holdout is not None
+            else [float("nan")] * len(ranks)
+        )
+        if combine in COMBINES:
+            weights = [1.0 / len(ranks)] * len(ranks)
+        else:
+            # lowest holdout score wins; NaN holdout (no holdout or refit failed) falls back on CV rank
+            key = [(np.isnan(s), s if not np.isnan(s) else 0.0, k) for k, s in enumerate(ho)]
+            best = min(key)[2]
+            weights = [1.0 if k == best else 0.0 for k in range(len(ranks))]
+        for (r, h), ho_s, w in zip(ranks, ho, weights, strict=True):
+            params = {n: hp[n].values[h].item() for n in names}
+            params = {
+                k: v
+                for k, v in params.items()
+                if not (v == "" or (isinstance(v, float) and np.isnan(v)))
+            }
+            rows.append(
+                {
+                    "market": str(market),
+                    "rank": r,
+                    "hp": h,
+                    "family": str(hp["family"].values[h]),
+                    "label": str(hp["label"].values[h]),
+                    "params": json.dumps(params, sort_keys=True),
+                    "cv_score": float(cv_score.sel(market=market, hp=h)),
+                    "holdout_score": ho_s,
+                    "weight": w,
+                    "ensemble_holdout_score": float(holdout_mean.sel(market=market))
+                    if holdout_mean is not None and combine in COMBINES
+                    else float("nan"),
+                    "combine": combine,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def hp_coords(cube: xr.Dataset) -> xr.Dataset:
+    """The hp dimension and its coords (family, label, parameters) of a cube, loaded."""
+    return xr.Dataset(
+        coords={c: cube.coords[c] for c in cube.coords if cube.coords[c].dims == ("hp",)}
+    ).compute()
+
+
+def select(
+    tuning: xr.Dataset,
+    y: xr.DataArray,
+    *,
+    top: int = 3,
+    combine: str = "best",
+    weights: str | Sequence[float] = "linear",
+    holdout: int = 0,
+    client=None,  # noqa: ANN001
+    x: xr.DataArray | None = None,
+) -> pd.DataFrame:
+    """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table.
+
+    `x`: holiday features (market, time, feature) covering y, for members with regressors.
+    `combine`: `best` (one member), `mean` or `median` (all top X, combined by the applier).
+    """
+    if combine not in ("best", *COMBINES):
+        raise ValueError(f"combine must be best, mean or median, got {combine!r}")
+    metric = tuning.attrs["metric"]
+    w = split_weights(tuning["split"].values, weights)
+    cv = score(tuning["error"], tuning["status"], w, metric).compute()
+    best = top_hps(cv, top)
+    hp = hp_coords(tuning)
+    ho = ho_mean = None
+    if holdout > 0:
+        ho, ho_mean = holdout_scores(
+            y.sel(market=best["market"]),
+            best,
+            hp,
+            holdout,
+            metric,
+            int(tuning.attrs["season_length"]),
+            client,
+            x=x,
+            combine=combine if combine in COMBINES else "mean",
+        )
+    return choose(best, cv, ho, ho_mean, hp, combine)

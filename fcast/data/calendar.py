@@ -1,0 +1,259 @@
+"""Holiday features: x(market, time, feature) from the real calendars of the `holidays` package.
+
+Each market code maps to a country (``COUNTRY`` fixes the few codes that differ). Every
+holiday day is put in exactly one group (``GROUPS``, first regex match on its English name,
+else ``other``); custom events (a yearly festival, a one-off date range) add groups of
+their own. A feature is the share of a period's days that fall on a holiday of the group:
+for weekly data (W-MON) the share of the week's seven days. Lead/lag features shift a group
+by whole periods (``easter_lead1`` at week t is the easter share of week t+1), so the weeks
+before or after a holiday can get an effect of their own.
+
+Calendars are known in advance, so features exist for any date: the caller passes the full
+index, history plus horizon (`future_index`), and the stages slice it like `y`.
+
+Models pick columns by hyperparameters (`columns`): ``holidays`` is a set name from
+``SETS`` (``all``, ``moving``, ``none``) or comma-separated group names, ``holiday_lead``
+and ``holiday_lag`` the largest shifts used.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+#: holiday group -> regex on the holiday's (English) name; the first match wins, in this order
+GROUPS: dict[str, re.Pattern[str]] = {
+    "easter": re.compile(
+        r"\b(easter|good friday|holy (thursday|saturday|week)|maundy|ascension|pentecost|whit|"
+        r"corpus christi|carnival|shrove|ash wednesday)\b",
+        re.IGNORECASE,
+    ),
+    "moving_religious": re.compile(  # the big multi-day moving festivals
+        r"\b(eid|ramadan|arafah|lunar new year|chinese new year|korean new year|seollal|chuseok|tet|"
+        r"diwali|deepavali|holi|dussehra|dasara|passover|rosh hashanah|yom kippur|sukkot)\b",
+        re.IGNORECASE,
+    ),
+    "religious_other": re.compile(  # the other moving religious days
+        r"\b(islamic new year|hijri|prophet|isra|mi'?raj|mawlid|ashura|mid-autumn|dragon boat|qingming|"
+        r"navratri|janmashtami|vesak|buddha|nyepi|day of silence|hanukkah|thaipusam|ganesh|guru|mahavir|muharram)\b",
+        re.IGNORECASE,
+    ),
+    "christmas_newyear": re.compile(
+        r"\b(christmas|boxing day|st\.? stephen|new year|epiphany|saint sylvester)\b", re.IGNORECASE
+    ),
+    "national": re.compile(
+        r"\b(independence|national|republic|constitution|liberation|unity|unification|victory|revolution|"
+        r"foundation|founding|flag|armed forces|king|queen|emperor|monarch|restoration|reformation)\b",
+        re.IGNORECASE,
+    ),
+}
+OTHER = "other"
+
+#: named sets of groups a model can ask for
+SETS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "moving": ("easter", "moving_religious"),
+    "religious": ("easter", "moving_religious", "religious_other"),
+    "fixed": ("christmas_newyear", "national", OTHER),
+    "all": (*GROUPS, OTHER),
+}
+
+#: market codes that are not the holidays package's country code
+COUNTRY: dict[str, str] = {"UK": "GB", "EL": "GR"}
+
+_DAY = np.timedelta64(1, "D")
+
+
+def group_of(name: str) -> str:
+    """The group of one holiday name (a day holding several holidays takes the first listed)."""
+    first = name.split(";")[0]
+    for group, pattern in GROUPS.items():
+        if pattern.search(first):
+            return group
+    return OTHER
+
+
+def calendar(
+    market: str, years: Iterable[int], country: Mapping[str, str] | None = None
+) -> dict[Any, str]:
+    """date -> holiday name for a market's country (English names when the package has them); {} if unknown."""
+    import holidays
+
+    code = {**COUNTRY, **(country or {})}.get(market, market)
+    years = list(years)
+    try:
+        cal = holidays.country_holidays(code, years=years)
+        if "en_US" in cal.supported_languages:
+            cal = holidays.country_holidays(code, years=years, language="en_US")
+    except NotImplementedError:
+        warnings.warn(
+            f"no holiday calendar for market {market!r} (country {code!r}); its holiday features are 0",
+            stacklevel=2,
+        )
+        return {}
+    return dict(cal.items())
+
+
+def _bounds(time: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each period's first day and the day after its last, as datetime64[D]."""
+    ends = pd.DatetimeIndex(list(time[1:]) + [time[-1] + pd.tseries.frequencies.to_offset(freq)])
+    return time.to_numpy().astype("datetime64[D]"), ends.to_numpy().astype("datetime64[D]")
+
+
+def _share(days: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Share of the days in [lo, hi) that are in the sorted, unique `days`."""
+    days = np.unique(days)
+    count = np.searchsorted(days, hi) - np.searchsorted(days, lo)
+    return count / ((hi - lo) / _DAY)
+
+
+def expand_events(
+    events: Mapping[str, Sequence[str]], years: Iterable[int]
+) -> dict[str, np.ndarray]:
+    """Custom event group -> its days. An entry is a date 'YYYY-MM-DD', a range 'YYYY-MM-DD/YYYY-MM-DD'
+    (inclusive), or a yearly date or range 'MM-DD' / 'MM-DD/MM-DD' repeated every year."""
+    out: dict[str, np.ndarray] = {}
+    years = list(years)
+    for name, entries in events.items():
+        if name in GROUPS or name == OTHER:
+            raise ValueError(f"custom event {name!r} clashes with a built-in holiday group")
+        days: list[np.ndarray] = []
+        for entry in entries:
+            start, _, end = str(entry).partition("/")
+            end = end or start
+            starts = [start] if len(start) > 5 else [f"{y}-{start}" for y in years]
+            ends = [end] if len(end) > 5 else [f"{y}-{end}" for y in years]
+            for a, b in zip(starts, ends, strict=True):
+                a64, b64 = np.datetime64(a, "D"), np.datetime64(b, "D")
+                if b64 < a64:
+                    raise ValueError(f"custom event {name!r}: {entry!r} ends before it starts")
+                days.append(np.arange(a64, b64 + _DAY, _DAY))
+        out[name] = np.unique(np.concatenate(days)) if days else np.array([], dtype="datetime64[D]")
+    return out
+
+
+def load_events(path: str | Path) -> dict[str, list[str]]:
+    """Custom event calendars from YAML: ``events: {festival: ["06-20/06-23"], ...}``."""
+    from fcast.yamlio import read_yaml
+
+    raw = read_yaml(path)
+    events = raw.get("events", raw) if isinstance(raw, dict) else None
+    if not isinstance(events, dict) or not all(isinstance(v, list) for v in events.values()):
+        raise ValueError(f"{path}: expected 'events: {{name: [date or range, ...]}}'")
+    return {str(k): [str(e) for e in v] for k, v in events.items()}
+
+
+def feature_names(groups: Sequence[str], lead: int = 0, lag: int = 0) -> list[str]:
+    """Column names: each group, then its leads and lags."""
+    names = []
+    for g in groups:
+        names.append(g)
+        names += [f"{g}_lead{k}" for k in range(1, lead + 1)]
+        names += [f"{g}_lag{k}" for k in range(1, lag + 1)]
+    return names
+
+
+def holiday_features(
+    markets: Sequence[str],
+    time: pd.DatetimeIndex,
+    freq: str,
+    groups: Sequence[str] | None = None,
+    lead: int = 0,
+    lag: int = 0,
+    events: Mapping[str, Sequence[str]] | None = None,
+    country: Mapping[str, str] | None = None,
+) -> xr.DataArray:
+    """x(market, time, feature): share of each period's days on a holiday of each group, with leads and lags.
+
+    `time` is the full index (history and horizon); `groups` defaults to every built-in group
+    plus the custom `events` (which apply to every market).
+    """
+    time = pd.DatetimeIndex(time)
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ext = (
+        pd.date_range(time[0] - lag * offset, periods=len(time) + lead + lag, freq=offset)
+        if len(time)
+        else time
+    )
+    lo, hi = _bounds(ext, freq)
+    years = range(int(str(lo[0])[:4]) - 1, int(str(hi[-1])[:4]) + 1)
+    custom = expand_events(events or {}, years)
+    groups = list(groups) if groups is not None else [*GROUPS, OTHER, *custom]
+    unknown = [g for g in groups if g not in GROUPS and g != OTHER and g not in custom]
+    if unknown:
+        raise ValueError(f"unknown holiday groups {unknown}; known: {[*GROUPS, OTHER, *custom]}")
+    names = feature_names(groups, lead, lag)
+    out = np.zeros((len(markets), len(time), len(names)))
+    n = len(time)
+    for mi, market in enumerate(markets):
+        by_group: dict[str, list] = {g: [] for g in groups}
+        for day, name in calendar(str(market), years, country).items():
+            g = group_of(name)
+            if g in by_group:
+                by_group[g].append(np.datetime64(day, "D"))
+        col = 0
+        for g in groups:
+            days = custom[g] if g in custom else np.array(by_group[g], dtype="datetime64[D]")
+            share = _share(days, lo, hi)  # over ext: index lag + t is period t
+            out[mi, :, col] = share[lag : lag + n]
+            col += 1
+            for k in range(1, lead + 1):
+                out[mi, :, col] = share[lag + k : lag + k + n]
+                col += 1
+            for k in range(1, lag + 1):
+                out[mi, :, col] = share[lag - k : lag - k + n]
+                col += 1
+    return xr.DataArray(
+        out,
+        dims=("market", "time", "feature"),
+        coords={"market": np.asarray(markets, dtype=str), "time": time, "feature": names},
+        name="x",
+        attrs={"freq": freq, "lead": lead, "lag": lag},
+    )
+
+
+def future_index(
+    time: pd.DatetimeIndex | xr.DataArray, horizon: int, freq: str
+) -> pd.DatetimeIndex:
+    """The history's index followed by `horizon` periods: what `holiday_features` needs for apply."""
+    time = pd.DatetimeIndex(np.asarray(time))
+    future = pd.date_range(time[-1], periods=horizon + 1, freq=freq)[1:]
+    return time.append(future)
+
+
+def group_set(name: str | None) -> tuple[str, ...]:
+    """The groups of a set name or comma-separated group list ('' / None / 'none' -> no groups)."""
+    if name is None or name in ("", "none"):
+        return ()
+    if name in SETS:
+        return SETS[name]
+    return tuple(g.strip() for g in str(name).split(",") if g.strip())
+
+
+def check_set(name: str | None) -> str | None:
+    """A reason a `holidays` value is invalid, or None (custom event names are checked when x is built)."""
+    if name is None or name in SETS:
+        return None
+    if not group_set(name):
+        return f"invalid holidays {name!r}: a set name {sorted(SETS)} or comma-separated groups"
+    return None
+
+
+def columns(
+    features: Sequence[str], holidays: str | None, lead: int = 0, lag: int = 0
+) -> list[int]:
+    """Indices of the features a model uses: its groups, with shifts up to its lead and lag."""
+    groups = set(group_set(holidays))
+    if holidays == "all":  # every group x has, custom events included
+        groups |= {re.sub(r"_(lead|lag)\d+$", "", f) for f in features}
+    keep = {f"{g}" for g in groups}
+    keep |= {f"{g}_lead{k}" for g in groups for k in range(1, lead + 1)}
+    keep |= {f"{g}_lag{k}" for g in groups for k in range(1, lag + 1)}
+    return [i for i, f in enumerate(features) if f in keep]

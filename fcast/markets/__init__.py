@@ -1,0 +1,1 @@
+"""Markets that are not simply tuned: new-market proxies, custom markets, business adjustments."""

@@ -1,0 +1,1 @@
+"""What a run produces for people: quality control, plots, the report, publishing."""

@@ -1,0 +1,172 @@
+"""Applier: forecasts equal a direct statsforecast fit of the selected model(s)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from statsforecast.models import AutoETS, SeasonalNaive, Theta
+
+from fcast.core.apply import apply, combine_of, forecast_series, members_from_selection, to_table
+from fcast.core.models import Model
+
+COLUMNS = [
+    "market",
+    "date",
+    "yhat",
+    "yhat_lo_80",
+    "yhat_hi_80",
+    "yhat_lo_95",
+    "yhat_hi_95",
+    "family",
+    "segment",
+]
+
+
+def selection(rows):
+    return pd.DataFrame(
+        [{"market": m, "family": f, "params": json.dumps(p), "weight": w} for m, f, p, w in rows]
+    )
+
+
+def test_forecast_equals_direct_statsforecast_fit(small_cube, client2):
+    sel = selection(
+        [("DK", "ets", {"spec": "AAdN"}, 1.0), ("SE", "theta", {"variant": "standard"}, 1.0)]
+    )
+    members = members_from_selection(sel, 52)
+    fc = apply(small_cube["y"], members, horizon=26, levels=[80, 95], freq="W-MON", client=client2)
+    dk = small_cube["y"].sel(market="DK").values
+    direct = AutoETS(model="AAN", damped=True).forecast(y=dk, h=26, level=[80, 95])
+    np.testing.assert_allclose(fc["yhat"].sel(market="DK").values, direct["mean"], atol=1e-9)
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="DK", quantile=0.025).values, direct["lo-95"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="DK", quantile=0.9).values, direct["hi-80"], atol=1e-9
+    )
+    se = small_cube["y"].sel(market="SE").values
+    se = se[np.isfinite(se)]  # SE starts late: the leading NaN are not history
+    direct_se = Theta(season_length=52).forecast(y=se, h=26, level=[80, 95])
+    np.testing.assert_allclose(fc["yhat"].sel(market="SE").values, direct_se["mean"], atol=1e-9)
+    assert list(fc["market"].values) == ["DK", "SE"]
+    assert pd.Timestamp(fc.time.values[0]) == pd.Timestamp(
+        small_cube.time.values[-1]
+    ) + pd.Timedelta(weeks=1)
+
+
+def test_mean_of_members_and_table_contract(small_cube):
+    sel = selection(
+        [
+            ("FI", "ets", {"spec": "ANN"}, 0.5),
+            ("FI", "seasonal_naive", {}, 0.5),
+            ("FI", "ets", {"spec": "AAN"}, 0.0),
+        ]
+    )
+    fc = apply(small_cube["y"], members_from_selection(sel, 52), horizon=8, levels=[80, 95])
+    fi = small_cube["y"].sel(market="FI").values
+    a = AutoETS(model="ANN").forecast(y=fi, h=8, level=[80])
+    b = SeasonalNaive(season_length=52).forecast(y=fi, h=8, level=[80])
+    np.testing.assert_allclose(
+        fc["yhat"].sel(market="FI").values, (a["mean"] + b["mean"]) / 2, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="FI", quantile=0.1).values, (a["lo-80"] + b["lo-80"]) / 2, atol=1e-9
+    )
+    table = to_table(fc)
+    assert list(table.columns) == COLUMNS
+    assert len(table) == 8 and (table["family"] == "mean(ets,seasonal_naive)").all()
+    assert (table["yhat_lo_95"] <= table["yhat_lo_80"]).all() and (
+        table["yhat_lo_80"] <= table["yhat"]
+    ).all()
+    assert (table["yhat"] <= table["yhat_hi_80"]).all() and (
+        table["yhat_hi_80"] <= table["yhat_hi_95"]
+    ).all()
+
+
+def test_failed_members_fall_back_and_values_are_clipped():
+    y = xr.DataArray(
+        [[0.0, 5, 3, 0, 1, 0, 2, 0, 1, 0, 0, 0, 0, 1, 0, 0]],
+        dims=("market", "time"),
+        coords={"market": ["ZZ"], "time": pd.date_range("2024-01-01", periods=16, freq="W-MON")},
+    )
+    members = {"ZZ": [(Model.create("ets", {"spec": "AAN", "log": True}, 52), 1.0)]}
+    fc = apply(y, members, horizon=4, levels=[80])
+    assert fc["family"].sel(market="ZZ").item() == "fallback:seasonal_naive"
+    assert float(fc["bounds"].min()) >= 0.0
+    assert np.isfinite(fc["yhat"].values).all()
+
+
+def test_in_process_equals_cluster(small_cube, client2):
+    sel = selection(
+        [(m, "ets", {"spec": "AAdN", "log": True}, 1.0) for m in ["DK", "FI", "NO", "SE"]]
+    )
+    members = members_from_selection(sel, 52)
+    a = apply(small_cube["y"], members, horizon=13, client=None, block_markets=3)
+    b = apply(small_cube["y"], members, horizon=13, client=client2, block_markets=1)
+    xr.testing.assert_identical(a, b)
+    assert a["yhat"].sel(market="NO").values == pytest.approx(
+        np.exp(
+            AutoETS(model="AAN", damped=True).forecast(
+                y=np.log(small_cube["y"].sel(market="NO").values), h=13
+            )["mean"]
+        )
+    )
+
+
+def test_median_of_members_is_pointwise_for_mean_and_bounds(small_cube):
+    sel = selection(
+        [
+            ("FI", "ets", {"spec": "ANN"}, 1 / 3),
+            ("FI", "seasonal_naive", {}, 1 / 3),
+            ("FI", "theta", {"variant": "standard"}, 1 / 3),
+        ]
+    )
+    sel["combine"] = "median"
+    assert combine_of(sel) == "median" and combine_of(sel.drop(columns="combine")) == "mean"
+    fc = apply(small_cube["y"], members_from_selection(sel, 52), horizon=8, combine=combine_of(sel))
+    fi = small_cube["y"].sel(market="FI").values
+    parts = [
+        AutoETS(model="ANN").forecast(y=fi, h=8, level=[95]),
+        SeasonalNaive(season_length=52).forecast(y=fi, h=8, level=[95]),
+        Theta(season_length=52).forecast(y=fi, h=8, level=[95]),
+    ]
+    for key, q in (("mean", None), ("lo-95", 0.025), ("hi-95", 0.975)):
+        expected = np.clip(np.median([p[key] for p in parts], axis=0), 0, None)
+        got = fc["yhat"] if q is None else fc["bounds"].sel(quantile=q)
+        np.testing.assert_allclose(got.sel(market="FI").values, expected, atol=1e-9)
+    assert fc["family"].sel(market="FI").item() == "median(ets,seasonal_naive,theta)"
+
+
+def test_median_of_known_forecasts():
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    members = [
+        (Model.create("seasonal_naive", {}, 1), 0.2),  # last value: 8
+        (Model.create("seasonal_naive", {}, 2), 0.3),  # 7, 8
+        (Model.create("seasonal_naive", {}, 4), 0.5),  # 5, 6
+    ]
+    fc, family = forecast_series(y, members, 2, [80], combine="median")
+    np.testing.assert_allclose(
+        fc["mean"], [7.0, 8.0]
+    )  # median of (8,7,5) and (8,8,6); weights ignored
+    mean, _ = forecast_series(y, members, 2, [80])
+    np.testing.assert_allclose(
+        mean["mean"], [0.2 * 8 + 0.3 * 7 + 0.5 * 5, 0.2 * 8 + 0.3 * 8 + 0.5 * 6]
+    )
+    assert family == "median(seasonal_naive,seasonal_naive,seasonal_naive)"
+    with pytest.raises(ValueError, match="combine must be one of"):
+        apply(
+            xr.DataArray(
+                [y],
+                dims=("market", "time"),
+                coords={
+                    "market": ["A"],
+                    "time": pd.date_range("2024-01-01", periods=8, freq="W-MON"),
+                },
+            ),
+            {"A": members},
+            horizon=2,
+            combine="trimmed",
+        )

@@ -1,0 +1,57 @@
+"""Labeler: rolling-origin splits and the final holdout, checked on exact indices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcast.core.label import label, required_history, valid_splits
+from fcast.errors import DataError
+
+
+def test_split_windows_and_holdout_exact_indices():
+    time = pd.date_range("2024-01-01", periods=30, freq="W-MON")
+    lab = label(time, splits=3, step=4, horizon=5, holdout=6, min_train=3)
+    # tuning sees periods 0..23; holdout is 24..29
+    assert lab.attrs["holdout_start"] == 24
+    np.testing.assert_array_equal(lab["test_stop"].values, [16, 20, 24])
+    np.testing.assert_array_equal(lab["train_stop"].values, [11, 15, 19])
+    assert list(lab["cutoff"].values) == list(time[[10, 14, 18]].values)
+    role = lab["role"]
+    for k, (train_stop, test_stop) in enumerate([(11, 16), (15, 20), (19, 24)]):
+        r = role.isel(split=k).values
+        assert (r[:train_stop] == "train").all()
+        assert (r[train_stop:test_stop] == "test").all()
+        assert (r[test_stop:24] == "unused").all()
+        assert (r[24:] == "holdout").all()
+    # no split ever tests on the holdout
+    assert not ((role == "test") & (np.arange(30) >= 24)).any()
+
+
+def test_roles_by_name_and_counts():
+    time = pd.date_range("2024-01-01", periods=20, freq="MS")
+    lab = label(time, splits=2, step=3, horizon=4, holdout=0)
+    assert lab["role"].dims == ("split", "time")
+    assert int((lab["role"] == "test").sum("time").max()) == 4
+    assert int((lab["role"] == "holdout").sum()) == 0
+    np.testing.assert_array_equal(lab["test_stop"].values, [17, 20])
+
+
+def test_too_short_history_is_a_clear_error():
+    time = pd.date_range("2024-01-01", periods=20, freq="W-MON")
+    with pytest.raises(DataError, match="need at least 22"):
+        label(time, splits=3, step=4, horizon=5, holdout=6, min_train=3)
+    assert required_history(3, 4, 5, 6, 3) == 22
+
+
+def test_valid_splits_per_market():
+    import xarray as xr
+
+    time = pd.date_range("2024-01-01", periods=30, freq="W-MON")
+    lab = label(time, splits=3, step=4, horizon=5, holdout=6, min_train=3)
+    first = xr.DataArray([0, 10], dims="market", coords={"market": ["A", "B"]})
+    ok = valid_splits(lab, first, min_train=4)
+    # B starts at 10: train lengths 1, 5, 9
+    np.testing.assert_array_equal(ok.sel(market="B").values, [False, True, True])
+    assert bool(ok.sel(market="A").all())

@@ -1,0 +1,134 @@
+"""Tests for fcast.core.metrics with hand-computed answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fcast.core.metrics import METRICS, finish, mase_scale, pointwise, score
+
+Y = np.array([1.0, 2.0, 4.0])
+YHAT = np.array([2.0, 2.0, 2.0])
+# |y - yhat| = [1, 0, 2]
+
+
+@pytest.mark.parametrize(
+    ("metric", "loss"),
+    [
+        ("mae", [1.0, 0.0, 2.0]),
+        ("rmse", [1.0, 0.0, 4.0]),
+        ("mape", [100.0, 0.0, 50.0]),
+        ("smape", [200.0 / 3.0, 0.0, 200.0 / 3.0]),
+        ("mase", [0.5, 0.0, 1.0]),
+    ],
+)
+def test_pointwise_known_answers(metric, loss):
+    np.testing.assert_allclose(pointwise(metric, Y, YHAT, scale=2.0), loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("mae", 1.0),
+        ("rmse", math.sqrt(5.0 / 3.0)),
+        ("mape", 50.0),
+        ("smape", 400.0 / 9.0),
+        ("mase", 0.5),
+    ],
+)
+def test_score_known_answers(metric, value):
+    assert score(metric, Y, YHAT, scale=2.0) == pytest.approx(value, rel=1e-12)
+
+
+def test_metrics_tuple():
+    assert METRICS == ("mae", "rmse", "mape", "smape", "mase")
+
+
+def test_mase_default_scale_equals_mae():
+    assert score("mase", Y, YHAT) == score("mae", Y, YHAT)
+
+
+def test_pointwise_broadcasts_scale_per_series():
+    y = np.array([[1.0, 3.0], [10.0, 30.0]])
+    yhat = np.array([[2.0, 2.0], [20.0, 20.0]])
+    scale = np.array([[1.0], [10.0]])
+    np.testing.assert_allclose(pointwise("mase", y, yhat, scale), [[1.0, 1.0], [1.0, 1.0]])
+
+
+def test_score_ignores_nan_points():
+    y = np.array([1.0, np.nan, 4.0])
+    assert score("mae", y, YHAT) == pytest.approx(1.5)
+
+
+def test_mape_zero_actual_is_inf_and_smape_zero_zero_is_nan():
+    assert np.isinf(pointwise("mape", np.array([0.0]), np.array([1.0]))[0])
+    assert np.isnan(pointwise("smape", np.array([0.0]), np.array([0.0]))[0])
+    assert pointwise("smape", np.array([0.0]), np.array([5.0]))[0] == pytest.approx(200.0)
+
+
+def test_finish():
+    assert finish("rmse", 9.0) == 3.0
+    for metric in ("mae", "mape", "smape", "mase"):
+        assert finish(metric, 9.0) == 9.0
+
+
+def test_unknown_metric():
+    with pytest.raises(ValueError, match="unknown metric 'r2'"):
+        pointwise("r2", Y, YHAT)
+
+
+# --- MASE scale ---------------------------------------------------------------------------
+
+
+def test_mase_scale_seasonal_lag():
+    y = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 8.0, 6.0, 7.0])
+    # lag 2: |2-1|, |5-3|, |4-2|, |8-5|, |6-4|, |7-8| = 1, 2, 2, 3, 2, 1 -> 11/6
+    assert mase_scale(y, 2) == pytest.approx(11.0 / 6.0)
+    # lag 1: 2, 1, 3, 1, 4, 2, 1 -> 14/7
+    assert mase_scale(y, 1) == pytest.approx(2.0)
+
+
+def test_mase_scale_short_series_falls_back_to_lag_1():
+    y = np.array([1.0, 3.0, 2.0])
+    # season 4 > length: lag 1 -> |3-1|, |2-3| = 2, 1
+    assert mase_scale(y, 4) == pytest.approx(1.5)
+    assert mase_scale(y, 3) == pytest.approx(1.5)  # exactly one season: still lag 1
+
+
+def test_mase_scale_ignores_nan():
+    y = np.array([np.nan, np.nan, 1.0, 3.0, 2.0])
+    assert mase_scale(y, 1) == pytest.approx(1.5)
+
+
+def test_mase_scale_constant_series_is_nan():
+    assert math.isnan(mase_scale(np.full(20, 7.0), 4))
+    assert math.isnan(mase_scale(np.full(20, 7.0), 1))
+
+
+def test_mase_scale_too_short_is_nan():
+    assert math.isnan(mase_scale(np.array([5.0]), 1))
+    assert math.isnan(mase_scale(np.array([]), 52))
+    assert math.isnan(mase_scale(np.array([np.nan, 2.0]), 1))
+
+
+def test_mase_scale_seasonal_series_known_answer():
+    # pure seasonal pattern + linear trend: seasonal differences all equal to season * slope
+    m, slope = 4, 0.5
+    t = np.arange(20)
+    y = np.tile([10.0, 20.0, 15.0, 5.0], 5) + slope * t
+    assert mase_scale(y, m) == pytest.approx(m * slope)
+
+
+def test_mase_scale_lag_1_when_not_longer_than_one_season():
+    y = np.array([1.0, 3.0, 2.0, 5.0])  # 4 points, season 4: no seasonal difference exists
+    assert mase_scale(y, 4) == pytest.approx((2 + 1 + 3) / 3)
+    y6 = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 8.0])  # longer than a season: seasonal lag 4
+    assert mase_scale(y6, 4) == pytest.approx((3 + 5) / 2)
+
+
+def test_mase_scale_exactly_periodic_series_falls_back_to_lag_1():
+    # every seasonal difference is 0 (M1's MNB50 starts like this): the lag-1 scale is used
+    y = np.array([1.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0, 3.0, 2.0])
+    assert mase_scale(y, 3) == pytest.approx(11.0 / 8.0)  # |diffs| 2,1,1,2,1,1,2,1

@@ -1,0 +1,203 @@
+"""Selector: known weighted means pick known winners; top-X and holdout logic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from statsforecast.models import AutoETS, SeasonalNaive
+
+from fcast.core.label import label
+from fcast.core.metrics import score as window_score
+from fcast.core.select import choose, holdout_scores, score, select, split_weights, top_hps
+from fcast.core.space import parse_space
+from fcast.core.tune.grid import FAILED, OK, SKIPPED, tune
+
+
+def cube(per_split: np.ndarray, steps: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
+    """An error cube whose mean over step is `per_split` (market, split, hp), all cells fitted."""
+    err = np.repeat(per_split[..., None], steps, axis=-1).astype(float)
+    err[..., 0] -= 0.5  # mean over step is unchanged
+    err[..., 1] += 0.5
+    dims = ("market", "split", "hp", "step")
+    coords = {
+        "market": ["A", "B"][: per_split.shape[0]],
+        "split": np.arange(per_split.shape[1]),
+        "hp": np.arange(per_split.shape[2]),
+        "step": np.arange(1, steps + 1),
+    }
+    error = xr.DataArray(err, dims=dims, coords=coords)
+    status = xr.full_like(error.isel(step=0, drop=True), OK, dtype="int8")
+    return error, status
+
+
+def test_split_weights_schemes():
+    np.testing.assert_allclose(split_weights(3, "linear").values, [1 / 6, 2 / 6, 3 / 6])
+    np.testing.assert_allclose(split_weights(3, "equal").values, [1 / 3] * 3)
+    np.testing.assert_allclose(split_weights(3, "exponential").values, [1 / 7, 2 / 7, 4 / 7])
+    np.testing.assert_allclose(split_weights(2, [3, 1]).values, [0.75, 0.25])
+    with pytest.raises(ValueError, match="split weights"):
+        split_weights(2, [1, 2, 3])
+
+
+def test_weighted_score_picks_the_known_winner():
+    # hp0 is best on old splits, hp1 on the recent one: linear weights favour hp1, equal weights hp0
+    per_split = np.array([[[1.0, 4.0], [1.0, 4.0], [5.0, 1.0]]])  # market A; split x hp
+    error, status = cube(per_split)
+    linear = score(error, status, split_weights(3, "linear"), "mae")
+    np.testing.assert_allclose(linear.sel(market="A").values, [(1 + 2 + 15) / 6, (4 + 8 + 3) / 6])
+    assert int(linear.sel(market="A").argmin("hp")) == 1
+    equal = score(error, status, split_weights(3, "equal"), "mae")
+    np.testing.assert_allclose(equal.sel(market="A").values, [7 / 3, 3.0])
+    assert int(equal.sel(market="A").argmin("hp")) == 0
+
+
+def test_rmse_finishes_per_split_with_sqrt():
+    per_split = np.array([[[4.0], [16.0]]])  # mean squared error per split
+    error, status = cube(per_split)
+    error = error.copy(data=np.repeat(per_split[..., None], 2, axis=-1))
+    s = score(error, status, split_weights(2, "equal"), "rmse")
+    assert float(s.squeeze()) == pytest.approx((2 + 4) / 2)
+
+
+def test_skipped_splits_reweight_and_failed_cells_disqualify():
+    per_split = np.array([[[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], [[9.0, 9.0, 9.0], [2.0, 1.0, 3.0]]])
+    error, status = cube(per_split)
+    status = status.copy()
+    status.loc[{"market": "B", "split": 0}] = SKIPPED
+    error = error.where(status != SKIPPED)
+    status.loc[{"market": "A", "split": 1, "hp": 0}] = FAILED
+    error = error.where(status != FAILED)
+    s = score(error, status, split_weights(2, "linear"), "mae")
+    # B's only valid split is 1, whose weight becomes 1
+    np.testing.assert_allclose(s.sel(market="B").values, [2.0, 1.0, 3.0])
+    assert np.isnan(float(s.sel(market="A", hp=0)))
+    top = top_hps(s, 3)
+    np.testing.assert_array_equal(top.sel(market="A").values, [1, 2, -1])
+    np.testing.assert_array_equal(top.sel(market="B").values, [1, 0, 2])
+
+
+def test_ties_break_on_lower_hp_index():
+    s = xr.DataArray(
+        [[2.0, 1.0, 1.0, 3.0]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(4)}
+    )
+    np.testing.assert_array_equal(top_hps(s, 2).values, [[1, 2]])
+
+
+def _hp():
+    return parse_space({"families": {"ets": {"spec": ["ANN", "AAN", "AAdN"]}}}, "W-MON")
+
+
+def test_choose_best_by_holdout_and_mean_of_top():
+    hp = _hp()
+    cv = xr.DataArray(
+        [[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
+    top = top_hps(cv, 3)  # ranks: hp1, hp2, hp0
+    ho = xr.DataArray(
+        [[0.9, 0.4, 0.7]], dims=("market", "rank"), coords={"market": ["A"], "rank": [1, 2, 3]}
+    )
+    best = choose(top, cv, ho, None, hp, "best")
+    assert best.loc[best["weight"] == 1, "hp"].tolist() == [
+        2
+    ]  # rank 2 has the lowest holdout score
+    assert best["weight"].sum() == 1 and len(best) == 3
+    assert json.loads(best.loc[best["hp"] == 2, "params"].item()) == {"spec": "AAdN"}
+    mean = choose(
+        top, cv, ho, xr.DataArray([0.5], dims="market", coords={"market": ["A"]}), hp, "mean"
+    )
+    np.testing.assert_allclose(mean["weight"].values, [1 / 3] * 3)
+    assert (mean["ensemble_holdout_score"] == 0.5).all()
+    no_holdout = choose(top, cv, None, None, hp, "best")
+    assert no_holdout.loc[no_holdout["weight"] == 1, "hp"].tolist() == [1]  # CV best
+    median = choose(
+        top, cv, ho, xr.DataArray([0.6], dims="market", coords={"market": ["A"]}), hp, "median"
+    )
+    assert sorted(median["hp"]) == [0, 1, 2] and (median["combine"] == "median").all()
+    assert (median["ensemble_holdout_score"] == 0.6).all()
+    assert (best["combine"] == "best").all()
+
+
+def test_holdout_scores_equal_direct_refits(small_cube):
+    hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAN"]}, "seasonal_naive": {}}}, "W-MON")
+    y = small_cube["y"].sel(market=["DK", "FI"])
+    top = xr.DataArray(
+        [[2, 0], [1, -1]], dims=("market", "rank"), coords={"market": ["DK", "FI"], "rank": [1, 2]}
+    )
+    member, mean = holdout_scores(y, top, hp, holdout=10, metric="mae", season_length=52)
+    row = y.sel(market="DK").values
+    train, test = row[:-10], row[-10:]
+    sn = SeasonalNaive(season_length=52).forecast(y=train, h=10)["mean"]
+    ann = AutoETS(model="ANN").forecast(y=train, h=10)["mean"]
+    assert member.sel(market="DK", rank=1) == pytest.approx(window_score("mae", test, sn), abs=1e-9)
+    assert member.sel(market="DK", rank=2) == pytest.approx(
+        window_score("mae", test, ann), abs=1e-9
+    )
+    assert mean.sel(market="DK") == pytest.approx(
+        window_score("mae", test, (sn + ann) / 2), abs=1e-9
+    )
+    assert np.isnan(float(member.sel(market="FI", rank=2)))
+
+
+def test_holdout_score_of_the_median_of_three(small_cube):
+    hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAN"]}, "seasonal_naive": {}}}, "W-MON")
+    y = small_cube["y"].sel(market=["DK"])
+    top = xr.DataArray(
+        [[2, 0, 1]], dims=("market", "rank"), coords={"market": ["DK"], "rank": [1, 2, 3]}
+    )
+    _, med = holdout_scores(
+        y, top, hp, holdout=10, metric="mae", season_length=52, combine="median"
+    )
+    row = y.sel(market="DK").values
+    train, test = row[:-10], row[-10:]
+    parts = [
+        SeasonalNaive(season_length=52).forecast(y=train, h=10)["mean"],
+        AutoETS(model="ANN").forecast(y=train, h=10)["mean"],
+        AutoETS(model="AAN", damped=False).forecast(y=train, h=10)["mean"],
+    ]
+    expected = window_score("mae", test, np.median(parts, axis=0))
+    assert med.sel(market="DK") == pytest.approx(expected, abs=1e-9)
+
+
+def test_unknown_combine_is_refused(small_cube):
+    with pytest.raises(ValueError, match="combine must be best, mean or median"):
+        select(xr.Dataset(attrs={"metric": "mae"}), small_cube["y"], combine="trimmed")
+
+
+def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
+    hp = parse_space(
+        {
+            "families": {
+                "ets": {"spec": ["ANN", "AAdN"]},
+                "theta": {"variant": ["standard"]},
+                "seasonal_naive": {},
+            }
+        },
+        "W-MON",
+    )
+    lab = label(small_cube.time, splits=3, step=8, horizon=13, holdout=8, min_train=60)
+    tuning, _ = tune(
+        small_cube["y"],
+        lab,
+        hp,
+        str(tmp_path / "t.zarr"),
+        horizon=13,
+        season_length=52,
+        min_train=60,
+        client=client2,
+        progress=False,
+    )
+    sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client2)
+    assert set(sel["market"]) == {"DK", "FI", "NO", "SE"}
+    assert (sel.groupby("market")["weight"].sum() == 1).all()
+    assert (sel.groupby("market").size() == 2).all()
+    expected = score(
+        tuning["error"], tuning["status"], split_weights(3, "linear"), "mase"
+    ).compute()
+    for row in sel.itertuples():
+        assert row.cv_score == pytest.approx(float(expected.sel(market=row.market, hp=row.hp)))
+    # rank 1 has the lowest CV score among the market's rows
+    first = sel[sel["rank"] == 1].set_index("market")["cv_score"]
+    assert (first <= sel.groupby("market")["cv_score"].min() + 1e-12).all()

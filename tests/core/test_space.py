@@ -1,0 +1,267 @@
+"""Tests for fcast.core.space: expanding space files into the hp dimension and back into models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from fcast.core.models import Model
+from fcast.core.space import SpaceSpec, expand, load_space, models_of, parse_space, to_dataset
+from fcast.errors import ConfigError
+
+SPACES = Path(__file__).resolve().parents[2] / "configs" / "spaces"
+
+FULL = {
+    "preprocess": {"log": [False, True], "window": [None, 104]},
+    "families": {
+        "ets": {"spec": ["ANN", "AAN", "AAdN"]},
+        "theta": {"variant": ["standard", "optimized"]},
+        "arima": {"p": [1, 2], "d": [1], "q": [0, 1]},
+        "seasonal_naive": {},
+    },
+}
+# (3 ets + 2 theta + 2*1*2 arima + 1 seasonal_naive) families x (2 log x 2 window) preprocess
+FULL_SIZE = (3 + 2 + 4 + 1) * 4
+
+
+@pytest.fixture(scope="module")
+def hp() -> xr.Dataset:
+    return parse_space(FULL, freq="W-MON", source="full.yaml")
+
+
+def test_grid_size_is_product_of_family_and_preprocess_grids(hp):
+    assert hp.sizes == {"hp": FULL_SIZE}
+    assert hp["hp"].values.tolist() == list(range(FULL_SIZE))
+    counts = {
+        f: int((hp["family"] == f).sum()) for f in ("ets", "theta", "arima", "seasonal_naive")
+    }
+    assert counts == {"ets": 12, "theta": 8, "arima": 16, "seasonal_naive": 4}
+
+
+def test_no_preprocess_grid():
+    hp = parse_space({"families": {"ets": {"spec": ["ANN", "AAN"]}, "seasonal_naive": {}}}, "W-MON")
+    assert hp.sizes["hp"] == 3
+    assert hp["label"].values.tolist() == ["ets(ANN)", "ets(AAN)", "seasonal_naive"]
+
+
+def test_scalar_grid_value_is_one_option():
+    hp = parse_space({"families": {"theta": {"variant": "optimized"}}}, "W-MON")
+    assert hp["variant"].values.tolist() == ["optimized"]
+
+
+def test_coords_family_label_and_one_per_parameter(hp):
+    expected = {
+        "hp",
+        "family",
+        "label",
+        "spec",
+        "variant",
+        "p",
+        "d",
+        "q",
+        "P",
+        "D",
+        "Q",
+        "drift",
+        "log",
+        "window",
+    }
+    assert set(hp.coords) == expected
+    for name in expected - {"hp"}:
+        assert hp[name].dims == ("hp",)
+    is_ets = hp["family"] == "ets"
+    is_arima = hp["family"] == "arima"
+    # string params: "" where the family does not have them
+    assert set(hp["spec"].values[is_ets.values].tolist()) == {"ANN", "AAN", "AAdN"}
+    assert set(hp["spec"].values[~is_ets.values].tolist()) == {""}
+    assert set(hp["variant"].values[(hp["family"] == "theta").values].tolist()) == {
+        "standard",
+        "optimized",
+    }
+    # numeric params: NaN where absent
+    assert np.isnan(hp["p"].values[~is_arima.values]).all()
+    assert set(hp["p"].values[is_arima.values].tolist()) == {1.0, 2.0}
+    assert set(hp["P"].values[is_arima.values].tolist()) == {0.0}  # default filled in
+    # preprocessing applies to all: log as 0/1, window NaN for "all history"
+    assert set(hp["log"].values.tolist()) == {0.0, 1.0}
+    window = hp["window"].values
+    assert np.isnan(window).sum() == FULL_SIZE // 2
+    assert set(window[~np.isnan(window)].tolist()) == {104.0}
+
+
+def test_labels(hp):
+    labels = hp["label"].values.tolist()
+    assert len(set(labels)) == FULL_SIZE  # readable and unique
+    assert "ets(AAdN)" in labels
+    assert "ets(AAdN) log w=104" in labels
+    assert "theta(optimized) log" in labels
+    assert "seasonal_naive w=104" in labels
+
+
+def test_space_attr_keeps_the_raw_spec(hp):
+    assert yaml.safe_load(hp.attrs["space"]) == FULL
+
+
+def test_models_of_round_trips_to_same_models(hp):
+    models = expand(SpaceSpec.model_validate(FULL), freq="W-MON")
+    rebuilt = models_of(hp, season_length=52)
+    assert rebuilt == models
+    assert [m.label() for m in rebuilt] == hp["label"].values.tolist()
+    window_model = next(m for m in rebuilt if m.params.get("window"))
+    assert window_model.params["window"] == 104 and isinstance(window_model.params["window"], int)
+    assert all(isinstance(m.params["log"], bool) for m in rebuilt)
+
+
+def test_models_of_any_cube_variable(hp):
+    """hp coords on a variable with more dims (e.g. the error cube), sliced, rebuild the same models."""
+    error = xr.DataArray(
+        np.zeros((2, FULL_SIZE)), dims=("market", "hp"), coords={"market": ["A", "B"]}
+    )
+    error = error.assign_coords(hp.coords)
+    part = error.isel(hp=slice(10, 20))
+    expected = expand(SpaceSpec.model_validate(FULL), freq="W-MON")[10:20]
+    assert models_of(part, season_length=52) == expected
+
+
+def test_to_dataset_of_explicit_models():
+    models = [
+        Model.create("arima", {"p": 1, "d": 1, "q": 0, "drift": True}, 1),
+        Model.create("seasonal_naive", {}, 1),
+    ]
+    ds = to_dataset(models)
+    assert ds["family"].values.tolist() == ["arima", "seasonal_naive"]
+    assert ds["drift"].values[0] == 1.0 and np.isnan(ds["drift"].values[1])
+    assert models_of(ds, 1) == models
+
+
+def test_random_sample_is_seeded_and_distinct():
+    raw = {**FULL, "sample": {"method": "random", "n": 5, "seed": 1}}
+    a = parse_space(raw, "W-MON")
+    b = parse_space(raw, "W-MON")
+    c = parse_space({**FULL, "sample": {"method": "random", "n": 5, "seed": 2}}, "W-MON")
+    assert a.sizes["hp"] == 5
+    assert len(set(a["label"].values.tolist())) == 5
+    xr.testing.assert_identical(a, b)
+    assert a["label"].values.tolist() != c["label"].values.tolist()
+    # a subset of the full grid, kept in grid order
+    full = parse_space(FULL, "W-MON")["label"].values.tolist()
+    positions = [full.index(lbl) for lbl in a["label"].values.tolist()]
+    assert positions == sorted(positions)
+
+
+def test_random_sample_larger_than_grid_keeps_everything():
+    raw = {**FULL, "sample": {"method": "random", "n": 1000, "seed": 0}}
+    assert parse_space(raw, "W-MON").sizes["hp"] == FULL_SIZE
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+ERRORS = {
+    "unknown_family": (
+        {"families": {"prophet": {}}},
+        "W-MON",
+        ["families.prophet", "unknown family", "ets"],
+    ),
+    "unknown_param": (
+        {"families": {"ets": {"spec": ["ANN"], "alpha": [0.1]}}},
+        "W-MON",
+        ["families.ets", "'alpha'"],
+    ),
+    "unknown_preprocess": (
+        {"preprocess": {"box_cox": [True]}, "families": {"seasonal_naive": {}}},
+        "W-MON",
+        ["preprocess.box_cox", "unknown"],
+    ),
+    "seasonal_ets_weekly": (
+        {"families": {"ets": {"spec": ["ANN", "AAA"]}}},
+        "W-MON",
+        ["families.ets", "'AAA'", "52"],
+    ),
+    "holt_winters_weekly": (
+        {"families": {"holt_winters": {}}},
+        "W-MON",
+        ["families.holt_winters", "52"],
+    ),
+    "bad_theta_variant": (
+        {"families": {"theta": {"variant": ["fancy"]}}},
+        "W-MON",
+        ["families.theta", "'fancy'"],
+    ),
+    "bad_ets_spec": ({"families": {"ets": {"spec": ["XYZ"]}}}, "W-MON", ["families.ets", "'XYZ'"]),
+    "empty_families": ({"families": {}}, "W-MON", ["families", "no models"]),
+    "unknown_top_key": (
+        {"families": {"seasonal_naive": {}}, "grid": {}},
+        "W-MON",
+        ["grid", "unknown key"],
+    ),
+    "bad_sample_method": (
+        {"families": {"seasonal_naive": {}}, "sample": {"method": "bayes"}},
+        "W-MON",
+        ["sample.method"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_invalid_space_names_source_and_key(case):
+    raw, freq, expected = ERRORS[case]
+    with pytest.raises(ConfigError) as info:
+        parse_space(raw, freq=freq, source=f"{case}.yaml")
+    msg = str(info.value)
+    assert f"{case}.yaml" in msg
+    assert "invalid space" in msg
+    for text in expected:
+        assert text in msg, f"{text!r} not in {msg!r}"
+
+
+def test_seasonal_ets_and_holt_winters_fine_for_monthly():
+    hp = parse_space({"families": {"ets": {"spec": ["AAA"]}, "holt_winters": {}}}, freq="MS")
+    assert hp["label"].values.tolist() == ["ets(AAA)", "holt_winters"]
+    assert [m.season_length for m in models_of(hp, 12)] == [12, 12]
+
+
+def test_non_mapping_space():
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        parse_space(["ets"], "W-MON", source="list.yaml")
+
+
+def test_load_space_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_space(tmp_path / "absent.yaml", "W-MON")
+
+
+# --- the shipped spaces ---------------------------------------------------------------------
+
+
+def test_default_space_loads_for_weekly():
+    hp = load_space(SPACES / "default.yaml", "W-MON")
+    # (3 ets + 3 theta + 2 mstl + 2*1*2 arima + 1 seasonal_naive) x 2 log
+    assert hp.sizes["hp"] == 26
+    assert set(hp["family"].values.tolist()) == {"ets", "theta", "mstl", "arima", "seasonal_naive"}
+    assert len(models_of(hp, 52)) == 26
+
+
+def test_small_space_loads_for_weekly(tmp_path):
+    hp = load_space(SPACES / "small.yaml", "W-MON")
+    assert hp["label"].values.tolist() == [
+        "ets(ANN)",
+        "ets(AAdN)",
+        "theta(standard)",
+        "theta(optimized)",
+        "seasonal_naive",
+    ]
+    copy = tmp_path / "small.yaml"
+    copy.write_text((SPACES / "small.yaml").read_text())
+    xr.testing.assert_identical(load_space(str(copy), "W-MON"), hp)
+
+
+def test_arima_label_from_space_is_in_p_d_q_order():
+    hp = parse_space({"families": {"arima": {"p": [2], "d": [1], "q": [0]}}}, "W-MON")
+    direct = Model.create("arima", {"p": 2, "d": 1, "q": 0}, 52).label()
+    assert direct == "arima(2,1,0)"
+    assert hp["label"].values.tolist() == [direct]

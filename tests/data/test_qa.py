@@ -1,0 +1,299 @@
+"""Tests for fcast.data.qa: every check fires on a table built to violate it and stays silent on clean data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcast.config import QAConfig
+from fcast.data.qa import CHECKS, FINDING_COLUMNS, register_check, run_qa, summary
+from fcast.data.sample import make_sample
+from fcast.errors import DataError
+
+MIN_HISTORY = (
+    208  # what the demo CV design needs: 104 min_train + 52 horizon + 3 x 13 step + 13 holdout
+)
+BASE_MARKETS = ["DK", "NO", "SE"]
+SPOT = pd.Timestamp(
+    "2024-08-19"
+)  # a week without public holidays in DK, NO, SE (nor the weeks around it)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The built-in sample data (seed 7) with its ground truth."""
+    return make_sample()
+
+
+@pytest.fixture(scope="module")
+def undisrupted(sample) -> pd.DataFrame:
+    """The sample history without its one-time disruptions (ground truth users_clean)."""
+    hist = sample.truth[sample.truth["date"] <= sample.actuals["date"].max()]
+    return (
+        hist[["market", "date", "users_clean"]]
+        .rename(columns={"users_clean": "users"})
+        .reset_index(drop=True)
+    )
+
+
+@pytest.fixture
+def base(undisrupted) -> pd.DataFrame:
+    """Three clean markets with 314 weeks each."""
+    return undisrupted[undisrupted["market"].isin(BASE_MARKETS)].reset_index(drop=True).copy()
+
+
+def qa_of(table: pd.DataFrame, **kwargs):
+    """run_qa with the demo settings."""
+    settings = {
+        "value": "users",
+        "freq": "W-MON",
+        "source": "actuals.parquet",
+        "qa": QAConfig(),
+        "min_history": MIN_HISTORY,
+    }
+    return run_qa(table, **{**settings, **kwargs})
+
+
+def at(df: pd.DataFrame, market: str, date: pd.Timestamp) -> pd.Index:
+    """Row labels of one market and date."""
+    return df.index[(df["market"] == market) & (df["date"] == date)]
+
+
+def set_value(market: str, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A mutation writing `value` at SPOT in one market."""
+
+    def mutate(df: pd.DataFrame) -> pd.DataFrame:
+        df["users"] = df["users"].astype(object) if isinstance(value, str) else df["users"]
+        df.loc[at(df, market, SPOT), "users"] = value
+        return df
+
+    return mutate
+
+
+def drop_rows(market: str, dates: list[pd.Timestamp]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A mutation removing some periods of one market."""
+    return lambda df: df[~((df["market"] == market) & df["date"].isin(dates))]
+
+
+def blank_market(df: pd.DataFrame) -> pd.DataFrame:
+    """An extra row without a market."""
+    return pd.concat(
+        [df, pd.DataFrame({"market": [" "], "date": [SPOT], "users": [1.0]})], ignore_index=True
+    )
+
+
+def bad_date(df: pd.DataFrame) -> pd.DataFrame:
+    """One date cannot be parsed."""
+    df["date"] = df["date"].astype(object)
+    df.loc[at(df, "NO", SPOT), "date"] = "not a date"
+    return df
+
+
+def duplicate(df: pd.DataFrame) -> pd.DataFrame:
+    """One (market, date) row appears twice."""
+    return pd.concat([df, df.loc[at(df, "SE", SPOT)]], ignore_index=True)
+
+
+def misalign(df: pd.DataFrame) -> pd.DataFrame:
+    """One market labels its weeks by the Sunday before the Monday."""
+    df.loc[df["market"] == "DK", "date"] -= pd.Timedelta(days=1)
+    return df
+
+
+def triple(df: pd.DataFrame) -> pd.DataFrame:
+    """One week triples (a double-counting bug)."""
+    df.loc[at(df, "SE", SPOT), "users"] *= 3.0
+    return df
+
+
+CASES = {
+    "invalid": (blank_market, "*"),
+    "duplicates": (duplicate, "SE"),
+    "misaligned": (misalign, "DK"),
+    "missing_periods": (drop_rows("NO", [SPOT, SPOT + pd.Timedelta(weeks=1)]), "NO"),
+    "nan": (set_value("DK", np.nan), "DK"),
+    "negative": (set_value("SE", -5.0), "SE"),
+    "zero": (set_value("SE", 0.0), "SE"),
+    "jump": (triple, "SE"),
+}
+
+
+@pytest.mark.parametrize("check", sorted(CASES))
+def test_check_fires_on_a_violation(base, check):
+    mutate, market = CASES[check]
+    result = qa_of(mutate(base.copy()))
+    assert result.findings[["check", "market"]].values.tolist() == [[check, market]]
+    row = result.findings.iloc[0]
+    assert row["severity"] == CHECKS[check].severity
+    if market != "*":
+        assert row["first"] <= SPOT <= row["last"] + pd.Timedelta(days=7)
+    assert result.ok == (row["severity"] == "warn")
+
+
+def test_error_markets_are_left_out_of_the_cube(base):
+    result = qa_of(duplicate(base.copy()))
+    assert not result.ok
+    assert result.cube.market.values.tolist() == ["DK", "NO"]
+    with pytest.raises(DataError, match=r"(?s)actuals.parquet: input QA failed\n.*duplicates.*SE"):
+        result.raise_for_errors()
+
+
+def test_unparseable_dates_and_values(base):
+    df = bad_date(base.copy())
+    df["users"] = df["users"].astype(object)
+    df.loc[at(df, "DK", SPOT), "users"] = "n/a"
+    result = qa_of(df)
+    # the row with an unreadable date also leaves a gap in NO
+    assert result.findings[["check", "market"]].values.tolist() == [
+        ["invalid", "NO"],
+        ["invalid", "DK"],
+        ["missing_periods", "NO"],
+    ]
+    assert "1 unparseable dates" in result.findings["detail"].iloc[0]
+    assert "non-numeric 'users' values: 2024-08-19" in result.findings["detail"].iloc[1]
+    assert result.cube.market.values.tolist() == ["SE"]
+
+
+def test_missing_column_and_empty_table(base):
+    result = qa_of(base.rename(columns={"users": "count"}))
+    assert result.findings[["check", "market"]].values.tolist() == [["columns", "*"]]
+    assert "missing column(s) ['users']" in result.findings["detail"].iloc[0]
+    assert result.cube is None and not result.ok
+    empty = qa_of(base.iloc[:0])
+    assert empty.findings["check"].tolist() == ["empty"] and empty.cube is None
+
+
+def test_stale_markets(base):
+    late = drop_rows("NO", list(pd.date_range("2026-10-26", "2026-11-16", freq="W-MON")))(
+        base.copy()
+    )
+    result = qa_of(late)
+    assert result.findings[["check", "market", "last"]].values.tolist() == [
+        ["stale", "NO", pd.Timestamp("2026-10-19")]
+    ]
+    assert "4 periods before 2026-11-16" in result.findings["detail"].iloc[0]
+    # a run date two weeks after the data: every market is two periods behind (one is allowed)
+    ahead = qa_of(base, as_of=pd.Timestamp("2026-12-02"))
+    assert ahead.findings[["check", "market"]].values.tolist() == [
+        ["stale", m] for m in BASE_MARKETS
+    ]
+    assert qa_of(
+        base, as_of=pd.Timestamp("2026-11-25")
+    ).findings.empty  # the current week is not due yet
+
+
+def test_markets_that_appeared_or_disappeared(base):
+    result = qa_of(base, previous_markets=["DK", "SE", "FI"])
+    assert result.findings[["check", "market"]].values.tolist() == [
+        ["market_appeared", "NO"],
+        ["market_disappeared", "FI"],
+    ]
+    assert result.ok
+
+
+def test_short_history(base):
+    short = base[~((base["market"] == "DK") & (base["date"] < pd.Timestamp("2023-01-02")))]
+    result = qa_of(short)
+    row = result.findings.iloc[0]
+    assert result.findings["check"].tolist() == ["short_history"]
+    assert (row["market"], row["first"]) == ("DK", pd.Timestamp("2023-01-02"))
+    assert "203 periods of history, the CV design needs 208" in row["detail"]
+
+
+def test_fail_on_warn_turns_warnings_into_errors(base):
+    result = qa_of(triple(base.copy()), qa=QAConfig(fail_on_warn=True))
+    assert result.findings[["check", "severity"]].values.tolist() == [["jump", "error"]]
+    assert not result.ok
+
+
+def test_silent_on_clean_sample_data(sample, undisrupted):
+    result = qa_of(undisrupted, previous_markets=sorted(undisrupted["market"].unique()))
+    history = undisrupted.groupby("market").size()
+    assert result.findings["check"].unique().tolist() == [
+        "short_history"
+    ]  # new markets, by design of the sample
+    assert sorted(result.findings["market"]) == sorted(history.index[history < MIN_HISTORY])
+    assert result.ok and result.cube.sizes["market"] == len(history)
+
+
+def test_jumps_on_the_sample_actuals_are_its_disruptions(sample):
+    result = qa_of(sample.actuals)
+    jumps = result.findings[result.findings["check"] == "jump"]
+    print(
+        "\njump findings on the sample actuals:\n"
+        + jumps[["market", "first", "detail"]].to_string(index=False)
+    )
+    assert set(jumps["market"]) <= set(sample.events["market"])
+    assert (
+        len(jumps) >= 6
+    )  # MT's spike falls in a public-holiday week (15 August), which the jump check exempts
+
+
+def test_summary_counts_per_check():
+    findings = pd.DataFrame(
+        [
+            {
+                "market": "SE",
+                "check": "duplicates",
+                "severity": "error",
+                "first": pd.NaT,
+                "last": pd.NaT,
+                "detail": "2 duplicated dates",
+            },
+            {
+                "market": "DK",
+                "check": "jump",
+                "severity": "warn",
+                "first": pd.NaT,
+                "last": pd.NaT,
+                "detail": "1 jumps",
+            },
+            {
+                "market": "NO",
+                "check": "jump",
+                "severity": "warn",
+                "first": pd.NaT,
+                "last": pd.NaT,
+                "detail": "1 jumps",
+            },
+            {
+                "market": "FI",
+                "check": "jump",
+                "severity": "warn",
+                "first": pd.NaT,
+                "last": pd.NaT,
+                "detail": "1 jumps",
+            },
+        ],
+        columns=FINDING_COLUMNS,
+    )
+    assert summary(findings).splitlines() == [
+        "QA: 1 error(s), 3 warning(s) in 4 market(s)",
+        "  error duplicates           1: SE (2 duplicated dates)",
+        "  warn  jump                 3: DK; NO; FI",
+    ]
+    assert summary(findings.iloc[:0]) == "QA: no findings"
+
+
+def test_registered_check_runs(base):
+    def tiny(inp):
+        """Markets averaging under 10 million users."""
+        return [
+            {"market": m, "first": None, "last": None, "detail": "small"}
+            for m, v in inp.cube["y"].mean("time").to_series().items()
+            if v < 1e7
+        ]
+
+    register_check("tiny", "warn", tiny)
+    try:
+        result = qa_of(base)
+    finally:
+        CHECKS.pop("tiny")
+    assert result.findings[["check", "market"]].values.tolist() == [
+        ["tiny", m] for m in BASE_MARKETS
+    ]
+    with pytest.raises(ValueError, match="severity"):
+        register_check("bad", "fatal", tiny)

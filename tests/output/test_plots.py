@@ -1,0 +1,84 @@
+"""Tests for fcast.output.plots: before/after cleaning charts written as offline HTML (and PNG)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from fcast.data import to_cube
+from fcast.data.clean import clean, parse_events
+from fcast.data.sample import make_sample
+from fcast.output.plots import cleaning_chart, save_cleaning_charts
+
+pytest.importorskip("hvplot")
+
+
+@pytest.fixture(scope="module")
+def cleaned():
+    """Three sample markets; the known events of two of them removed."""
+    sample = make_sample()
+    cube = to_cube(sample.actuals[sample.actuals["market"].isin(["DK", "PE", "SE"])], "W-MON")
+    events = parse_events(
+        {
+            "events": [
+                {
+                    "market": "PE",
+                    "start": "2023-01-23",
+                    "end": "2023-01-23",
+                    "kind": "pipeline_spike",
+                },
+                {"market": "DK", "start": "2024-10-28", "end": "2024-11-11", "kind": "campaign"},
+                {"market": "DK", "start": "2022-03-07", "end": "2022-03-07", "kind": "outage"},
+            ]
+        }
+    )
+    return clean(cube, events, auto=False, season_length=52)
+
+
+def test_one_offline_page_per_market_with_a_removal(tmp_path, cleaned):
+    cube, record = cleaned
+    paths = save_cleaning_charts(cube, record, str(tmp_path / "charts"), png=True)
+    names = sorted(p.split("/")[-1] for p in paths)
+    assert names == ["cleaning-DK.html", "cleaning-DK.png", "cleaning-PE.html", "cleaning-PE.png"]
+    html = (tmp_path / "charts" / "cleaning-DK.html").read_text()
+    assert "DK: 2 one-time disruptions removed" in html
+    assert not re.search(
+        r"<script[^>]*src=\"https?://", html
+    )  # bokeh is inlined: the page works offline
+    assert (tmp_path / "charts" / "cleaning-PE.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_charts_to_any_fsspec_url(cleaned):
+    import fsspec
+
+    cube, record = cleaned
+    paths = save_cleaning_charts(cube, record, "memory://run-1/charts")
+    assert paths == [
+        "memory://run-1/charts/cleaning-DK.html",
+        "memory://run-1/charts/cleaning-PE.html",
+    ]
+    with fsspec.open(paths[1], "rt") as fh:
+        assert "PE: 1 one-time disruption removed" in fh.read()
+
+
+def test_chart_shades_each_applied_window(cleaned):
+    import holoviews as hv
+
+    cube, record = cleaned
+    chart = cleaning_chart(cube, record, "DK")
+    spans = [el for el in chart if isinstance(el, hv.VSpan)]
+    assert [pd.Timestamp(s.data[0]) for s in spans] == [
+        pd.Timestamp("2022-03-07"),
+        pd.Timestamp("2024-10-28"),
+    ]
+    assert pd.Timestamp(spans[1].data[1]) == pd.Timestamp(
+        "2024-11-18"
+    )  # end of the last week of the window
+
+
+def test_no_removal_no_chart(tmp_path, cleaned):
+    cube, record = cleaned
+    assert save_cleaning_charts(cube, record[record["market"] == "SE"], str(tmp_path)) == []
+    assert list(tmp_path.iterdir()) == []

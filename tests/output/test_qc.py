@@ -1,0 +1,311 @@
+"""QC: every check fires on an output built to violate it and is silent on clean runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from fcast.config import QCConfig
+from fcast.errors import DataError
+from fcast.output.qc import (
+    QC_CHECKS,
+    SkipCheck,
+    expected_step,
+    forecast_growth,
+    growth_range,
+    has_errors,
+    qc_summary,
+    read_totals,
+    register_qc,
+    run_qc,
+)
+
+M = 52
+HISTORY = 156
+START = pd.Timestamp("2023-11-27")
+
+
+def actuals() -> xr.DataArray:
+    """Two markets growing exactly 10% a year with a yearly cycle of period 52."""
+    t = np.arange(HISTORY + M)
+    base = 1000.0 * 1.1 ** (t / M) * (1 + 0.1 * np.sin(2 * np.pi * t / M))
+    times = pd.date_range(START, periods=HISTORY, freq="W-MON")
+    values = np.stack([base[:HISTORY], 2 * base[:HISTORY]])
+    return xr.DataArray(
+        values, dims=("market", "time"), coords={"market": ["A", "B"], "time": times}
+    )
+
+
+def clean_forecast(y: xr.DataArray) -> pd.DataFrame:
+    """The exact continuation: last season times 1.1, bounds +-5% (80) and +-10% (95)."""
+    dates = pd.date_range(START, periods=HISTORY + M, freq="W-MON")[HISTORY:]
+    rows = []
+    for market in ("A", "B"):
+        yhat = y.sel(market=market).values[-M:] * 1.1
+        rows.append(
+            pd.DataFrame(
+                {
+                    "market": market,
+                    "date": dates,
+                    "yhat": yhat,
+                    "yhat_lo_80": yhat * 0.95,
+                    "yhat_hi_80": yhat * 1.05,
+                    "yhat_lo_95": yhat * 0.9,
+                    "yhat_hi_95": yhat * 1.1,
+                    "family": "ets",
+                    "segment": "mature",
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def totals_of(fc: pd.DataFrame, factor: float = 1.0) -> pd.DataFrame:
+    summed = fc.groupby("date")["yhat"].sum() * factor
+    return summed.rename("total").reset_index()
+
+
+def findings(fc: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    kwargs.setdefault("previous", fc)
+    kwargs.setdefault("totals", totals_of(fc))
+    kwargs.setdefault("y", actuals())
+    out = run_qc(fc, expected_markets=["A", "B"], **kwargs)
+    return out[out["severity"].isin(["error", "warning", "info"])]
+
+
+def fired(found: pd.DataFrame) -> list[tuple[str, str, str]]:
+    return sorted(zip(found["check"], found["market"], found["severity"], strict=True))
+
+
+def test_clean_output_passes_every_check():
+    y = actuals()
+    out = run_qc(
+        clean_forecast(y),
+        y=y,
+        expected_markets=["A", "B"],
+        previous=clean_forecast(y),
+        totals=totals_of(clean_forecast(y)),
+    )
+    assert out["severity"].tolist() == ["ok"] * len(QC_CHECKS)
+    assert out["check"].tolist() == list(QC_CHECKS)
+    assert not has_errors(out)
+
+
+def test_missing_and_incomplete_markets():
+    fc = clean_forecast(actuals())
+    assert fired(findings(fc[fc["market"] == "A"])) == [("markets_present", "B", "error")]
+    short = fc.drop(fc.index[-3:])
+    found = findings(short)
+    assert fired(found) == [("markets_present", "B", "error")]
+    assert found["detail"].iloc[0] == "49 of 52 forecast periods"
+
+
+def test_nan_and_infinite_values():
+    fc = clean_forecast(actuals())
+    fc.loc[5, "yhat_lo_95"] = np.nan
+    fc.loc[6, "yhat_hi_80"] = np.inf
+    found = findings(fc)
+    assert fired(found) == [("finite", "A", "error")]
+    assert "2 NaN or infinite value(s) in yhat_hi_80, yhat_lo_95" in found["detail"].iloc[0]
+
+
+def test_negative_values():
+    fc = clean_forecast(actuals())
+    fc.loc[fc["market"] == "B", "yhat_lo_95"] = -1.0
+    found = findings(fc)
+    assert fired(found) == [("non_negative", "B", "error")]
+    assert found["detail"].iloc[0] == "52 negative value(s), lowest -1"
+
+
+def test_intervals_out_of_order():
+    fc = clean_forecast(actuals())
+    fc.loc[60, ["yhat_lo_80", "yhat_hi_80"]] = fc.loc[60, ["yhat_hi_80", "yhat_lo_80"]].to_numpy()
+    found = findings(fc)
+    assert fired(found) == [("intervals_ordered", "B", "error")]
+    assert "1 period(s) out of order, first 2027-01-18: yhat_lo_80" in found["detail"].iloc[0]
+
+
+def test_jump_at_the_forecast_origin():
+    fc = clean_forecast(actuals())
+    cols = ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    # a level jump: the whole forecast of A sits 30% above where the actuals leave off
+    fc.loc[fc["market"] == "A", cols] *= 1.3
+    found = findings(fc)
+    found = found[found["check"] == "origin_jump"]
+    assert fired(found) == [("origin_jump", "A", "error")]
+    assert "tolerance 25%" in found["detail"].iloc[0]
+    assert not (findings(fc, cfg=QCConfig(jump_tolerance=0.35))["check"] == "origin_jump").any()
+
+
+def test_a_holiday_dip_in_the_last_actual_is_not_a_jump():
+    y = actuals()
+    dipped = y.copy(data=y.values.copy())
+    dipped[0, -1] *= 0.6  # e.g. a moving holiday in the last observed week
+    assert fired(findings(clean_forecast(y), y=dipped)) == []
+
+
+def test_growth_beyond_the_historical_range():
+    fc = clean_forecast(actuals())
+    cols = ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    b = fc["market"] == "B"
+    fc.loc[b, cols] = (
+        fc.loc[b, cols] * np.linspace(1.0, 3.0, M)[:, None]
+    )  # no jump, +100% more by the end
+    found = findings(fc, previous=None, totals=None)
+    assert fired(found) == [("growth", "B", "warning")]
+    assert "historical range +10.0% .. +10.0%" in found["detail"].iloc[0]
+
+
+def test_growth_is_not_checked_in_the_launch_phase():
+    fc = clean_forecast(actuals())
+    b = fc["market"] == "B"
+    fc.loc[b, "segment"] = "new"
+    fc.loc[b, ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]] *= np.linspace(
+        1, 3, M
+    )[:, None]
+    assert fired(findings(fc, previous=None, totals=None)) == []
+
+
+def test_deviation_from_the_previous_official_forecast():
+    y = actuals()
+    previous = clean_forecast(y)
+    previous.loc[previous["market"] == "A", "yhat"] *= 0.8
+    found = findings(clean_forecast(y), previous=previous)
+    assert fired(found) == [("deviation", "A", "warning")]
+    assert (
+        found["detail"]
+        .iloc[0]
+        .startswith("+25.0% vs the previous official forecast over 52 common periods")
+    )
+    previous.loc[previous["market"] == "A", "yhat"] *= 1.2  # now 0.96: within 20%
+    assert fired(findings(clean_forecast(y), previous=previous)) == []
+
+
+def test_totals_inconsistent_with_the_sum_of_markets():
+    fc = clean_forecast(actuals())
+    found = findings(fc, totals=totals_of(fc, 1.1))
+    assert fired(found) == [("totals", "TOTAL", "warning")]
+    assert "in 52 of 52 periods" in found["detail"].iloc[0]
+    assert fired(findings(fc, totals=totals_of(fc, 1.01))) == []
+
+
+def test_checks_without_inputs_are_skipped_and_recorded():
+    fc = clean_forecast(actuals())
+    out = run_qc(fc)
+    skipped = out.loc[out["severity"] == "skipped", "check"].tolist()
+    assert skipped == ["markets_present", "origin_jump", "growth", "deviation", "totals"]
+    assert not has_errors(out)
+
+
+def test_growth_and_step_formulas():
+    y = np.array([1.0, 2.0, 3.0, 4.0, 6.0, 8.0])
+    # sums of n = 2: 3, 5, 7, 10, 14; over m = 2 periods: 7/3, 10/5, 14/7 -> growth 4/3, 1, 1
+    np.testing.assert_allclose(growth_range(y, 2, 2), [4 / 3, 1.0, 1.0])
+    # first n = 2 forecast periods [10, 12] vs the same periods a season earlier [6, 8]
+    assert forecast_growth(y, np.array([10.0, 12.0, 99.0]), 2) == pytest.approx(22 / 14 - 1)
+    assert expected_step(y, 2, launch=False) == pytest.approx(6 / 4 - 1)  # y_(T+1-m) / y_(T-m) - 1
+    assert expected_step(np.array([100.0, 110.0, 121.0]), 52, launch=True) == pytest.approx(0.1)
+
+
+def test_registered_checks_skipping_and_crashing():
+    def wants_previous(ctx):
+        if ctx.previous is None:
+            raise SkipCheck("nothing to compare")
+        return [("A", "always")]
+
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    try:
+        register_qc("wants_previous", "info", wants_previous)
+        register_qc("broken", "warning", broken)
+        fc = clean_forecast(actuals())
+        out = run_qc(fc, checks=["wants_previous", "broken"])
+        assert out.values.tolist() == [
+            ["*", "wants_previous", "skipped", "nothing to compare"],
+            ["*", "broken", "error", "check failed: RuntimeError: boom"],
+        ]
+        assert has_errors(out)
+        out = run_qc(fc, previous=fc, checks=["wants_previous"])
+        assert out.values.tolist() == [["A", "wants_previous", "info", "always"]]
+    finally:
+        QC_CHECKS.pop("wants_previous", None)
+        QC_CHECKS.pop("broken", None)
+    with pytest.raises(ValueError, match="severity"):
+        register_qc("x", "fatal", broken)
+
+
+def test_summary_lists_errors_and_warnings():
+    fc = clean_forecast(actuals())
+    fc.loc[0, "yhat_lo_95"] = -5.0
+    text = qc_summary(run_qc(fc, y=actuals(), expected_markets=["A", "B", "C"]))
+    lines = text.splitlines()
+    assert lines[0] == "QC: 8 checks, 2 error(s), 0 warning(s); skipped: deviation, totals"
+    assert lines[1] == "  error    markets_present   C: no forecast for this market"
+    assert lines[2].startswith("  error    non_negative      A: 1 negative value(s), lowest -5")
+    assert lines[-1] == "  errors block publishing as official unless overridden with a reason"
+
+
+def test_read_totals(tmp_path):
+    path = tmp_path / "totals.csv"
+    pd.DataFrame({"date": ["2026-11-23"], "total": [5.0]}).to_csv(path, index=False)
+    assert read_totals(str(path))["date"].tolist() == [pd.Timestamp("2026-11-23")]
+    pd.DataFrame({"day": ["2026-11-23"], "total": [5.0]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"needs columns date and total; missing \['date'\]"):
+        read_totals(str(path))
+    with pytest.raises(DataError, match=r"totals file not found: .*missing.csv \(qc.totals\)"):
+        read_totals(str(tmp_path / "missing.csv"))
+
+
+# --- a clean run on the built-in sample data --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """Sample data: mature markets by MSTL, new markets by the proxy model; previous = one week earlier."""
+    from fcast.config import parse_config
+    from fcast.core.apply import apply, to_table
+    from fcast.core.models import Model
+    from fcast.data.sample import write_sample
+    from fcast.jobs.pipeline import prepare
+    from fcast.markets.proxies import forecast_new
+
+    paths = write_sample(str(tmp_path_factory.mktemp("sample")))
+    cfg = parse_config({"data": {"actuals": paths["actuals"], "markets": paths["markets"]}})
+
+    def run(as_of: str | None) -> tuple[pd.DataFrame, object]:
+        prep = prepare(cfg, as_of=as_of)
+        mature = prep.of("mature")
+        model = Model.create("mstl", {"trend": "ets"}, 52)
+        fc = apply(prep.cube["y"].sel(market=mature), {m: [(model, 1.0)] for m in mature}, 52)
+        new, _ = forecast_new(
+            prep.cube["y"],
+            prep.markets,
+            prep.segments,
+            horizon=52,
+            levels=[80, 95],
+            freq="W-MON",
+            cfg=cfg.new_markets,
+        )
+        return pd.concat([to_table(fc), to_table(new, segment="new")], ignore_index=True), prep
+
+    previous, _ = run("2026-11-09")
+    table, prep = run(None)
+    return table, prep, previous
+
+
+def test_clean_sample_run_is_silent(sample_run):
+    table, prep, previous = sample_run
+    assert set(table["segment"]) == {"mature", "new"}
+    expected = prep.of("mature") + prep.of("new")
+    out = run_qc(
+        table,
+        y=prep.cube["y"],
+        expected_markets=expected,
+        previous=previous,
+        totals=totals_of(table),
+    )
+    assert qc_summary(out) == "QC: 8 checks, 0 error(s), 0 warning(s)"
+    assert out["severity"].tolist() == ["ok"] * 8

@@ -1,0 +1,351 @@
+"""The report: self-contained HTML that renders offline in headless Chromium, and static PNGs."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fcast.infra.store import Store
+from fcast.output.publish import insights, load_run
+from fcast.output.report import (
+    ADJUSTMENT,
+    CLEANED,
+    FORECAST,
+    build_report,
+    caption,
+    markdown_html,
+    market_view,
+)
+from tests.output.test_publish import hand_made_run, sample_runs
+
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+
+
+@pytest.fixture(scope="session")
+def report_dir(tmp_path_factory) -> Path:
+    """The report of the second sample run against the first (published by hand, no vintage needed)."""
+    runs = sample_runs(tmp_path_factory)
+    store = Store(runs["store"])
+    first, second = load_run(store, runs["first"]), load_run(store, runs["second"])
+    previous = {"demo-1": first.forecast}
+    text = insights(second, previous, name="demo-2")
+    out = tmp_path_factory.mktemp("report")
+    build_report(
+        second,
+        previous,
+        out,
+        insights_text=text,
+        name="demo-2",
+        meta={"demo-1": {"data_end": "2026-09-21"}},
+    )
+    return out
+
+
+def hand_made_with_cleaning() -> tuple[Any, dict[str, pd.DataFrame], dict[str, dict]]:
+    """The hand-made run of test_publish plus two cleaning records for DK (one applied)."""
+    run, previous, meta = hand_made_run()
+    run.cleaning = pd.DataFrame(
+        {
+            "market": ["DK", "DK"],
+            "start": ["2025-03-03", "2025-06-02"],
+            "end": ["2025-03-17", "2025-06-02"],
+            "kind": ["outage", "spike"],
+            "source": ["events", "auto"],
+            "applied": [True, False],
+            "change_pct": [-45.0, 80.0],
+        }
+    )
+    return run, previous, meta
+
+
+@pytest.fixture(scope="session")
+def hand_report_dir(tmp_path_factory) -> Path:
+    """The report of the hand-made run: adjustments, cleaning, a new market with proxies, two vintages."""
+    run, previous, meta = hand_made_with_cleaning()
+    out = tmp_path_factory.mktemp("hand-report")
+    build_report(run, previous, out, insights_text=insights(run, previous, meta=meta), meta=meta)
+    return out
+
+
+def test_markdown_subset_as_html():
+    text = "# Title\n\nTotal **4.4M**, up <2%.\n\n## Changes\n\n- **DK** raised\n- **NO** lowered\n\nDone.\n"
+    assert markdown_html(text) == (
+        "<h2>Title</h2>\n<p>Total <b>4.4M</b>, up &lt;2%.</p>\n<h3>Changes</h3>\n"
+        "<ul><li><b>DK</b> raised</li>\n<li><b>NO</b> lowered</li>\n</ul>\n<p>Done.</p>"
+    )
+
+
+def test_market_view_marks_adjustments_cleaning_and_proxies():
+    run, previous, _ = hand_made_with_cleaning()
+    dk = market_view(run, previous, "DK")
+    assert dk.adjustments.to_dict("records") == [
+        {
+            "start": pd.Timestamp("2027-01-04"),
+            "end": pd.Timestamp("2027-03-29"),
+            "label": "+10%: TV campaign (bo)",
+        }
+    ]
+    assert dk.cleaned["label"].tolist() == ["outage (events) -45%"]  # not applied: not marked
+    assert list(dk.previous) == ["v1", "v0"] and len(dk.actuals) == 151
+    assert (
+        caption(dk)
+        == "model: ets; segment: mature; 1 adjustment period(s) shaded yellow; 1 cleaned disruption(s) shaded red"
+    )
+    ke = market_view(run, previous, "KE")
+    assert ke.segment == "new" and ke.proxies == [("SE", 0.6), ("NO", 0.4)] and ke.previous == {}
+    assert "proxies: SE (0.60), NO (0.40)" in caption(ke)
+
+
+def test_hand_made_report_has_every_market_new_market_proxies_and_no_remote_resources(
+    hand_report_dir,
+):
+    page = hand_report_dir / "index.html"
+    html = page.read_text()
+    for market in ("DK", "FI", "KE", "NO", "SE"):
+        assert f'id="m-{market}"' in html and (hand_report_dir / "png" / f"{market}.png").exists()
+    assert "KE (new market)" in html and "proxies: SE (0.60), NO (0.40)" in html
+    assert "compared with v1 (data to 2026-09-21), v0 (data to 2026-06-22)" in html
+    assert re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']https?://", html) == []
+
+
+def test_report_files_and_pngs(report_dir):
+    page = report_dir / "index.html"
+    assert (
+        500_000 < page.stat().st_size < 5_000_000
+    )  # bokeh inline, all data: self-contained but not huge
+    pngs = sorted(p.name for p in (report_dir / "png").iterdir())
+    assert pngs == ["DE.png", "DK.png", "NO.png", "SE.png", "overview.png"]
+    for name in pngs:
+        image = Image.open(report_dir / "png" / name).convert("RGB")
+        assert image.size == (1000, 400) and _colours(image) > 50, name
+        assert _pixels_near(image, FORECAST) > 300, name  # the new forecast line is drawn
+
+
+# --- headless Chromium, driven through the DevTools protocol ------------------------------
+
+
+def _pixels_near(image: Image.Image, color: str, tol: int = 30) -> int:
+    """How many pixels are within `tol` of a hex colour."""
+    target = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(np.asarray(image, dtype=int) - target) <= tol).all(axis=-1).sum())
+
+
+def _colours(image: Image.Image) -> int:
+    """How many distinct colours an image has (a blank one has a handful)."""
+    rgb = np.asarray(image, dtype=np.int64).reshape(-1, 3)
+    return len(np.unique(rgb[:, 0] * 65536 + rgb[:, 1] * 256 + rgb[:, 2]))
+
+
+def _blend(color: str, alpha: float) -> str:
+    """A colour drawn with `alpha` over white, as hex."""
+    rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(alpha * c + (1 - alpha) * 255):02x}" for c in rgb)
+
+
+NOT_FOUND: list[str] = []  # paths the local server answered with 404, for the assertion messages
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve a folder on 127.0.0.1 (random port); yields the base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if str(code) == "404":
+                NOT_FOUND.append(self.path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over one page's websocket."""
+
+    def __init__(self, ws_url: str) -> None:
+        import websocket  # websocket-client (a dependency of the kubernetes client)
+
+        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        self.events: list[dict[str, Any]] = []
+        self.next_id = 0
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send a command and wait for its answer, keeping the events that arrive meanwhile."""
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+        return self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )["result"].get("value")
+
+    def screenshot(self, clip: dict[str, float] | None = None) -> Image.Image:
+        """A PNG screenshot of the viewport, or of a clip of the page."""
+        params: dict[str, Any] = {"format": "png"}
+        if clip:
+            params.update(clip={**clip, "scale": 1}, captureBeyondViewport=True)
+        return Image.open(
+            io.BytesIO(base64.b64decode(self.call("Page.captureScreenshot", **params)["data"]))
+        ).convert("RGB")
+
+
+@contextmanager
+def chromium(profile: Path, width: int = 1280, height: int = 1000) -> Iterator[DevTools]:
+    """Headless Chromium with remote debugging on a random port; yields a DevTools client for its page."""
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "--remote-allow-origins=*",
+        f"--window-size={width},{height}",
+        "about:blank",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.time() + 60
+        while not (port_file.exists() and port_file.read_text().strip()) and time.time() < deadline:
+            time.sleep(0.05)
+        port = port_file.read_text().split()[0]
+        targets = json.load(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10)
+        )
+        page = next(t for t in targets if t["type"] == "page")
+        client = DevTools(page["webSocketDebuggerUrl"])
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            client.call(f"{domain}.enable")
+        yield client
+        client.ws.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def open_report(client: DevTools, url: str, timeout: float = 60) -> None:
+    """Navigate to the report and wait until every bokeh document has rendered (is idle)."""
+    client.call("Page.navigate", url=url)
+    deadline = time.time() + timeout
+    ready = "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents.every(d => d.is_idle)"
+    while not client.evaluate(ready):
+        assert time.time() < deadline, "the report did not finish rendering"
+        time.sleep(0.2)
+
+
+def page_problems(client: DevTools, base: str) -> tuple[list[str], list[str]]:
+    """Console errors and exceptions, and requests to anything but the local server or inline data."""
+    client.evaluate("0")  # drain the events that arrived since the last command
+    errors, remote = [], []
+    for event in client.events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            errors.append(
+                " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            errors.append(
+                f"{details.get('text', '')} {details.get('exception', {}).get('description', '')}".strip()
+            )
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            errors.append(params["entry"]["text"])
+        elif method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if not (url.startswith(base + "/") or url.startswith(("data:", "blob:", "about:"))):
+                remote.append(url)
+    return errors, remote
+
+
+def plot_clip(client: DevTools, element_id: str) -> dict[str, float]:
+    """The page rectangle of an element (scrolled into view)."""
+    rect = client.evaluate(
+        f"(() => {{ const e = document.getElementById('{element_id}'); e.scrollIntoView(); const r = e.getBoundingClientRect();"
+        " return {x: r.x + window.scrollX, y: r.y + window.scrollY, width: r.width, height: r.height}; })()"
+    )
+    return {k: float(v) for k, v in rect.items()}
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium not installed (Debian package `chromium`; .ci/run installs it)",
+)
+def test_report_renders_in_headless_chromium_offline(report_dir, hand_report_dir, tmp_path):
+    pytest.importorskip(
+        "websocket", reason="websocket-client (installed with the k8s extra) drives Chromium"
+    )
+    with chromium(tmp_path / "profile") as client:
+        for folder, n_markets in ((report_dir, 4), (hand_report_dir, 5)):
+            client.events.clear()
+            NOT_FOUND.clear()
+            with serve(folder) as base:
+                open_report(client, f"{base}/index.html")
+                errors, remote = page_problems(client, base)
+                # the browser's own favicon probe is not the report's doing
+                if NOT_FOUND and all(p.startswith("/favicon.ico") for p in NOT_FOUND):
+                    errors = [e for e in errors if "status of 404" not in e]
+                assert errors == [] and remote == [], (folder, NOT_FOUND)
+                roots = client.evaluate("Bokeh.documents.reduce((n, d) => n + d.roots().length, 0)")
+                assert roots == 2 + n_markets  # overview, movers, one per market
+                for element in ("plot-overview", "plot-m-SE"):
+                    clip = plot_clip(client, element)
+                    assert clip["width"] > 800 and clip["height"] > 250, (element, clip)
+                    shot = client.screenshot(clip)
+                    assert _colours(shot) > 50, element  # not blank
+                    # the new forecast line is drawn
+                    assert _pixels_near(shot, FORECAST) > 300, element
+                viewport = client.screenshot()
+                assert _colours(viewport) > 100
+        dk = client.screenshot(plot_clip(client, "plot-m-DK"))
+        # the shaded adjustment period (partly under the intervals) and the cleaned disruption
+        assert _pixels_near(dk, _blend(ADJUSTMENT, 0.25), tol=6) > 800
+        assert _pixels_near(dk, _blend(CLEANED, 0.25), tol=6) > 1000
+
+
+def test_report_html_has_no_server_paths_even_with_panel_loaded(hand_report_dir):
+    import fcast.app  # noqa: F401  (registers Panel's ESM models, as the adjustment app does)
+
+    html = (hand_report_dir / "index.html").read_text()
+    assert "static/extensions" not in html
