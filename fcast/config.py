@@ -9,8 +9,6 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -18,15 +16,19 @@ from pydantic import (
     model_validator,
 )
 
+from fcast.data.qa import QAConfig
 from fcast.errors import ConfigError
+from fcast.infra.cluster import ClusterConfig
 from fcast.infra.warehouse import SqlActuals, SqlSink, resolve_paths
+from fcast.markets.proxies import NewMarketsConfig
+from fcast.options import Options
+from fcast.output.qc import QCConfig
 from fcast.yamlio import format_errors, read_yaml
 
 Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Strict = Options
 
 
 class DataConfig(_Strict):
@@ -91,51 +93,6 @@ class SelectConfig(_Strict):
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
 
 
-class LocalClusterConfig(_Strict):
-    """A distributed.LocalCluster started for the run."""
-
-    workers: int = Field(2, ge=1)
-    threads: int = Field(1, ge=1)
-    memory_limit: str = "auto"
-
-
-class KubernetesConfig(_Strict):
-    """A dask-kubernetes KubeCluster built from a DaskCluster spec file, scaled adaptively."""
-
-    spec: str = "clusters/kubernetes/dask-cluster.yaml"
-    minimum: int = Field(1, ge=0)
-    maximum: int = Field(8, ge=1)
-    namespace: str | None = None
-
-    @model_validator(mode="after")
-    def _min_le_max(self) -> KubernetesConfig:
-        if self.minimum > self.maximum:
-            raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
-        return self
-
-
-class ClusterConfig(_Strict):
-    """Which Dask cluster runs the heavy work: exactly one of local, address, kubernetes."""
-
-    local: LocalClusterConfig | None = None
-    address: str | None = None
-    kubernetes: KubernetesConfig | None = None
-
-    @field_validator("kubernetes", mode="before")
-    @classmethod
-    def _spec_shorthand(cls, v: Any) -> Any:
-        return {"spec": v} if isinstance(v, str) else v
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ClusterConfig:
-        chosen = [k for k in ("local", "address", "kubernetes") if getattr(self, k) is not None]
-        if len(chosen) > 1:
-            raise ValueError(f"choose one of local, address, kubernetes; got {chosen}")
-        if not chosen:
-            self.local = LocalClusterConfig()
-        return self
-
-
 class SegmentsConfig(_Strict):
     """How markets are split into segments: mature, new (incl. pre-launch) and custom."""
 
@@ -145,18 +102,6 @@ class SegmentsConfig(_Strict):
         description="periods of history a market needs to be mature; default: what CV needs",
     )
     custom: list[str] = Field(default_factory=list, description="markets handled as custom")
-
-
-class QAConfig(_Strict):
-    """Input QA settings."""
-
-    jump_z: float = Field(
-        8.0, gt=0, description="robust z-score of period-over-period change flagged as a jump"
-    )
-    stale_after: int = Field(
-        1, ge=0, description="periods the last observation may lag the run date"
-    )
-    fail_on_warn: bool = False
 
 
 class CleanConfig(_Strict):
@@ -172,21 +117,6 @@ class CustomModelConfig(_Strict):
     family: str
     params: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = None
-
-
-class QCConfig(_Strict):
-    """Quality checks on the final forecast before it can become official."""
-
-    growth_tolerance: float = Field(
-        0.5, ge=0, description="allowed excess over the historical growth range"
-    )
-    jump_tolerance: float = Field(
-        0.25, ge=0, description="allowed relative jump at the forecast origin"
-    )
-    deviation_threshold: float = Field(
-        0.2, ge=0, description="relative change vs the previous official forecast"
-    )
-    totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
 
 
 class SearchConfig(_Strict):
@@ -206,20 +136,6 @@ class HolidaysConfig(_Strict):
     events: str | None = Field(None, description="YAML of custom event calendars")
     country: dict[str, str] = Field(
         default_factory=dict, description="market code -> holidays country code"
-    )
-
-
-class NewMarketsConfig(_Strict):
-    """The proxy model for new and pre-launch markets."""
-
-    features: list[str] | None = Field(
-        None, description="external features used; default: all numeric"
-    )
-    proxies: int = Field(5, ge=1, description="proxies per new market")
-    method: Literal["kmeans_knn", "knn"] = "kmeans_knn"
-    clusters: int | None = Field(None, ge=1)
-    pca: int | None = Field(
-        None, ge=1, description="PCA components before clustering; none: no reduction"
     )
 
 

@@ -99,7 +99,9 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
 
 def shorten(text: str, limit: int = MAX_SHOWN) -> str:
     """`text` cut to `limit` characters with a marker of what was left out."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    return (
+        text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    )
 
 
 def format_errors(exc: ValidationError, title: str, prefix: tuple[str, ...] = ()) -> str:

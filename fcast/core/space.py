@@ -146,9 +146,7 @@ def parse_space(raw: Any, freq: str, source: str = "<space>") -> xr.Dataset:
     try:
         spec = SpaceSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(
-            format_errors(exc, f"invalid space {source}:")
-        ) from None
+        raise ConfigError(format_errors(exc, f"invalid space {source}:")) from None
     ds = to_dataset(expand(spec, freq, source))
     ds.attrs["space"] = json.dumps(raw, sort_keys=True, default=str)
     return ds

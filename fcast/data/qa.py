@@ -37,16 +37,29 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
-from fcast.config import QAConfig
 from fcast.data import history_length, to_cube
 from fcast.errors import DataError
+from fcast.options import Options
 
 Severity = Literal["error", "warn"]
 Level = Literal["table", "cube"]
 FINDING_COLUMNS = ["market", "check", "severity", "first", "last", "detail"]
 SHOWN = 5
 JUMP_WINDOW = 9
+
+
+class QAConfig(Options):
+    """Input QA settings."""
+
+    jump_z: float = Field(
+        8.0, gt=0, description="robust z-score of period-over-period change flagged as a jump"
+    )
+    stale_after: int = Field(
+        1, ge=0, description="periods the last observation may lag the run date"
+    )
+    fail_on_warn: bool = False
 
 
 @dataclass(frozen=True)

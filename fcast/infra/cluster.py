@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field, field_validator, model_validator
 
-from fcast.config import ClusterConfig, KubernetesConfig, LocalClusterConfig
 from fcast.errors import ConfigError, FcastError
+from fcast.options import Options
 from fcast.yamlio import read_yaml
 
 # numerical libraries must not start one thread per core inside every single-threaded worker
@@ -37,6 +38,51 @@ IMAGE_ENV, POD_NAME_ENV, POD_UID_ENV = "FCAST_IMAGE", "FCAST_POD_NAME", "FCAST_P
 CRD_PATH = "operator/deployment/helm/dask-kubernetes-operator/crds/daskcluster.yaml"
 DASK_API = "kubernetes.dask.org/v1"
 NAME_LIMIT = 63 - len("-scheduler")  # the scheduler Service is named <cluster>-scheduler
+
+
+class LocalClusterConfig(Options):
+    """A distributed.LocalCluster started for the run."""
+
+    workers: int = Field(2, ge=1)
+    threads: int = Field(1, ge=1)
+    memory_limit: str = "auto"
+
+
+class KubernetesConfig(Options):
+    """A dask-kubernetes KubeCluster built from a DaskCluster spec file, scaled adaptively."""
+
+    spec: str = "clusters/kubernetes/dask-cluster.yaml"
+    minimum: int = Field(1, ge=0)
+    maximum: int = Field(8, ge=1)
+    namespace: str | None = None
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> KubernetesConfig:
+        if self.minimum > self.maximum:
+            raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
+        return self
+
+
+class ClusterConfig(Options):
+    """Which Dask cluster runs the heavy work: exactly one of local, address, kubernetes."""
+
+    local: LocalClusterConfig | None = None
+    address: str | None = None
+    kubernetes: KubernetesConfig | None = None
+
+    @field_validator("kubernetes", mode="before")
+    @classmethod
+    def _spec_shorthand(cls, v: Any) -> Any:
+        return {"spec": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClusterConfig:
+        chosen = [k for k in ("local", "address", "kubernetes") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of local, address, kubernetes; got {chosen}")
+        if not chosen:
+            self.local = LocalClusterConfig()
+        return self
 
 
 class ClusterError(FcastError):

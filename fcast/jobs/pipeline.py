@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-import fcast
+from fcast import __version__
 from fcast.config import RunConfig
 from fcast.core.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.core.label import label, required_history
@@ -87,14 +87,14 @@ def code_version() -> str:
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(fcast.__file__).parent,
+            cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
             timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
-    return f"{fcast.__version__}+{sha}" if sha else fcast.__version__
+    return f"{__version__}+{sha}" if sha else __version__
 
 
 def min_train(cfg: RunConfig) -> int:

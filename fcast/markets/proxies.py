@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
@@ -35,9 +37,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from fcast.config import NewMarketsConfig
 from fcast.data.segment import launch_dates, source_of, validate_markets
 from fcast.errors import DataError
+from fcast.options import Options
 
 SIZE_COLUMNS = ("addressable_population", "population")
 MIN_CURVE = 52
@@ -48,6 +50,20 @@ TAIL = 4
 OUT_OF_CLUSTER = 2.0
 FAMILY = "proxy"
 PROXY_COLUMNS = ["market", "proxy", "weight", "distance", "cluster", "same_cluster", "calibration"]
+
+
+class NewMarketsConfig(Options):
+    """The proxy model for new and pre-launch markets."""
+
+    features: list[str] | None = Field(
+        None, description="external features used; default: all numeric"
+    )
+    proxies: int = Field(5, ge=1, description="proxies per new market")
+    method: Literal["kmeans_knn", "knn"] = "kmeans_knn"
+    clusters: int | None = Field(None, ge=1)
+    pca: int | None = Field(
+        None, ge=1, description="PCA components before clustering; none: no reduction"
+    )
 
 
 # --- features and proxies ---------------------------------------------------------------

@@ -34,10 +34,11 @@ import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
+from pydantic import Field
 
-from fcast.config import QCConfig
 from fcast.data import read_table, season_length
 from fcast.errors import DataError
+from fcast.options import Options
 
 Severity = Literal["error", "warning", "info"]
 Finding = tuple[str, str]
@@ -47,6 +48,21 @@ TOTALS_TOLERANCE = 0.02
 COLUMNS = ["market", "check", "severity", "detail"]
 LISTED = 10
 RECENT = 13  # periods of launch-phase growth the origin-jump check expects to continue
+
+
+class QCConfig(Options):
+    """Quality checks on the final forecast before it can become official."""
+
+    growth_tolerance: float = Field(
+        0.5, ge=0, description="allowed excess over the historical growth range"
+    )
+    jump_tolerance: float = Field(
+        0.25, ge=0, description="allowed relative jump at the forecast origin"
+    )
+    deviation_threshold: float = Field(
+        0.2, ge=0, description="relative change vs the previous official forecast"
+    )
+    totals: str | None = Field(None, description="optional table of supplied totals (date, total)")
 
 
 class SkipCheck(Exception):
