@@ -15,9 +15,15 @@ kubernetes_validate = pytest.importorskip(
 )
 pytest.importorskip("dask_kubernetes", reason="the k8s extra is not installed")
 
-from fcast.config import KubernetesConfig, parse_config  # noqa: E402
+from fcast.config import parse_config  # noqa: E402
 from fcast.errors import ConfigError  # noqa: E402
-from fcast.infra.cluster import _drop_none, cluster_spec, read_spec, spec_problems  # noqa: E402
+from fcast.infra.cluster import (  # noqa: E402
+    KubernetesConfig,
+    _drop_none,
+    cluster_spec,
+    read_spec,
+    spec_problems,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "clusters" / "kubernetes"
