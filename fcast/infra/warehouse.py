@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from fcast.errors import ConfigError, DataError, StoreError
+from fcast.redact import redact, secrets_in
 
 if TYPE_CHECKING:
     import duckdb
@@ -41,8 +42,6 @@ DEFAULT_TABLE = "fcast_official_forecasts"
 WAREHOUSE_FILE = "warehouse.duckdb"
 KEY_COLUMNS = ("vintage", "run_id", "published", "market", "date")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_USERINFO = re.compile(r"(://[^:/@\s]*):([^@\s]*)@")
-_SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api_key)=([^&;\s]+)")
 
 
 # --- configuration --------------------------------------------------------------------
@@ -102,11 +101,8 @@ class SqlSink(_Connection):
 
 
 def redacted(url: str) -> str:
-    """The URL with its password (and password-like query parameters) as ***; ${NAME} placeholders stay."""
-    hide = _USERINFO.sub(lambda m: m[0] if _PLACEHOLDER.fullmatch(m[2]) else f"{m[1]}:***@", url)
-    return _SECRET_PARAM.sub(
-        lambda m: m[0] if _PLACEHOLDER.fullmatch(m[2]) else f"{m[1]}=***", hide
-    )
+    """The URL with its credentials as *** (`fcast.redact.redact`); ${NAME} placeholders stay."""
+    return redact(url)
 
 
 def read_credentials(path: str) -> dict[str, str]:
@@ -193,7 +189,7 @@ def label(conn: _Connection, what: str = "") -> str:
 
 
 def _secrets(conn: _Connection) -> list[str]:
-    """Secret strings that must not reach a message: the URL's password and password-like parameters."""
+    """Secret strings that must not reach a message: the URL's password and secret-looking parameters."""
     from urllib.parse import unquote
 
     try:
@@ -201,16 +197,12 @@ def _secrets(conn: _Connection) -> list[str]:
         url = expand(template, values)
     except ConfigError:
         return []
-    found = [m[2] for m in _USERINFO.finditer(url)] + [m[2] for m in _SECRET_PARAM.finditer(url)]
-    return [v for s in found if s for v in (s, unquote(s))]
+    return [v for s in secrets_in(url) for v in (s, unquote(s))]
 
 
 def scrub(text: str, conn: _Connection) -> str:
-    """A message with the connection's secrets and any URL passwords replaced by ***."""
-    text = redacted(text)
-    for secret in sorted(set(_secrets(conn)), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """A message with the connection's secrets (and fragments of them) and any URL credentials as ***."""
+    return redact(text, secrets=_secrets(conn))
 
 
 def resolve_paths(conn: _Connection, base: Path) -> None:
@@ -237,9 +229,14 @@ def engine(conn: _Connection) -> Iterator[sa.Engine]:
         Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         eng = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    except (ImportError, sa.exc.NoSuchModuleError, sa.exc.ArgumentError) as exc:
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigError(
             f"{label(conn)}: {scrub(str(exc), conn)} (pip install 'fcast[sql]')"
+        ) from None
+    except (ValueError, sa.exc.ArgumentError) as exc:
+        raise ConfigError(
+            f"{label(conn)}: not a valid SQLAlchemy URL ({scrub(str(exc), conn)}); "
+            "percent-encode '@', ':' and '/' in the user name and password"
         ) from None
     try:
         yield eng
@@ -351,7 +348,7 @@ def actuals_hash(actuals: Any, value: str | None = None, table: pd.DataFrame | N
 def actuals_label(actuals: Any) -> str:
     """A log- and manifest-safe name of the actuals: the file URL, or the redacted SQL source."""
     source = sql_source(actuals)
-    return str(actuals) if source is None else label(source, source_what(source))
+    return redact(str(actuals)) if source is None else label(source, source_what(source))
 
 
 # --- writing vintages -----------------------------------------------------------------
