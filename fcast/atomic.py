@@ -33,9 +33,14 @@ def is_aside(name: str) -> bool:
     return base.startswith(ASIDE) or ".tmp" in base
 
 
-def write_bytes(url: str, data: bytes) -> str:
-    """Write `data` to `url` atomically; return `url`."""
-    fs, target = fsspec.core.url_to_fs(url)
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether `fs` is the local filesystem."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols
+
+
+def write_in(fs: fsspec.AbstractFileSystem, target: str, data: bytes) -> None:
+    """Write `data` to path `target` of `fs` atomically (aside, then moved into place)."""
     parent = target.rsplit("/", 1)[0]
     if parent:
         fs.makedirs(parent, exist_ok=True)
@@ -46,6 +51,12 @@ def write_bytes(url: str, data: bytes) -> str:
     finally:
         if fs.exists(tmp):
             fs.rm(tmp)
+
+
+def write_bytes(url: str, data: bytes) -> str:
+    """Write `data` to `url` atomically; return `url`."""
+    fs, target = fsspec.core.url_to_fs(url)
+    write_in(fs, target, data)
     return url
 
 
@@ -54,27 +65,54 @@ def write_json(url: str, obj: Any) -> str:
     return write_bytes(url, json.dumps(obj, indent=2, default=str).encode())
 
 
-def create_exclusive(url: str, data: bytes = b"") -> bool:
-    """Create `url` only if nothing is there; True if this call created it.
+def _create_local(target: str, data: bytes) -> bool:
+    """Write aside, then hard-link into place: the name appears whole or not at all, once."""
+    tmp = aside_name(target)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    except OSError:  # a filesystem without hard links: O_EXCL, the content follows
+        return _create_excl(target, data)
+    finally:
+        os.unlink(tmp)
+    return True
 
-    Local folders use O_EXCL (atomic on one host and on NFS v3+); other filesystems use the
-    fsspec `mode="xb"` where the backend supports it (gcsfs, s3fs with conditional writes).
-    """
-    fs, target = fsspec.core.url_to_fs(url)
+
+def _create_excl(target: str, data: bytes) -> bool:
+    """Create `target` with O_EXCL and write `data` into it."""
+    try:
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return True
+
+
+def create_in(fs: fsspec.AbstractFileSystem, target: str, data: bytes = b"") -> bool:
+    """Create path `target` of `fs` only if nothing is there; True if this call created it."""
     parent = target.rsplit("/", 1)[0]
     if parent:
         fs.makedirs(parent, exist_ok=True)
-    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
-        try:
-            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return True
+    if _is_local(fs):
+        return _create_local(target, data)
     try:
         with fs.open(target, "xb") as fh:
             fh.write(data)
     except FileExistsError:
         return False
     return True
+
+
+def create_exclusive(url: str, data: bytes = b"") -> bool:
+    """Create `url` only if nothing is there; True if this call created it.
+
+    Local folders write aside and hard-link into place (atomic and whole: a reader never sees
+    an empty claim; O_EXCL where hard links are not supported); other filesystems use the
+    fsspec `mode="xb"` where the backend supports it (gcsfs, s3fs with conditional writes).
+    """
+    fs, target = fsspec.core.url_to_fs(url)
+    return create_in(fs, target, data)

@@ -1,11 +1,13 @@
 """Official vintages: immutable copies of a run's forecast under `<store>/official/<name>/`.
 
-A publish stages every file in `official/<name>.tmp-<hex>/`, renames the folder to
-`official/<name>/` and writes the `_COMPLETE` marker last. Only folders with the marker are
-vintages: a publish killed at any point leaves a staging folder or an unmarked folder,
-which listing ignores, `incomplete_vintages` reports and `clean_incomplete` removes.
-A vintage is never overwritten; a run with QC errors is refused unless an override
-reason is given, which the vintage manifest records.
+A publish first claims the name: it creates `official/<name>/_CLAIM.json` exclusively (who,
+which run, when, pid and host). Only the claimer writes into that folder: the run's files and
+`vintage.json`, then the `_COMPLETE` marker last. Only folders with the marker are vintages: a
+publish killed at any point leaves a claimed folder without a marker, which listing ignores,
+`incomplete_vintages` reports and `clean_incomplete` removes once its publisher is gone. A
+second publish of a taken name fails at the claim, before it writes anything; no publish ever
+deletes or replaces a folder it did not claim. A run with QC errors is refused unless an
+override reason is given, which the vintage manifest records.
 """
 
 from __future__ import annotations
@@ -14,22 +16,25 @@ import getpass
 import hashlib
 import json
 import os
-import re
+import socket
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from fsspec.implementations.local import LocalFileSystem
 
+from fcast import names
+from fcast.atomic import create_in
 from fcast.errors import StoreError
+from fcast.infra.lock import pid_alive
 from fcast.infra.store import Store
 
 OFFICIAL = "official"
 MARKER = "_COMPLETE"
 MANIFEST = "vintage.json"
-STAGING = ".tmp-"
+CLAIM = "_CLAIM.json"
+STAGING = ".tmp-"  #: suffix of the staging folders of earlier releases (incomplete when found)
 RUN_FILES = (
     "forecast.parquet",
     "selection.parquet",
@@ -42,7 +47,7 @@ RUN_FILES = (
     "insights.md",
 )
 RUN_DIRS = ("report",)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+CLAIM_TIMEOUT = 3600.0  #: seconds after which a claim of an unfinished publish on another host counts as abandoned
 LIST_COLUMNS = ["name", "published", "run_id", "markets", "data_end", "override", "author"]
 
 
@@ -65,13 +70,8 @@ def default_author() -> str:
 
 
 def check_name(name: str) -> str:
-    """A vintage name: letters, digits, '.', '_', '-' (no staging suffix), else a clear error."""
-    if not _NAME.match(name or "") or STAGING in name:
-        raise StoreError(
-            f"invalid vintage name {name!r}: use letters, digits, '.', '_' or '-' "
-            f"(e.g. 2026-11-W47), starting with a letter or digit"
-        )
-    return name
+    """A vintage name by the one name rule (`fcast.names`), else a clear error."""
+    return names.check_name("vintage name", name)
 
 
 def _entries(store: Store) -> list[str]:
@@ -92,27 +92,50 @@ def incomplete_vintages(store: Store) -> list[str]:
     return [e for e in _entries(store) if not is_complete(store, e)]
 
 
-def _staged_at(store: Store, entry: str) -> float:
-    """When an incomplete folder was staged (epoch seconds), 0 when unknown."""
+def read_claim(store: Store, name: str) -> dict[str, Any]:
+    """The claim of `official/<name>/` ({} when it has none or it cannot be read)."""
     try:
-        staged = store.read_json(OFFICIAL, entry, MANIFEST)["staged"]
-        return datetime.fromisoformat(staged.replace("Z", "+00:00")).timestamp()
-    except (OSError, KeyError, ValueError, TypeError):
+        claim = store.read_json(OFFICIAL, name, CLAIM)
+    except StoreError:
+        return {}
+    return claim if isinstance(claim, dict) else {}
+
+
+def _staged_at(store: Store, entry: str) -> float:
+    """When an incomplete folder was claimed or staged (epoch seconds), 0 when unknown."""
+    stamp = read_claim(store, entry).get("claimed")
+    if not stamp:
+        try:
+            stamp = store.read_json(OFFICIAL, entry, MANIFEST)["staged"]
+        except (StoreError, KeyError, TypeError):
+            return 0.0
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
         return 0.0
 
 
+def _publisher_gone(store: Store, entry: str, older_than: float) -> bool:
+    """Whether an incomplete folder's publisher is gone: its pid dead on this host, or claimed long ago."""
+    claim = read_claim(store, entry)
+    if claim.get("host") == socket.gethostname() and not pid_alive(int(claim.get("pid") or 0)):
+        return True
+    return time.time() - _staged_at(store, entry) >= older_than
+
+
 def clean_incomplete(store: Store, older_than: float = 3600.0) -> list[str]:
-    """Remove incomplete folders staged more than `older_than` seconds ago; return their names."""
+    """Remove incomplete folders whose publisher is gone (dead pid here, or older than `older_than` s)."""
     removed = []
     for entry in incomplete_vintages(store):
-        if time.time() - _staged_at(store, entry) >= older_than:
+        if _publisher_gone(store, entry, older_than):
             store.fs.rm(fs_path(store, OFFICIAL, entry), recursive=True)
             removed.append(entry)
     return removed
 
 
 def run_manifest(store: Store, run_id: str) -> dict[str, Any]:
-    """The manifest of a complete run with a forecast, else a clear error."""
+    """The manifest of a complete run with a forecast, else a clear error (the run id by the name rule)."""
+    names.check_name("run id", run_id)
     if not store.exists("runs", run_id, "manifest.json"):
         known = [m["run_id"] for m in store.runs()][-5:]
         raise StoreError(
@@ -163,6 +186,29 @@ def _override(errors: pd.DataFrame, reason: str | None, author: str) -> dict[str
     }
 
 
+def _taken(store: Store, name: str) -> str:
+    """Why a vintage name is taken: published, being published, or left by an interrupted publish."""
+    if is_complete(store, name):
+        m = vintage_manifest(store, name)
+        return (
+            f"vintage {name!r} already exists (published by {m.get('author')} at {m.get('published')} "
+            f"from run {m.get('run_id')}); vintages are never overwritten: choose another name"
+        )
+    c = read_claim(store, name)
+    who = (
+        f"{c.get('author')} from run {c.get('run_id')} at {c.get('claimed')} "
+        f"(pid {c.get('pid')} on {c.get('host')})"
+        if c
+        else "a publish that left no claim"
+    )
+    if not c or _publisher_gone(store, name, CLAIM_TIMEOUT):
+        return (
+            f"vintage {name!r} is held by an interrupted publish ({who}); "
+            f"`fcast vintages --clean` removes it, or choose another name"
+        )
+    return f"vintage {name!r} is being published by {who}; choose another name, or wait and check `fcast vintages`"
+
+
 def check_publishable(
     store: Store,
     run_id: str,
@@ -172,14 +218,43 @@ def check_publishable(
 ) -> dict[str, Any] | None:
     """Validate a publish before any work: name free, run complete, QC errors overridden; the override record."""
     check_name(name)
-    if is_complete(store, name):
-        existing = vintage_manifest(store, name)
-        raise StoreError(
-            f"official vintage {name!r} already exists (published {existing.get('published')} from run "
-            f"{existing.get('run_id')}); vintages are never overwritten: choose another name"
-        )
+    if store.exists(OFFICIAL, name):
+        raise StoreError(_taken(store, name))
     run_manifest(store, run_id)
     return _override(qc_errors(store, run_id), override_reason, author or default_author())
+
+
+def claim_vintage(
+    store: Store, name: str, run_id: str, author: str | None = None
+) -> dict[str, Any]:
+    """Claim vintage `name` for this process by creating its claim file exclusively; the claim, else a clear error."""
+    check_name(name)
+    claim = {
+        "name": name,
+        "run_id": names.check_name("run id", run_id),
+        "author": author or default_author(),
+        "claimed": now_precise(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "token": uuid.uuid4().hex,
+    }
+    body = json.dumps(claim, indent=2).encode()
+    try:
+        created = create_in(store.fs, fs_path(store, OFFICIAL, name, CLAIM), body)
+    except OSError as exc:
+        raise StoreError(f"cannot claim vintage {name!r} in store {store.url}: {exc}") from None
+    if not created:
+        raise StoreError(_taken(store, name))
+    return claim
+
+
+def release_claim(store: Store, claim: dict[str, Any]) -> bool:
+    """Remove an unfinished vintage folder this process claimed (never another's); whether it did."""
+    name = claim["name"]
+    if is_complete(store, name) or read_claim(store, name).get("token") != claim["token"]:
+        return False
+    store.fs.rm(fs_path(store, OFFICIAL, name), recursive=True)
+    return True
 
 
 def _data_end(manifest: dict[str, Any], forecast: pd.DataFrame) -> str:
@@ -214,44 +289,18 @@ def _run_files(store: Store, run_id: str) -> list[str]:
     return files
 
 
-def _stage(store: Store, run_id: str, name: str, manifest: dict[str, Any]) -> str:
-    """Copy the run's files and the vintage manifest into a fresh staging folder; return its name."""
-    staging = f"{name}{STAGING}{uuid.uuid4().hex[:8]}"
-    store.fs.makedirs(fs_path(store, OFFICIAL, staging), exist_ok=True)
-    store.fs.pipe_file(
-        fs_path(store, OFFICIAL, staging, MANIFEST), json.dumps({"staged": now_precise()}).encode()
-    )
+def _stage(store: Store, run_id: str, name: str, manifest: dict[str, Any]) -> None:
+    """Copy the run's files and the vintage manifest into the claimed folder `official/<name>/`."""
     files = {
-        rel: _copy(store, ("runs", run_id, *rel.split("/")), (OFFICIAL, staging, *rel.split("/")))
+        rel: _copy(store, ("runs", run_id, *rel.split("/")), (OFFICIAL, name, *rel.split("/")))
         for rel in _run_files(store, run_id)
     }
     files["run.json"] = _copy(
-        store, ("runs", run_id, "manifest.json"), (OFFICIAL, staging, "run.json")
+        store, ("runs", run_id, "manifest.json"), (OFFICIAL, name, "run.json")
     )
-    manifest = {**manifest, "files": files, "staged": now_precise()}
-    store.fs.pipe_file(
-        fs_path(store, OFFICIAL, staging, MANIFEST),
-        json.dumps(manifest, indent=2, default=str).encode(),
+    store.write_json(
+        {**manifest, "files": files, "staged": now_precise()}, OFFICIAL, name, MANIFEST
     )
-    return staging
-
-
-def _commit(store: Store, staging: str, name: str) -> None:
-    """Move the staging folder to its final name (atomic rename on a local disk)."""
-    src, dst = fs_path(store, OFFICIAL, staging), fs_path(store, OFFICIAL, name)
-    if store.exists(OFFICIAL, name):
-        if is_complete(store, name):
-            raise StoreError(
-                f"official vintage {name!r} was published concurrently; it is kept as it is"
-            )
-        store.fs.rm(dst, recursive=True)  # an interrupted earlier publish of the same name
-    if isinstance(store.fs, LocalFileSystem):
-        try:
-            os.rename(src, dst)
-        except OSError as exc:
-            raise StoreError(f"could not commit vintage {name!r}: {exc}") from None
-    else:
-        store.fs.mv(src, dst, recursive=True)
 
 
 def _mark(store: Store, name: str) -> None:
@@ -274,13 +323,42 @@ def publish_vintage(
     override_reason: str | None = None,
     author: str | None = None,
     extra: dict[str, Any] | None = None,
+    claim: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Promote a complete run to the immutable official vintage `name`; return the vintage manifest."""
+    """Promote a complete run to the immutable official vintage `name`; return the vintage manifest.
+
+    `claim` is the result of an earlier `claim_vintage` (publish_run claims before its report
+    work); without it the name is claimed here. A failure removes only the folder claimed.
+    """
     author = author or default_author()
-    override = check_publishable(store, run_id, name, override_reason, author)
+    if claim is None:
+        override = check_publishable(store, run_id, name, override_reason, author)
+        claim = claim_vintage(store, name, run_id, author)
+    else:
+        check_name(name)
+        run_manifest(store, run_id)
+        override = _override(qc_errors(store, run_id), override_reason, author)
+    try:
+        _stage(store, run_id, name, _vintage_record(store, run_id, name, author, override, extra))
+        _mark(store, name)
+    except BaseException:
+        release_claim(store, claim)
+        raise
+    return vintage_manifest(store, name)
+
+
+def _vintage_record(
+    store: Store,
+    run_id: str,
+    name: str,
+    author: str,
+    override: dict[str, Any] | None,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The vintage manifest of a run, before its file digests."""
     run = run_manifest(store, run_id)
     forecast = store.read_parquet("runs", run_id, "forecast.parquet")
-    manifest = {
+    return {
         "name": name,
         "run_id": run_id,
         "kind": run.get("kind"),
@@ -296,10 +374,6 @@ def publish_vintage(
         "override": override,
         **(extra or {}),
     }
-    staging = _stage(store, run_id, name, manifest)
-    _commit(store, staging, name)
-    _mark(store, name)
-    return vintage_manifest(store, name)
 
 
 def vintage_manifest(store: Store, name: str) -> dict[str, Any]:

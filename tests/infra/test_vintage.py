@@ -17,8 +17,7 @@ from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.infra.vintage import (
     MARKER,
-    _commit,
-    _stage,
+    claim_vintage,
     clean_incomplete,
     default_name,
     incomplete_vintages,
@@ -117,7 +116,7 @@ def test_publishing_twice_with_the_same_name_fails_and_keeps_the_first(store):
     publish_vintage(store, "weekly-a", "v1")
     with pytest.raises(
         StoreError,
-        match=r"official vintage 'v1' already exists .* from run weekly-a.*never overwritten",
+        match=r"vintage 'v1' already exists \(published by .* at .* from run weekly-a\).*never overwritten",
     ):
         publish_vintage(store, "weekly-b", "v1")
     pd.testing.assert_frame_equal(read_vintage(store, "v1"), first)
@@ -125,25 +124,42 @@ def test_publishing_twice_with_the_same_name_fails_and_keeps_the_first(store):
     assert vintage_manifest(store, "v1")["run_id"] == "weekly-a"
 
 
+def _interrupted_publish(store: Store, run_id: str, name: str, stage: bool) -> None:
+    """A publish in another process that claims `name` (and stages its files), then exits unmarked."""
+    script = (
+        "from fcast.infra.store import Store\n"
+        "from fcast.infra.vintage import _stage, claim_vintage\n"
+        f"store = Store({store.url!r})\n"
+        f"claim_vintage(store, {name!r}, {run_id!r}, 'ana')\n"
+        + (f"_stage(store, {run_id!r}, {name!r}, {{'name': {name!r}}})\n" if stage else "")
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True)
+
+
 def test_a_publish_interrupted_at_any_step_leaves_no_vintage_that_looks_complete(store):
     make_run(store, "weekly-a")
-    staged = _stage(store, "weekly-a", "v1", {"name": "v1"})  # killed after copying
     make_run(store, "weekly-b")
-    _commit(
-        store, _stage(store, "weekly-b", "v2", {"name": "v2"}), "v2"
-    )  # killed before the marker
+    claim_vintage(store, "v0", "weekly-a")  # claimed by this (live) process, nothing staged yet
+    _interrupted_publish(store, "weekly-a", "v1", stage=False)  # killed right after the claim
+    _interrupted_publish(store, "weekly-b", "v2", stage=True)  # killed before the marker
     assert list_vintages(store).empty and previous_vintages(store) == []
-    assert sorted(incomplete_vintages(store)) == sorted([staged, "v2"])
+    assert incomplete_vintages(store) == ["v0", "v1", "v2"]
     with pytest.raises(StoreError, match="'v2' is incomplete"):
         read_vintage(store, "v2")
-    with pytest.raises(StoreError, match=r"no official vintage 'v1' .*available: none"):
-        read_vintage(store, "v1")
-    assert (
-        clean_incomplete(store, older_than=3600) == []
-    )  # too recent: might be a publish in progress
-    publish_vintage(store, "weekly-b", "v2")  # an unmarked folder of the same name is replaced
+    with pytest.raises(StoreError, match=r"no official vintage 'v9' .*available: none"):
+        read_vintage(store, "v9")
+    # a live publish's name is refused; an interrupted one is never replaced behind the operator's back
+    with pytest.raises(StoreError, match=r"'v0' is being published by .* from run weekly-a"):
+        publish_vintage(store, "weekly-b", "v0")
+    with pytest.raises(
+        StoreError, match=r"'v2' is held by an interrupted publish .*vintages --clean"
+    ):
+        publish_vintage(store, "weekly-b", "v2")
+    # cleaning removes the folders of publishers that are gone (dead pid on this host), not live ones
+    assert clean_incomplete(store, older_than=3600) == ["v1", "v2"]
+    assert incomplete_vintages(store) == ["v0"]
+    publish_vintage(store, "weekly-b", "v2")
     assert list_vintages(store)["name"].tolist() == ["v2"] and verify_vintage(store, "v2") == []
-    assert clean_incomplete(store, older_than=0) == [staged] and incomplete_vintages(store) == []
 
 
 def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vintage(store):
@@ -162,7 +178,7 @@ def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vin
         while time.time() < deadline:
             entries = os.listdir(official) if official.exists() else []
             complete = [e for e in entries if (official / e / MARKER).exists()]
-            if len(complete) >= 2 and any(".tmp-" in e for e in entries):
+            if len(complete) >= 2 and len(complete) < len(entries):
                 break
             time.sleep(0.002)
         os.kill(proc.pid, signal.SIGKILL)
@@ -226,9 +242,12 @@ def test_previous_vintages_are_newest_first_and_can_stop_before_a_name(store):
 def test_bad_names_and_runs_are_clear_errors(store):
     make_run(store, "weekly-a")
     make_run(store, "weekly-f", status="failed")
-    for bad in ("", "a/b", "../x", "v1.tmp-1234", "-x"):
+    for bad in ("", "a/b", "../x", "v1.tmp-1234", "-x", "V2\n", "v\x00", "..", "a\\b"):
         with pytest.raises(StoreError, match="invalid vintage name"):
             publish_vintage(store, "weekly-a", bad)
+    for bad in ("../../other/runs/weekly-a", "weekly-a\n", "/abs"):
+        with pytest.raises(StoreError, match="invalid run id"):
+            publish_vintage(store, bad, "v1")
     with pytest.raises(StoreError, match=r"no run 'weekly-zz' in store .*latest runs: weekly-a"):
         publish_vintage(store, "weekly-zz", "v1")
     with pytest.raises(StoreError, match="run weekly-f is not complete \\(status 'failed'\\)"):
