@@ -69,7 +69,7 @@ class Store:
     def __init__(self, root: str) -> None:
         self.url = str(root).rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
-        if self.fs.isfile(self.root):
+        if _is_file(self.fs, self.root):
             raise StoreError(
                 f"store {self.url} is a file; the store must be a folder (or a bucket prefix)"
             )
@@ -150,11 +150,15 @@ class Store:
     # --- runs -------------------------------------------------------------------------
 
     def new_run_id(self, kind: str, fingerprint: str, attempts: int = 20) -> str:
-        """A new run id <kind>-<UTC timestamp>-<config hash>-<random>, its folder claimed exclusively."""
-        stamp = _stamp()
+        """A new run id <kind>-<UTC time>-<config hash>-<ms><random>, its folder claimed exclusively.
+
+        Ids sort by start time to the millisecond; the random part makes two at once distinct.
+        """
+        now = _clock()
+        stamp = f"{now:%Y%m%dT%H%M%S}-{fingerprint[:6]}-{now.microsecond // 1000:03d}"
         claim = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "created": utcnow()})
         for _ in range(attempts):
-            run_id = check_name("run id", f"{kind}-{stamp}-{fingerprint[:6]}-{_suffix()}")
+            run_id = check_name("run id", f"{kind}-{stamp}{_suffix()}")
             with self._io("create", "runs", run_id, CLAIM):
                 if create_in(self.fs, self._local("runs", run_id, CLAIM), claim.encode()):
                     return run_id
@@ -234,14 +238,22 @@ class Store:
         return run_id
 
 
-def _stamp() -> str:
-    """The UTC timestamp part of a run id."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+def _is_file(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    """Whether `path` is a file; False when that cannot be told (the first real access reports why)."""
+    try:
+        return bool(fs.isfile(path))
+    except Exception:  # noqa: BLE001 - remote filesystems raise their own auth and network errors
+        return False
+
+
+def _clock() -> datetime:
+    """The current UTC time (run ids)."""
+    return datetime.now(UTC)
 
 
 def _suffix() -> str:
     """The random part of a run id."""
-    return secrets.token_hex(3)
+    return secrets.token_hex(2)
 
 
 # --- resuming a tuning cube -------------------------------------------------------------------

@@ -138,3 +138,22 @@ def test_resumable_skips_a_run_a_live_job_holds(cube):
         assert store.resumable("tuning", "fp", "h", ["*"]) is None
     assert store.resumable("tuning", "fp", "h", ["*"]) == "tuning-a"
     assert json.loads((cube / ".blocks" / "0-0.json").read_text())["block"] == "0-0"
+
+
+def test_a_halving_cube_is_checked_too(setup, tmp_path):
+    from fcast.core.tune.halving import halving
+
+    y, lab, hp = setup
+    path = tmp_path / "halving.zarr"
+    halving(
+        y, lab, hp, str(path), keep=0.5, horizon=H, season_length=52, min_train=MIN_TRAIN,
+        block_markets=2, progress=False,
+    )  # fmt: skip
+    assert check_resumable(str(path)) is None
+    markers = sorted((path / ".halving").rglob("*.json"))
+    assert markers and all(m.parent.name.isdigit() for m in markers)
+    (path / "yhat" / "1.0.0.0").write_bytes(b"\x00garbage" * 8)  # behind the marker of m0=2
+    assert "chunk 1.0.0.0 of yhat cannot be read" in check_resumable(str(path))
+    (path / "yhat" / "1.0.0.0").unlink()
+    markers[0].write_text("{")
+    assert "is corrupt" in check_resumable(str(path))

@@ -121,14 +121,14 @@ def test_new_run_id_format(store):
     kind, stamp, fp, suffix = run_id.split("-")
     assert kind == "tuning"
     assert fp == "abcdef"
-    assert len(suffix) == 6 and int(suffix, 16) >= 0
+    assert len(suffix) == 7 and suffix[:3].isdigit() and int(suffix[3:], 16) >= 0
     parsed = datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     assert abs(datetime.now(UTC) - parsed) < timedelta(seconds=5)
     claim = store.read_json("runs", run_id, CLAIM)
     assert claim["pid"] == os.getpid() and claim["host"]
 
 
-def test_new_run_id_unique(store):
+def test_new_run_id_unique_and_sortable_to_the_millisecond(store, monkeypatch):
     ids = []
     for _ in range(3):
         run_id = store.new_run_id("tuning", "abcdef123456")
@@ -136,14 +136,20 @@ def test_new_run_id_unique(store):
         add_run(store, run_id)
         ids.append(run_id)
     assert sorted(m["run_id"] for m in store.runs("tuning")) == sorted(ids)
+    times = iter([datetime(2026, 1, 1, 0, 0, 0, ms * 1000, UTC) for ms in (5, 40, 999)])
+    monkeypatch.setattr("fcast.infra.store._clock", lambda: next(times))
+    later = [store.new_run_id("tuning", "abcdef") for _ in range(3)]
+    assert sorted(later) == later
 
 
 def test_new_run_id_retries_when_its_random_suffix_is_taken(store, monkeypatch):
-    suffixes = iter(["aaaaaa", "aaaaaa", "aaaaaa", "bbbbbb"])
+    suffixes = iter(["aaaa", "aaaa", "aaaa", "bbbb"])
     monkeypatch.setattr("fcast.infra.store._suffix", lambda: next(suffixes))
-    monkeypatch.setattr("fcast.infra.store._stamp", lambda: "20260101T000000")
-    assert store.new_run_id("tuning", "abcdef") == "tuning-20260101T000000-abcdef-aaaaaa"
-    assert store.new_run_id("tuning", "abcdef") == "tuning-20260101T000000-abcdef-bbbbbb"
+    monkeypatch.setattr(
+        "fcast.infra.store._clock", lambda: datetime(2026, 1, 1, 0, 0, 0, 7000, UTC)
+    )
+    assert store.new_run_id("tuning", "abcdef") == "tuning-20260101T000000-abcdef-007aaaa"
+    assert store.new_run_id("tuning", "abcdef") == "tuning-20260101T000000-abcdef-007bbbb"
 
 
 # --- runs and latest ---------------------------------------------------------------------------
