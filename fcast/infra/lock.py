@@ -217,7 +217,7 @@ def _taken_message(store: Store, name: str, path: str) -> str:
         now = None
     by = f" by {now.describe()}" if now else ""
     return (
-        f"lock {name!r} in store {store.url} was taken over{by} while this process held it "
+        f"lock {name!r} in store {store.label} was taken over{by} while this process held it "
         f"(its heartbeat looked stale); work done under it may overlap another job's"
     )
 
@@ -237,7 +237,7 @@ def _held_message(store: Store, name: str, holder: Holder, timeout: float) -> st
     """The error when a lock is held by a live process."""
     age = max(0.0, time.time() - holder.heartbeat)
     return (
-        f"{name} in store {store.url} is locked by {holder.describe()}; it looks alive "
+        f"{name} in store {store.label} is locked by {holder.describe()}; it looks alive "
         f"(last heartbeat {age:.0f}s ago, stale after {timeout:.0f}s): wait for it to finish, "
         f"or stop it and rerun"
     )
@@ -286,7 +286,7 @@ def acquire(
     held = read_holder(store.fs, lock_path(store, name))
     who = f" (now {held.describe()})" if held else ""
     raise StoreError(
-        f"{name} in store {store.url}: could not take the lock, it changed hands {attempts} times{who}; retry"
+        f"{name} in store {store.label}: could not take the lock, it changed hands {attempts} times{who}; retry"
     )
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from fcast.atomic import create_in, write_in
 from fcast.errors import StoreError
 from fcast.names import check_name, is_name
+from fcast.redact import redact
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -47,7 +48,7 @@ def utcnow() -> str:
 def _short(exc: BaseException) -> str:
     """An exception as one short line."""
     text = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return redact(text.splitlines()[0][:200]) if text else type(exc).__name__
 
 
 def check_parts(parts: Sequence[str]) -> None:
@@ -68,10 +69,11 @@ class Store:
 
     def __init__(self, root: str) -> None:
         self.url = str(root).rstrip("/")
+        self.label = redact(self.url)  #: the URL as messages show it (credentials masked)
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         if _is_file(self.fs, self.root):
             raise StoreError(
-                f"store {self.url} is a file; the store must be a folder (or a bucket prefix)"
+                f"store {self.label} is a file; the store must be a folder (or a bucket prefix)"
             )
 
     def path(self, *parts: str) -> str:
@@ -90,7 +92,7 @@ class Store:
             yield
         except OSError as exc:
             raise StoreError(
-                f"cannot {doing} {'/'.join(parts)} in store {self.url}: {_short(exc)}"
+                f"cannot {doing} {'/'.join(parts)} in store {self.label}: {_short(exc)}"
                 + ("; check that the store is writable" if doing != "read" else "")
             ) from None
 
@@ -119,7 +121,7 @@ class Store:
 
     def _corrupt(self, parts: Sequence[str], exc: BaseException, fix: str) -> str:
         """The message for a file that exists but cannot be parsed."""
-        return f"{'/'.join(parts)} in store {self.url} is corrupt ({_short(exc)}); {fix}"
+        return f"{'/'.join(parts)} in store {self.label} is corrupt ({_short(exc)}); {fix}"
 
     def write_parquet(self, df: pd.DataFrame, *parts: str) -> str:
         """Write a table as Parquet atomically."""
@@ -163,7 +165,7 @@ class Store:
                 if create_in(self.fs, self._local("runs", run_id, CLAIM), claim.encode()):
                     return run_id
         raise StoreError(
-            f"could not create a unique run id in store {self.url} in {attempts} tries"
+            f"could not create a unique run id in store {self.label} in {attempts} tries"
         )
 
     def run_url(self, run_id: str, *parts: str) -> str:
@@ -226,14 +228,14 @@ class Store:
         """The run id of the latest complete run of a kind; missing or corrupt: a clear error."""
         if not self.exists("latest", f"{kind}.json"):
             raise StoreError(
-                f"no {kind} run in store {self.url}: run `fcast run {kind} -c CONFIG` first"
+                f"no {kind} run in store {self.label}: run `fcast run {kind} -c CONFIG` first"
             )
         fix = f"rerun `fcast run {kind} -c CONFIG`, or restore it"
         pointer = self.read_json("latest", f"{kind}.json", fix=fix)
         run_id = pointer.get("run_id") if isinstance(pointer, dict) else None
         if not is_name(run_id):
             raise StoreError(
-                f"latest/{kind}.json in store {self.url} is corrupt (no valid run_id: {run_id!r}); {fix}"
+                f"latest/{kind}.json in store {self.label} is corrupt (no valid run_id: {run_id!r}); {fix}"
             )
         return run_id
 

@@ -139,7 +139,7 @@ def run_manifest(store: Store, run_id: str) -> dict[str, Any]:
     if not store.exists("runs", run_id, "manifest.json"):
         known = [m["run_id"] for m in store.runs()][-5:]
         raise StoreError(
-            f"no run {run_id!r} in store {store.url} (latest runs: {', '.join(known) or 'none'})"
+            f"no run {run_id!r} in store {store.label} (latest runs: {', '.join(known) or 'none'})"
         )
     manifest = store.read_json("runs", run_id, "manifest.json")
     if manifest.get("status") != "complete":
@@ -242,7 +242,7 @@ def claim_vintage(
     try:
         created = create_in(store.fs, fs_path(store, OFFICIAL, name, CLAIM), body)
     except OSError as exc:
-        raise StoreError(f"cannot claim vintage {name!r} in store {store.url}: {exc}") from None
+        raise StoreError(f"cannot claim vintage {name!r} in store {store.label}: {exc}") from None
     if not created:
         raise StoreError(_taken(store, name))
     return claim
@@ -385,7 +385,7 @@ def vintage_manifest(store: Store, name: str) -> dict[str, Any]:
             )
         available = ", ".join(list_vintages(store)["name"]) or "none"
         raise StoreError(
-            f"no official vintage {name!r} in store {store.url} (available: {available})"
+            f"no official vintage {name!r} in store {store.label} (available: {available})"
         )
     return store.read_json(OFFICIAL, name, MANIFEST)
 
@@ -453,6 +453,6 @@ def previous_vintages(store: Store, n: int = 2, before: str | None = None) -> li
     listing = list_vintages(store)
     if before is not None:
         if before not in set(listing["name"]):
-            raise StoreError(f"no official vintage {before!r} in store {store.url}")
+            raise StoreError(f"no official vintage {before!r} in store {store.label}")
         listing = listing.iloc[: int(listing.index[listing["name"] == before][0])]
     return listing["name"].tolist()[::-1][:n]

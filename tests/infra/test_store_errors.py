@@ -85,3 +85,11 @@ def test_one_corrupt_manifest_does_not_break_listing(store, tmp_path, capsys):
     (tmp_path / "store/runs/weekly-b/manifest.json").write_text("{")
     assert [m["run_id"] for m in store.runs()] == ["weekly-a"]
     assert "warning: run ignored: runs/weekly-b/manifest.json in store" in capsys.readouterr().err
+
+
+def test_store_messages_never_show_the_store_url_credentials(tmp_path):
+    store = Store("memory://user:s3cr3t@bucket/store")
+    assert store.label == "memory://user:***@bucket/store"
+    with pytest.raises(StoreError) as err:
+        store.latest("tuning")
+    assert "s3cr3t" not in str(err.value) and "user:***@bucket" in str(err.value)
