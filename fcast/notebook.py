@@ -27,7 +27,6 @@ client `client()` started, or in-process when none was started; `False` for in-p
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import sys
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
     from fcast.infra.store import Store
 
 SAMPLE_ENV = "FCAST_SAMPLE_DIR"
-_SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 _LOCK = threading.Lock()
 _CLIENT: Any = None
 _CLUSTER: Any = None
@@ -92,29 +90,14 @@ def client(n_workers: int = 2, threads_per_worker: int = 1, **cluster_kwargs: An
         from distributed import Client
 
         if _CLUSTER is None or _CLUSTER.status.name != "running":
-            _CLUSTER = _local_cluster(n_workers, threads_per_worker, **cluster_kwargs)
+            from fcast.infra.cluster import local_cluster
+
+            _CLUSTER = local_cluster(n_workers, threads_per_worker, **cluster_kwargs)
         _CLIENT = Client(
             _CLUSTER
         )  # a new client on the running cluster when the old one was closed
     print(describe_client(_CLIENT), file=sys.stdout)
     return _CLIENT
-
-
-def _local_cluster(n_workers: int, threads_per_worker: int, **cluster_kwargs: Any) -> Any:
-    """A LocalCluster of worker processes, numerical libraries single-threaded, a dashboard on a free port."""
-    from importlib.util import find_spec
-
-    from distributed import LocalCluster
-
-    for key, value in _SINGLE_THREAD_ENV.items():
-        os.environ.setdefault(key, value)
-    options = {
-        "processes": True,
-        "dashboard_address": ":0" if find_spec("bokeh") else None,
-        "silence_logs": logging.ERROR,
-        **cluster_kwargs,
-    }
-    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **options)
 
 
 def describe_client(c: Client) -> str:

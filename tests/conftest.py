@@ -1,6 +1,13 @@
-"""Shared fixtures: small real cubes and real distributed clusters."""
+"""Shared fixtures: small real cubes and real distributed clusters.
+
+In CI (`CI=true`, set by .ci/run) or with `FCAST_STRICT_SKIPS=1`, a skipped test fails:
+CI installs every system part the suite needs (Chromium, PostgreSQL, iproute2), so a skip
+there means a part went missing, not that the test does not apply.
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -8,6 +15,23 @@ import pytest
 import xarray as xr
 
 from fcast.data import to_cube
+
+STRICT_SKIPS = os.environ.get("FCAST_STRICT_SKIPS") == "1" or os.environ.get("CI", "").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """In strict mode a skip is a failure that names the missing part."""
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in strict mode (CI): {reason}"
 
 
 def synthetic_actuals(

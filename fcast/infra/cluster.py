@@ -152,21 +152,28 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-@contextmanager
-def _local(cfg: LocalClusterConfig) -> Iterator[Any]:
-    """A LocalCluster of single-threaded worker processes."""
+def local_cluster(
+    workers: int = 2, threads: int = 1, memory_limit: str = "auto", **options: Any
+) -> Any:
+    """A LocalCluster of worker processes, numerical libraries single-threaded, a dashboard on a free port."""
     from distributed import LocalCluster
 
     for key, value in _SINGLE_THREAD_ENV.items():
         os.environ.setdefault(key, value)
-    with LocalCluster(
-        n_workers=cfg.workers,
-        threads_per_worker=cfg.threads,
-        processes=True,
-        memory_limit=cfg.memory_limit,
-        dashboard_address=":0" if find_spec("bokeh") else None,
-        silence_logs=40,
-    ) as cluster:
+    kwargs: dict[str, Any] = {
+        "processes": True,
+        "memory_limit": memory_limit,
+        "dashboard_address": ":0" if find_spec("bokeh") else None,
+        "silence_logs": 40,
+        **options,
+    }
+    return LocalCluster(n_workers=workers, threads_per_worker=threads, **kwargs)
+
+
+@contextmanager
+def _local(cfg: LocalClusterConfig) -> Iterator[Any]:
+    """The configured LocalCluster, shut down on exit."""
+    with local_cluster(cfg.workers, cfg.threads, cfg.memory_limit) as cluster:
         yield cluster
 
 
