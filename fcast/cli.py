@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fcast.config import RunConfig, load_config
 from fcast.errors import FcastError
+
+if TYPE_CHECKING:
+    from fcast.config import RunConfig
 
 app = typer.Typer(
     add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True
@@ -29,6 +31,41 @@ MarketsOpt = Annotated[
     str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
 ]
 DEMO_CONFIG = Path("configs/demo.yaml")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from fcast import __version__
+
+        typer.echo(f"fcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="more output (-vv: debug, Dask included)"),
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only errors")] = False,
+) -> None:
+    """fcast: forecasting infrastructure on Dask."""
+    from fcast.logs import configure
+
+    configure(-1 if quiet else verbose)
+
+
+def load_config(path: Path) -> RunConfig:
+    """The validated run config (imported on use so `fcast --help` stays fast)."""
+    from fcast.config import load_config as load
+
+    return load(path)
 
 
 def _markets(value: str | None) -> list[str] | None:

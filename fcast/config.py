@@ -91,6 +91,9 @@ class SelectConfig(_Strict):
     top: int = Field(3, ge=1)
     combine: Literal["best", "mean", "median"] = "best"
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
+    max_age_days: int | None = Field(
+        180, ge=1, description="weekly runs warn about markets whose tuned selection is older"
+    )
 
 
 class SegmentsConfig(_Strict):

@@ -88,3 +88,27 @@ def client1():
         Client(cluster) as client,
     ):
         yield client
+
+
+TINY_SPACE = "families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n"
+
+
+def tiny_project(
+    folder, markets: tuple[str, ...] = ("DK", "FI", "NO", "SE"), periods: int = 180, **overrides
+):
+    """A run config over synthetic weekly actuals and a 3-hp space, in-process sized."""
+    from fcast.config import parse_config
+
+    df = synthetic_actuals(list(markets), periods=periods)
+    df.to_csv(folder / "actuals.csv", index=False)
+    (folder / "space.yaml").write_text(TINY_SPACE)
+    raw = {
+        "data": {"actuals": "actuals.csv", "freq": "W-MON"},
+        "horizon": 13,
+        "cv": {"splits": 2, "step": 8, "holdout": 8},
+        "space": "space.yaml",
+        "tune": {"block_markets": 2, "block_hps": 2},
+        "store": "store",
+        **overrides,
+    }
+    return parse_config(raw, source=str(folder / "run.yaml"), base=folder)

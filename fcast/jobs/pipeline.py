@@ -8,6 +8,7 @@ files or configs.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ from fcast.errors import DataError, StoreError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
+from fcast.jobs import selections
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
@@ -53,6 +55,8 @@ from fcast.markets.adjustments import (
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
 from fcast.output.qc import qc_summary, read_totals, run_qc
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -640,6 +644,13 @@ def run_tuning(
         qc=_qc_counts(qc),
         adjustments=[a.id for a in business.adjustments],
     )
+    selections.update(
+        store,
+        selections.with_provenance(
+            selection, run_id, manifest["finished"], manifest["fingerprint"]
+        ),
+        y["market"].values.astype(str).tolist(),
+    )
     store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
 
@@ -654,49 +665,62 @@ def run_weekly(
     """Reuse the latest tuned selection: refit on the newest data and forecast; new markets by proxies."""
     timer = Timer()
     store = Store(cfg.store)
-    tuned = store.latest("tuning")
-    if not store.exists("runs", tuned, "selection.parquet"):
+    tuned_table = selections.current(store)
+    if not len(tuned_table):
         raise StoreError(
-            f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`"
+            f"no tuned selection in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "weekly", markets, as_of)
     with timer("load"):
         business = business_input(cfg, prep)
-        selection = store.read_parquet("runs", tuned, "selection.parquet")
         mature = prep.of("mature")
-        tuned_markets = set(selection["market"])
+        selection = selections.of_markets(tuned_table, mature)
+        tuned_markets = set(selection["market"].astype(str))
         untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
         if not run_markets and not prep.of("new") and not business.custom:
-            raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
+            raise StoreError(
+                f"none of the markets {mature} has a tuned selection in store {store.url}; "
+                f"run `fcast run tuning -c CONFIG --markets {','.join(mature)}`"
+            )
+        old = selections.stale(selection, cfg.select.max_age_days)
     manifest = _manifest(
         cfg,
         "weekly",
         run_id,
         prep,
         sorted(markets) if markets else ["*"],
-        tuning_run=tuned,
+        tuning_run=max(selection["run_id"].astype(str), default=None),  # the newest
+        tuning_runs=sorted(set(selection["run_id"].astype(str))),
         as_of=as_of,
         untuned_markets=untuned,
         cluster=_cluster_info(client),
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
-        print(
-            f"warning: no tuned selection for {untuned}; they get the seasonal naive forecast "
-            f"until `fcast run tuning --markets {','.join(untuned)}`",
-            file=sys.stderr,
+        log.warning(
+            f"no tuned selection for {untuned}; they get the seasonal naive forecast "
+            f"until `fcast run tuning --markets {','.join(untuned)}` (other markets keep theirs)"
+        )
+    if old and progress:
+        log.warning(
+            f"the tuned selection of {len(old)} market(s) {old[:10]} is older than "
+            f"{cfg.select.max_age_days} days (select.max_age_days); `fcast selections` lists them"
         )
     y = prep.cube["y_clean"].sel(market=run_markets + untuned)
     try:
         with timer("apply"):
-            used = selection[selection["market"].isin(run_markets)]
+            used = selection[selection["market"].isin(run_markets)].drop(
+                columns=selections.PROVENANCE
+            )
             fc = apply_selection(cfg, y, used, untuned, client)
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
-        store.write_parquet(used, "runs", run_id, "selection.parquet")
+        store.write_parquet(
+            selection[selection["market"].isin(run_markets)], "runs", run_id, "selection.parquet"
+        )
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise
