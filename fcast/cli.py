@@ -505,6 +505,81 @@ def space_report_cmd(
     )
 
 
+@app.command("selections")
+def selections_cmd(
+    config: ConfigOpt,
+    store: StoreOpt = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="show every market")] = False,
+) -> None:
+    """Which tuning run chose each market's model, and how long ago."""
+    from fcast.jobs import selections
+
+    try:
+        cfg = load_config(config)
+        st = _store(config, store)
+        listed = selections.listing(selections.current(st))
+    except FcastError as exc:
+        _fail(exc)
+    if not len(listed):
+        typer.echo(f"no tuned selection in {st.url}; run `fcast run tuning -c {config}`")
+        return
+    _echo_table(listed, all_rows)
+    old = listed[listed["age_days"] > (cfg.select.max_age_days or 10**9)]
+    if len(old):
+        typer.echo(
+            f"warning: {len(old)} market(s) tuned more than {cfg.select.max_age_days} days ago: "
+            f"{', '.join(old['market'].astype(str)[:10])}; `fcast run tuning -c {config} --markets ...`",
+            err=True,
+        )
+
+
+@app.command("runs")
+def runs_cmd(
+    config: ConfigOpt,
+    store: StoreOpt = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="only runs of this kind: tuning, weekly or qa")
+    ] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="show every run")] = False,
+) -> None:
+    """The runs in the store, newest last: id, kind, status, markets, when."""
+    import pandas as pd
+
+    try:
+        st = _store(config, store)
+        manifests = st.runs(kind)
+    except FcastError as exc:
+        _fail(exc)
+    if not manifests:
+        typer.echo(f"no runs in {st.url}")
+        return
+    rows = [
+        {
+            "run_id": m.get("run_id"),
+            "kind": m.get("kind"),
+            "status": m.get("status"),
+            "markets": len(m.get("input_markets") or []) or "",
+            "scope": ",".join(m.get("scope") or [])[:30],
+            "started": str(m.get("started", ""))[:16].replace("T", " "),
+            "data_end": m.get("data_end", ""),
+        }
+        for m in manifests
+    ]
+    _echo_table(pd.DataFrame(rows), all_rows, tail=True)
+
+
+def _echo_table(table: Any, all_rows: bool, limit: int = 30, tail: bool = False) -> None:
+    """Print a table, at most `limit` rows unless --all (the newest when `tail`)."""
+    shown = (
+        table
+        if all_rows or len(table) <= limit
+        else (table.tail(limit) if tail else table.head(limit))
+    )
+    typer.echo(shown.to_string(index=False))
+    if len(shown) < len(table):
+        typer.echo(f"... {len(table) - len(shown)} more rows (--all shows them)")
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""

@@ -9,10 +9,10 @@ gets SIGTERM (what Kubernetes sends a job's pod it stops).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -83,6 +83,9 @@ class ClusterConfig(Options):
         if not chosen:
             self.local = LocalClusterConfig()
         return self
+
+
+log = logging.getLogger(__name__)
 
 
 class ClusterError(FcastError):
@@ -352,7 +355,4 @@ def _announce(client: Any, quiet: bool) -> None:
         return
     d = describe(client)
     dash = f", dashboard {d['dashboard']}" if d["dashboard"] else ""
-    print(
-        f"cluster: {d['workers']} workers, {d['threads']} threads at {d['scheduler']}{dash}",
-        file=sys.stderr,
-    )
+    log.info(f"cluster: {d['workers']} workers, {d['threads']} threads at {d['scheduler']}{dash}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -239,7 +238,7 @@ def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
         try:
             save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
         except ImportError:
-            print("note: install fcast[viz] for before/after cleaning charts", file=sys.stderr)
+            log.info("note: install fcast[viz] for before/after cleaning charts")
 
 
 def _start(
@@ -280,9 +279,8 @@ def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.
     if not prep.of("new"):
         return None, None
     if prep.markets is None:
-        print(
-            f"warning: new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies",
-            file=sys.stderr,
+        log.warning(
+            f"new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies"
         )
         return None, None
     return forecast_new(
@@ -411,8 +409,8 @@ def _outputs(
     store.write_parquet(qc, "runs", run_id, "qc.parquet")
     if progress:
         for line in effects(table, business.adjustments):
-            print(line, file=sys.stderr)
-        print(qc_summary(qc), file=sys.stderr)
+            log.info(line)
+        log.info(qc_summary(qc))
     return table, proxies, qc
 
 
@@ -553,9 +551,8 @@ def run_tuning(
     )
     if progress:
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
-        print(
-            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
-            file=sys.stderr,
+        log.info(
+            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)"
         )
     y = prep.cube["y_clean"].sel(market=mature)
     x = holiday_x(cfg, y, models_of(hp, m))
@@ -610,11 +607,10 @@ def run_tuning(
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
         if unselected:
-            print(
-                f"warning: no hp has a CV score for {len(unselected)} market(s) {unselected[:10]} "
+            log.warning(
+                f"no hp has a CV score for {len(unselected)} market(s) {unselected[:10]} "
                 "(every hp failed or scored NaN on some split); they get the seasonal naive "
-                "forecast (manifest: unselected)",
-                file=sys.stderr,
+                "forecast (manifest: unselected)"
             )
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
@@ -668,7 +664,7 @@ def run_weekly(
     tuned_table = selections.current(store)
     if not len(tuned_table):
         raise StoreError(
-            f"no tuned selection in store {store.url}: run `fcast run tuning -c CONFIG` first"
+            f"no tuning run in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "weekly", markets, as_of)
