@@ -201,6 +201,20 @@ class RunConfig(_Strict):
         return sorted(set(v))
 
     @model_validator(mode="after")
+    def _split_weights(self) -> RunConfig:
+        w = self.select.weights
+        if isinstance(w, list):
+            if len(w) != self.cv.splits:
+                raise ValueError(
+                    f"select.weights: {len(w)} weights for {self.cv.splits} CV splits (cv.splits); give one per split"
+                )
+            if any(x < 0 for x in w) or sum(w) <= 0:
+                raise ValueError(
+                    f"select.weights: weights must be non-negative with a positive sum, got {w}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _custom_have_models(self) -> RunConfig:
         missing = sorted(set(self.segments.custom) - set(self.custom))
         if missing:
