@@ -499,7 +499,7 @@ def sql_registered():
 def test_publish_through_the_sql_channel_into_postgres_and_the_store_duckdb(
     store_with_runs, sql_registered, postgres_url
 ):
-    from fcast.output.publish import publish_run
+    from fcast.jobs.publish import publish_run
 
     store, run_id = store_with_runs["store"], store_with_runs["run_id"]
     result = publish_run(

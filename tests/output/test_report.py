@@ -24,7 +24,8 @@ import pytest
 from PIL import Image
 
 from fcast.infra.store import Store
-from fcast.output.publish import insights, load_run
+from fcast.jobs.publish import load_run
+from fcast.output.publish import insights
 from fcast.output.report import (
     ADJUSTMENT,
     CLEANED,
@@ -34,7 +35,8 @@ from fcast.output.report import (
     markdown_html,
     market_view,
 )
-from tests.output.test_publish import hand_made_run, sample_runs
+from tests.output.runs import sample_runs
+from tests.output.test_publish import hand_made_run
 
 CHROMIUM = (
     shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
