@@ -133,6 +133,21 @@ def write_report(
     return store.run_url(run.run_id, "report", "index.html")
 
 
+def ensure_channels() -> None:
+    """Make the built-in `sql` channel known even when the installed metadata predates its entry point.
+
+    pyproject.toml declares it (`fcast.channels`: ``sql = fcast.infra.warehouse:sql_channel``);
+    an environment installed before that declaration has no such entry point, so the job
+    registers the same function itself. `fcast.output` never imports `fcast.infra`.
+    """
+    from fcast.output.channels import CHANNELS
+
+    if "sql" not in CHANNELS.names():
+        from fcast.infra.warehouse import sql_channel
+
+        CHANNELS.register("sql", sql_channel)
+
+
 def _vintage_files(store: Store, name: str, vintage: dict[str, Any]) -> dict[str, str]:
     """The files a channel delivers: insights.md and the report, by relative name -> URL."""
     return {
@@ -162,6 +177,7 @@ def publish_run(
     store = store if isinstance(store, Store) else Store(store)
     author = author or default_author()
     override = check_publishable(store, run_id, name, override_reason, author)
+    ensure_channels()
     names, options = resolve(
         channels, webhook_url, channel_options, default_dest=store.path("published")
     )
