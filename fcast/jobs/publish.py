@@ -29,6 +29,7 @@ from fcast.infra.vintage import (
     read_vintage,
     vintage_manifest,
 )
+from fcast.output.channels import CHANNELS, Message, resolve, send
 from fcast.output.publish import (
     OPTIONAL_TABLES,
     RunArtifacts,
@@ -140,8 +141,6 @@ def ensure_channels() -> None:
     an environment installed before that declaration has no such entry point, so the job
     registers the same function itself. `fcast.output` never imports `fcast.infra`.
     """
-    from fcast.output.channels import CHANNELS
-
     if "sql" not in CHANNELS.names():
         from fcast.infra.warehouse import sql_channel
 
@@ -155,6 +154,35 @@ def _vintage_files(store: Store, name: str, vintage: dict[str, Any]) -> dict[str
         for rel in vintage["files"]
         if rel == "insights.md" or rel.startswith("report/")
     }
+
+
+def write_outputs(
+    store: Store,
+    run: RunArtifacts,
+    prev: Previous,
+    name: str,
+    override: dict[str, Any] | None,
+    *,
+    report: bool = True,
+    pngs: bool = True,
+) -> tuple[pd.DataFrame, str]:
+    """Write comparison.parquet, insights.md and (unless report=False) report/ into the run folder."""
+    comparison = compare(run.forecast, prev.forecasts, run.actuals)
+    text = insights(run, prev.forecasts, comparison, name=name, meta=prev.meta, override=override)
+    store.write_parquet(comparison, "runs", run.run_id, "comparison.parquet")
+    store.write_text(text, "runs", run.run_id, "insights.md")
+    if report:
+        write_report(
+            store,
+            run,
+            prev.forecasts,
+            comparison=comparison,
+            insights_text=text,
+            name=name,
+            meta=prev.meta,
+            pngs=pngs,
+        )
+    return comparison, text
 
 
 def publish_run(
@@ -172,8 +200,6 @@ def publish_run(
     pngs: bool = True,
 ) -> PublishResult:
     """Publish a run as official vintage `name`: comparison, insights.md, report/, vintage, channels."""
-    from fcast.output.channels import Message, resolve, send
-
     store = store if isinstance(store, Store) else Store(store)
     author = author or default_author()
     override = check_publishable(store, run_id, name, override_reason, author)
@@ -182,21 +208,7 @@ def publish_run(
         channels, webhook_url, channel_options, default_dest=store.path("published")
     )
     run, prev = load_run(store, run_id, actuals), read_previous(store)
-    comparison = compare(run.forecast, prev.forecasts, run.actuals)
-    text = insights(run, prev.forecasts, comparison, name=name, meta=prev.meta, override=override)
-    store.write_parquet(comparison, "runs", run_id, "comparison.parquet")
-    store.write_text(text, "runs", run_id, "insights.md")
-    if report:
-        write_report(
-            store,
-            run,
-            prev.forecasts,
-            comparison=comparison,
-            insights_text=text,
-            name=name,
-            meta=prev.meta,
-            pngs=pngs,
-        )
+    comparison, text = write_outputs(store, run, prev, name, override, report=report, pngs=pngs)
     vintage = publish_vintage(
         store,
         run_id,
