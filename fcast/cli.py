@@ -277,7 +277,7 @@ def publish_cmd(
     from fcast.infra.store import Store
     from fcast.infra.vintage import default_name
     from fcast.infra.warehouse import sink_options
-    from fcast.output.publish import publish_run
+    from fcast.jobs.publish import publish_run
 
     try:
         cfg = load_config(config)
@@ -641,7 +641,7 @@ def demo_cmd(
         _print_truth_score(weekly.forecast, paths["truth"])
         from fcast.infra.store import Store
         from fcast.infra.vintage import default_name
-        from fcast.output.publish import publish_run
+        from fcast.jobs.publish import publish_run
 
         store = Store(cfg.store)
         for run in (earlier, weekly):  # older data first: vintages are ordered by publish time

@@ -42,6 +42,7 @@ from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
 from fcast.jobs import selections
+from fcast.jobs.inputs import read_totals
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
@@ -53,7 +54,7 @@ from fcast.markets.adjustments import (
 )
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
-from fcast.output.qc import qc_summary, read_totals, run_qc
+from fcast.output.qc import qc_summary, run_qc
 
 log = logging.getLogger(__name__)
 
