@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -40,7 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.config import NewMarketsConfig
+from fcast.contract import levels_in, quantiles_of
 from fcast.core.apply import apply as _apply
 from fcast.core.apply import combine_of, members_from_selection, to_table
 from fcast.core.label import label as _label
@@ -54,6 +53,7 @@ from fcast.core.tune.grid import OK
 from fcast.core.tune.grid import tune as _tune
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
+from fcast.markets.proxies import NewMarketsConfig
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -202,19 +202,14 @@ def space(spec: Mapping[str, Any] | str | Path | xr.Dataset, freq: str = "W-MON"
 def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
     """A forecast table (file contract: market, date, yhat, yhat_lo_L, yhat_hi_L, ...) as a forecast Dataset."""
     df = table.assign(date=pd.to_datetime(table["date"]), market=table["market"].astype(str))
-    levels = sorted(
-        {int(c[len("yhat_lo_") :]) for c in df.columns if re.fullmatch(r"yhat_lo_\d+", str(c))}
-    )
+    levels = levels_in([str(c) for c in df.columns])
     wide = df.set_index(["market", "date"]).sort_index()
     ds = xr.Dataset({"yhat": wide["yhat"].to_xarray()}).rename(date="time")
     bounds = []
     for lv in levels:
-        bounds.append(
-            wide[f"yhat_lo_{lv}"].to_xarray().expand_dims(quantile=[round(0.5 - lv / 200, 4)])
-        )
-        bounds.append(
-            wide[f"yhat_hi_{lv}"].to_xarray().expand_dims(quantile=[round(0.5 + lv / 200, 4)])
-        )
+        lo, hi = quantiles_of(lv)
+        bounds.append(wide[f"yhat_lo_{lv}"].to_xarray().expand_dims(quantile=[lo]))
+        bounds.append(wide[f"yhat_hi_{lv}"].to_xarray().expand_dims(quantile=[hi]))
     if bounds:
         joined = xr.concat(bounds, dim="quantile").rename(date="time").sortby("quantile")
         ds["bounds"] = joined.drop_vars(
@@ -362,7 +357,7 @@ def plot_forecast(
             {"time": pd.DatetimeIndex(fc["time"].values), "yhat": fc["yhat"].sel(market=m).values}
         )
         if "bounds" in fc:
-            lo, hi = round(0.5 - level / 200, 4), round(0.5 + level / 200, 4)
+            lo, hi = quantiles_of(level)
             frame["lo"] = fc["bounds"].sel(market=m).sel(quantile=lo, method="nearest").values
             frame["hi"] = fc["bounds"].sel(market=m).sel(quantile=hi, method="nearest").values
             layers.append(
