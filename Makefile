@@ -20,14 +20,15 @@ run: setup
 	$(BIN)/fcast demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 test-all: setup
-	$(BIN)/python -m pytest -q -m ''
+	$(BIN)/python -m pytest -q -rs -m ''
 
 lint: setup
 	$(BIN)/ruff check fcast tests benchmarks
 	$(BIN)/ruff format --check fcast tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf fcast-store .pytest_cache

@@ -22,6 +22,7 @@ import xarray as xr
 from bokeh.models import NumeralTickFormatter
 
 from fcast.config import RunConfig, load_config
+from fcast.contract import bound_columns, levels_in
 from fcast.errors import ConfigError, FcastError
 from fcast.markets.adjustments import (
     KIND_HELP,
@@ -283,9 +284,11 @@ def help_text(kind: str) -> str:
 
 def band(rows: pd.DataFrame) -> tuple[str | None, str | None]:
     """The columns of the narrowest interval, or Nones."""
-    cols = [c for c in rows.columns if c.startswith("yhat_lo_") and not c.endswith("_base")]
-    levels = sorted(int(c.rsplit("_", 1)[1]) for c in cols)
-    return (f"yhat_lo_{levels[0]}", f"yhat_hi_{levels[0]}") if levels else (None, None)
+    levels = levels_in(list(rows.columns))
+    if not levels:
+        return None, None
+    lo, hi = bound_columns(levels[:1])
+    return lo, hi
 
 
 def make_app(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fcast.config import RunConfig, load_config
 from fcast.errors import FcastError
+
+if TYPE_CHECKING:
+    from fcast.config import RunConfig
 
 app = typer.Typer(
     add_completion=False, help="fcast: forecasting infrastructure on Dask.", no_args_is_help=True
@@ -29,6 +31,41 @@ MarketsOpt = Annotated[
     str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
 ]
 DEMO_CONFIG = Path("configs/demo.yaml")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from fcast import __version__
+
+        typer.echo(f"fcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="more output (-vv: debug, Dask included)"),
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only errors")] = False,
+) -> None:
+    """fcast: forecasting infrastructure on Dask."""
+    from fcast.logs import configure
+
+    configure(-1 if quiet else verbose)
+
+
+def load_config(path: Path) -> RunConfig:
+    """The validated run config (imported on use so `fcast --help` stays fast)."""
+    from fcast.config import load_config as load
+
+    return load(path)
 
 
 def _markets(value: str | None) -> list[str] | None:
@@ -240,7 +277,7 @@ def publish_cmd(
     from fcast.infra.store import Store
     from fcast.infra.vintage import default_name
     from fcast.infra.warehouse import sink_options
-    from fcast.output.publish import publish_run
+    from fcast.jobs.publish import publish_run
 
     try:
         cfg = load_config(config)
@@ -468,6 +505,81 @@ def space_report_cmd(
     )
 
 
+@app.command("selections")
+def selections_cmd(
+    config: ConfigOpt,
+    store: StoreOpt = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="show every market")] = False,
+) -> None:
+    """Which tuning run chose each market's model, and how long ago."""
+    from fcast.jobs import selections
+
+    try:
+        cfg = load_config(config)
+        st = _store(config, store)
+        listed = selections.listing(selections.current(st))
+    except FcastError as exc:
+        _fail(exc)
+    if not len(listed):
+        typer.echo(f"no tuned selection in {st.url}; run `fcast run tuning -c {config}`")
+        return
+    _echo_table(listed, all_rows)
+    old = listed[listed["age_days"] > (cfg.select.max_age_days or 10**9)]
+    if len(old):
+        typer.echo(
+            f"warning: {len(old)} market(s) tuned more than {cfg.select.max_age_days} days ago: "
+            f"{', '.join(old['market'].astype(str)[:10])}; `fcast run tuning -c {config} --markets ...`",
+            err=True,
+        )
+
+
+@app.command("runs")
+def runs_cmd(
+    config: ConfigOpt,
+    store: StoreOpt = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="only runs of this kind: tuning, weekly or qa")
+    ] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="show every run")] = False,
+) -> None:
+    """The runs in the store, newest last: id, kind, status, markets, when."""
+    import pandas as pd
+
+    try:
+        st = _store(config, store)
+        manifests = st.runs(kind)
+    except FcastError as exc:
+        _fail(exc)
+    if not manifests:
+        typer.echo(f"no runs in {st.url}")
+        return
+    rows = [
+        {
+            "run_id": m.get("run_id"),
+            "kind": m.get("kind"),
+            "status": m.get("status"),
+            "markets": len(m.get("input_markets") or []) or "",
+            "scope": ",".join(m.get("scope") or [])[:30],
+            "started": str(m.get("started", ""))[:16].replace("T", " "),
+            "data_end": m.get("data_end", ""),
+        }
+        for m in manifests
+    ]
+    _echo_table(pd.DataFrame(rows), all_rows, tail=True)
+
+
+def _echo_table(table: Any, all_rows: bool, limit: int = 30, tail: bool = False) -> None:
+    """Print a table, at most `limit` rows unless --all (the newest when `tail`)."""
+    shown = (
+        table
+        if all_rows or len(table) <= limit
+        else (table.tail(limit) if tail else table.head(limit))
+    )
+    typer.echo(shown.to_string(index=False))
+    if len(shown) < len(table):
+        typer.echo(f"... {len(table) - len(shown)} more rows (--all shows them)")
+
+
 @app.command("validate")
 def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
     """Check a config (and the space it names) without computing anything."""
@@ -529,7 +641,7 @@ def demo_cmd(
         _print_truth_score(weekly.forecast, paths["truth"])
         from fcast.infra.store import Store
         from fcast.infra.vintage import default_name
-        from fcast.output.publish import publish_run
+        from fcast.jobs.publish import publish_run
 
         store = Store(cfg.store)
         for run in (earlier, weekly):  # older data first: vintages are ordered by publish time

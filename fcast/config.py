@@ -91,6 +91,9 @@ class SelectConfig(_Strict):
     top: int = Field(3, ge=1)
     combine: Literal["best", "mean", "median"] = "best"
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
+    max_age_days: int | None = Field(
+        180, ge=1, description="weekly runs warn about markets whose tuned selection is older"
+    )
 
 
 class SegmentsConfig(_Strict):
@@ -196,6 +199,20 @@ class RunConfig(_Strict):
         if bad:
             raise ValueError(f"interval levels must be between 0 and 100, got {bad}")
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _split_weights(self) -> RunConfig:
+        w = self.select.weights
+        if isinstance(w, list):
+            if len(w) != self.cv.splits:
+                raise ValueError(
+                    f"select.weights: {len(w)} weights for {self.cv.splits} CV splits (cv.splits); give one per split"
+                )
+            if any(x < 0 for x in w) or sum(w) <= 0:
+                raise ValueError(
+                    f"select.weights: weights must be non-negative with a positive sum, got {w}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _custom_have_models(self) -> RunConfig:

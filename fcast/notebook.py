@@ -27,9 +27,7 @@ client `client()` started, or in-process when none was started; `False` for in-p
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -41,7 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.config import NewMarketsConfig
+from fcast.contract import levels_in, quantiles_of
 from fcast.core.apply import apply as _apply
 from fcast.core.apply import combine_of, members_from_selection, to_table
 from fcast.core.label import label as _label
@@ -55,6 +53,7 @@ from fcast.core.tune.grid import OK
 from fcast.core.tune.grid import tune as _tune
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
+from fcast.markets.proxies import NewMarketsConfig
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
     from fcast.infra.store import Store
 
 SAMPLE_ENV = "FCAST_SAMPLE_DIR"
-_SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 _LOCK = threading.Lock()
 _CLIENT: Any = None
 _CLUSTER: Any = None
@@ -92,29 +90,14 @@ def client(n_workers: int = 2, threads_per_worker: int = 1, **cluster_kwargs: An
         from distributed import Client
 
         if _CLUSTER is None or _CLUSTER.status.name != "running":
-            _CLUSTER = _local_cluster(n_workers, threads_per_worker, **cluster_kwargs)
+            from fcast.infra.cluster import local_cluster
+
+            _CLUSTER = local_cluster(n_workers, threads_per_worker, **cluster_kwargs)
         _CLIENT = Client(
             _CLUSTER
         )  # a new client on the running cluster when the old one was closed
     print(describe_client(_CLIENT), file=sys.stdout)
     return _CLIENT
-
-
-def _local_cluster(n_workers: int, threads_per_worker: int, **cluster_kwargs: Any) -> Any:
-    """A LocalCluster of worker processes, numerical libraries single-threaded, a dashboard on a free port."""
-    from importlib.util import find_spec
-
-    from distributed import LocalCluster
-
-    for key, value in _SINGLE_THREAD_ENV.items():
-        os.environ.setdefault(key, value)
-    options = {
-        "processes": True,
-        "dashboard_address": ":0" if find_spec("bokeh") else None,
-        "silence_logs": logging.ERROR,
-        **cluster_kwargs,
-    }
-    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **options)
 
 
 def describe_client(c: Client) -> str:
@@ -219,19 +202,14 @@ def space(spec: Mapping[str, Any] | str | Path | xr.Dataset, freq: str = "W-MON"
 def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
     """A forecast table (file contract: market, date, yhat, yhat_lo_L, yhat_hi_L, ...) as a forecast Dataset."""
     df = table.assign(date=pd.to_datetime(table["date"]), market=table["market"].astype(str))
-    levels = sorted(
-        {int(c[len("yhat_lo_") :]) for c in df.columns if re.fullmatch(r"yhat_lo_\d+", str(c))}
-    )
+    levels = levels_in([str(c) for c in df.columns])
     wide = df.set_index(["market", "date"]).sort_index()
     ds = xr.Dataset({"yhat": wide["yhat"].to_xarray()}).rename(date="time")
     bounds = []
     for lv in levels:
-        bounds.append(
-            wide[f"yhat_lo_{lv}"].to_xarray().expand_dims(quantile=[round(0.5 - lv / 200, 4)])
-        )
-        bounds.append(
-            wide[f"yhat_hi_{lv}"].to_xarray().expand_dims(quantile=[round(0.5 + lv / 200, 4)])
-        )
+        lo, hi = quantiles_of(lv)
+        bounds.append(wide[f"yhat_lo_{lv}"].to_xarray().expand_dims(quantile=[lo]))
+        bounds.append(wide[f"yhat_hi_{lv}"].to_xarray().expand_dims(quantile=[hi]))
     if bounds:
         joined = xr.concat(bounds, dim="quantile").rename(date="time").sortby("quantile")
         ds["bounds"] = joined.drop_vars(
@@ -379,7 +357,7 @@ def plot_forecast(
             {"time": pd.DatetimeIndex(fc["time"].values), "yhat": fc["yhat"].sel(market=m).values}
         )
         if "bounds" in fc:
-            lo, hi = round(0.5 - level / 200, 4), round(0.5 + level / 200, 4)
+            lo, hi = quantiles_of(level)
             frame["lo"] = fc["bounds"].sel(market=m).sel(quantile=lo, method="nearest").values
             frame["hi"] = fc["bounds"].sel(market=m).sel(quantile=hi, method="nearest").values
             layers.append(

@@ -116,7 +116,7 @@ def format_errors(exc: ValidationError, title: str, prefix: tuple[str, ...] = ()
         )
         given = err.get("input")
         shown = "" if isinstance(given, dict | date) else f" (got {shorten(repr(given))})"
-        if isinstance(given, bool):  # YAML reads NO (Norway), no, yes, on, off as booleans
+        if isinstance(given, bool) and "boolean" not in msg:  # YAML reads NO (Norway) as false
             msg += "; quote codes that YAML reads as booleans, e.g. market: 'NO'"
         lines.append(f"  {key}: {msg}{shown}")
     return "\n".join(lines)

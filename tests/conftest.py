@@ -1,6 +1,13 @@
-"""Shared fixtures: small real cubes and real distributed clusters."""
+"""Shared fixtures: small real cubes and real distributed clusters.
+
+In CI (`CI=true`, set by .ci/run) or with `FCAST_STRICT_SKIPS=1`, a skipped test fails:
+CI installs every system part the suite needs (Chromium, PostgreSQL, iproute2), so a skip
+there means a part went missing, not that the test does not apply.
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -8,6 +15,23 @@ import pytest
 import xarray as xr
 
 from fcast.data import to_cube
+
+STRICT_SKIPS = os.environ.get("FCAST_STRICT_SKIPS") == "1" or os.environ.get("CI", "").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """In strict mode a skip is a failure that names the missing part."""
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in strict mode (CI): {reason}"
 
 
 def synthetic_actuals(
@@ -64,3 +88,27 @@ def client1():
         Client(cluster) as client,
     ):
         yield client
+
+
+TINY_SPACE = "families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n"
+
+
+def tiny_project(
+    folder, markets: tuple[str, ...] = ("DK", "FI", "NO", "SE"), periods: int = 180, **overrides
+):
+    """A run config over synthetic weekly actuals and a 3-hp space, in-process sized."""
+    from fcast.config import parse_config
+
+    df = synthetic_actuals(list(markets), periods=periods)
+    df.to_csv(folder / "actuals.csv", index=False)
+    (folder / "space.yaml").write_text(TINY_SPACE)
+    raw = {
+        "data": {"actuals": "actuals.csv", "freq": "W-MON"},
+        "horizon": 13,
+        "cv": {"splits": 2, "step": 8, "holdout": 8},
+        "space": "space.yaml",
+        "tune": {"block_markets": 2, "block_hps": 2},
+        "store": "store",
+        **overrides,
+    }
+    return parse_config(raw, source=str(folder / "run.yaml"), base=folder)

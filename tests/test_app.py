@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from fcast.app import AdjustApp, make_app, serve
+from fcast.app import AdjustApp, band, make_app, serve
+from fcast.contract import forecast_columns
 from fcast.errors import ConfigError, StoreError
 from fcast.infra.store import Store
 from fcast.markets.adjustments import (
@@ -308,3 +309,11 @@ def test_adjust_in_the_browser_saves_yaml_and_adjusts_the_forecast(tmp_path):
     assert se["yhat"].round(9).tolist() == [2000.0] + [2400.0] * 5 + [2000.0] * 6
     assert se["yhat_hi_95"].round(9).tolist()[:2] == [2400.0, 2880.0]
     assert se["adjustment_id"].tolist()[:2] == [None, "SE-20240304-multiplicative"]
+
+
+def test_band_is_the_narrowest_interval_the_forecast_contract_names():
+    assert band(pd.DataFrame(columns=forecast_columns((95, 80), adjusted=True))) == (
+        "yhat_lo_80",
+        "yhat_hi_80",
+    )
+    assert band(pd.DataFrame(columns=["market", "date", "yhat", "yhat_lo_50"])) == (None, None)

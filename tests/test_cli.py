@@ -191,3 +191,29 @@ def test_qa_alone(project, tmp_path):
     (project / "broken.yaml").write_text(yaml.safe_dump(cfg))
     res = fcast("qa", "-c", "broken.yaml", cwd=project)
     assert res.returncode == 1 and "duplicates" in res.stdout and "SE" in res.stdout
+
+
+def test_version_and_quiet(project):
+    from fcast import __version__
+
+    res = fcast("--version", cwd=project)
+    assert res.returncode == 0 and res.stdout.strip() == f"fcast {__version__}"
+    res = fcast("-q", "runs", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 0 and res.stderr == ""
+
+
+def test_runs_and_selections_list_the_store(project):
+    if not (project / "store" / "runs").exists():
+        assert fcast("run", "tuning", "-c", "run.yaml", cwd=project).returncode == 0
+    res = fcast("runs", "-c", "run.yaml", "--kind", "tuning", cwd=project)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["run_id", "kind", "status"]
+    assert all(" tuning " in line for line in lines[1:])
+    res = fcast("selections", "-c", "run.yaml", cwd=project)
+    assert res.returncode == 0, res.stderr
+    header, *rows = res.stdout.strip().splitlines()
+    assert header.split()[:3] == ["market", "run_id", "tuned_at"]
+    assert len(rows) >= 30 and "more rows (--all shows them)" in rows[-1]
+    everything = fcast("selections", "-c", "run.yaml", "--all", cwd=project).stdout
+    assert "more rows" not in everything and "SE " in everything

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,34 @@ def test_fingerprint_changes_when_space_file_contents_change(tmp_path):
     )
     after = load_config(path).fingerprint()
     assert before != after
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"horizon": True}, "horizon: expected a number, got the boolean True"),
+        ({"cv": {"splits": 2}, "select": {"weights": [float("nan"), 1]}}, "finite number, got nan"),
+        ({"cv": {"splits": 2}, "select": {"weights": [1, -1]}}, "non-negative with a positive sum"),
+        ({"cv": {"splits": 2}, "select": {"weights": [1, 2, 3]}}, "3 weights for 2 CV splits"),
+        ({"tune": {"task_timeout": float("inf")}}, "finite number, got inf"),
+    ],
+)
+def test_numbers_are_plain_finite_numbers_and_weights_fit_the_splits(extra, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config({"data": {"actuals": "a.csv"}, **extra})
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="expands to more than") as err:
+        load_config(tmp_path / "bomb.yaml")
+    assert len(str(err.value)) < 300
+
+
+def test_a_config_path_that_is_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder, expected a YAML file"):
+        load_config(tmp_path)

@@ -9,10 +9,10 @@ gets SIGTERM (what Kubernetes sends a job's pod it stops).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -85,6 +85,9 @@ class ClusterConfig(Options):
         return self
 
 
+log = logging.getLogger(__name__)
+
+
 class ClusterError(FcastError):
     """A cluster that cannot be started or reached."""
 
@@ -152,21 +155,28 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-@contextmanager
-def _local(cfg: LocalClusterConfig) -> Iterator[Any]:
-    """A LocalCluster of single-threaded worker processes."""
+def local_cluster(
+    workers: int = 2, threads: int = 1, memory_limit: str = "auto", **options: Any
+) -> Any:
+    """A LocalCluster of worker processes, numerical libraries single-threaded, a dashboard on a free port."""
     from distributed import LocalCluster
 
     for key, value in _SINGLE_THREAD_ENV.items():
         os.environ.setdefault(key, value)
-    with LocalCluster(
-        n_workers=cfg.workers,
-        threads_per_worker=cfg.threads,
-        processes=True,
-        memory_limit=cfg.memory_limit,
-        dashboard_address=":0" if find_spec("bokeh") else None,
-        silence_logs=40,
-    ) as cluster:
+    kwargs: dict[str, Any] = {
+        "processes": True,
+        "memory_limit": memory_limit,
+        "dashboard_address": ":0" if find_spec("bokeh") else None,
+        "silence_logs": 40,
+        **options,
+    }
+    return LocalCluster(n_workers=workers, threads_per_worker=threads, **kwargs)
+
+
+@contextmanager
+def _local(cfg: LocalClusterConfig) -> Iterator[Any]:
+    """The configured LocalCluster, shut down on exit."""
+    with local_cluster(cfg.workers, cfg.threads, cfg.memory_limit) as cluster:
         yield cluster
 
 
@@ -345,7 +355,4 @@ def _announce(client: Any, quiet: bool) -> None:
         return
     d = describe(client)
     dash = f", dashboard {d['dashboard']}" if d["dashboard"] else ""
-    print(
-        f"cluster: {d['workers']} workers, {d['threads']} threads at {d['scheduler']}{dash}",
-        file=sys.stderr,
-    )
+    log.info(f"cluster: {d['workers']} workers, {d['threads']} threads at {d['scheduler']}{dash}")

@@ -8,8 +8,8 @@ files or configs.
 
 from __future__ import annotations
 
+import logging
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +41,8 @@ from fcast.errors import DataError, StoreError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
+from fcast.jobs import selections
+from fcast.jobs.inputs import read_totals
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
@@ -52,7 +54,9 @@ from fcast.markets.adjustments import (
 )
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
-from fcast.output.qc import qc_summary, read_totals, run_qc
+from fcast.output.qc import qc_summary, run_qc
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -235,7 +239,7 @@ def _write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
         try:
             save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
         except ImportError:
-            print("note: install fcast[viz] for before/after cleaning charts", file=sys.stderr)
+            log.info("note: install fcast[viz] for before/after cleaning charts")
 
 
 def _start(
@@ -276,9 +280,8 @@ def _new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.
     if not prep.of("new"):
         return None, None
     if prep.markets is None:
-        print(
-            f"warning: new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies",
-            file=sys.stderr,
+        log.warning(
+            f"new markets {prep.of('new')} skipped: no markets table (data.markets) to find proxies"
         )
         return None, None
     return forecast_new(
@@ -407,8 +410,8 @@ def _outputs(
     store.write_parquet(qc, "runs", run_id, "qc.parquet")
     if progress:
         for line in effects(table, business.adjustments):
-            print(line, file=sys.stderr)
-        print(qc_summary(qc), file=sys.stderr)
+            log.info(line)
+        log.info(qc_summary(qc))
     return table, proxies, qc
 
 
@@ -549,9 +552,8 @@ def run_tuning(
     )
     if progress:
         n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
-        print(
-            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)",
-            file=sys.stderr,
+        log.info(
+            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)"
         )
     y = prep.cube["y_clean"].sel(market=mature)
     x = holiday_x(cfg, y, models_of(hp, m))
@@ -606,11 +608,10 @@ def run_tuning(
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
         if unselected:
-            print(
-                f"warning: no hp has a CV score for {len(unselected)} market(s) {unselected[:10]} "
+            log.warning(
+                f"no hp has a CV score for {len(unselected)} market(s) {unselected[:10]} "
                 "(every hp failed or scored NaN on some split); they get the seasonal naive "
-                "forecast (manifest: unselected)",
-                file=sys.stderr,
+                "forecast (manifest: unselected)"
             )
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
@@ -640,6 +641,13 @@ def run_tuning(
         qc=_qc_counts(qc),
         adjustments=[a.id for a in business.adjustments],
     )
+    selections.update(
+        store,
+        selections.with_provenance(
+            selection, run_id, manifest["finished"], manifest["fingerprint"]
+        ),
+        y["market"].values.astype(str).tolist(),
+    )
     store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
 
@@ -654,49 +662,62 @@ def run_weekly(
     """Reuse the latest tuned selection: refit on the newest data and forecast; new markets by proxies."""
     timer = Timer()
     store = Store(cfg.store)
-    tuned = store.latest("tuning")
-    if not store.exists("runs", tuned, "selection.parquet"):
+    tuned_table = selections.current(store)
+    if not len(tuned_table):
         raise StoreError(
-            f"latest tuning run {tuned} has no selection.parquet; rerun `fcast run tuning`"
+            f"no tuning run in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
     with timer("qa_clean"):
         run_id, prep = _start(store, cfg, "weekly", markets, as_of)
     with timer("load"):
         business = business_input(cfg, prep)
-        selection = store.read_parquet("runs", tuned, "selection.parquet")
         mature = prep.of("mature")
-        tuned_markets = set(selection["market"])
+        selection = selections.of_markets(tuned_table, mature)
+        tuned_markets = set(selection["market"].astype(str))
         untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
         if not run_markets and not prep.of("new") and not business.custom:
-            raise StoreError(f"none of the markets {mature} has a tuned selection in run {tuned}")
+            raise StoreError(
+                f"none of the markets {mature} has a tuned selection in store {store.url}; "
+                f"run `fcast run tuning -c CONFIG --markets {','.join(mature)}`"
+            )
+        old = selections.stale(selection, cfg.select.max_age_days)
     manifest = _manifest(
         cfg,
         "weekly",
         run_id,
         prep,
         sorted(markets) if markets else ["*"],
-        tuning_run=tuned,
+        tuning_run=max(selection["run_id"].astype(str), default=None),  # the newest
+        tuning_runs=sorted(set(selection["run_id"].astype(str))),
         as_of=as_of,
         untuned_markets=untuned,
         cluster=_cluster_info(client),
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     if untuned and progress:
-        print(
-            f"warning: no tuned selection for {untuned}; they get the seasonal naive forecast "
-            f"until `fcast run tuning --markets {','.join(untuned)}`",
-            file=sys.stderr,
+        log.warning(
+            f"no tuned selection for {untuned}; they get the seasonal naive forecast "
+            f"until `fcast run tuning --markets {','.join(untuned)}` (other markets keep theirs)"
+        )
+    if old and progress:
+        log.warning(
+            f"the tuned selection of {len(old)} market(s) {old[:10]} is older than "
+            f"{cfg.select.max_age_days} days (select.max_age_days); `fcast selections` lists them"
         )
     y = prep.cube["y_clean"].sel(market=run_markets + untuned)
     try:
         with timer("apply"):
-            used = selection[selection["market"].isin(run_markets)]
+            used = selection[selection["market"].isin(run_markets)].drop(
+                columns=selections.PROVENANCE
+            )
             fc = apply_selection(cfg, y, used, untuned, client)
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
-        store.write_parquet(used, "runs", run_id, "selection.parquet")
+        store.write_parquet(
+            selection[selection["market"].isin(run_markets)], "runs", run_id, "selection.parquet"
+        )
     except BaseException as exc:
         _fail(store, manifest, timer, exc)
         raise

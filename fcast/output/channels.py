@@ -4,8 +4,10 @@ A channel is a function `fn(message, **options) -> str` that delivers a `Message
 where it went. Built in: `store` copies insights.md and the report to a folder (any fsspec
 URL), keeping `<dest>/<vintage>/` and refreshing `<dest>/latest/`; `webhook` posts the
 insights as JSON (`{"text": ..., "run_id": ..., "vintage": ...}`, which Slack, Teams,
-Mattermost and most chat tools accept). Others register with `register_channel` or the
-`fcast.channels` entry-point group.
+Mattermost and most chat tools accept). Every other channel, the `sql` channel of
+`fcast.infra.warehouse` included, comes from the `fcast.channels` entry-point group (see
+pyproject.toml) or from `register_channel`: this module imports nothing of the store or the
+warehouse.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 import fsspec
 
 from fcast.errors import FcastError
-from fcast.infra.warehouse import sql_channel
+from fcast.registry import Registry, RegistryError
+
+#: the entry-point group channels are installed under
+ENTRY_POINT_GROUP = "fcast.channels"
 
 
 class ChannelError(FcastError):
@@ -39,29 +43,23 @@ class Message:
 
 
 Channel = Callable[..., str]
-CHANNELS: dict[str, Channel] = {}
+CHANNELS: Registry[Channel] = Registry("channel", ENTRY_POINT_GROUP)
 
 
-def register_channel(name: str, fn: Channel, *, replace: bool = False) -> None:
+def register_channel(name: str, fn: Channel, *, replace: bool = False) -> Channel:
     """Add a channel to the registry (an existing name needs replace=True)."""
-    if name in CHANNELS and not replace:
-        raise ChannelError(
-            f"channel {name!r} is already registered; pass replace=True to replace it"
-        )
-    CHANNELS[name] = fn
+    try:
+        return CHANNELS.register(name, fn, replace=replace)
+    except RegistryError as exc:
+        raise ChannelError(str(exc)) from None
 
 
 def get_channel(name: str) -> Channel:
-    """A registered channel, loading the `fcast.channels` entry points on first miss."""
-    if name not in CHANNELS:
-        for ep in entry_points(group="fcast.channels"):
-            if ep.name == name:
-                register_channel(name, ep.load())
-    if name not in CHANNELS:
-        raise ChannelError(
-            f"unknown channel {name!r}; known channels: {', '.join(sorted(CHANNELS))}"
-        )
-    return CHANNELS[name]
+    """A registered channel, loading the `fcast.channels` entry point of that name on first miss."""
+    try:
+        return CHANNELS.get(name)
+    except RegistryError as exc:
+        raise ChannelError(str(exc)) from None
 
 
 def store_channel(message: Message, dest: str) -> str:
@@ -115,7 +113,6 @@ def webhook_channel(
 
 register_channel("store", store_channel)
 register_channel("webhook", webhook_channel)
-register_channel("sql", sql_channel)  # fcast.infra.warehouse imports SQLAlchemy only when it writes
 
 
 def resolve(

@@ -10,6 +10,8 @@ import fsspec
 import pandas as pd
 import xarray as xr
 
+from fcast.names import safe_name
+
 OBSERVED, CLEANED = "observed (y)", "cleaned (y_clean)"
 
 
@@ -99,6 +101,11 @@ def _png(cube: xr.Dataset, record: pd.DataFrame, market: str, path: str) -> str:
     return path
 
 
+def chart_name(market: str) -> str:
+    """The file name of a market's cleaning chart (collision-free: see fcast.names.safe_name)."""
+    return f"cleaning-{safe_name(market)}.html"
+
+
 def _save_local(
     cube: xr.Dataset, record: pd.DataFrame, market: str, folder: str, png: bool
 ) -> list[str]:
@@ -106,7 +113,7 @@ def _save_local(
     import hvplot
     from bokeh.resources import INLINE
 
-    path = os.path.join(folder, f"cleaning-{market}.html")
+    path = os.path.join(folder, chart_name(market))
     hvplot.save(cleaning_chart(cube, record, market), path, resources=INLINE)
     return [path, _png(cube, record, market, path[: -len(".html")] + ".png")] if png else [path]
 
@@ -114,7 +121,7 @@ def _save_local(
 def save_cleaning_charts(
     cube: xr.Dataset, record: pd.DataFrame, folder: str, png: bool = False
 ) -> list[str]:
-    """Write `cleaning-<market>.html` (and .png) under `folder` (any fsspec URL) for each market with a removal."""
+    """Write `cleaning-<safe_name(market)>.html` (and .png) under `folder` (any fsspec URL) per market with a removal."""
     markets = _markets(record)
     if not markets:
         return []
@@ -135,4 +142,4 @@ def save_cleaning_charts(
     return out
 
 
-__all__ = ["cleaning_chart", "save_cleaning_charts"]
+__all__ = ["chart_name", "cleaning_chart", "save_cleaning_charts"]

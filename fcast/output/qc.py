@@ -19,33 +19,40 @@ The built-in checks (y: actuals, m: season length, n = min(horizon, m), T: last 
 | deviation | warning | abs(sum yhat / sum previous - 1) over the common dates > deviation_threshold |
 | totals | warning | max over dates of abs(sum over markets of yhat / total - 1) > totals tolerance (2%) |
 
-Extensions add checks with `register_qc(name, severity, fn)`; `fn(ctx)` gets a `QCContext`
-and returns ``(market, detail)`` pairs, or raises `SkipCheck` when it does not apply.
+Extensions add checks with `register_qc(name, severity, fn)`, or by installing a package
+with an entry point in the ``fcast.qc_checks`` group (a `QCCheck`, or a function whose
+``severity`` attribute is the severity, ``warning`` when it has none): `run_qc` runs every
+registered and installed check. `fn(ctx)` gets a `QCContext` and returns ``(market,
+detail)`` pairs, or raises `SkipCheck` when it does not apply. Severities are the one
+vocabulary of `fcast.contract`. The stage reads no file: the supplied totals come as a table.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from fcast.data import read_table, season_length
-from fcast.errors import DataError
+from fcast.contract import SEVERITIES, Severity, bound_columns, check_severity, levels_in
+from fcast.contract import value_columns as contract_values
+from fcast.data import season_length
 from fcast.options import Options
+from fcast.registry import Registry, RegistryError
 
-Severity = Literal["error", "warning", "info"]
 Finding = tuple[str, str]
 ALL = "*"
 TOTAL = "TOTAL"
 TOTALS_TOLERANCE = 0.02
 COLUMNS = ["market", "check", "severity", "detail"]
+#: what the severity column says of a check that found nothing, and of one that did not apply
+PASSED, SKIPPED = "ok", "skipped"
+#: the entry-point group installed checks come from
+ENTRY_POINT_GROUP = "fcast.qc_checks"
 LISTED = 10
 RECENT = 13  # periods of launch-phase growth the origin-jump check expects to continue
 
@@ -83,9 +90,7 @@ class QCContext:
 
     def values(self) -> list[str]:
         """yhat and the bound columns of the forecast."""
-        return [
-            c for c in self.forecast.columns if c == "yhat" or re.fullmatch(r"yhat_(lo|hi)_\d+", c)
-        ]
+        return contract_values(list(self.forecast.columns))
 
     def series(self, market: str) -> np.ndarray:
         """A market's actuals from its first observation (empty when it has none)."""
@@ -115,15 +120,26 @@ class QCCheck:
     fn: Check
 
 
-QC_CHECKS: dict[str, QCCheck] = {}
+def _as_check(target: object, name: str) -> QCCheck:
+    """An entry point's target as a check: a QCCheck, or a function (severity: its attribute, else warning)."""
+    if isinstance(target, QCCheck):
+        return QCCheck(name, check_severity(target.severity), target.fn)
+    if not callable(target):
+        raise TypeError(f"QC check entry point {name!r} is neither a QCCheck nor a function")
+    return QCCheck(name, check_severity(getattr(target, "severity", "warning")), target)
 
 
-def register_qc(name: str, severity: Severity, fn: Check) -> QCCheck:
-    """Add (or replace) a check in the registry."""
-    if severity not in ("error", "warning", "info"):
-        raise ValueError(f"severity must be error, warning or info, got {severity!r}")
-    QC_CHECKS[name] = QCCheck(name, severity, fn)
-    return QC_CHECKS[name]
+QC_CHECKS: Registry[QCCheck] = Registry("QC check", ENTRY_POINT_GROUP, _as_check)
+
+
+def register_qc(name: str, severity: Severity, fn: Check, *, replace: bool = False) -> QCCheck:
+    """Add a check to the registry (an existing name needs replace=True)."""
+    return QC_CHECKS.register(name, QCCheck(name, check_severity(severity), fn), replace=replace)
+
+
+def check_names() -> list[str]:
+    """The checks `run_qc` runs by default: the registered ones in order, then the installed ones."""
+    return [*QC_CHECKS, *(n for n in QC_CHECKS.names() if n not in QC_CHECKS)]
 
 
 def _pct(x: float) -> str:
@@ -172,11 +188,9 @@ def non_negative(ctx: QCContext) -> Iterable[Finding]:
 
 def _interval_chain(columns: Sequence[str]) -> list[str]:
     """Columns in the order they must increase: widest low, ..., yhat, ..., widest high."""
-    levels = sorted(
-        {int(c.rsplit("_", 1)[1]) for c in columns if re.fullmatch(r"yhat_(lo|hi)_\d+", c)}
-    )
-    lows = [f"yhat_lo_{lv}" for lv in reversed(levels) if f"yhat_lo_{lv}" in columns]
-    highs = [f"yhat_hi_{lv}" for lv in levels if f"yhat_hi_{lv}" in columns]
+    levels = levels_in(columns)
+    lows = [bound_columns([lv])[0] for lv in reversed(levels)]
+    highs = [bound_columns([lv])[1] for lv in levels]
     return [*lows, "yhat", *highs]
 
 
@@ -377,27 +391,33 @@ def _season_length(y: xr.DataArray | None) -> int:
     return season_length(freq) if freq else 1
 
 
+def _row(market: str, check: str, severity: str, detail: str) -> dict[str, Any]:
+    """One finding as a qc.parquet row."""
+    return {"market": market, "check": check, "severity": severity, "detail": detail}
+
+
 def _run_check(check: QCCheck, ctx: QCContext) -> list[dict[str, Any]]:
     """A check's findings as rows; 'ok' or 'skipped' rows when it found nothing."""
     try:
         found = list(check.fn(ctx))
     except SkipCheck as why:
-        return [{"market": ALL, "check": check.name, "severity": "skipped", "detail": str(why)}]
+        return [_row(ALL, check.name, SKIPPED, str(why))]
     except Exception as exc:  # a broken check must not pass silently: it blocks like an error
-        return [
-            {
-                "market": ALL,
-                "check": check.name,
-                "severity": "error",
-                "detail": f"check failed: {type(exc).__name__}: {exc}",
-            }
-        ]
+        return [_row(ALL, check.name, "error", f"check failed: {type(exc).__name__}: {exc}")]
     if not found:
-        return [{"market": ALL, "check": check.name, "severity": "ok", "detail": "passed"}]
-    return [
-        {"market": mk, "check": check.name, "severity": check.severity, "detail": d}
-        for mk, d in found
-    ]
+        return [_row(ALL, check.name, PASSED, "passed")]
+    return [_row(mk, check.name, check.severity, d) for mk, d in found]
+
+
+def _run_named(name: str, ctx: QCContext) -> list[dict[str, Any]]:
+    """Load a check by name and run it; an installed check that cannot be loaded is an error row."""
+    try:
+        check = QC_CHECKS.get(name)
+    except RegistryError:
+        raise
+    except Exception as exc:  # a broken extension must not pass silently either
+        return [_row(ALL, name, "error", f"check not loaded: {type(exc).__name__}: {exc}")]
+    return _run_check(check, ctx)
 
 
 def run_qc(
@@ -424,10 +444,8 @@ def run_qc(
         cfg or QCConfig(),
         season_length or _season_length(y),
     )
-    chosen = (
-        [QC_CHECKS[name] for name in checks] if checks is not None else list(QC_CHECKS.values())
-    )
-    rows = [row for check in chosen for row in _run_check(check, ctx)]
+    names = list(checks) if checks is not None else check_names()
+    rows = [row for name in names for row in _run_named(name, ctx)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -444,12 +462,12 @@ def has_errors(findings: pd.DataFrame) -> bool:
 def qc_summary(findings: pd.DataFrame) -> str:
     """A console summary: counts per severity, then the errors and warnings."""
     checks = findings["check"].nunique()
-    count = {s: int((findings["severity"] == s).sum()) for s in ("error", "warning", "info")}
-    skipped = sorted(set(findings.loc[findings["severity"] == "skipped", "check"]))
+    count = {s: int((findings["severity"] == s).sum()) for s in SEVERITIES}
+    skipped = sorted(set(findings.loc[findings["severity"] == SKIPPED, "check"]))
     head = f"QC: {checks} checks, {count['error']} error(s), {count['warning']} warning(s)"
     head += f"; skipped: {', '.join(skipped)}" if skipped else ""
     lines = [head]
-    for sev in ("error", "warning", "info"):
+    for sev in SEVERITIES:
         rows = findings[findings["severity"] == sev]
         lines += [
             f"  {sev:<7}  {r.check:<17} {r.market}: {r.detail}"
@@ -460,17 +478,3 @@ def qc_summary(findings: pd.DataFrame) -> str:
     if count["error"]:
         lines.append("  errors block publishing as official unless overridden with a reason")
     return "\n".join(lines)
-
-
-def read_totals(url: str) -> pd.DataFrame:
-    """A supplied totals table with columns date and total (CSV or Parquet, any fsspec URL)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    if not fs.exists(path):
-        raise DataError(f"totals file not found: {url} (qc.totals)")
-    df = read_table(url)
-    missing = [c for c in ("date", "total") if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"{url}: totals table needs columns date and total; missing {missing} (qc.totals)"
-        )
-    return df.assign(date=pd.to_datetime(df["date"]))[["date", "total"]]

@@ -85,7 +85,7 @@ def test_events_file_lists_sample_disruptions(sample):
     [
         (
             {"events": [{"market": "SE", "start": "2024-03-04", "end": "2024-02-26"}]},
-            "events.0: Value error, end 2024-02-26 is before start 2024-03-04",
+            "events.0: end 2024-02-26 is before start 2024-03-04",
         ),
         (
             {

@@ -484,22 +484,18 @@ def store_with_runs(tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture
 def sql_registered():
-    """The `sql` channel in the registry for one test (as the package registers it)."""
+    """The `sql` channel in the registry for one test (as its entry point registers it)."""
     from fcast.output.channels import CHANNELS, register_channel
 
-    before = CHANNELS.get("sql")
     register_channel("sql", sql_channel, replace=True)
     yield
-    if before is None:
-        CHANNELS.pop("sql", None)
-    else:
-        CHANNELS["sql"] = before
+    CHANNELS.unregister("sql")
 
 
 def test_publish_through_the_sql_channel_into_postgres_and_the_store_duckdb(
     store_with_runs, sql_registered, postgres_url
 ):
-    from fcast.output.publish import publish_run
+    from fcast.jobs.publish import publish_run
 
     store, run_id = store_with_runs["store"], store_with_runs["run_id"]
     result = publish_run(

@@ -176,7 +176,7 @@ def test_halving_search_in_the_tuning_job(cfg):
     assert set(result.forecast["market"]) == {"DK", "FI", "NO", "SE"}
 
 
-def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsys):
+def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, caplog):
     import numpy as np
     import pandas as pd
 
@@ -188,19 +188,19 @@ def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsy
     )
     tuned = run_tuning(cfg, progress=False)
     assert tuned.manifest["unselected"] == ["DK"]
-    assert "no hp has a CV score for 1 market(s) ['DK']" in capsys.readouterr().err
+    assert "no hp has a CV score for 1 market(s) ['DK']" in caplog.text
     dk = tuned.forecast[tuned.forecast["market"] == "DK"]
     assert len(dk) == cfg.horizon and np.isfinite(dk["yhat"]).all()
     assert set(dk["family"]) == {"seasonal_naive"}
     assert set(tuned.forecast["market"]) >= {"DK", "FI", "NO", "SE"}
 
 
-def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, capsys):
+def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, caplog):
     run_tuning(cfg, markets=["DK", "FI"], progress=False)
-    capsys.readouterr()
+    caplog.clear()
     weekly = run_weekly(cfg)
     assert weekly.manifest["untuned_markets"] == ["NO", "SE"]
-    assert "no tuned selection for ['NO', 'SE']" in capsys.readouterr().err
+    assert "no tuned selection for ['NO', 'SE']" in caplog.text
     fc = weekly.forecast
     assert {"DK", "FI", "NO", "SE"} <= set(fc["market"])
     assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {"seasonal_naive"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ import pytest
 
 from fcast.output.channels import (
     CHANNELS,
+    ENTRY_POINT_GROUP,
     ChannelError,
     Message,
     get_channel,
@@ -22,6 +25,7 @@ from fcast.output.channels import (
     store_channel,
     webhook_channel,
 )
+from tests.output.entry_points import declared, installed
 
 
 @contextmanager
@@ -138,9 +142,7 @@ def test_registry_resolve_and_send_collect_failures(tmp_path):
     try:
         with pytest.raises(ChannelError, match="already registered"):
             register_channel("test-note", note)
-        with pytest.raises(
-            ChannelError, match=r"unknown channel 'nope'; known channels: .*store.*webhook"
-        ):
+        with pytest.raises(ChannelError, match=r"unknown channel 'nope'; known: .*store.*webhook"):
             get_channel("nope")
         with pytest.raises(ChannelError, match="channel 'webhook' needs a URL"):
             resolve(["webhook"])
@@ -160,5 +162,44 @@ def test_registry_resolve_and_send_collect_failures(tmp_path):
             and calls == ["> v1"]
         )
     finally:
-        CHANNELS.pop("test-note", None)
-        CHANNELS.pop("test-broken", None)
+        CHANNELS.unregister("test-note")
+        CHANNELS.unregister("test-broken")
+
+
+def test_the_sql_channel_comes_from_its_declared_entry_point(tmp_path):
+    from fcast.infra.warehouse import sql_channel
+
+    refs = declared(ENTRY_POINT_GROUP)
+    assert refs == {"sql": "fcast.infra.warehouse:sql_channel"}
+    CHANNELS.unregister("sql")
+    try:
+        with installed(tmp_path, {ENTRY_POINT_GROUP: refs}):
+            assert "sql" in CHANNELS.names() and "sql" not in CHANNELS
+            assert get_channel("sql") is sql_channel
+        assert "sql" in CHANNELS  # loaded once, kept
+    finally:
+        CHANNELS.unregister("sql")
+
+
+def test_the_publish_job_registers_sql_when_the_installed_metadata_lacks_it():
+    from fcast.infra.warehouse import sql_channel
+    from fcast.jobs.publish import ensure_channels
+
+    CHANNELS.unregister("sql")
+    try:
+        ensure_channels()
+        assert get_channel("sql") is sql_channel
+        ensure_channels()  # idempotent
+    finally:
+        CHANNELS.unregister("sql")
+
+
+def test_output_imports_neither_the_store_nor_the_warehouse():
+    code = (
+        "import sys, fcast.output.channels, fcast.output.publish, fcast.output.report, "
+        "fcast.output.qc, fcast.output.plots\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('fcast.infra', 'fcast.jobs', "
+        "'fcast.config'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

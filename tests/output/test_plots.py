@@ -10,7 +10,7 @@ import pytest
 from fcast.data import to_cube
 from fcast.data.clean import clean, parse_events
 from fcast.data.sample import make_sample
-from fcast.output.plots import cleaning_chart, save_cleaning_charts
+from fcast.output.plots import chart_name, cleaning_chart, save_cleaning_charts
 
 pytest.importorskip("hvplot")
 
@@ -82,3 +82,18 @@ def test_no_removal_no_chart(tmp_path, cleaned):
     cube, record = cleaned
     assert save_cleaning_charts(cube, record[record["market"] == "SE"], str(tmp_path)) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_awkward_market_names_get_distinct_chart_files(tmp_path, cleaned):
+    cube, record = cleaned
+    names = {"DK": "東京", "PE": "a/b", "SE": "大阪"}
+    cube = cube.assign_coords(market=[names[m] for m in cube["market"].values.astype(str)])
+    record = record.assign(market=record["market"].map(names))
+    paths = save_cleaning_charts(cube, record, str(tmp_path / "charts"))
+    assert sorted(p.split("/")[-1] for p in paths) == sorted(
+        [chart_name("東京"), chart_name("a/b")]
+    )
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
+        p.split("/")[-1] for p in paths
+    )  # a/b wrote no sub-folder
+    assert chart_name("東京") != chart_name("大阪") and chart_name("se") != chart_name("SE")

@@ -1,74 +1,23 @@
-"""Publish: comparison at quarter and year ends, insights from hand-made forecasts, the whole publish on real runs."""
+"""Publish's pure stages: comparison at quarter and year ends, tracking and insights from hand-made forecasts."""
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
-from fcast.errors import StoreError
-from fcast.infra.store import Store
-from fcast.infra.vintage import list_vintages, read_vintage, verify_vintage
 from fcast.output.publish import (
     TOTAL,
     RunArtifacts,
     checkpoints,
     compare,
-    fmt_count,
     insights,
     key_checkpoint,
-    load_run,
     movers,
     period_name,
-    publish_run,
     tracking,
 )
-from tests.output.test_channels import webhook_server
-
-MARKETS = ["DE", "DK", "NO", "SE"]
-_SAMPLE: dict[str, Any] = {}
-
-
-def sample_runs(factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Real runs, built once per session: sample data, a small tuning run, weekly runs 8 weeks apart."""
-    if not _SAMPLE:
-        from fcast.config import parse_config
-        from fcast.data.sample import write_sample
-        from fcast.jobs.pipeline import run_tuning, run_weekly
-
-        root = factory.mktemp("sample-runs")
-        write_sample(str(root / "sample"))
-        (root / "space.yaml").write_text("families:\n  ets: {spec: [ANN]}\n  seasonal_naive: {}\n")
-        raw = {
-            "data": {"actuals": "sample/actuals.parquet"},
-            "horizon": 52,
-            "cv": {"splits": 1, "step": 13, "holdout": 0},
-            "space": "space.yaml",
-            "store": "store",
-        }
-        cfg = parse_config(raw, source="test", base=root)
-        run_tuning(cfg, markets=MARKETS, progress=False)
-        first = run_weekly(cfg, markets=MARKETS, as_of="2026-09-21", progress=False)
-        second = run_weekly(cfg, markets=MARKETS, progress=False)
-        _SAMPLE.update(root=root, store=cfg.store, first=first.run_id, second=second.run_id)
-    return _SAMPLE
-
-
-def fresh_store(sample: dict[str, Any], path: Path) -> Store:
-    """A new store holding copies of the sample runs (publishing writes into it)."""
-    shutil.copytree(Path(sample["store"]) / "runs", path / "store" / "runs")
-    return Store(str(path / "store"))
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> dict[str, Any]:
-    return sample_runs(tmp_path_factory)
-
 
 # --- hand-made forecasts ---------------------------------------------------------------
 
@@ -264,108 +213,3 @@ def test_tracking_scores_previous_vintages_on_recent_actuals():
     assert se["diff_pct"] == pytest.approx(5.0) and se["first"] == pd.Timestamp("2026-09-28")
     assert track.loc[("v1", TOTAL), "diff_pct"] == pytest.approx(100 * (4.368 / 4.3 - 1))
     assert track.loc[("v0", "DK"), "diff_pct"] == pytest.approx(100 * (1 / 0.9 - 1))
-
-
-# --- the whole publish on real runs ------------------------------------------------------
-
-
-def test_publish_two_runs_as_vintages_with_report_insights_and_channels(runs, tmp_path):
-    store = fresh_store(runs, tmp_path)
-    first = publish_run(store, runs["first"], "demo-1", author="ci")
-    assert first.ok and first.previous == [] and "first official forecast" in first.insights
-    for rel in (
-        "insights.md",
-        "comparison.parquet",
-        "report/index.html",
-        "report/png/overview.png",
-        "report/png/SE.png",
-    ):
-        assert store.exists("runs", runs["first"], *rel.split("/")), rel
-        assert rel in first.vintage["files"]
-    with webhook_server() as (url, received):
-        second = publish_run(store, runs["second"], "demo-2", webhook_url=url, author="ci")
-    assert (
-        second.ok
-        and second.previous == ["demo-1"]
-        and second.vintage["compared_with"] == ["demo-1"]
-    )
-    assert set(second.sent) == {"store", "webhook"} and received[0]["json"] == {
-        "text": second.insights,
-        "run_id": runs["second"],
-        "vintage": "demo-2",
-    }
-    assert list_vintages(store)["name"].tolist() == ["demo-1", "demo-2"]
-    assert (Path(store.root) / "published" / "latest" / "report" / "png" / "DK.png").exists()
-    # the headline is the real total of the new forecast at the latest checkpoint demo-1 also covers
-    fc = read_vintage(store, "demo-2")
-    key = key_checkpoint(second.comparison, "demo-1")
-    week = checkpoints(fc["date"]).set_index("checkpoint").loc[key, "date"]
-    assert f"**{fmt_count(fc.loc[fc['date'] == week, 'yhat'].sum())}**" in second.insights
-    assert "## Actuals against previous forecasts (last 8 weeks)" in second.insights
-    assert "(2026-09-28 to 2026-11-16)" in second.insights
-    assert set(second.comparison["vintage"]) == {"demo-1"} and set(second.comparison["market"]) == {
-        *MARKETS,
-        TOTAL,
-    }
-    with pytest.raises(StoreError, match="'demo-2' already exists"):
-        publish_run(store, runs["first"], "demo-2")
-    assert verify_vintage(store, "demo-2") == [] and read_vintage(store, "demo-2").equals(fc)
-
-
-def test_publish_refuses_before_any_work_when_a_channel_is_misconfigured(runs, tmp_path):
-    store = fresh_store(runs, tmp_path)
-    from fcast.output.channels import ChannelError
-
-    with pytest.raises(ChannelError, match="unknown channel 'email'"):
-        publish_run(store, runs["first"], "v1", channels=("store", "email"))
-    assert list_vintages(store).empty and not store.exists("runs", runs["first"], "insights.md")
-
-
-def test_a_failing_webhook_is_reported_and_the_vintage_stays(runs, tmp_path):
-    store = fresh_store(runs, tmp_path)
-    with webhook_server(status=500) as (url, _):
-        result = publish_run(store, runs["first"], "v1", channels=(), webhook_url=url, report=False)
-    assert not result.ok and "answered HTTP 500" in result.failed["webhook"]
-    assert result.report is None and list_vintages(store)["name"].tolist() == ["v1"]
-
-
-def test_qc_errors_stop_a_publish_before_any_file_is_written_unless_overridden(runs, tmp_path):
-    store = fresh_store(runs, tmp_path)
-    qc = pd.DataFrame(
-        {
-            "market": ["SE"],
-            "check": ["interval_width"],
-            "severity": ["error"],
-            "detail": ["95% interval 3x the level"],
-        }
-    )
-    store.write_parquet(qc, "runs", runs["first"], "qc.parquet")
-    with pytest.raises(StoreError, match="QC found 1 error"):
-        publish_run(store, runs["first"], "v1", report=False)
-    assert not store.exists("runs", runs["first"], "insights.md") and list_vintages(store).empty
-    result = publish_run(
-        store, runs["first"], "v1", report=False, override_reason="reviewed by ana", author="ana"
-    )
-    assert result.vintage["override"]["reason"] == "reviewed by ana"
-    assert (
-        'Published despite 1 QC error(s), overridden by ana: "reviewed by ana".' in result.insights
-    )
-    assert list_vintages(store)["override"].tolist() == ["reviewed by ana"]
-
-
-def test_load_run_reads_optional_tables_and_cuts_actuals_at_the_forecast(runs, tmp_path):
-    store = fresh_store(runs, tmp_path)
-    store.write_parquet(
-        pd.DataFrame({"market": ["SE"], "proxy": ["NO"], "weight": [1.0]}),
-        "runs",
-        runs["first"],
-        "proxies.parquet",
-    )
-    for optional in ("qc.parquet", "adjustments.parquet"):  # written by every pipeline run today
-        (Path(store.root) / "runs" / runs["first"] / optional).unlink(missing_ok=True)
-    run = load_run(store, runs["first"])
-    assert run.proxies is not None and run.qc is None and run.adjustments is None
-    assert run.actuals["date"].max() == pd.Timestamp("2026-09-21") < run.forecast["date"].min()
-    assert sorted(run.actuals["market"].unique()) == MARKETS
-    manifest = json.loads((Path(store.root) / "runs" / runs["first"] / "manifest.json").read_text())
-    assert run.manifest == manifest

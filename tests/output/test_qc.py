@@ -8,19 +8,22 @@ import pytest
 import xarray as xr
 
 from fcast.config import QCConfig
-from fcast.errors import DataError
+from fcast.contract import SEVERITIES
 from fcast.output.qc import (
+    ENTRY_POINT_GROUP,
     QC_CHECKS,
+    QCCheck,
     SkipCheck,
+    check_names,
     expected_step,
     forecast_growth,
     growth_range,
     has_errors,
     qc_summary,
-    read_totals,
     register_qc,
     run_qc,
 )
+from tests.output.entry_points import installed
 
 M = 52
 HISTORY = 156
@@ -231,10 +234,68 @@ def test_registered_checks_skipping_and_crashing():
         out = run_qc(fc, previous=fc, checks=["wants_previous"])
         assert out.values.tolist() == [["A", "wants_previous", "info", "always"]]
     finally:
-        QC_CHECKS.pop("wants_previous", None)
-        QC_CHECKS.pop("broken", None)
+        QC_CHECKS.unregister("wants_previous")
+        QC_CHECKS.unregister("broken")
     with pytest.raises(ValueError, match="severity"):
         register_qc("x", "fatal", broken)
+
+
+BUILT_IN = [
+    "markets_present",
+    "finite",
+    "non_negative",
+    "intervals_ordered",
+    "origin_jump",
+    "growth",
+    "deviation",
+    "totals",
+]
+
+
+def plugin_check(ctx):
+    """An installed check: notes every market of the forecast."""
+    return [(market, "seen by the plugin") for market, _ in ctx.by_market()]
+
+
+plugin_check.severity = "info"
+PLUGIN_RECORD = QCCheck("any name", "warning", plugin_check)
+
+
+def test_installed_checks_come_from_the_qc_checks_entry_point_group(tmp_path):
+    refs = {
+        "test_plugin": "tests.output.test_qc:plugin_check",
+        "test_record": "tests.output.test_qc:PLUGIN_RECORD",
+        "test_missing": "tests.output.no_such_module:check",
+    }
+    try:
+        with installed(tmp_path, {ENTRY_POINT_GROUP: refs}):
+            assert check_names() == [*BUILT_IN, "test_missing", "test_plugin", "test_record"]
+            out = run_qc(clean_forecast(actuals()), y=actuals(), checks=check_names()[-3:])
+        assert out.values.tolist() == [
+            [
+                "*",
+                "test_missing",
+                "error",
+                "check not loaded: ModuleNotFoundError: "
+                "No module named 'tests.output.no_such_module'",
+            ],
+            ["A", "test_plugin", "info", "seen by the plugin"],
+            ["B", "test_plugin", "info", "seen by the plugin"],
+            ["A", "test_record", "warning", "seen by the plugin"],
+            ["B", "test_record", "warning", "seen by the plugin"],
+        ]
+        assert QC_CHECKS.get("test_record").name == "test_record"  # named by its entry point
+    finally:
+        for name in refs:
+            QC_CHECKS.unregister(name)
+    assert check_names() == BUILT_IN
+
+
+def test_one_severity_vocabulary_and_no_silent_replacement():
+    assert list(QC_CHECKS) == BUILT_IN
+    assert {check.severity for _, check in QC_CHECKS.items()} <= set(SEVERITIES)
+    with pytest.raises(KeyError, match="QC check 'finite' is already registered"):
+        register_qc("finite", "warning", plugin_check)
 
 
 def test_summary_lists_errors_and_warnings():
@@ -246,17 +307,6 @@ def test_summary_lists_errors_and_warnings():
     assert lines[1] == "  error    markets_present   C: no forecast for this market"
     assert lines[2].startswith("  error    non_negative      A: 1 negative value(s), lowest -5")
     assert lines[-1] == "  errors block publishing as official unless overridden with a reason"
-
-
-def test_read_totals(tmp_path):
-    path = tmp_path / "totals.csv"
-    pd.DataFrame({"date": ["2026-11-23"], "total": [5.0]}).to_csv(path, index=False)
-    assert read_totals(str(path))["date"].tolist() == [pd.Timestamp("2026-11-23")]
-    pd.DataFrame({"day": ["2026-11-23"], "total": [5.0]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"needs columns date and total; missing \['date'\]"):
-        read_totals(str(path))
-    with pytest.raises(DataError, match=r"totals file not found: .*missing.csv \(qc.totals\)"):
-        read_totals(str(tmp_path / "missing.csv"))
 
 
 # --- a clean run on the built-in sample data --------------------------------------------------

@@ -24,17 +24,21 @@ import pytest
 from PIL import Image
 
 from fcast.infra.store import Store
-from fcast.output.publish import insights, load_run
+from fcast.jobs.publish import load_run
+from fcast.output.publish import insights
 from fcast.output.report import (
     ADJUSTMENT,
     CLEANED,
     FORECAST,
+    anchor,
     build_report,
     caption,
     markdown_html,
     market_view,
+    png_name,
 )
-from tests.output.test_publish import hand_made_run, sample_runs
+from tests.output.runs import sample_runs
+from tests.output.test_publish import hand_made_run
 
 CHROMIUM = (
     shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -126,6 +130,28 @@ def test_hand_made_report_has_every_market_new_market_proxies_and_no_remote_reso
     assert "KE (new market)" in html and "proxies: SE (0.60), NO (0.40)" in html
     assert "compared with v1 (data to 2026-09-21), v0 (data to 2026-06-22)" in html
     assert re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']https?://", html) == []
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Glyph"
+)  # the PNG font has no CJK glyphs; the files are what counts
+def test_awkward_market_names_get_distinct_ids_and_files(tmp_path):
+    run, previous, meta = hand_made_run()
+    names = {"DK": "東京", "FI": "大阪", "NO": "a/b", "SE": "..", "KE": "se"}
+    run.forecast["market"] = run.forecast["market"].map(names)
+    run.actuals["market"] = run.actuals["market"].map(names)
+    run.proxies = None
+    run.adjustments = run.adjustments.assign(market="東京")
+    previous = {k: v.assign(market=v["market"].map(names)) for k, v in previous.items()}
+    out = tmp_path / "report"
+    build_report(run, previous, out, meta=meta)
+    html = (out / "index.html").read_text()
+    ids = re.findall(r'<section class="market" id="([^"]+)"', html)
+    assert ids == [anchor(m) for m in sorted(names.values())] and len(set(ids)) == 5
+    assert all(f"href='#{i}'" in html for i in ids)
+    pngs = sorted(p.name for p in (out / "png").iterdir())
+    assert pngs == sorted([*(png_name(m) for m in names.values()), "overview.png"])
+    assert len({p.lower() for p in pngs}) == 6 and not (tmp_path / "a").exists()
 
 
 def test_report_files_and_pngs(report_dir):

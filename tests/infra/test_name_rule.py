@@ -1,4 +1,4 @@
-"""One name rule (issue 17 item 10): full match, no control characters, no path parts."""
+"""The one name rule (issue 17 item 10): full match, no control characters, no path parts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,48 @@
+"""Text formatting shared by the insights and the report: counts, changes, percentages, vintages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def fmt_count(x: float) -> str:
+    """A count in short form: 1.23B, 12.3M, 845k, 950."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.0f}"
+
+
+def fmt_delta(x: float) -> str:
+    """A signed count in short form: +1.2M, -45.3k."""
+    return ("+" if x >= 0 else "-") + fmt_count(abs(x))
+
+
+def fmt_pct(x: float) -> str:
+    """A signed percentage with one decimal: +2.4%."""
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.1f}%"
+
+
+def change(pct: float, delta: float, rounding: float = 0.05) -> str:
+    """'up 2.4% (+1.2M)', 'down ...' or 'unchanged' (within rounding)."""
+    if math.isnan(pct):
+        return "not comparable"
+    if abs(pct) < rounding:
+        return "unchanged"
+    return f"{'up' if pct > 0 else 'down'} {abs(pct):.1f}% ({fmt_delta(delta)})"
+
+
+def adjustment_amount(kind: Any, value: Any) -> str:
+    """'+10%' for a percentage adjustment, else 'kind value' (e.g. 'level 5000')."""
+    if str(kind) in ("pct", "percent", "multiply_pct") and isinstance(value, int | float):
+        return f"{value:+g}%"
+    return f"{kind} {value}"
+
+
+def vintage_ref(name: str, meta: dict[str, dict[str, Any]]) -> str:
+    """'demo-1 (data to 2026-09-21)' with what is known about a vintage."""
+    data_end = meta.get(name, {}).get("data_end")
+    return f"{name} (data to {data_end})" if data_end else name

@@ -1,0 +1,196 @@
+"""What each figure of the report shows, as plain tables: one `MarketView` per market and one for the total.
+
+A view holds the actuals shown (the last `HISTORY` periods), the new forecast with its
+intervals, the previous official forecasts, the shaded spans (adjustment periods, cleaned
+disruptions) and, for new markets, the proxies. The interactive page and the PNGs draw the
+same views with the same colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from fcast.contract import bound_columns, levels_in
+from fcast.output.publish import TOTAL, RunArtifacts, adjustment_amount
+
+FORECAST = "#1f77b4"
+ACTUAL = "#222222"
+BASE = "#8c8c8c"
+PREVIOUS = ("#ff7f0e", "#2ca02c")
+ADJUSTMENT = "#f2c14e"
+CLEANED = "#d62728"
+UP, DOWN = "#2ca02c", "#d62728"
+HISTORY = 156  # periods of actuals shown before the forecast
+
+
+@dataclass
+class MarketView:
+    """Everything one market's figure shows, as plain tables."""
+
+    market: str
+    actuals: pd.DataFrame  # date, y
+    forecast: pd.DataFrame  # date, yhat, yhat_lo_*, yhat_hi_*, [yhat_base]
+    previous: dict[str, pd.DataFrame]  # vintage -> date, yhat
+    adjustments: pd.DataFrame = field(default_factory=lambda: _spans([]))  # start, end, label
+    cleaned: pd.DataFrame = field(default_factory=lambda: _spans([]))
+    proxies: list[tuple[str, float]] = field(default_factory=list)
+    segment: str = "mature"
+    family: str = ""
+
+
+def _spans(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """A table of shaded periods: start, end, label."""
+    return pd.DataFrame(rows, columns=["start", "end", "label"])
+
+
+def _mine(table: pd.DataFrame | None, market: str) -> pd.DataFrame:
+    """Rows of a stage table for one market (rows for '*' or 'ALL' apply to every market)."""
+    if table is None or table.empty or "market" not in table:
+        return pd.DataFrame()
+    return table[table["market"].astype(str).isin([market, "*", "ALL"]) | table["market"].isna()]
+
+
+def _adjustment_spans(table: pd.DataFrame | None, market: str) -> pd.DataFrame:
+    """Adjustment periods of a market with a readable label."""
+    rows = [
+        {
+            "start": pd.Timestamp(r["start"]),
+            "end": pd.Timestamp(r["end"]),
+            "label": f"{adjustment_amount(r.get('kind'), r.get('value'))}: {r.get('reason', '')} ({r.get('author', '')})",
+        }
+        for r in _mine(table, market).to_dict("records")
+    ]
+    return _spans(rows)
+
+
+def _cleaned_spans(table: pd.DataFrame | None, market: str) -> pd.DataFrame:
+    """Cleaned (removed) disruptions of a market with a readable label."""
+    mine = _mine(table, market)
+    if "applied" in mine:
+        mine = mine[mine["applied"].fillna(False).astype(bool)]
+    rows = []
+    for r in mine.to_dict("records"):
+        change = f" {r['change_pct']:+.0f}%" if pd.notna(r.get("change_pct")) else ""
+        rows.append(
+            {
+                "start": pd.Timestamp(r["start"]),
+                "end": pd.Timestamp(r["end"]),
+                "label": f"{r.get('kind', 'disruption')} ({r.get('source', '')}){change}",
+            }
+        )
+    return _spans(rows)
+
+
+def _visible(spans: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    """Spans that end within the shown window."""
+    return spans[spans["end"] >= since].reset_index(drop=True)
+
+
+def _proxies(table: pd.DataFrame | None, market: str) -> list[tuple[str, float]]:
+    """(proxy, weight) pairs of a new market, heaviest first."""
+    if table is None or table.empty or "proxy" not in table:
+        return []
+    mine = table[table["market"].astype(str) == market]
+    weights = (
+        mine["weight"] if "weight" in mine else pd.Series(1.0 / max(len(mine), 1), index=mine.index)
+    )
+    pairs = sorted(
+        zip(mine["proxy"].astype(str), weights.astype(float), strict=True), key=lambda p: -p[1]
+    )
+    return pairs
+
+
+def market_view(
+    run: RunArtifacts, previous: dict[str, pd.DataFrame], market: str, history: int = HISTORY
+) -> MarketView:
+    """The figure data of one market."""
+    fc = run.forecast[run.forecast["market"] == market].sort_values("date").reset_index(drop=True)
+    hist = (
+        run.actuals[run.actuals["market"] == market]
+        if run.actuals is not None
+        else pd.DataFrame(columns=["date", "y"])
+    )
+    prev = {
+        k: v[v["market"] == market]
+        .assign(date=lambda d: pd.to_datetime(d["date"]))
+        .sort_values("date")
+        for k, v in previous.items()
+    }
+    shown = hist.sort_values("date").tail(history)[["date", "y"]].reset_index(drop=True)
+    since = min(pd.concat([shown["date"], fc["date"]]), default=pd.Timestamp.min)
+    return MarketView(
+        market,
+        shown,
+        fc,
+        {k: v[["date", "yhat"]].reset_index(drop=True) for k, v in prev.items() if len(v)},
+        _visible(_adjustment_spans(run.adjustments, market), since),
+        _visible(_cleaned_spans(run.cleaning, market), since),
+        _proxies(run.proxies, market),
+        str(fc["segment"].iloc[0]) if len(fc) else "",
+        str(fc["family"].iloc[0]) if len(fc) else "",
+    )
+
+
+def total_view(
+    run: RunArtifacts, previous: dict[str, pd.DataFrame], history: int = HISTORY
+) -> MarketView:
+    """The figure data of the total over the forecast's markets (no intervals: they do not add up)."""
+    markets = set(run.forecast["market"])
+    fc = run.forecast.groupby("date", as_index=False)["yhat"].sum()
+    hist = pd.DataFrame(columns=["date", "y"])
+    if run.actuals is not None:
+        hist = (
+            run.actuals[run.actuals["market"].isin(markets)]
+            .groupby("date", as_index=False)["y"]
+            .sum()
+            .tail(history)
+        )
+    prev = {
+        k: v.assign(date=pd.to_datetime(v["date"])).groupby("date", as_index=False)["yhat"].sum()
+        for k, v in previous.items()
+    }
+    return MarketView(TOTAL, hist.reset_index(drop=True), fc, prev, segment="total")
+
+
+def levels_widest_first(fc: pd.DataFrame) -> list[int]:
+    """Interval levels present in a forecast table, widest first (drawn in that order)."""
+    return sorted(levels_in(list(fc.columns)), reverse=True)
+
+
+def interval_alpha(level: int) -> float:
+    """Opacity of an interval band: the wide ones lighter."""
+    return 0.12 if level >= 90 else 0.22
+
+
+def extent(view: MarketView) -> tuple[float, float]:
+    """Lower and upper edges for shaded spans: a little beyond everything drawn."""
+    series = [view.actuals["y"], view.forecast["yhat"]]
+    series += [view.forecast[c] for c in bound_columns(levels_widest_first(view.forecast))]
+    series += [p["yhat"] for p in view.previous.values()]
+    values = pd.concat([x for x in series if len(x)] or [pd.Series([0.0, 1.0])]).dropna()
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) or 1.0
+    return max(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad
+
+
+def caption(view: MarketView) -> str:
+    """One line under a market's figure: model, segment, proxies, spans shown."""
+    parts = [
+        f"model: {view.family}" if view.family else "",
+        f"segment: {view.segment}" if view.segment else "",
+    ]
+    if view.proxies:
+        parts.append("proxies: " + ", ".join(f"{p} ({w:.2f})" for p, w in view.proxies))
+    if len(view.adjustments):
+        parts.append(f"{len(view.adjustments)} adjustment period(s) shaded yellow")
+    if len(view.cleaned):
+        parts.append(f"{len(view.cleaned)} cleaned disruption(s) shaded red")
+    return "; ".join(p for p in parts if p)
+
+
+def market_order(run: RunArtifacts) -> list[str]:
+    """Markets in the order the report shows them (alphabetical)."""
+    return sorted(run.forecast["market"].astype(str).unique())
