@@ -91,6 +91,11 @@ class SelectConfig(_Strict):
     top: int = Field(3, ge=1)
     combine: Literal["best", "mean", "median"] = "best"
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
+    weighting: str | list[str] = Field(
+        "equal",
+        description="member weights for mean/median: equal, inverse_error, stacked, or a list "
+        "of them to choose from on the holdout (fcast.core.weighting)",
+    )
     max_age_days: int | None = Field(
         180, ge=1, description="weekly runs warn about markets whose tuned selection is older"
     )
@@ -174,6 +179,11 @@ class RunConfig(_Strict):
     search: SearchConfig = SearchConfig()
     publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
+    intervals: Literal["model", "conformal"] = Field(
+        "model",
+        description="mature-market intervals: the models' own (combined like the forecast) or "
+        "conformal from the CV residuals of the combined forecast (fcast.core.conformal)",
+    )
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
     source: str | None = Field(
@@ -212,6 +222,34 @@ class RunConfig(_Strict):
                 raise ValueError(
                     f"select.weights: weights must be non-negative with a positive sum, got {w}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _weighting(self) -> RunConfig:
+        from fcast.core.weighting import WEIGHTINGS
+
+        w = self.select.weighting
+        names = [w] if isinstance(w, str) else list(w)
+        unknown = [n for n in names if n not in WEIGHTINGS]
+        if unknown or not names:
+            raise ValueError(
+                f"select.weighting: unknown {unknown or names}; choose from {sorted(WEIGHTINGS)} (or a list of them)"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"select.weighting: {names} names a strategy twice")
+        if names != ["equal"] and self.select.combine == "best":
+            raise ValueError(
+                "select.weighting: learned weights need combine: mean or median (best keeps one member)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _conformal_horizon(self) -> RunConfig:
+        if self.intervals == "conformal" and self.cv_horizon < self.horizon:
+            raise ValueError(
+                f"intervals: conformal needs CV windows as long as the horizon: cv.horizon "
+                f"{self.cv_horizon} < horizon {self.horizon}"
+            )
         return self
 
     @model_validator(mode="after")

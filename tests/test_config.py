@@ -300,3 +300,34 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
 def test_a_config_path_that_is_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is a folder, expected a YAML file"):
         load_config(tmp_path)
+
+
+def test_select_weighting_and_intervals():
+    cfg = parse_config(minimal())
+    assert cfg.select.weighting == "equal" and cfg.intervals == "model"
+    raw = minimal() | {
+        "select": {
+            "top": 5,
+            "combine": "median",
+            "weighting": ["equal", "inverse_error", "stacked"],
+        },
+        "intervals": "conformal",
+    }
+    cfg = parse_config(raw)
+    assert cfg.select.weighting == ["equal", "inverse_error", "stacked"]
+    assert cfg.intervals == "conformal"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"select": {"combine": "median", "weighting": "fancy"}}, "select.weighting: unknown"),
+        ({"select": {"combine": "median", "weighting": ["stacked", "stacked"]}}, "twice"),
+        ({"select": {"combine": "best", "weighting": "stacked"}}, "combine: mean or median"),
+        ({"intervals": "conformal", "cv": {"horizon": 4}}, "as long as the horizon"),
+        ({"intervals": "bootstrap"}, "intervals"),
+    ],
+)
+def test_select_weighting_and_intervals_are_validated(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(minimal() | extra)

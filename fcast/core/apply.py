@@ -1,8 +1,8 @@
 """Applier: refit the selected model(s) per market on all history and forecast the horizon.
 
 A market's forecast is the weighted mean of its selected members (one member with
-weight 1 for `combine: best`), or with `combine: median` their pointwise median; interval
-bounds are combined the same way. A
+weight 1 for `combine: best`), or with `combine: median` their pointwise weighted median
+(the plain median for equal weights); interval bounds are combined the same way. A
 member that fails to refit is dropped and the others re-weighted; when every member
 fails, the market falls back on a seasonal naive forecast and says so in `family`.
 User counts cannot be negative, so forecasts and bounds are clipped at zero.
@@ -19,6 +19,7 @@ import xarray as xr
 
 from fcast.core.models import Model
 from fcast.core.tune.grid import align_x, first_observed
+from fcast.core.weighting import weighted_median
 from fcast.data.calendar import future_index
 
 Member = tuple[Model, float]
@@ -28,9 +29,14 @@ COMBINES = ("mean", "median")
 def pool(
     values: Sequence[np.ndarray], combine: str = "mean", weights: Sequence[float] | None = None
 ) -> np.ndarray:
-    """Members' forecasts pooled pointwise: weighted mean (equal weights by default) or median."""
-    if combine == "median":  # weights do not enter
-        return np.median(values, axis=0)
+    """Members' forecasts pooled pointwise: weighted mean or weighted median (equal weights by default).
+
+    With equal weights the median is `np.median` (see `fcast.core.weighting.weighted_median`).
+    """
+    if combine == "median":
+        if weights is None:
+            return np.median(values, axis=0)
+        return weighted_median(np.asarray(values), np.asarray(weights, dtype=float))
     if weights is None:
         return np.mean(values, axis=0)
     w = np.asarray(weights) / np.sum(weights)

@@ -7,8 +7,13 @@
 3. `holdout_scores`: refit each of the top X on everything before the final holdout and
    score it on the holdout; the combination of the X (mean, or median) is scored too.
 4. `choose`: `best` keeps the member with the lowest holdout score (the CV best when
-   there is no holdout); `mean` keeps all X with equal weights; `median` keeps all X and
-   the applier takes their pointwise median (the table's `combine` column says which).
+   there is no holdout); `mean` keeps all X and the applier takes their weighted mean;
+   `median` keeps all X and the applier takes their pointwise (weighted) median (the
+   table's `combine` column says which).
+5. `learn_weights` (with `mean` or `median`): the members' weights, equal or learned from
+   the market's CV forecasts by a `weighting` strategy (`fcast.core.weighting`); given
+   several strategies, the one whose combination scores best on the final holdout (or the
+   newest CV split), pooled over markets, is kept (the table's `weighting` column).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
 from fcast.core.space import models_of
 from fcast.core.tune.grid import FAILED, SKIPPED, align_x, first_observed
+from fcast.core.weighting import WEIGHTINGS
 
 
 def split_weights(
@@ -84,12 +90,17 @@ def holdout_block(
     x: np.ndarray | None = None,
     features: list[str] | None = None,
     combine: str = "mean",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per market: each member's holdout score and the score of the members' combined forecast."""
+    keep_forecasts: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Per market: each member's holdout score and the score of the members' combined forecast.
+
+    `keep_forecasts`: also return the members' holdout forecasts (market, member, step).
+    """
     n_m = y.shape[0]
     width = max((len(m) for m in members), default=0)
     scores = np.full((n_m, width), np.nan)
     mean_scores = np.full(n_m, np.nan)
+    kept = np.full((n_m, width, holdout), np.nan)
     first = first_observed(y)
     for mi in range(n_m):
         train, test = y[mi, first[mi] : y.shape[1] - holdout], y[mi, y.shape[1] - holdout :]
@@ -113,9 +124,12 @@ def holdout_block(
             except Exception:  # a member that cannot refit is out of the running, not a crash
                 continue
             scores[mi, k] = window_score(metric, test, fc, scale)
+            kept[mi, k] = fc
             forecasts.append(fc)
         if forecasts:
             mean_scores[mi] = window_score(metric, test, pool(forecasts, combine), scale)
+    if keep_forecasts:
+        return scores, mean_scores, kept
     return scores, mean_scores
 
 
@@ -130,8 +144,11 @@ def holdout_scores(
     block_markets: int = 8,
     x: xr.DataArray | None = None,
     combine: str = "mean",
-) -> tuple[xr.DataArray, xr.DataArray]:
+    forecasts: bool = False,
+) -> tuple[xr.DataArray, ...]:
     """Holdout score of each top-X member (market, rank) and of their mean or median (market).
+
+    `forecasts`: also return the members' holdout forecasts (market, rank, step).
 
     `x` (market, time, feature): holiday features on y's time axis, for members with regressors.
     """
@@ -152,7 +169,7 @@ def holdout_scores(
     args = [
         (values[b], members[b], holdout, metric)
         + ((None, None) if x_values is None else (x_values[b], features))
-        + (combine,)
+        + (combine, forecasts)
         for b in blocks
     ]
     if client is None:
@@ -162,10 +179,25 @@ def holdout_scores(
     width = top.sizes["rank"]
     member = np.full((len(members), width), np.nan)
     mean = np.full(len(members), np.nan)
-    for b, (s, m) in zip(blocks, results, strict=True):
-        member[b, : s.shape[1]] = s
-        mean[b] = m
+    kept = np.full((len(members), width, holdout), np.nan)
+    for b, res in zip(blocks, results, strict=True):
+        member[b, : res[0].shape[1]] = res[0]
+        mean[b] = res[1]
+        if forecasts:
+            kept[b, : res[2].shape[1]] = res[2]
     coords = {"market": y["market"].values}
+    if forecasts:
+        return (
+            xr.DataArray(
+                member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
+            ),
+            xr.DataArray(mean, dims="market", coords=coords),
+            xr.DataArray(
+                kept,
+                dims=("market", "rank", "step"),
+                coords={**coords, "rank": top["rank"].values, "step": np.arange(1, holdout + 1)},
+            ),
+        )
     return (
         xr.DataArray(
             member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
@@ -181,8 +213,13 @@ def choose(
     holdout_mean: xr.DataArray | None,
     hp: xr.Dataset,
     combine: str = "best",
+    member_weights: dict[str, list[float]] | None = None,
+    weighting: str = "equal",
 ) -> pd.DataFrame:
-    """The selection table: one row per market and top-X member, with the chosen weight."""
+    """The selection table: one row per market and top-X member, with the chosen weight.
+
+    `member_weights` (market -> weights in rank order): learned weights for `mean`/`median`.
+    """
     rows = []
     names = [
         c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
@@ -200,7 +237,9 @@ def choose(
             if holdout is not None
             else [float("nan")] * len(ranks)
         )
-        if combine in COMBINES:
+        if combine in COMBINES and member_weights is not None and str(market) in member_weights:
+            weights = [float(w) for w in member_weights[str(market)]]
+        elif combine in COMBINES:
             weights = [1.0 / len(ranks)] * len(ranks)
         else:
             # lowest holdout score wins; NaN holdout (no holdout or refit failed) falls back on CV rank
@@ -229,6 +268,7 @@ def choose(
                     if holdout_mean is not None and combine in COMBINES
                     else float("nan"),
                     "combine": combine,
+                    "weighting": weighting if combine in COMBINES else "equal",
                 }
             )
     return pd.DataFrame(rows)
@@ -251,22 +291,34 @@ def select(
     holdout: int = 0,
     client=None,  # noqa: ANN001
     x: xr.DataArray | None = None,
+    weighting: str | Sequence[str] = "equal",
 ) -> pd.DataFrame:
     """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table.
 
     `x`: holiday features (market, time, feature) covering y, for members with regressors.
     `combine`: `best` (one member), `mean` or `median` (all top X, combined by the applier).
+    `weighting`: how the top X are weighted for `mean`/`median`, a name in
+    `fcast.core.weighting.WEIGHTINGS` or a list of them (the holdout, or without one the
+    newest CV split, picks one for all markets).
     """
     if combine not in ("best", *COMBINES):
         raise ValueError(f"combine must be best, mean or median, got {combine!r}")
+    names = [weighting] if isinstance(weighting, str) else list(weighting)
+    unknown = [n for n in names if n not in WEIGHTINGS]
+    if unknown or not names:
+        raise ValueError(f"weighting must be among {sorted(WEIGHTINGS)}, got {names}")
+    if combine == "best" and names != ["equal"]:
+        raise ValueError("a weighting other than equal needs combine: mean or median")
     metric = tuning.attrs["metric"]
     w = split_weights(tuning["split"].values, weights)
     cv = score(tuning["error"], tuning["status"], w, metric).compute()
     best = top_hps(cv, top)
     hp = hp_coords(tuning)
     ho = ho_mean = None
+    learned = names != ["equal"]
+    ho_window = None
     if holdout > 0:
-        ho, ho_mean = holdout_scores(
+        out = holdout_scores(
             y.sel(market=best["market"]),
             best,
             hp,
@@ -276,5 +328,232 @@ def select(
             client,
             x=x,
             combine=combine if combine in COMBINES else "mean",
+            forecasts=learned,
         )
-    return choose(best, cv, ho, ho_mean, hp, combine)
+        ho, ho_mean = out[0], out[1]
+        if learned:
+            ho_window = _holdout_window(
+                y.sel(market=best["market"]),
+                out[2],
+                holdout,
+                metric,
+                int(tuning.attrs["season_length"]),
+            )
+    if not learned:
+        return choose(best, cv, ho, ho_mean, hp, combine)
+    member_weights, chosen, _ = learn_weights(tuning, best, w, metric, names, combine, ho_window)
+    if ho_window is not None:  # the ensemble's holdout score with the learned weights
+        ho_mean = _ensemble_holdout(ho_window, member_weights, combine, metric, ho_mean)
+    return choose(best, cv, ho, ho_mean, hp, combine, member_weights, chosen)
+
+
+# appended to fcast/core/select.py: learned member weights (select.weighting)
+
+
+def _market_arrays(
+    tuning: xr.Dataset, markets: Sequence[str], best: xr.DataArray
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[list[int]]]:
+    """Per market: the top members' CV forecasts (split, member, step), with y_test and scale."""
+    sub = tuning[["yhat", "y_test", "scale"]].sel(market=list(markets))
+    yhat = sub["yhat"].transpose("market", "split", "hp", "step")
+    hp_pos = {int(h): i for i, h in enumerate(tuning["hp"].values)}
+    ranks = best.sel(market=list(markets)).values
+    members = [[int(h) for h in row if h >= 0] for row in ranks]
+    values = yhat.values
+    per_market = [values[mi][:, [hp_pos[h] for h in hs], :] for mi, hs in enumerate(members)]
+    return (
+        per_market,
+        sub["y_test"].transpose("market", "split", "step").values,
+        sub["scale"].transpose("market", "split").values,
+        members,
+    )
+
+
+def _fit_all(
+    name: str,
+    forecasts: list[np.ndarray],
+    y_test: np.ndarray,
+    scale: np.ndarray,
+    cv_scores: np.ndarray,
+    members: list[list[int]],
+    splits: np.ndarray,
+) -> list[np.ndarray]:
+    """One weighting fitted per market on the given split positions."""
+    fit = WEIGHTINGS[name].fit
+    out = []
+    for mi, hs in enumerate(members):
+        if not hs:
+            out.append(np.zeros(0))
+            continue
+        out.append(
+            fit(
+                forecasts[mi][splits],
+                y_test[mi, splits],
+                scale[mi, splits],
+                cv_scores[mi, : len(hs)],
+            )
+        )
+    return out
+
+
+def _pooled_score(
+    metric: str,
+    candidates: dict[str, list[np.ndarray]],
+    forecasts: list[np.ndarray],
+    y: np.ndarray,
+    scale: np.ndarray,
+    combine: str,
+) -> dict[str, float]:
+    """Mean over markets of each candidate's combined-forecast score on one window (markets every candidate scores)."""
+    per = {name: np.full(len(forecasts), np.nan) for name in candidates}
+    for mi, fc in enumerate(forecasts):
+        ok = np.all(np.isfinite(fc), axis=1) if fc.size else np.zeros(0, bool)
+        if not ok.any() or not np.all(np.isfinite(y[mi])):
+            continue
+        for name, ws in candidates.items():
+            w = ws[mi][ok]
+            if w.sum() <= 0:
+                continue
+            per[name][mi] = window_score(metric, y[mi], pool(fc[ok], combine, w), scale[mi])
+    common = np.logical_and.reduce([np.isfinite(v) for v in per.values()])
+    return {
+        name: float(v[common].mean()) if common.any() else float("nan") for name, v in per.items()
+    }
+
+
+def learn_weights(
+    tuning: xr.Dataset,
+    best: xr.DataArray,
+    split_w: xr.DataArray,
+    metric: str,
+    weighting: Sequence[str],
+    combine: str,
+    holdout: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None,
+) -> tuple[dict[str, list[float]], str, dict[str, float]]:
+    """Member weights per market for the top X, with the weighting chosen among `weighting`.
+
+    With several candidates, each is fitted on the CV splits and scored on the holdout
+    (`holdout`: per market the members' holdout forecasts (member, step), the actuals and the
+    scale); without a holdout, on the newest CV split with weights fitted on the older ones.
+    The lowest score pooled over markets wins (ties: the first listed). The winner is then
+    fitted on all CV splits. Returns {market: weights in rank order}, the name, the scores.
+    """
+    names = list(weighting)
+    markets = [str(m) for m in best["market"].values]
+    forecasts, y_test, scale, members = _market_arrays(tuning, markets, best)
+    n_split = y_test.shape[1]
+    cv = score(tuning["error"], tuning["status"], split_w, metric).compute()
+    cv_ranked = np.full((len(markets), best.sizes["rank"]), np.nan)
+    for mi, hs in enumerate(members):
+        cv_ranked[mi, : len(hs)] = cv.sel(market=markets[mi], hp=hs).values
+    scores: dict[str, float] = {}
+    chosen = names[0]
+    if len(names) > 1:
+        if holdout is not None:
+            cands = {
+                n: _fit_all(n, forecasts, y_test, scale, cv_ranked, members, np.arange(n_split))
+                for n in names
+            }
+            scores = _pooled_score(metric, cands, holdout[0], holdout[1], holdout[2], combine)
+        elif n_split > 1:
+            older = np.arange(n_split - 1)
+            sub = tuning.isel(split=older)
+            w_old = split_weights(sub["split"].values, _renorm(split_w, sub["split"].values))
+            cv_old = score(sub["error"], sub["status"], w_old, metric).compute()
+            old_ranked = np.full_like(cv_ranked, np.nan)
+            for mi, hs in enumerate(members):
+                old_ranked[mi, : len(hs)] = cv_old.sel(market=markets[mi], hp=hs).values
+            cands = {
+                n: _fit_all(
+                    n,
+                    forecasts,
+                    y_test,
+                    scale,
+                    np.nan_to_num(old_ranked, nan=np.inf),
+                    members,
+                    older,
+                )
+                for n in names
+            }
+            newest = [fc[-1] for fc in forecasts]
+            scores = _pooled_score(metric, cands, newest, y_test[:, -1], scale[:, -1], combine)
+        finite = {n: s for n, s in scores.items() if np.isfinite(s)}
+        if finite:
+            chosen = min(names, key=lambda n: (finite.get(n, np.inf), names.index(n)))
+    final = _fit_all(chosen, forecasts, y_test, scale, cv_ranked, members, np.arange(n_split))
+    return {m: [float(v) for v in w] for m, w in zip(markets, final, strict=True)}, chosen, scores
+
+
+def _renorm(split_w: xr.DataArray, keep: np.ndarray) -> list[float]:
+    """Split weights restricted to `keep` (they are renormalised by split_weights)."""
+    return [float(v) for v in split_w.sel(split=keep).values]
+
+
+def _holdout_window(
+    y: xr.DataArray, forecasts: xr.DataArray, holdout: int, metric: str, season_length: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The holdout as one window: per market the members' forecasts (member, step), actuals, scale."""
+    values = y.transpose("market", "time").values
+    first = first_observed(values)
+    fc = forecasts.sel(market=y["market"]).values
+    per, y_ho, scale = [], np.full((len(values), holdout), np.nan), np.full(len(values), np.nan)
+    for mi in range(len(values)):
+        train = values[mi, first[mi] : values.shape[1] - holdout]
+        y_ho[mi] = values[mi, values.shape[1] - holdout :]
+        scale[mi] = mase_scale(train, season_length) if len(train) else np.nan
+        per.append(fc[mi])
+    return per, y_ho, scale
+
+
+def _ensemble_holdout(
+    window: tuple[list[np.ndarray], np.ndarray, np.ndarray],
+    member_weights: dict[str, list[float]],
+    combine: str,
+    metric: str,
+    fallback: xr.DataArray,
+) -> xr.DataArray:
+    """Holdout score of each market's combination with its learned weights (fallback where none)."""
+    out = fallback.copy()
+    forecasts, y_ho, scale = window
+    for mi, market in enumerate(out["market"].values):
+        w = np.asarray(member_weights.get(str(market), []))
+        fc = forecasts[mi][: len(w)]
+        ok = np.all(np.isfinite(fc), axis=1) & (w > 0) if len(w) else np.zeros(0, bool)
+        if ok.any():
+            out[mi] = window_score(metric, y_ho[mi], pool(fc[ok], combine, w[ok]), scale[mi])
+    return out
+
+
+def cv_residuals(tuning: xr.Dataset, selection: pd.DataFrame) -> xr.DataArray:
+    """Actual minus the selection's combined forecast on every CV split: (market, split, step).
+
+    The same rule the applier uses (weighted mean, or weighted median, of the members that
+    have a forecast in the split); NaN where no member has one. Input for
+    `fcast.core.conformal.calibrate`.
+    """
+    from fcast.core.apply import combine_of
+
+    how = combine_of(selection)
+    chosen = selection[selection["weight"] > 0]
+    markets = [
+        m
+        for m in chosen["market"].astype(str).unique()
+        if m in set(tuning["market"].values.tolist())
+    ]
+    out = np.full((len(markets), tuning.sizes["split"], tuning.sizes["step"]), np.nan)
+    for mi, market in enumerate(markets):
+        rows = chosen[chosen["market"].astype(str) == market]
+        hs = rows["hp"].astype(int).tolist()
+        w = rows["weight"].to_numpy(dtype=float)
+        fc = tuning["yhat"].sel(market=market, hp=hs).transpose("split", "hp", "step").values
+        y_test = tuning["y_test"].sel(market=market).transpose("split", "step").values
+        for si in range(fc.shape[0]):
+            ok = np.all(np.isfinite(fc[si]), axis=1)
+            if ok.any():
+                out[mi, si] = y_test[si] - pool(fc[si][ok], how, w[ok])
+    return xr.DataArray(
+        out,
+        dims=("market", "split", "step"),
+        coords={"market": markets, "split": tuning["split"].values, "step": tuning["step"].values},
+        name="residual",
+    )

@@ -23,10 +23,11 @@ import xarray as xr
 
 from fcast import __version__
 from fcast.config import RunConfig
+from fcast.core import conformal
 from fcast.core.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.core.label import label, required_history
 from fcast.core.models import Model
-from fcast.core.select import select
+from fcast.core.select import cv_residuals, select
 from fcast.core.space import load_space, models_of
 from fcast.core.tune.grid import tune
 from fcast.core.tune.halving import halving
@@ -471,6 +472,47 @@ def apply_selection(
     )
 
 
+def conformal_intervals(
+    cfg: RunConfig, fc: xr.Dataset, y: xr.DataArray, tuning: xr.Dataset, selection: pd.DataFrame
+) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Conformal bounds for the tuned markets from the CV residuals of their combined forecast.
+
+    Returns the forecast and the scaled half-widths (level, step, half_width) the weekly job reuses.
+    """
+    res = cv_residuals(tuning, selection)
+    q = conformal.conformal_quantiles(
+        res.values, tuning["scale"].sel(market=res["market"]).values, cfg.levels, cfg.horizon
+    )
+    tuned = y.sel(market=res["market"].values)  # fallback (seasonal naive) markets keep their own
+    scale_now = conformal.current_scale(tuned, season_length(cfg.data.freq))
+    return conformal.calibrate(fc, q, scale_now), conformal.quantile_table(q, cfg.levels)
+
+
+def stored_conformal(
+    cfg: RunConfig, store: Store, fc: xr.Dataset, y: xr.DataArray, selection: pd.DataFrame
+) -> xr.Dataset:
+    """Weekly: conformal bounds from the newest tuning run of these markets that stored half-widths."""
+    for run in sorted(set(selection["run_id"].astype(str)), reverse=True):
+        if store.exists("runs", run, "conformal.parquet"):
+            q = conformal.from_table(
+                store.read_parquet("runs", run, "conformal.parquet"), cfg.levels, cfg.horizon
+            )
+            if q is not None:
+                tuned = y.sel(
+                    market=[
+                        m for m in y["market"].values if m in set(selection["market"].astype(str))
+                    ]
+                )
+                return conformal.calibrate(
+                    fc, q, conformal.current_scale(tuned, season_length(cfg.data.freq))
+                )
+    log.warning(
+        "intervals: conformal, but no tuning run of these markets stored conformal half-widths "
+        "for these levels and horizon; the models' own intervals are used"
+    )
+    return fc
+
+
 def _members_models(members: dict[str, list[Member]]) -> list[Model]:
     return [mod for ms in members.values() for mod, _ in ms]
 
@@ -604,6 +646,7 @@ def run_tuning(
                 holdout=cfg.cv.holdout,
                 client=client,
                 x=x,
+                weighting=cfg.select.weighting,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
@@ -615,6 +658,9 @@ def run_tuning(
             )
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
+            if cfg.intervals == "conformal":
+                fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
+                store.write_parquet(widths, "runs", run_id, "conformal.parquet")
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
@@ -712,6 +758,8 @@ def run_weekly(
                 columns=selections.PROVENANCE
             )
             fc = apply_selection(cfg, y, used, untuned, client)
+            if cfg.intervals == "conformal":
+                fc = stored_conformal(cfg, store, fc, y, selection)
         table, proxies, qc = _outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
