@@ -148,9 +148,12 @@ def test_median_of_known_forecasts():
         (Model.create("seasonal_naive", {}, 4), 0.5),  # 5, 6
     ]
     fc, family = forecast_series(y, members, 2, [80], combine="median")
-    np.testing.assert_allclose(
-        fc["mean"], [7.0, 8.0]
-    )  # median of (8,7,5) and (8,8,6); weights ignored
+    # weighted median of (8,7,5) and (8,8,6) with weights (.2,.3,.5): the smallest value, 5 or 6,
+    # holds exactly half the weight, so the mean of it and the next value (select.weighting)
+    np.testing.assert_allclose(fc["mean"], [6.0, 7.0])
+    equal = [(m, 1 / 3) for m, _ in members]
+    fc_equal, _ = forecast_series(y, equal, 2, [80], combine="median")
+    np.testing.assert_allclose(fc_equal["mean"], [7.0, 8.0])  # equal weights: the plain median
     mean, _ = forecast_series(y, members, 2, [80])
     np.testing.assert_allclose(
         mean["mean"], [0.2 * 8 + 0.3 * 7 + 0.5 * 5, 0.2 * 8 + 0.3 * 8 + 0.5 * 6]
@@ -170,3 +173,15 @@ def test_median_of_known_forecasts():
             horizon=2,
             combine="trimmed",
         )
+
+
+def test_pool_median_with_weights_is_a_weighted_median():
+    from fcast.core.apply import pool
+
+    values = [np.array([1.0, 10.0]), np.array([2.0, 20.0]), np.array([3.0, 30.0])]
+    np.testing.assert_array_equal(pool(values, "median"), [2.0, 20.0])
+    np.testing.assert_array_equal(
+        pool(values, "median", [1 / 3] * 3), [2.0, 20.0]
+    )  # equal: np.median
+    np.testing.assert_array_equal(pool(values, "median", [0.6, 0.2, 0.2]), [1.0, 10.0])
+    np.testing.assert_allclose(pool(values, "mean", [0.5, 0.5, 0.0]), [1.5, 15.0])
