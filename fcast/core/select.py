@@ -14,6 +14,8 @@
    the market's CV forecasts by a `weighting` strategy (`fcast.core.weighting`); given
    several strategies, the one whose combination scores best on the final holdout (or the
    newest CV split), pooled over markets, is kept (the table's `weighting` column).
+   Unlike the score, a learned weighting reads the CV forecasts (`yhat`) of the markets'
+   top X on the client; `equal` (the default) never does.
 """
 
 from __future__ import annotations
