@@ -194,6 +194,7 @@ def qa_cmd(
     from fcast.data.qa import summary
     from fcast.infra.store import Store, utcnow
     from fcast.jobs.pipeline import _blocking, previous_input_markets, run_input_qa
+    from fcast.redact import redact_tree
 
     try:
         cfg = load_config(config)
@@ -214,7 +215,7 @@ def qa_cmd(
             "started": utcnow(),
             "errors": len(blocking),
             "warnings": len(result.warnings),
-            "config": cfg.model_dump(mode="json"),
+            "config": redact_tree(cfg.model_dump(mode="json")),
         },
         "runs",
         run_id,

@@ -38,6 +38,7 @@ from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
 from fcast.data.segment import read_markets, segment
 from fcast.errors import DataError, StoreError
+from fcast.infra.lock import store_lock
 from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
@@ -55,6 +56,7 @@ from fcast.markets.adjustments import (
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
 from fcast.output.qc import qc_summary, run_qc
+from fcast.redact import redact_tree
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +266,7 @@ def _start(
                 "status": "failed",
                 "started": utcnow(),
                 "error": "input QA failed",
-                "config": cfg.model_dump(mode="json"),
+                "config": redact_tree(cfg.model_dump(mode="json")),
             },
             "runs",
             run_id,
@@ -319,7 +321,7 @@ def _manifest(
         },
         "data_end": str(prep.cube.time.values[-1])[:10],
         "code_version": code_version(),
-        "config": cfg.model_dump(mode="json"),
+        "config": redact_tree(cfg.model_dump(mode="json")),
         **extra,
     }
 
@@ -641,14 +643,15 @@ def run_tuning(
         qc=_qc_counts(qc),
         adjustments=[a.id for a in business.adjustments],
     )
-    selections.update(
-        store,
-        selections.with_provenance(
-            selection, run_id, manifest["finished"], manifest["fingerprint"]
-        ),
-        y["market"].values.astype(str).tolist(),
-    )
-    store.set_latest("tuning", run_id)
+    with store_lock(store, "selections", owner=f"tuning {run_id}"):
+        selections.update(
+            store,
+            selections.with_provenance(
+                selection, run_id, manifest["finished"], manifest["fingerprint"]
+            ),
+            y["market"].values.astype(str).tolist(),
+        )
+        store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
 
 
