@@ -9,8 +9,9 @@ robust, penalized regression::
   second-difference penalty: flexible enough for launch ramps, too stiff for a short burst;
 - season: `harmonics` Fourier pairs of the season phase (the day of the year when the
   season is a year, else the position in the cycle); only with two seasons of data;
-- holidays (when the market code is a country the `holidays` package knows, or `countries`
-  maps it to one): holiday names that fall together (Chuseok, its eve, its substitute
+- holidays (from the one calendar, `fcast.data.calendar`: when the market code is a country
+  the `holidays` package knows, after the fix-ups such as ``UK -> GB``, or `countries` maps
+  it to one): holiday names that fall together (Chuseok, its eve, its substitute
   day; Good Friday and Easter Monday) are grouped into festivals; each festival recurring
   at least twice gets one effect, a period holding several festivals takes the effect of
   the strongest one, and two steps (>= 2, >= 3 holiday days in the period) add the extra
@@ -39,8 +40,6 @@ surrounding series decides the level, the seasonal shape and the holiday effect.
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -50,6 +49,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fcast.data.calendar import country_of, holiday_count, market_holidays, period_bounds
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors, read_yaml
 
@@ -201,36 +201,6 @@ def _spline(n: int, every: int) -> tuple[np.ndarray, np.ndarray]:
     return basis, diff2
 
 
-_NAME_SUFFIX = re.compile(r"\s*\((observed|estimated)\)", re.IGNORECASE)
-
-
-@functools.lru_cache(maxsize=512)
-def _calendar(
-    country: str, first_year: int, last_year: int
-) -> tuple[tuple[np.datetime64, str], ...] | None:
-    """(day, holiday name) pairs of a country's public holidays, or None if unknown."""
-    import holidays
-
-    try:
-        cal = holidays.country_holidays(country, years=range(first_year, last_year + 1))
-    except (NotImplementedError, KeyError, AttributeError):
-        return None
-    pairs = []
-    for day, names in sorted(cal.items()):
-        for name in str(names).split("; "):
-            pairs.append((np.datetime64(day, "D"), _NAME_SUFFIX.sub("", name).strip()))
-    return tuple(pairs)
-
-
-def period_bounds(times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) day of every period of a regular time axis."""
-    lo = times.to_numpy().astype("datetime64[D]")
-    if len(lo) < 2:
-        return lo, lo + 1
-    hi = np.r_[lo[1:], lo[-1] + (lo[-1] - lo[-2])]
-    return lo, hi
-
-
 @dataclass(frozen=True)
 class Holidays:
     """Holiday regressors of one market: extra holiday days (steps) and which holidays each period holds."""
@@ -293,26 +263,13 @@ def festivals(cal: tuple[tuple[np.datetime64, str], ...]) -> dict[str, np.ndarra
     return {nm: np.unique(np.concatenate(parts)) for nm, parts in groups.items()}
 
 
-def _period_calendar(
-    country: str | None, times: pd.DatetimeIndex
-) -> tuple[tuple[tuple[np.datetime64, str], ...], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The calendar covering `times`, the period bounds and the holiday days per period."""
-    if not country or len(times) == 0:
-        return None
-    lo, hi = period_bounds(times)
-    cal = _calendar(country, int(times[0].year), int(pd.Timestamp(hi[-1]).year))
-    if not cal:
-        return None
-    days = np.unique(np.array([d for d, _ in cal]))
-    return cal, lo, hi, np.searchsorted(days, hi) - np.searchsorted(days, lo)
-
-
 def holidays_of(country: str | None, times: pd.DatetimeIndex, min_count: int = 2) -> Holidays:
-    """Holiday regressors from a country's calendar; none when the country is unknown."""
-    found = _period_calendar(country, times)
-    if found is None:
+    """Holiday regressors from a country's calendar (`fcast.data.calendar`); none when unknown."""
+    cal = market_holidays(country, times) if country else ()
+    if not cal:
         return Holidays.none(len(times))
-    cal, lo, hi, count = found
+    lo, hi = period_bounds(times)
+    count = holiday_count(country, times)
     steps = np.column_stack([(count >= k).astype(float) for k in (2, 3)])
     cols, names = [], []
     for name, arr in festivals(cal).items():
@@ -322,12 +279,6 @@ def holidays_of(country: str | None, times: pd.DatetimeIndex, min_count: int = 2
             names.append(name)
     present = np.column_stack(cols) if cols else np.zeros((len(times), 0))
     return Holidays(steps[:, steps.any(axis=0)], present, names)
-
-
-def holiday_periods(country: str | None, times: pd.DatetimeIndex) -> np.ndarray:
-    """Whether each period holds a public holiday of the country (all False when unknown)."""
-    found = _period_calendar(country, times)
-    return np.zeros(len(times), dtype=bool) if found is None else found[3] > 0
 
 
 @dataclass(frozen=True)
@@ -439,10 +390,8 @@ def _span(values: np.ndarray) -> slice:
 
 
 def _country(market: str, use_holidays: bool, countries: dict[str, str] | None) -> str | None:
-    """The holiday calendar of a market: an explicit mapping, else the market code itself."""
-    if not use_holidays:
-        return None
-    return (countries or {}).get(market, market)
+    """The holiday calendar of a market (`calendar.country_of`: the mapping, the fix-ups, the code)."""
+    return country_of(market, countries) if use_holidays else None
 
 
 def _window_mask(times: pd.DatetimeIndex, windows: pd.DataFrame, market: str) -> np.ndarray:
@@ -715,7 +664,6 @@ __all__ = [
     "detect",
     "expand_events",
     "design",
-    "holiday_periods",
     "holidays_of",
     "load_events",
     "parse_events",

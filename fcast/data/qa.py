@@ -40,6 +40,7 @@ import xarray as xr
 from pydantic import Field
 
 from fcast.data import history_length, to_cube
+from fcast.data.calendar import holiday_periods
 from fcast.errors import DataError
 from fcast.options import Options
 
@@ -358,8 +359,6 @@ def jump_scores(values: np.ndarray, holiday: np.ndarray | None = None) -> np.nda
 
 def check_jump(inp: QAInput) -> list[dict]:
     """Period-over-period changes far outside the market's usual changes."""
-    from fcast.data.clean import holiday_periods
-
     y = inp.cube["y"]
     times = pd.DatetimeIndex(y["time"].values)
     out = []

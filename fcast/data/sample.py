@@ -26,9 +26,10 @@ import zlib
 from dataclasses import dataclass
 
 import fsspec
-import holidays
 import numpy as np
 import pandas as pd
+
+from fcast.data.calendar import calendar
 
 # code, name, population (millions), GDP per capita (kUSD), median age, urban share
 _MATURE_POOL: tuple[tuple[str, str, float, float, float, float], ...] = (
@@ -244,17 +245,9 @@ def _seasonal(rng: np.random.Generator, dates: pd.DatetimeIndex) -> np.ndarray:
     return np.exp(scale * (wave(frac) - grid.mean()))
 
 
-def _holiday_calendar(code: str, years: range) -> dict:
-    """Real holiday calendar of a country (English names when available)."""
-    cal = holidays.country_holidays(code, years=years)
-    if "en_US" in cal.supported_languages:
-        cal = holidays.country_holidays(code, years=years, language="en_US")
-    return cal
-
-
 def _holiday_days(code: str, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Count holiday days and moving-holiday days in each Monday..Sunday week."""
-    cal = _holiday_calendar(code, range(dates[0].year, dates[-1].year + 1))
+    cal = calendar(code, range(dates[0].year, dates[-1].year + 1))
     days = np.array(sorted(cal.keys()), dtype="datetime64[D]")
     moving = np.array(
         [d for d in days if _MOVING_HOLIDAY.search(cal.get(d.item()))], dtype="datetime64[D]"
