@@ -30,12 +30,13 @@ import functools
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from fcast.errors import ConfigError
 
 #: holiday group -> regex on the holiday's (English) name; the first match wins, in this order
 GROUPS: dict[str, re.Pattern[str]] = {
@@ -225,7 +226,12 @@ def expand_events(
             starts = [start] if len(start) > 5 else [f"{y}-{start}" for y in years]
             ends = [end] if len(end) > 5 else [f"{y}-{end}" for y in years]
             for a, b in zip(starts, ends, strict=True):
-                a64, b64 = np.datetime64(a, "D"), np.datetime64(b, "D")
+                try:
+                    a64, b64 = np.datetime64(a, "D"), np.datetime64(b, "D")
+                except ValueError:
+                    raise ValueError(
+                        f"custom event {name!r}: {entry!r} is not a date 'YYYY-MM-DD', 'MM-DD' or a range 'a/b'"
+                    ) from None
                 if b64 < a64:
                     raise ValueError(f"custom event {name!r}: {entry!r} ends before it starts")
                 days.append(np.arange(a64, b64 + _DAY, _DAY))
@@ -233,15 +239,31 @@ def expand_events(
     return out
 
 
-def load_events(path: str | Path) -> dict[str, list[str]]:
-    """Custom event calendars from YAML: ``events: {festival: ["06-20/06-23"], ...}``."""
-    from fcast.yamlio import read_yaml
+def parse_event_calendars(raw: object, source: str = "<events>") -> dict[str, list[str]]:
+    """Validate custom event calendars (already read from YAML): ``events: {festival: ["06-20/06-23"], ...}``.
 
-    raw = read_yaml(path)
+    Each name becomes a holiday-feature group of its own; an entry is a date, a range or a
+    yearly date or range (see `expand_events`). The known disruptions that cleaning removes
+    (``events: [{market, start, end, ...}]``) are a different file, see
+    `fcast.data.clean.parse_disruptions`. Reading the file is `fcast.config.load_event_calendars`.
+    """
     events = raw.get("events", raw) if isinstance(raw, dict) else None
+    if isinstance(events, list):
+        raise ConfigError(
+            f"invalid event calendars {source}: events: expected a mapping of names to dates; "
+            "a list of market/start/end entries is a file of known disruptions, which belongs "
+            "under clean.events"
+        )
     if not isinstance(events, dict) or not all(isinstance(v, list) for v in events.values()):
-        raise ValueError(f"{path}: expected 'events: {{name: [date or range, ...]}}'")
-    return {str(k): [str(e) for e in v] for k, v in events.items()}
+        raise ConfigError(
+            f"invalid event calendars {source}: expected 'events: {{name: [date or range, ...]}}'"
+        )
+    out = {str(k): [str(e) for e in v] for k, v in events.items()}
+    try:
+        expand_events(out, [2000])  # a leap year: every yearly date exists
+    except ValueError as exc:
+        raise ConfigError(f"invalid event calendars {source}: {exc}") from None
+    return out
 
 
 def feature_names(groups: Sequence[str], lead: int = 0, lag: int = 0) -> list[str]:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fcast.data.calendar import country_of, holiday_count, market_holidays, period_bounds
 from fcast.errors import ConfigError
-from fcast.yamlio import format_errors, read_yaml
+from fcast.yamlio import format_errors
 
 EVENT_COLUMNS = ["market", "start", "end", "kind", "note"]
 PROPOSAL_COLUMNS = ["market", "start", "end", "kind", "periods", "effect_pct", "score"]
@@ -98,25 +97,36 @@ class Event(BaseModel):
 
 
 class EventsFile(BaseModel):
-    """The events YAML: a top-level `events` list."""
+    """The disruptions YAML (`clean.events`): a top-level `events` list."""
 
     model_config = ConfigDict(extra="forbid")
 
     events: list[Event] = Field(default_factory=list)
 
 
-def parse_events(raw: object, source: str = "<events>") -> pd.DataFrame:
-    """Validate an events mapping; return market, start, end, kind, note."""
+def parse_disruptions(raw: object, source: str = "<events>") -> pd.DataFrame:
+    """Validate a known-disruptions mapping (already read from YAML); return market, start, end, kind, note.
+
+    The schema is ``events: [{market, start, end, kind, note}, ...]``; the custom event
+    calendars of holiday features (``events: {name: [dates]}``) are a different file, see
+    `fcast.data.calendar.parse_event_calendars`. Reading the file is `fcast.config.load_disruptions`.
+    """
     if raw is None:
         raw = {"events": []}
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"invalid config {source}: expected a mapping with an 'events' list at the top level"
+            f"invalid events {source}: expected a mapping with an 'events' list at the top level"
+        )
+    if isinstance(raw.get("events"), dict):
+        raise ConfigError(
+            f"invalid events {source}: events: expected a list of disruptions "
+            "(market, start, end, kind, note); a mapping of names to dates is a holiday event "
+            "calendar, which belongs under holidays.events"
         )
     try:
         parsed = EventsFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, f"invalid config {source}:")) from None
+        raise ConfigError(format_errors(exc, f"invalid events {source}:")) from None
     rows = [ev.model_dump() for ev in parsed.events]
     df = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     df["market"] = df["market"].astype(str).str.strip()
@@ -125,9 +135,8 @@ def parse_events(raw: object, source: str = "<events>") -> pd.DataFrame:
     return df
 
 
-def load_events(path: str | Path) -> pd.DataFrame:
-    """Read and validate an events YAML file (see configs/events.yaml)."""
-    return parse_events(read_yaml(path), source=str(path))
+#: the former name of `parse_disruptions`
+parse_events = parse_disruptions
 
 
 def expand_events(events: pd.DataFrame | None, markets: list[str]) -> pd.DataFrame:
@@ -665,7 +674,7 @@ __all__ = [
     "expand_events",
     "design",
     "holidays_of",
-    "load_events",
+    "parse_disruptions",
     "parse_events",
     "remove",
 ]

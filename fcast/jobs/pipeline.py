@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast import __version__
-from fcast.config import RunConfig
+from fcast.config import RunConfig, load_disruptions, load_event_calendars
 from fcast.core.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.core.label import label, required_history
 from fcast.core.models import Model
@@ -32,8 +32,7 @@ from fcast.core.tune.grid import tune
 from fcast.core.tune.halving import halving
 from fcast.data import restrict, season_length
 from fcast.data.calendar import future_index, holiday_features
-from fcast.data.calendar import load_events as load_holiday_events
-from fcast.data.clean import clean, load_events
+from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
 from fcast.data.segment import read_markets, segment
@@ -191,9 +190,13 @@ def prepare(
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
-    events = load_events(cfg.clean.events) if cfg.clean.events else None
+    events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
     cube, record = clean(
-        cube, events, auto=cfg.clean.auto, season_length=season_length(cfg.data.freq)
+        cube,
+        events,
+        auto=cfg.clean.auto,
+        season_length=season_length(cfg.data.freq),
+        countries=cfg.holidays.country or None,
     )
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
@@ -424,7 +427,7 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         cfg.data.freq,
         lead=h.lead,
         lag=h.lag,
-        events=load_holiday_events(h.events) if h.events else None,
+        events=load_event_calendars(h.events) if h.events else None,
         country=h.country,
     )
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from fcast.config import load_disruptions, load_event_calendars
 from fcast.core.metrics import mase_scale
 from fcast.core.models import Model
 from fcast.data import to_cube
@@ -20,8 +21,7 @@ from fcast.data.clean import (
     detect,
     expand_events,
     festivals,
-    load_events,
-    parse_events,
+    parse_disruptions,
     remove,
 )
 from fcast.data.sample import STRONG_HOLIDAY_MARKETS, make_sample
@@ -47,7 +47,7 @@ def mature_cube(sample) -> xr.Dataset:
 @pytest.fixture(scope="module")
 def cleaned(sample, mature_cube):
     """The pipeline path: the events file plus automatic detection, applied."""
-    return clean(mature_cube, load_events(EVENTS_YAML), auto=True, season_length=M)
+    return clean(mature_cube, load_disruptions(EVENTS_YAML), auto=True, season_length=M)
 
 
 def overlaps(
@@ -68,7 +68,7 @@ def truth_series(sample, column: str = "users_clean") -> pd.Series:
 
 
 def test_events_file_lists_sample_disruptions(sample):
-    events = load_events(EVENTS_YAML)
+    events = load_disruptions(EVENTS_YAML)
     assert list(events.columns) == ["market", "start", "end", "kind", "note"]
     assert events["market"].tolist() == ["PE", "DK", "RO"]
     truth = sample.events.set_index("market")
@@ -122,24 +122,38 @@ def test_events_file_lists_sample_disruptions(sample):
 )
 def test_invalid_events_name_file_and_key(raw, expected):
     with pytest.raises(ConfigError) as err:
-        parse_events(raw, source="configs/bad-events.yaml")
+        parse_disruptions(raw, source="configs/bad-events.yaml")
     assert "configs/bad-events.yaml" in str(err.value)
     assert expected in str(err.value)
 
 
 def test_events_file_errors(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found"):
-        load_events(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="events file not found"):
+        load_disruptions(tmp_path / "missing.yaml")
     bad = tmp_path / "events.yaml"
     bad.write_text("events: [market: SE\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
-        load_events(bad)
+        load_disruptions(bad)
     bad.write_text("")
-    assert load_events(bad).empty
+    assert load_disruptions(bad).empty
+
+
+def test_disruptions_and_event_calendars_are_told_apart(tmp_path):
+    """The two `events:` files: a calendar where disruptions are expected names the right key, and back."""
+    calendars = tmp_path / "festivals.yaml"
+    calendars.write_text("events:\n  festival: ['06-20/06-23']\n")
+    with pytest.raises(ConfigError, match="belongs under holidays.events"):
+        load_disruptions(calendars)
+    with pytest.raises(ConfigError, match="belongs under clean.events"):
+        load_event_calendars(EVENTS_YAML)
+    assert load_event_calendars(calendars) == {"festival": ["06-20/06-23"]}
+    calendars.write_text("events:\n  festival: ['06-31']\n")
+    with pytest.raises(ConfigError, match=r"festivals.yaml: custom event 'festival': '06-31'"):
+        load_event_calendars(calendars)
 
 
 def test_star_expands_to_every_market():
-    events = parse_events(
+    events = parse_disruptions(
         {
             "events": [
                 {"market": "*", "start": "2024-03-04", "end": "2024-03-04", "kind": "tracking_bug"},
@@ -326,7 +340,7 @@ def test_record_lists_known_and_detected_windows(sample, cleaned):
 
 
 def test_proposals_are_reported_not_removed_without_auto(mature_cube):
-    out, record = clean(mature_cube, load_events(EVENTS_YAML), auto=False, season_length=M)
+    out, record = clean(mature_cube, load_disruptions(EVENTS_YAML), auto=False, season_length=M)
     assert sorted(record.loc[record["applied"], "market"]) == ["DK", "PE", "RO"]
     proposals = record[~record["applied"]]
     assert {"AR", "CO", "CR", "FR", "MT"} <= set(proposals["market"])
@@ -346,7 +360,7 @@ def mase_next_year(history: np.ndarray, future: np.ndarray, scale_on: np.ndarray
 def test_forecast_on_cleaned_history_beats_raw(sample, mature_cube):
     """MSTL trained on y vs y_clean, scored on the next 52 weeks of the undisrupted ground truth."""
     truth = truth_series(sample)
-    known = load_events(EVENTS_YAML)
+    known = load_disruptions(EVENTS_YAML)
     rows = []
     for ev in sample.events.itertuples():
         for origin, cut in (
