@@ -2,8 +2,15 @@
 
 QA runs on the raw table first, because building the cube (`fcast.data.to_cube`) stops at
 the first problem; QA lists them all. Markets with an error are left out of the cube; the
-cube-level checks then run on the rest. `error` findings stop a run before any compute,
-`warn` findings are reported (with `qa.fail_on_warn: true` every warning becomes an error).
+cube-level checks then run on the rest. Severities are the one vocabulary of
+`fcast.contract` (``error | warning | info``): `error` findings stop a run before any
+compute, `warning` and `info` findings are reported (with `qa.fail_on_warning: true` every
+warning becomes an error; the former key `qa.fail_on_warn` is still read).
+
+Checks live in `CHECKS`, a `fcast.registry.Registry`: `register_check` adds one, and an
+installed package adds one through the entry point group ``fcast.qa_checks`` (the target
+is a `Check`, or a function of no arguments returning one); installed checks run with the
+built-in ones.
 
 | check | severity | level | fires when |
 | --- | --- | --- | --- |
@@ -15,12 +22,12 @@ cube-level checks then run on the rest. `error` findings stop a run before any c
 | missing_periods | error | table | a market skips periods between its first and last date |
 | nan | error | table | a value is missing |
 | negative | error | table | a value is below zero |
-| zero | warn | table | a value is exactly zero |
-| market_appeared | warn | table | a market is not in the previous run |
-| market_disappeared | warn | table | a market of the previous run is missing |
-| stale | warn | cube | a market's last period lags the run date by more than `qa.stale_after` periods |
-| jump | warn | cube | the robust z-score of a period-over-period change exceeds `qa.jump_z` |
-| short_history | warn | cube | a market has less history than the CV design needs (it is handled as new) |
+| zero | warning | table | a value is exactly zero |
+| market_appeared | warning | table | a market is not in the previous run |
+| market_disappeared | warning | table | a market of the previous run is missing |
+| stale | warning | cube | a market's last period lags the run date by more than `qa.stale_after` periods |
+| jump | warning | cube | the robust z-score of a period-over-period change exceeds `qa.jump_z` |
+| short_history | warning | cube | a market has less history than the CV design needs (it is handled as new) |
 
 Jumps: ``d[t] = log y[t] - log y[t-1]``; the deviation from the median change of the 9
 surrounding periods (so launch ramps and trends are not jumps) divided by 1.4826 x its
@@ -30,6 +37,7 @@ public holiday (when the market is a country known to the `holidays` package) ar
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -37,14 +45,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
+from fcast.contract import SEVERITIES, Severity, check_severity
 from fcast.data import history_length, to_cube
 from fcast.data.calendar import holiday_periods
 from fcast.errors import DataError
 from fcast.options import Options
+from fcast.registry import Registry
 
-Severity = Literal["error", "warn"]
 Level = Literal["table", "cube"]
 FINDING_COLUMNS = ["market", "check", "severity", "first", "last", "detail"]
 SHOWN = 5
@@ -60,7 +69,16 @@ class QAConfig(Options):
     stale_after: int = Field(
         1, ge=0, description="periods the last observation may lag the run date"
     )
-    fail_on_warn: bool = False
+    fail_on_warning: bool = Field(
+        False,
+        validation_alias=AliasChoices("fail_on_warning", "fail_on_warn"),
+        description="treat every warning as an error (fail_on_warn: the former name)",
+    )
+
+    @property
+    def fail_on_warn(self) -> bool:
+        """The former name of `fail_on_warning`."""
+        return self.fail_on_warning
 
 
 @dataclass(frozen=True)
@@ -92,20 +110,44 @@ class Check:
     description: str = ""
 
 
-CHECKS: dict[str, Check] = {}
+def _installed_check(target: object, name: str) -> Check:
+    """The Check an `fcast.qa_checks` entry point names (a Check, or a function returning one)."""
+    check = target() if callable(target) and not isinstance(target, Check) else target
+    if not isinstance(check, Check):
+        raise TypeError(
+            f"entry point fcast.qa_checks:{name} must name a fcast.data.qa.Check "
+            f"or a function of no arguments returning one, got {type(check).__name__}"
+        )
+    return replace(check, name=name, severity=check_severity(check.severity))
+
+
+CHECKS: Registry[Check] = Registry("QA check", "fcast.qa_checks", load=_installed_check)
 
 
 def register_check(
-    name: str, severity: Severity, fn: CheckFn, *, level: Level = "cube", description: str = ""
+    name: str,
+    severity: Severity,
+    fn: CheckFn,
+    *,
+    level: Level = "cube",
+    description: str = "",
+    replace: bool = False,
 ) -> Check:
-    """Add a check to the registry (extensions call this too)."""
-    if severity not in ("error", "warn"):
-        raise ValueError(f"severity must be 'error' or 'warn', got {severity!r}")
+    """Add a check to the registry (extensions call this too; an existing name needs replace=True)."""
+    if severity == "warn":  # the former QA spelling
+        warnings.warn("QA severity 'warn' is now 'warning'", DeprecationWarning, stacklevel=2)
+        severity = "warning"
+    check_severity(severity)
     if level not in ("table", "cube"):
         raise ValueError(f"level must be 'table' or 'cube', got {level!r}")
     check = Check(name, severity, fn, level, description or (fn.__doc__ or "").strip())
-    CHECKS[name] = check
-    return check
+    return CHECKS.register(name, check, replace=replace)
+
+
+def all_checks() -> list[str]:
+    """Names of the registered checks, in order, then the installed ones not loaded yet."""
+    registered = list(CHECKS)
+    return registered + [n for n in CHECKS.names() if n not in registered]
 
 
 @dataclass(frozen=True)
@@ -124,7 +166,7 @@ class QAResult:
     @property
     def warnings(self) -> pd.DataFrame:
         """The findings that are reported only."""
-        return self.findings[self.findings["severity"] == "warn"]
+        return self.findings[self.findings["severity"] == "warning"]
 
     @property
     def ok(self) -> bool:
@@ -405,12 +447,12 @@ for _name, _sev, _fn, _level in (
     ("missing_periods", "error", check_missing_periods, "table"),
     ("nan", "error", check_nan, "table"),
     ("negative", "error", check_negative, "table"),
-    ("zero", "warn", check_zero, "table"),
-    ("market_appeared", "warn", check_market_appeared, "table"),
-    ("market_disappeared", "warn", check_market_disappeared, "table"),
-    ("stale", "warn", check_stale, "cube"),
-    ("jump", "warn", check_jump, "cube"),
-    ("short_history", "warn", check_short_history, "cube"),
+    ("zero", "warning", check_zero, "table"),
+    ("market_appeared", "warning", check_market_appeared, "table"),
+    ("market_disappeared", "warning", check_market_disappeared, "table"),
+    ("stale", "warning", check_stale, "cube"),
+    ("jump", "warning", check_jump, "cube"),
+    ("short_history", "warning", check_short_history, "cube"),
 ):
     register_check(_name, _sev, _fn, level=_level)
 
@@ -426,15 +468,15 @@ def _run(checks: list[Check], inp: QAInput) -> list[dict]:
     return rows
 
 
-def _frame(rows: list[dict], fail_on_warn: bool) -> pd.DataFrame:
-    """Findings as a table; warnings become errors with fail_on_warn."""
+def _frame(rows: list[dict], fail_on_warning: bool) -> pd.DataFrame:
+    """Findings as a table; warnings become errors with fail_on_warning."""
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     df["first"] = pd.to_datetime(df["first"])
     df["last"] = pd.to_datetime(df["last"])
-    if fail_on_warn:
-        warn = df["severity"] == "warn"
+    if fail_on_warning:
+        warn = df["severity"] == "warning"
         df.loc[warn, "detail"] = (
-            df.loc[warn, "detail"] + " [warning treated as error: qa.fail_on_warn]"
+            df.loc[warn, "detail"] + " [warning treated as error: qa.fail_on_warning]"
         )
         df.loc[warn, "severity"] = "error"
     return df.reset_index(drop=True)
@@ -466,18 +508,18 @@ def run_qa(
     checks: list[str] | None = None,
 ) -> QAResult:
     """Run the registered checks on a raw actuals table and on the cube built from the rows that pass."""
-    chosen = [CHECKS[c] for c in (checks or list(CHECKS))]
+    chosen = [CHECKS.get(c) for c in (checks or all_checks())]
     columns = [str(c) for c in table.columns]
     inp = QAInput(pd.DataFrame(), value, freq, qa, min_history, as_of, previous_markets, columns)
-    rows = _run([CHECKS["columns"]], inp)
+    rows = _run([CHECKS.get("columns")], inp)
     if rows:
-        return QAResult(_frame(rows, qa.fail_on_warn), None, source)
+        return QAResult(_frame(rows, qa.fail_on_warning), None, source)
     inp = replace(inp, table=normalize(table, value))
     rows = _run([c for c in chosen if c.level == "table" and c.name != "columns"], inp)
     cube = _passing_cube(inp, rows, source)
     if cube is not None:
         rows += _run([c for c in chosen if c.level == "cube"], replace(inp, cube=cube))
-    return QAResult(_frame(rows, qa.fail_on_warn), cube, source)
+    return QAResult(_frame(rows, qa.fail_on_warning), cube, source)
 
 
 def summary(findings: pd.DataFrame) -> str:
@@ -485,10 +527,10 @@ def summary(findings: pd.DataFrame) -> str:
     if findings.empty:
         return "QA: no findings"
     n_err = int((findings["severity"] == "error").sum())
-    n_warn = int((findings["severity"] == "warn").sum())
+    n_warn = int((findings["severity"] == "warning").sum())
     markets = findings.loc[findings["market"] != "*", "market"].nunique()
     lines = [f"QA: {n_err} error(s), {n_warn} warning(s) in {markets} market(s)"]
-    order = {"error": 0, "warn": 1}
+    order = {sev: i for i, sev in enumerate(SEVERITIES)}
     groups = sorted(
         findings.groupby(["severity", "check"], sort=False),
         key=lambda g: (order.get(g[0][0], 2), g[0][1]),
@@ -499,7 +541,7 @@ def summary(findings: pd.DataFrame) -> str:
             for r in grp.head(SHOWN).itertuples()
         ]
         more = f" and {len(grp) - SHOWN} more" if len(grp) > SHOWN else ""
-        lines.append(f"  {severity:<5} {check:<18} {len(grp):>3}: {'; '.join(shown)}{more}")
+        lines.append(f"  {severity:<7} {check:<18} {len(grp):>3}: {'; '.join(shown)}{more}")
     return "\n".join(lines)
 
 
@@ -507,8 +549,10 @@ __all__ = [
     "CHECKS",
     "FINDING_COLUMNS",
     "Check",
+    "QAConfig",
     "QAInput",
     "QAResult",
+    "all_checks",
     "register_check",
     "run_qa",
     "summary",

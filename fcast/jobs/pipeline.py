@@ -311,7 +311,7 @@ def _manifest(
         "segments": {name: prep.of(name) for name in ("mature", "new", "custom")},
         "qa": {
             "errors": int((prep.qa["severity"] == "error").sum()),
-            "warnings": int((prep.qa["severity"] == "warn").sum()),
+            "warnings": int((prep.qa["severity"] == "warning").sum()),
         },
         "cleaning": {
             "removed": len(applied),
