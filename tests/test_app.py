@@ -20,10 +20,9 @@ import yaml
 from fcast.app import AdjustApp, make_app, serve
 from fcast.errors import ConfigError, StoreError
 from fcast.infra.store import Store
+from fcast.jobs.adjust import latest_forecast, load_adjustments
 from fcast.markets.adjustments import (
     apply_adjustments,
-    latest_forecast,
-    load_adjustments,
     make_adjustment,
 )
 

@@ -40,15 +40,15 @@ from fcast.errors import DataError, StoreError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
+from fcast.jobs.adjust import run_adjustments
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
     apply_adjustments,
-    custom_members,
     effects,
     horizon_dates,
-    run_adjustments,
 )
+from fcast.markets.custom import custom_members
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
 from fcast.output.qc import qc_summary, read_totals, run_qc
