@@ -29,6 +29,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 
+from fcast.contract import bound_columns
 from fcast.data.calendar import calendar
 
 # code, name, population (millions), GDP per capita (kUSD), median age, urban share
@@ -497,9 +498,8 @@ def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
         * (merged["yhat"] - merged["users_clean"]).abs()
         / (merged["yhat"].abs() + merged["users_clean"])
     )
-    inside = (merged["users_clean"] >= merged["yhat_lo_80"]) & (
-        merged["users_clean"] <= merged["yhat_hi_80"]
-    )
+    lo, hi = bound_columns([80])
+    inside = (merged["users_clean"] >= merged[lo]) & (merged["users_clean"] <= merged[hi])
     scored = merged.assign(smape=ape, covered_80=inside.astype(float))
     out = scored.groupby(["market", "segment"], as_index=False).agg(
         smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")

@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from fcast.contract import quantiles_of
 from fcast.data.segment import launch_dates, source_of, validate_markets
 from fcast.errors import DataError
 from fcast.options import Options
@@ -304,7 +305,7 @@ def fade(own: xr.DataArray, shrink: float = SHRINK, decay: float = DECAY) -> xr.
 
 def quantiles(levels: Sequence[int]) -> np.ndarray:
     """Sorted interval quantiles of the levels, as the applier has them (0.025, 0.1, 0.9, 0.975)."""
-    return np.round(np.sort([q for lv in levels for q in (0.5 - lv / 200, 0.5 + lv / 200)]), 4)
+    return np.round(np.sort([q for lv in levels for q in quantiles_of(lv)]), 4)
 
 
 def combine(
