@@ -276,6 +276,44 @@ def feature_names(groups: Sequence[str], lead: int = 0, lag: int = 0) -> list[st
     return names
 
 
+def _group_days(
+    market: str,
+    years: Iterable[int],
+    country: Mapping[str, str] | None,
+    groups: Sequence[str],
+    custom: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Holiday days of a market per group (custom events are the same for every market)."""
+    by_group: dict[str, list] = {g: [] for g in groups}
+    for day, name in calendar(market, years, country).items():
+        g = group_of(name)
+        if g in by_group:
+            by_group[g].append(np.datetime64(day, "D"))
+    return {
+        g: custom[g] if g in custom else np.array(by_group[g], dtype="datetime64[D]")
+        for g in groups
+    }
+
+
+def _shifted_shares(
+    days: Mapping[str, np.ndarray],
+    groups: Sequence[str],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int,
+    lead: int,
+    lag: int,
+) -> np.ndarray:
+    """x(time, feature) of one market: each group's share, then its leads and lags (lo/hi span the shifts)."""
+    cols = []
+    for g in groups:
+        share = _share(days[g], lo, hi)  # over the extended index: index lag + t is period t
+        cols.append(share[lag : lag + n])
+        cols += [share[lag + k : lag + k + n] for k in range(1, lead + 1)]
+        cols += [share[lag - k : lag - k + n] for k in range(1, lag + 1)]
+    return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+
 def holiday_features(
     markets: Sequence[str],
     time: pd.DatetimeIndex,
@@ -307,25 +345,9 @@ def holiday_features(
         raise ValueError(f"unknown holiday groups {unknown}; known: {[*GROUPS, OTHER, *custom]}")
     names = feature_names(groups, lead, lag)
     out = np.zeros((len(markets), len(time), len(names)))
-    n = len(time)
     for mi, market in enumerate(markets):
-        by_group: dict[str, list] = {g: [] for g in groups}
-        for day, name in calendar(str(market), years, country).items():
-            g = group_of(name)
-            if g in by_group:
-                by_group[g].append(np.datetime64(day, "D"))
-        col = 0
-        for g in groups:
-            days = custom[g] if g in custom else np.array(by_group[g], dtype="datetime64[D]")
-            share = _share(days, lo, hi)  # over ext: index lag + t is period t
-            out[mi, :, col] = share[lag : lag + n]
-            col += 1
-            for k in range(1, lead + 1):
-                out[mi, :, col] = share[lag + k : lag + k + n]
-                col += 1
-            for k in range(1, lag + 1):
-                out[mi, :, col] = share[lag - k : lag - k + n]
-                col += 1
+        days = _group_days(str(market), years, country, groups, custom)
+        out[mi] = _shifted_shares(days, groups, lo, hi, len(time), lead, lag)
     return xr.DataArray(
         out,
         dims=("market", "time", "feature"),

@@ -70,6 +70,7 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Event:
+        """End on or after start."""
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self

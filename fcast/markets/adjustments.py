@@ -94,18 +94,21 @@ class Adjustment(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_format(cls, v: str) -> str:
+        """Ids are file-name safe."""
         if not ID_RE.match(v):
             raise ValueError(f"id must be letters, digits, '-', '_' or '.', got {v!r}")
         return v
 
     @field_validator("market", "reason", "author", mode="before")
     @classmethod
-    def _strip(cls, v: Any) -> Any:
+    def _strip(cls, v: Any) -> Any:  # noqa: ANN401
+        """Surrounding blanks dropped."""
         return v.strip() if isinstance(v, str) else v
 
     @field_validator("created", mode="before")
     @classmethod
-    def _date_to_datetime(cls, v: Any) -> Any:
+    def _date_to_datetime(cls, v: Any) -> Any:  # noqa: ANN401
+        """A plain date is midnight UTC."""
         return (
             datetime(v.year, v.month, v.day, tzinfo=UTC)
             if isinstance(v, date) and not isinstance(v, datetime)
@@ -115,6 +118,7 @@ class Adjustment(BaseModel):
     @field_validator("end")
     @classmethod
     def _after_start(cls, v: date, info: ValidationInfo) -> date:
+        """End on or after start."""
         start = info.data.get("start")
         if start is not None and v < start:
             raise ValueError(f"end {v} is before start {start}")
@@ -123,6 +127,7 @@ class Adjustment(BaseModel):
     @field_validator("value")
     @classmethod
     def _value_for_kind(cls, v: float, info: ValidationInfo) -> float:
+        """A finite value that makes sense for the kind (a factor > 0, a level >= 0)."""
         kind = info.data.get("kind")
         if not np.isfinite(v):
             raise ValueError(f"value must be a finite number, got {v}")
