@@ -155,3 +155,63 @@ def test_writes_leave_no_file_aside_and_aside_files_are_ignored(tmp_path):
     (tmp_path / ".tmp-0123456789ab-two.yaml").write_text("adjustments: [oops")  # a crashed write
     assert [p.name for p in adjustment_files(tmp_path)] == ["one.yaml"]
     assert [a.id for a in load_adjustments(tmp_path)] == ["one"]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def run_folder(tmp_path: Path) -> Path:
+    """A run config whose store holds one complete weekly run with a forecast of SE and NO."""
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from fcast.infra.store import Store
+    from tests.markets.test_adjustments import forecast
+
+    store = Store(str(tmp_path / "store"))
+    store.write_parquet(forecast(), "runs", "weekly-1", "forecast.parquet")
+    store.write_json(
+        {"run_id": "weekly-1", "status": "complete"}, "runs", "weekly-1", "manifest.json"
+    )
+    history = pd.date_range(end=DATES[0] - pd.Timedelta(weeks=1), periods=60, freq="W-MON")
+    pd.concat(
+        [
+            pd.DataFrame({"market": m, "date": history, "users": 100 + np.arange(60.0)})
+            for m in ("SE", "NO")
+        ]
+    ).to_csv(tmp_path / "actuals.csv", index=False)
+    config = {
+        "data": {"actuals": "actuals.csv", "value": "users", "freq": "W-MON"},
+        "horizon": 4,
+        "space": str(ROOT / "configs" / "spaces" / "small.yaml"),
+        "store": "store",
+        "adjustments": "adjustments",
+    }
+    (tmp_path / "adjustments").mkdir()
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path / "run.yaml"
+
+
+def test_cli_adjust_add_list_preview_remove(tmp_path):
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+
+    cfg, cli = str(run_folder(tmp_path)), CliRunner()
+    period = ["--market", "SE", "--from", "2026-11-30", "--to", "2026-12-07"]
+    shown = cli.invoke(
+        app, ["adjust", "preview", "-c", cfg, *period, "--kind", "multiplicative", "--value", "1.5"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "SE-20261130-multiplicative" in shown.output and "50.0" in shown.output
+    add = [*period, "--kind", "additive", "--value", "5", "--reason", "r", "--author", "me"]
+    saved = cli.invoke(app, ["adjust", "add", "-c", cfg, *add])
+    assert saved.exit_code == 0 and "saved adjustment SE-20261130-additive" in saved.output
+    listed = cli.invoke(app, ["adjust", "list", "-c", cfg])
+    assert listed.exit_code == 0 and "SE-20261130-additive" in listed.output
+    bad = cli.invoke(app, ["adjust", "add", "-c", cfg, *add[:1], "XX", *add[2:]])
+    assert bad.exit_code != 0 and "unknown market 'XX'" in bad.output
+    assert cli.invoke(app, ["validate", cfg]).exit_code == 0
+    removed = cli.invoke(app, ["adjust", "remove", "-c", cfg, "SE-20261130-additive"])
+    assert removed.exit_code == 0 and list((tmp_path / "adjustments").iterdir()) == []
