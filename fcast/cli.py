@@ -335,7 +335,7 @@ def vintages_cmd(
 
 def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
     """The config (which must name an adjustments file or folder) and the latest forecast to adjust."""
-    from fcast.markets.adjustments import run_inputs
+    from fcast.jobs.adjust import run_inputs
 
     cfg = load_config(config)
     if not cfg.adjustments:
@@ -369,12 +369,8 @@ def adjust_add(
     ] = None,
 ) -> None:
     """Validate and save an adjustment to the config's adjustments file or folder."""
-    from fcast.markets.adjustments import (
-        add_adjustment,
-        default_author,
-        load_adjustments,
-        make_adjustment,
-    )
+    from fcast.jobs.adjust import add_adjustment, default_author, load_adjustments
+    from fcast.markets.adjustments import make_adjustment
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -405,7 +401,8 @@ def adjust_list(
     config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None
 ) -> None:
     """List the adjustments in effect with their periods, values, reasons and authors."""
-    from fcast.markets.adjustments import adjustments_table, load_adjustments
+    from fcast.jobs.adjust import load_adjustments
+    from fcast.markets.adjustments import adjustments_table
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -423,7 +420,7 @@ def adjust_remove(
     config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]
 ) -> None:
     """Remove an adjustment by id."""
-    from fcast.markets.adjustments import remove_adjustment
+    from fcast.jobs.adjust import remove_adjustment
 
     try:
         removed = remove_adjustment(load_config(config).adjustments, adj_id)
@@ -437,9 +434,9 @@ def adjust_preview(
     config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value
 ) -> None:
     """Show how an adjustment would change the latest forecast, without saving it."""
+    from fcast.jobs.adjust import load_adjustments
     from fcast.markets.adjustments import (
         changes,
-        load_adjustments,
         make_adjustment,
         preview,
         validate_adjustments,
@@ -593,7 +590,8 @@ def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]
     hp = load_space(cfg.space, cfg.data.freq)
     try:
         from fcast.data import season_length
-        from fcast.markets.adjustments import custom_members, load_adjustments
+        from fcast.jobs.adjust import load_adjustments
+        from fcast.markets.custom import custom_members
 
         custom_members(cfg.custom, season_length(cfg.data.freq))
         load_adjustments(cfg.adjustments)

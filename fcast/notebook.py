@@ -510,11 +510,12 @@ class FcastAccessor:
         self, events: pd.DataFrame | str | Path | None = None, auto: bool = True
     ) -> tuple[xr.Dataset, pd.DataFrame]:
         """Remove one-time disruptions: the cube with `y_clean` added, and the record of removed windows."""
-        from fcast.data.clean import clean, load_events
+        from fcast.config import load_disruptions
+        from fcast.data.clean import clean
 
         self._need("y", "a cube")
         if isinstance(events, str | Path):
-            events = load_events(events)
+            events = load_disruptions(events)
         cleaned, record = clean(
             self._ds[["y"]], events, auto=auto, season_length=self.season_length
         )

@@ -16,7 +16,7 @@ from fcast.config import parse_config
 from fcast.core.apply import apply, to_table
 from fcast.core.models import FAMILIES, ExtensionError, Model, get_family
 from fcast.core.space import models_of, parse_space
-from fcast.markets.adjustments import custom_members
+from fcast.markets.custom import custom_members
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fcast_ext_drift"
 DOTTED = "fcast_ext_drift:family"

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast import __version__
-from fcast.config import RunConfig
+from fcast.config import RunConfig, load_disruptions, load_event_calendars
 from fcast.core.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.core.label import label, required_history
 from fcast.core.models import Model
@@ -32,8 +32,7 @@ from fcast.core.tune.grid import tune
 from fcast.core.tune.halving import halving
 from fcast.data import restrict, season_length
 from fcast.data.calendar import future_index, holiday_features
-from fcast.data.calendar import load_events as load_holiday_events
-from fcast.data.clean import clean, load_events
+from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
 from fcast.data.segment import read_markets, segment
@@ -43,16 +42,16 @@ from fcast.infra.store import Store, utcnow
 from fcast.infra.vintage import previous_vintages, read_vintage
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
 from fcast.jobs import selections
+from fcast.jobs.adjust import run_adjustments
 from fcast.jobs.inputs import read_totals
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
     apply_adjustments,
-    custom_members,
     effects,
     horizon_dates,
-    run_adjustments,
 )
+from fcast.markets.custom import custom_members
 from fcast.markets.proxies import forecast_new
 from fcast.output.plots import save_cleaning_charts
 from fcast.output.qc import qc_summary, run_qc
@@ -197,9 +196,13 @@ def prepare(
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
-    events = load_events(cfg.clean.events) if cfg.clean.events else None
+    events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
     cube, record = clean(
-        cube, events, auto=cfg.clean.auto, season_length=season_length(cfg.data.freq)
+        cube,
+        events,
+        auto=cfg.clean.auto,
+        season_length=season_length(cfg.data.freq),
+        countries=cfg.holidays.country or None,
     )
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
@@ -313,7 +316,7 @@ def _manifest(
         "segments": {name: prep.of(name) for name in ("mature", "new", "custom")},
         "qa": {
             "errors": int((prep.qa["severity"] == "error").sum()),
-            "warnings": int((prep.qa["severity"] == "warn").sum()),
+            "warnings": int((prep.qa["severity"] == "warning").sum()),
         },
         "cleaning": {
             "removed": len(applied),
@@ -429,7 +432,7 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         cfg.data.freq,
         lead=h.lead,
         lag=h.lag,
-        events=load_holiday_events(h.events) if h.events else None,
+        events=load_event_calendars(h.events) if h.events else None,
         country=h.country,
     )
 

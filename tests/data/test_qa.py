@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -9,7 +10,8 @@ import pandas as pd
 import pytest
 
 from fcast.config import QAConfig
-from fcast.data.qa import CHECKS, FINDING_COLUMNS, register_check, run_qa, summary
+from fcast.contract import SEVERITIES
+from fcast.data.qa import CHECKS, FINDING_COLUMNS, all_checks, register_check, run_qa, summary
 from fcast.data.sample import make_sample
 from fcast.errors import DataError
 
@@ -127,10 +129,10 @@ def test_check_fires_on_a_violation(base, check):
     result = qa_of(mutate(base.copy()))
     assert result.findings[["check", "market"]].values.tolist() == [[check, market]]
     row = result.findings.iloc[0]
-    assert row["severity"] == CHECKS[check].severity
+    assert row["severity"] == CHECKS.get(check).severity
     if market != "*":
         assert row["first"] <= SPOT <= row["last"] + pd.Timedelta(days=7)
-    assert result.ok == (row["severity"] == "warn")
+    assert result.ok == (row["severity"] == "warning")
 
 
 def test_error_markets_are_left_out_of_the_cube(base):
@@ -203,10 +205,25 @@ def test_short_history(base):
     assert "203 periods of history, the CV design needs 208" in row["detail"]
 
 
-def test_fail_on_warn_turns_warnings_into_errors(base):
-    result = qa_of(triple(base.copy()), qa=QAConfig(fail_on_warn=True))
+@pytest.mark.parametrize("key", ["fail_on_warning", "fail_on_warn"])
+def test_fail_on_warning_turns_warnings_into_errors(base, key):
+    qa = QAConfig.model_validate({key: True})  # fail_on_warn: the former name, still read
+    assert qa.fail_on_warning and qa.fail_on_warn
+    result = qa_of(triple(base.copy()), qa=qa)
     assert result.findings[["check", "severity"]].values.tolist() == [["jump", "error"]]
+    assert "qa.fail_on_warning" in result.findings["detail"].iloc[0]
     assert not result.ok
+
+
+def test_one_severity_vocabulary_with_qc(base):
+    """Drift: QA said `warn` where QC says `warning`; both now use fcast.contract.SEVERITIES."""
+    assert {CHECKS.get(name).severity for name in all_checks()} <= set(SEVERITIES)
+    result = qa_of(triple(base.copy()))
+    assert result.findings["severity"].tolist() == ["warning"] and len(result.warnings) == 1
+    with pytest.warns(DeprecationWarning, match="'warn' is now 'warning'"):
+        old = register_check("old_spelling", "warn", lambda inp: [])
+    CHECKS.unregister("old_spelling")
+    assert old.severity == "warning"
 
 
 def test_silent_on_clean_sample_data(sample, undisrupted):
@@ -246,7 +263,7 @@ def test_summary_counts_per_check():
             {
                 "market": "DK",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -254,7 +271,7 @@ def test_summary_counts_per_check():
             {
                 "market": "NO",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -262,7 +279,7 @@ def test_summary_counts_per_check():
             {
                 "market": "FI",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -272,10 +289,43 @@ def test_summary_counts_per_check():
     )
     assert summary(findings).splitlines() == [
         "QA: 1 error(s), 3 warning(s) in 4 market(s)",
-        "  error duplicates           1: SE (2 duplicated dates)",
-        "  warn  jump                 3: DK; NO; FI",
+        "  error   duplicates           1: SE (2 duplicated dates)",
+        "  warning jump                 3: DK; NO; FI",
     ]
     assert summary(findings.iloc[:0]) == "QA: no findings"
+
+
+@pytest.fixture
+def installed_check(tmp_path, monkeypatch):
+    """A tiny installed distribution (a dist-info on sys.path) offering `small_market` in fcast.qa_checks."""
+    (tmp_path / "fcast_qa_small.py").write_text(
+        "from fcast.data.qa import Check\n\n\n"
+        "def small(inp):\n"
+        "    mean = inp.cube['y'].mean('time').to_series()\n"
+        "    return [{'market': m, 'first': None, 'last': None, 'detail': 'small'}\n"
+        "            for m, v in mean.items() if v < 1e7]\n\n\n"
+        "check = Check('ignored', 'warning', small)\n"
+    )
+    dist = tmp_path / "fcast_qa_small-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fcast-qa-small\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[fcast.qa_checks]\nsmall_market = fcast_qa_small:check\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "small_market"
+    CHECKS.unregister("small_market")
+    sys.modules.pop("fcast_qa_small", None)
+
+
+def test_installed_entry_point_check_is_found_and_runs(base, installed_check):
+    assert installed_check not in CHECKS  # not loaded until asked for
+    assert installed_check in CHECKS.names() and all_checks()[-1] == installed_check
+    result = qa_of(base)
+    assert result.findings[["check", "market", "severity"]].values.tolist() == [
+        ["small_market", m, "warning"] for m in BASE_MARKETS
+    ]
+    assert CHECKS.get(installed_check).name == installed_check  # the entry point names it
 
 
 def test_registered_check_runs(base):
@@ -287,11 +337,13 @@ def test_registered_check_runs(base):
             if v < 1e7
         ]
 
-    register_check("tiny", "warn", tiny)
+    register_check("tiny", "warning", tiny)
     try:
         result = qa_of(base)
+        with pytest.raises(KeyError, match="already registered"):
+            register_check("tiny", "warning", tiny)
     finally:
-        CHECKS.pop("tiny")
+        CHECKS.unregister("tiny")
     assert result.findings[["check", "market"]].values.tolist() == [
         ["tiny", m] for m in BASE_MARKETS
     ]

@@ -142,11 +142,11 @@ def test_yaml_boolean_market_code_gets_a_hint(cfg, tmp_path):
     (tmp_path / "events.yaml").write_text(
         "events:\n  - {market: NO, start: 2022-01-03, end: 2022-01-03, kind: outage}\n"
     )
-    from fcast.data.clean import load_events
+    from fcast.config import load_disruptions
     from fcast.errors import ConfigError
 
     with pytest.raises(ConfigError, match="quote codes"):
-        load_events(tmp_path / "events.yaml")
+        load_disruptions(tmp_path / "events.yaml")
 
 
 def test_holiday_aware_space_runs_through_tuning_and_weekly(cfg, tmp_path):
