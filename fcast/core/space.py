@@ -26,7 +26,15 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcast.core.models import FAMILIES, PREPROCESS, Model, coerce_params, param_types
+from fcast.core.models import (
+    FAMILIES,
+    PREPROCESS,
+    Model,
+    coerce_params,
+    get_family,
+    has_family,
+    param_types,
+)
 from fcast.data.ingest import season_length
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors, read_yaml
@@ -77,7 +85,7 @@ def expand(spec: SpaceSpec, freq: str, source: str = "<space>") -> list[Model]:
         )
     models: list[Model] = []
     for family, grid in spec.families.items():
-        if family not in FAMILIES:
+        if not has_family(family):
             raise ConfigError(
                 f"invalid space {source}: families.{family}: unknown family; known: {sorted(FAMILIES)}"
             )
@@ -133,7 +141,7 @@ def models_of(hp: xr.Dataset | xr.DataArray, season_length: int) -> list[Model]:
     for i in range(hp.sizes["hp"]):
         family = str(hp["family"].values[i])
         params = {n: hp[n].values[i].item() for n in names if n in hp.coords}
-        allowed = param_types(FAMILIES[family])
+        allowed = param_types(get_family(family))
         params = {k: v for k, v in params.items() if k in allowed}
         out.append(Model.create(family, params, season_length))
     return out

@@ -298,7 +298,7 @@ def faulty_family():
     """The faulty family in this process's registry while the module runs."""
     register(FAULTY)
     yield FAULTY
-    FAMILIES.pop(FAULTY.name)
+    FAMILIES.unregister(FAULTY.name)
 
 
 @pytest.fixture()
