@@ -14,7 +14,7 @@ In a notebook::
     forecast.fcast.plot(actuals=cube)
 
 The accessor is thin: every method calls a stage function (`fcast.core.label.label`,
-`fcast.core.tune.grid.tune`, `fcast.core.select.select`, `fcast.core.apply.apply`, `fcast.markets.proxies`,
+`fcast.core.tune.tune`, `fcast.core.select.select`, `fcast.core.apply.apply`, `fcast.markets.proxies`,
 `fcast.output.publish.compare`) and returns its xarray (or pandas) result. One accessor serves
 every fcast object; a method checks that the Dataset holds what it needs: a cube (`y`),
 a tuning cube (`error`), a forecast (`yhat`) or launch curves (`curve`). Plots are
@@ -42,6 +42,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.config import NewMarketsConfig
+from fcast.contract import OK
 from fcast.core.apply import apply as _apply
 from fcast.core.apply import combine_of, members_from_selection, to_table
 from fcast.core.label import label as _label
@@ -51,8 +52,7 @@ from fcast.core.select import score as _score
 from fcast.core.select import select as _select
 from fcast.core.select import split_weights
 from fcast.core.space import load_space, parse_space
-from fcast.core.tune.grid import OK
-from fcast.core.tune.grid import tune as _tune
+from fcast.core.tune import tune as _tune
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
 
@@ -578,7 +578,7 @@ class FcastAccessor:
         block_hps: int = 32,
         progress: bool = False,
     ) -> xr.Dataset:
-        """Grid search market x split x hp (`fcast.core.tune.grid`): the error cube as Zarr at `path` (else a temp folder)."""
+        """Grid search market x split x hp (`fcast.core.tune`): the error cube as Zarr at `path` (else a temp folder)."""
         # the CV design stays in the attrs (holdout, freq) so `tuning.fcast.select(cube)` needs nothing else
         y = self.target if markets is None else self.target.sel(market=list(markets))
         labels = self.label(splits, step, horizon, holdout, min_train)

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.core.executor import Block, run_blocks
 from fcast.core.models import Model
-from fcast.core.tune.grid import align_x, first_observed
+from fcast.core.series import align_x, first_observed
 from fcast.data.calendar import future_index
 
 Member = tuple[Model, float]
@@ -179,16 +180,17 @@ def apply(
         slice(i, min(i + block_markets, len(markets)))
         for i in range(0, len(markets), block_markets)
     ]
-    args = [
-        (values[g], [members[m] for m in markets[g]], horizon, list(levels))
-        + ((None, None) if x_values is None else (x_values[g], features))
-        + (combine,)
+    blocks = [
+        Block(
+            str(g.start),
+            g,
+            (values[g], [members[m] for m in markets[g]], horizon, list(levels))
+            + ((None, None) if x_values is None else (x_values[g], features))
+            + (combine,),
+        )
         for g in groups
     ]
-    if client is None:
-        results = [apply_block(*a) for a in args]
-    else:
-        results = client.gather([client.submit(apply_block, *a, pure=False) for a in args])
+    results = run_blocks(apply_block, blocks, client=client, prefix="apply")
     stacked = (
         np.concatenate([r[0] for r in results])
         if results

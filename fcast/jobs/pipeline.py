@@ -28,8 +28,7 @@ from fcast.core.label import label, required_history
 from fcast.core.models import Model
 from fcast.core.select import select
 from fcast.core.space import load_space, models_of
-from fcast.core.tune.grid import tune
-from fcast.core.tune.halving import halving
+from fcast.core.tune import tune
 from fcast.data import restrict, season_length
 from fcast.data.calendar import future_index, holiday_features
 from fcast.data.calendar import load_events as load_holiday_events
@@ -557,41 +556,31 @@ def run_tuning(
     x = holiday_x(cfg, y, models_of(hp, m))
     try:
         with timer("tune"):
-            if cfg.search.strategy == "halving":
-                tuning, reports = halving(
-                    y,
-                    labels,
-                    hp,
-                    store.run_url(run_id, "tuning.zarr"),
-                    keep=cfg.search.keep,
-                    min_keep=cfg.select.top,
-                    horizon=cfg.cv_horizon,
-                    metric=cfg.tune.metric,
-                    season_length=m,
-                    min_train=min_train(cfg),
-                    weights=cfg.select.weights,
-                    block_markets=cfg.tune.block_markets,
-                    client=client,
-                    progress=progress,
-                    x=x,
-                )
-            else:
-                tuning, reports = tune(
-                    y,
-                    labels,
-                    hp,
-                    store.run_url(run_id, "tuning.zarr"),
-                    horizon=cfg.cv_horizon,
-                    metric=cfg.tune.metric,
-                    season_length=m,
-                    min_train=min_train(cfg),
-                    block_markets=cfg.tune.block_markets,
-                    block_hps=cfg.tune.block_hps,
-                    client=client,
-                    progress=progress,
-                    task_timeout=cfg.tune.task_timeout,
-                    x=x,
-                )
+            tuning, reports = tune(
+                y,
+                labels,
+                hp,
+                store.run_url(run_id, "tuning.zarr"),
+                strategy=cfg.search.strategy,
+                horizon=cfg.cv_horizon,
+                metric=cfg.tune.metric,
+                season_length=m,
+                min_train=min_train(cfg),
+                block_markets=cfg.tune.block_markets,
+                client=client,
+                progress=progress,
+                task_timeout=cfg.tune.task_timeout,
+                x=x,
+                **(
+                    {
+                        "keep": cfg.search.keep,
+                        "min_keep": cfg.select.top,
+                        "weights": cfg.select.weights,
+                    }
+                    if cfg.search.strategy == "halving"
+                    else {"block_hps": cfg.tune.block_hps}
+                ),
+            )
         with timer("select"):
             selection = select(
                 tuning,
