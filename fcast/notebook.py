@@ -759,38 +759,10 @@ class FcastAccessor:
         cmap: str = "viridis_r",
     ) -> Any:
         """Error per split over hp x split (`by='family'`: each family's best hp) as an hvplot heat map."""
-        hv = _hv()
-        errors = self.split_errors()
-        cutoffs = [
-            f"{s} ({str(c)[:10]})"
-            for s, c in zip(errors["split"].values, errors["cutoff"].values, strict=True)
-        ]
-        if by not in ("hp", "family"):
-            raise ValueError(f"by must be 'hp' or 'family', got {by!r}")
-        rows = "label" if by == "hp" else "family"
-        plots = []
-        for m in _pick(self._ds, market, limit=4):
-            e = errors.sel(market=m, drop=True)
-            if by == "family":
-                e = e.groupby("family").min("hp")
-            df = e.to_dataframe(name="error").reset_index()
-            df["split"] = df["split"].map(dict(zip(errors["split"].values, cutoffs, strict=True)))
-            n_rows = df[rows].nunique()
-            plots.append(
-                df.hvplot.heatmap(
-                    x="split",
-                    y=rows,
-                    C="error",
-                    cmap=cmap,
-                    colorbar=True,
-                    width=width,
-                    height=height or max(200, 60 + 24 * n_rows),
-                    xlabel="split (cutoff)",
-                    ylabel=by,
-                    title=f"{m}: {errors.attrs['metric']} per split",
-                ).opts(tools=["hover"])
-            )
-        return _layout(plots, cols=1) if len(plots) > 1 else (plots[0] if plots else hv.Overlay())
+        from fcast.output.plots import tuning_heatmap
+
+        self._metric()
+        return tuning_heatmap(self._ds, market, by, width, height, cmap)
 
     # --- forecast -> table, comparison
 

@@ -19,13 +19,9 @@ from fcast.core.models import FAMILIES, Family, register
 from fcast.core.select import select
 from fcast.core.space import parse_space
 from fcast.core.tune import fits, tune
-from fcast.core.tune.halving import (
-    narrowed_space,
-    space_filling,
-    space_report,
-    survivors,
-    write_space_report,
-)
+from fcast.core.tune.halving import survivors
+from fcast.core.tune.report import narrowed_space, space_report
+from fcast.jobs.space_report import write_space_report
 
 SPACE = {
     "preprocess": {"log": [False, True]},
@@ -209,15 +205,6 @@ def test_halving_on_a_cluster_equals_in_process(setup, halved, tmp_path, client2
     xr.testing.assert_equal(cube["rounds"].load(), local["rounds"])
 
 
-def test_space_filling_is_seeded_and_covers_the_families():
-    hp = parse_space(SPACE, "W-MON")
-    a, b = space_filling(hp, 5, seed=1), space_filling(hp, 5, seed=1)
-    assert a.sizes["hp"] == 5 and np.array_equal(a["hp"].values, b["hp"].values)
-    assert len(np.unique(a["hp"].values)) == 5
-    assert set(a["family"].values) == {"ets", "theta", "seasonal_naive"}
-    assert space_filling(hp, 50, seed=1).sizes["hp"] == hp.sizes["hp"]
-
-
 def test_space_report_and_narrowed_space(setup, grid, tmp_path):
     y, _, hp = setup
     sel = select(grid, y, top=2)
@@ -246,11 +233,13 @@ def test_space_report_and_narrowed_space(setup, grid, tmp_path):
 
 def test_heatmap_of_a_halving_cube_shows_unevaluated_cells_as_gaps(halved):
     pytest.importorskip("hvplot")
-    from fcast.core.tune.halving import heatmap
+    from fcast.output.plots import tuning_heatmap
 
     _, cube, _ = halved
-    plot = heatmap(cube, ["DK"])
-    assert plot is not None
+    plot = tuning_heatmap(cube, ["DK"])
+    data = plot.dframe()
+    assert len(data) == cube.sizes["split"] * cube.sizes["hp"]
+    assert data["error"].isna().sum() == int((cube["status"].sel(market="DK") != OK).sum())
 
 
 # --- a hanging fit in a halving round ------------------------------------------------------
