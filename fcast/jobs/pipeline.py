@@ -434,11 +434,6 @@ def unselected_markets(selection: pd.DataFrame, markets: list[str]) -> list[str]
     return sorted(str(mk) for mk in markets if str(mk) not in chosen)
 
 
-def fallback_members(markets: list[str], season: int) -> dict[str, list[Member]]:
-    """A seasonal naive member for each market without a selection, so no market goes unforecast."""
-    return {mk: [(Model.create("seasonal_naive", {}, season), 1.0)] for mk in markets}
-
-
 def apply_selection(
     cfg: RunConfig,
     y: xr.DataArray,
@@ -447,12 +442,12 @@ def apply_selection(
     client: Any,
     x: xr.DataArray | None = None,
 ) -> xr.Dataset:
-    """Refit the selection on all history and forecast; `fallback` markets get the seasonal naive.
+    """Refit the selection on all history and forecast; `fallback` markets get apply's fallback (no members).
 
     `x`: holiday features already built for these markets (else built here if a member needs them).
     """
     m = season_length(cfg.data.freq)
-    members = {**members_from_selection(selection, m), **fallback_members(fallback, m)}
+    members = {**members_from_selection(selection, m), **{mk: [] for mk in fallback}}
     if x is None:
         x = holiday_x(cfg, y, _members_models(members))
     return apply(
@@ -464,6 +459,7 @@ def apply_selection(
         client,
         x=x,
         combine=combine_of(selection),
+        season_length=m,
     )
 
 

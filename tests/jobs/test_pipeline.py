@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fcast.config import parse_config
+from fcast.contract import FALLBACK
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.jobs.pipeline import QAFailed, chosen_table, prepare, run_tuning, run_weekly
@@ -217,7 +218,7 @@ def test_halving_in_the_tuning_job_honours_task_timeout(cfg, tmp_path, capsys):
     assert "halving: block 0-3 (markets SE; round 0, split 1) exceeded task_timeout=1s" in err
     assert result.manifest["status"] == "complete" and result.manifest["unselected"] == ["SE"]
     se = result.forecast[result.forecast["market"] == "SE"]
-    assert set(se["family"]) == {"seasonal_naive"} and np.isfinite(se["yhat"]).all()
+    assert set(se["family"]) == {FALLBACK} and np.isfinite(se["yhat"]).all()
 
 
 def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsys):
@@ -235,7 +236,7 @@ def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, capsy
     assert "no hp has a CV score for 1 market(s) ['DK']" in capsys.readouterr().err
     dk = tuned.forecast[tuned.forecast["market"] == "DK"]
     assert len(dk) == cfg.horizon and np.isfinite(dk["yhat"]).all()
-    assert set(dk["family"]) == {"seasonal_naive"}
+    assert set(dk["family"]) == {FALLBACK}  # apply's one fallback, with its one label
     assert set(tuned.forecast["market"]) >= {"DK", "FI", "NO", "SE"}
 
 
@@ -247,5 +248,5 @@ def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, capsys):
     assert "no tuned selection for ['NO', 'SE']" in capsys.readouterr().err
     fc = weekly.forecast
     assert {"DK", "FI", "NO", "SE"} <= set(fc["market"])
-    assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {"seasonal_naive"}
+    assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {FALLBACK}
     assert set(weekly.selection["market"]) == {"DK", "FI"}  # the stored selection is not invented
