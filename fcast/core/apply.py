@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.contract import FALLBACK
+from fcast.contract import FALLBACK, LEVELS, bound_columns, forecast_columns, quantiles_of
 from fcast.core.executor import Block, run_blocks
 from fcast.core.models import Model
 from fcast.core.series import align_x, first_observed
@@ -167,7 +167,7 @@ def apply(
     y: xr.DataArray,
     members: dict[str, list[Member]],
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = LEVELS,
     freq: str = "W-MON",
     client=None,  # noqa: ANN001
     block_markets: int = 8,
@@ -226,7 +226,7 @@ def apply(
     families = [f for r in results for f in r[1]]
     last = pd.Timestamp(y["time"].values[-1])
     dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
-    quantiles = [q for lv in levels for q in (0.5 - lv / 200, 0.5 + lv / 200)]
+    quantiles = [q for lv in levels for q in quantiles_of(lv)]
     bounds = stacked[:, 1:, :].transpose(0, 2, 1)
     order = np.argsort(quantiles)
     return xr.Dataset(
@@ -245,15 +245,15 @@ def apply(
 
 
 def to_table(fc: xr.Dataset, segment: str = "mature") -> pd.DataFrame:
-    """The forecast as the file-contract table: market, date, yhat, yhat_lo_L, yhat_hi_L, family, segment."""
+    """The forecast as the file-contract table (`fcast.contract.forecast_columns`): market, date, yhat, bounds, family, segment."""
     levels = json.loads(fc.attrs["levels"])
     df = fc["yhat"].to_dataframe().reset_index().rename(columns={"time": "date"})
-    for lv in levels:
-        lo, hi = round(0.5 - lv / 200, 4), round(0.5 + lv / 200, 4)
-        df[f"yhat_lo_{lv}"] = fc["bounds"].sel(quantile=lo).values.ravel()
-        df[f"yhat_hi_{lv}"] = fc["bounds"].sel(quantile=hi).values.ravel()
+    bounds = [
+        fc["bounds"].sel(quantile=q).values.ravel() for lv in levels for q in quantiles_of(lv)
+    ]
+    for col, values in zip(bound_columns(levels), bounds, strict=True):
+        df[col] = values
     fam = dict(zip(fc["market"].values.tolist(), fc["family"].values.tolist(), strict=True))
     df["family"] = df["market"].map(fam)
     df["segment"] = segment
-    cols = ["market", "date", "yhat"] + [f"yhat_{s}_{lv}" for lv in levels for s in ("lo", "hi")]
-    return df[cols + ["family", "segment"]]
+    return df[forecast_columns(levels)]
