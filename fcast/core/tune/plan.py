@@ -1,7 +1,8 @@
-"""The block plan of a tuning cube: tiles of markets x hps, and how large a tile should be.
+"""The block plan of a tuning cube: tiles of markets x hps, how large a tile should be, what a task gets.
 
 A block is a set of markets x a set of hps, with every split of those markets inside the
-same task, so the graph grows with blocks, not with fits.
+same task, so the graph grows with blocks, not with fits. `regressors` gives the holiday
+features the tasks carry (none unless a model takes them).
 """
 
 from __future__ import annotations
