@@ -18,13 +18,12 @@ import xarray as xr
 
 from fcast.contract import FAILED, OK
 from fcast.core.metrics import pointwise
-from fcast.core.tune.grid import grid
-from fcast.core.tune.halving import halving
+from fcast.core.tune import grid, halving  # the modules: no package name shadows a module
 
 #: strategy name -> the function that runs it, and the options only it takes
 STRATEGIES: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "grid": (grid, ("block_hps",)),
-    "halving": (halving, ("keep", "min_keep", "weights")),
+    "grid": (grid.grid, ("block_hps",)),
+    "halving": (halving.halving, ("keep", "min_keep", "weights")),
 }
 
 
