@@ -479,9 +479,9 @@ def space_report_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
-    from fcast.core.tune.halving import write_space_report
     from fcast.data.ingest import season_length
     from fcast.infra.store import Store
+    from fcast.jobs.space_report import write_space_report
 
     try:
         cfg = load_config(config)

@@ -14,7 +14,7 @@ In a notebook::
     forecast.fcast.plot(actuals=cube)
 
 The accessor is thin: every method calls a stage function (`fcast.core.label.label`,
-`fcast.core.tune.grid.tune`, `fcast.core.select.select`, `fcast.core.apply.apply`, `fcast.markets.proxies`,
+`fcast.core.tune.tune`, `fcast.core.select.select`, `fcast.core.apply.apply`, `fcast.markets.proxies`,
 `fcast.output.publish.compare`) and returns its xarray (or pandas) result. One accessor serves
 every fcast object; a method checks that the Dataset holds what it needs: a cube (`y`),
 a tuning cube (`error`), a forecast (`yhat`) or launch curves (`curve`). Plots are
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.contract import levels_in, quantiles_of
+from fcast.contract import OK, levels_in, quantiles_of
 from fcast.core.apply import apply as _apply
 from fcast.core.apply import combine_of, members_from_selection, to_table
 from fcast.core.label import label as _label
@@ -49,8 +49,7 @@ from fcast.core.select import score as _score
 from fcast.core.select import select as _select
 from fcast.core.select import split_weights
 from fcast.core.space import load_space, parse_space
-from fcast.core.tune.grid import OK
-from fcast.core.tune.grid import tune as _tune
+from fcast.core.tune import tune as _tune
 from fcast.data import load_actuals, restrict, season_length
 from fcast.errors import DataError
 from fcast.markets.proxies import NewMarketsConfig
@@ -557,7 +556,7 @@ class FcastAccessor:
         block_hps: int = 32,
         progress: bool = False,
     ) -> xr.Dataset:
-        """Grid search market x split x hp (`fcast.core.tune.grid`): the error cube as Zarr at `path` (else a temp folder)."""
+        """Grid search market x split x hp (`fcast.core.tune`): the error cube as Zarr at `path` (else a temp folder)."""
         # the CV design stays in the attrs (holdout, freq) so `tuning.fcast.select(cube)` needs nothing else
         y = self.target if markets is None else self.target.sel(market=list(markets))
         labels = self.label(splits, step, horizon, holdout, min_train)
@@ -738,38 +737,10 @@ class FcastAccessor:
         cmap: str = "viridis_r",
     ) -> Any:
         """Error per split over hp x split (`by='family'`: each family's best hp) as an hvplot heat map."""
-        hv = _hv()
-        errors = self.split_errors()
-        cutoffs = [
-            f"{s} ({str(c)[:10]})"
-            for s, c in zip(errors["split"].values, errors["cutoff"].values, strict=True)
-        ]
-        if by not in ("hp", "family"):
-            raise ValueError(f"by must be 'hp' or 'family', got {by!r}")
-        rows = "label" if by == "hp" else "family"
-        plots = []
-        for m in _pick(self._ds, market, limit=4):
-            e = errors.sel(market=m, drop=True)
-            if by == "family":
-                e = e.groupby("family").min("hp")
-            df = e.to_dataframe(name="error").reset_index()
-            df["split"] = df["split"].map(dict(zip(errors["split"].values, cutoffs, strict=True)))
-            n_rows = df[rows].nunique()
-            plots.append(
-                df.hvplot.heatmap(
-                    x="split",
-                    y=rows,
-                    C="error",
-                    cmap=cmap,
-                    colorbar=True,
-                    width=width,
-                    height=height or max(200, 60 + 24 * n_rows),
-                    xlabel="split (cutoff)",
-                    ylabel=by,
-                    title=f"{m}: {errors.attrs['metric']} per split",
-                ).opts(tools=["hover"])
-            )
-        return _layout(plots, cols=1) if len(plots) > 1 else (plots[0] if plots else hv.Overlay())
+        from fcast.output.plots import tuning_heatmap
+
+        self._metric()
+        return tuning_heatmap(self._ds, market, by, width, height, cmap)
 
     # --- forecast -> table, comparison
 

@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.contract import FAILED, SKIPPED
 from fcast.core.apply import COMBINES, pool
+from fcast.core.executor import Block, run_blocks
 from fcast.core.metrics import finish, mase_scale
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
+from fcast.core.series import align_x, first_observed
 from fcast.core.space import models_of
-from fcast.core.tune.grid import FAILED, SKIPPED, align_x, first_observed
 
 
 def split_weights(
@@ -145,24 +147,25 @@ def holdout_scores(
             "the top hps have models with holiday regressors; pass the holiday features as x"
         )
     x_values, features = align_x(x, y) if needs_x else (None, None)
-    blocks = [
+    slices = [
         slice(i, min(i + block_markets, len(members)))
         for i in range(0, len(members), block_markets)
     ]
-    args = [
-        (values[b], members[b], holdout, metric)
-        + ((None, None) if x_values is None else (x_values[b], features))
-        + (combine,)
-        for b in blocks
+    blocks = [
+        Block(
+            str(b.start),
+            b,
+            (values[b], members[b], holdout, metric)
+            + ((None, None) if x_values is None else (x_values[b], features))
+            + (combine,),
+        )
+        for b in slices
     ]
-    if client is None:
-        results = [holdout_block(*a) for a in args]
-    else:
-        results = client.gather([client.submit(holdout_block, *a, pure=False) for a in args])
+    results = run_blocks(holdout_block, blocks, client=client, prefix="holdout")
     width = top.sizes["rank"]
     member = np.full((len(members), width), np.nan)
     mean = np.full(len(members), np.nan)
-    for b, (s, m) in zip(blocks, results, strict=True):
+    for b, (s, m) in zip(slices, results, strict=True):
         member[b, : s.shape[1]] = s
         mean[b] = m
     coords = {"market": y["market"].values}

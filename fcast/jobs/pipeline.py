@@ -28,8 +28,7 @@ from fcast.core.label import label, required_history
 from fcast.core.models import Model
 from fcast.core.select import select
 from fcast.core.space import load_space, models_of
-from fcast.core.tune.grid import tune
-from fcast.core.tune.halving import halving
+from fcast.core.tune import tune
 from fcast.data import restrict, season_length
 from fcast.data.calendar import future_index, holiday_features
 from fcast.data.clean import clean
@@ -443,11 +442,6 @@ def unselected_markets(selection: pd.DataFrame, markets: list[str]) -> list[str]
     return sorted(str(mk) for mk in markets if str(mk) not in chosen)
 
 
-def fallback_members(markets: list[str], season: int) -> dict[str, list[Member]]:
-    """A seasonal naive member for each market without a selection, so no market goes unforecast."""
-    return {mk: [(Model.create("seasonal_naive", {}, season), 1.0)] for mk in markets}
-
-
 def apply_selection(
     cfg: RunConfig,
     y: xr.DataArray,
@@ -456,12 +450,12 @@ def apply_selection(
     client: Any,
     x: xr.DataArray | None = None,
 ) -> xr.Dataset:
-    """Refit the selection on all history and forecast; `fallback` markets get the seasonal naive.
+    """Refit the selection on all history and forecast; `fallback` markets get apply's fallback (no members).
 
     `x`: holiday features already built for these markets (else built here if a member needs them).
     """
     m = season_length(cfg.data.freq)
-    members = {**members_from_selection(selection, m), **fallback_members(fallback, m)}
+    members = {**members_from_selection(selection, m), **{mk: [] for mk in fallback}}
     if x is None:
         x = holiday_x(cfg, y, _members_models(members))
     return apply(
@@ -473,6 +467,7 @@ def apply_selection(
         client,
         x=x,
         combine=combine_of(selection),
+        season_length=m,
     )
 
 
@@ -564,41 +559,31 @@ def run_tuning(
     x = holiday_x(cfg, y, models_of(hp, m))
     try:
         with timer("tune"):
-            if cfg.search.strategy == "halving":
-                tuning, reports = halving(
-                    y,
-                    labels,
-                    hp,
-                    store.run_url(run_id, "tuning.zarr"),
-                    keep=cfg.search.keep,
-                    min_keep=cfg.select.top,
-                    horizon=cfg.cv_horizon,
-                    metric=cfg.tune.metric,
-                    season_length=m,
-                    min_train=min_train(cfg),
-                    weights=cfg.select.weights,
-                    block_markets=cfg.tune.block_markets,
-                    client=client,
-                    progress=progress,
-                    x=x,
-                )
-            else:
-                tuning, reports = tune(
-                    y,
-                    labels,
-                    hp,
-                    store.run_url(run_id, "tuning.zarr"),
-                    horizon=cfg.cv_horizon,
-                    metric=cfg.tune.metric,
-                    season_length=m,
-                    min_train=min_train(cfg),
-                    block_markets=cfg.tune.block_markets,
-                    block_hps=cfg.tune.block_hps,
-                    client=client,
-                    progress=progress,
-                    task_timeout=cfg.tune.task_timeout,
-                    x=x,
-                )
+            tuning, reports = tune(
+                y,
+                labels,
+                hp,
+                store.run_url(run_id, "tuning.zarr"),
+                strategy=cfg.search.strategy,
+                horizon=cfg.cv_horizon,
+                metric=cfg.tune.metric,
+                season_length=m,
+                min_train=min_train(cfg),
+                block_markets=cfg.tune.block_markets,
+                client=client,
+                progress=progress,
+                task_timeout=cfg.tune.task_timeout,
+                x=x,
+                **(
+                    {
+                        "keep": cfg.search.keep,
+                        "min_keep": cfg.select.top,
+                        "weights": cfg.select.weights,
+                    }
+                    if cfg.search.strategy == "halving"
+                    else {"block_hps": cfg.tune.block_hps}
+                ),
+            )
         with timer("select"):
             selection = select(
                 tuning,

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive, Theta
 
+from fcast.contract import FALLBACK
 from fcast.core.apply import apply, combine_of, forecast_series, members_from_selection, to_table
 from fcast.core.models import Model
 
@@ -94,7 +95,7 @@ def test_failed_members_fall_back_and_values_are_clipped():
     )
     members = {"ZZ": [(Model.create("ets", {"spec": "AAN", "log": True}, 52), 1.0)]}
     fc = apply(y, members, horizon=4, levels=[80])
-    assert fc["family"].sel(market="ZZ").item() == "fallback:seasonal_naive"
+    assert fc["family"].sel(market="ZZ").item() == FALLBACK
     assert float(fc["bounds"].min()) >= 0.0
     assert np.isfinite(fc["yhat"].values).all()
 
@@ -170,3 +171,29 @@ def test_median_of_known_forecasts():
             horizon=2,
             combine="trimmed",
         )
+
+
+def test_a_market_without_members_gets_the_one_fallback_known_answer():
+    # season 4: the fallback repeats the last season; A also starts with two missing weeks
+    a = [np.nan, np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    b = [np.nan] * 9 + [3.0, 5.0, 7.0]  # 3 observations, not longer than a season: plain naive
+    y = xr.DataArray(
+        [a, b, list(range(12))],
+        dims=("market", "time"),
+        coords={
+            "market": ["A", "B", "C"],
+            "time": pd.date_range("2024-01-01", periods=12, freq="W-MON"),
+        },
+    )
+    members = {"A": [], "B": [], "C": [(Model.create("seasonal_naive", {}, 4), 1.0)]}
+    fc = apply(y, members, horizon=6, levels=[80])
+    assert fc["family"].values.tolist() == [FALLBACK, FALLBACK, "seasonal_naive"]
+    by_hand = {"A": [7, 8, 9, 10, 7, 8], "B": [7] * 6, "C": [8, 9, 10, 11, 8, 9]}
+    for market, expected in by_hand.items():
+        np.testing.assert_allclose(fc["yhat"].sel(market=market).values, expected, atol=1e-12)
+    # the fallback's season length is the other members' (4) unless given; 2 when given 2
+    two = apply(y.sel(market=["A"]), {"A": []}, horizon=4, levels=[80], season_length=2)
+    np.testing.assert_allclose(two["yhat"].sel(market="A").values, [9, 10, 9, 10], atol=1e-12)
+    lo, hi = fc["bounds"].sel(market="A", quantile=0.1), fc["bounds"].sel(market="A", quantile=0.9)
+    assert (lo <= fc["yhat"].sel(market="A")).all() and (fc["yhat"].sel(market="A") <= hi).all()
+    assert list(to_table(fc)["family"].unique()) == [FALLBACK, "seasonal_naive"]

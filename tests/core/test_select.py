@@ -9,11 +9,12 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive
 
+from fcast.contract import FAILED, OK, SKIPPED
 from fcast.core.label import label
 from fcast.core.metrics import score as window_score
 from fcast.core.select import choose, holdout_scores, score, select, split_weights, top_hps
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import FAILED, OK, SKIPPED, tune
+from fcast.core.tune import tune
 
 
 def cube(per_split: np.ndarray, steps: int = 2) -> tuple[xr.DataArray, xr.DataArray]:

@@ -15,12 +15,14 @@ import xarray as xr
 from statsforecast.models import ARIMA
 
 from fcast.config import load_event_calendars
+from fcast.contract import FAILED, OK
 from fcast.core.apply import apply, members_from_selection
 from fcast.core.label import label
 from fcast.core.models import Model
 from fcast.core.select import score, select, split_weights
 from fcast.core.space import load_space, models_of, parse_space
-from fcast.core.tune.grid import FAILED, OK, evaluate_block, tune
+from fcast.core.tune import tune
+from fcast.core.tune.kernel import evaluate_block
 from fcast.data import to_cube
 from fcast.data.calendar import columns, future_index, group_of, holiday_features
 from fcast.data.sample import make_sample

@@ -28,10 +28,11 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from statsforecast.models import SeasonalNaive
 
 from fcast.config import load_config
+from fcast.contract import FAILED, OK
 from fcast.core.label import label
 from fcast.core.models import FAMILIES, Family, register
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import FAILED, OK, tune
+from fcast.core.tune import tune
 from fcast.data import to_cube
 from fcast.infra.cluster import connect
 from fcast.jobs.pipeline import run_tuning
@@ -298,7 +299,7 @@ def faulty_family():
     """The faulty family in this process's registry while the module runs."""
     register(FAULTY)
     yield FAULTY
-    FAMILIES.pop(FAULTY.name)
+    FAMILIES.unregister(FAULTY.name)
 
 
 @pytest.fixture()
