@@ -24,17 +24,11 @@ from fcast.data.clean import (
     parse_disruptions,
     remove,
 )
-from fcast.data.sample import STRONG_HOLIDAY_MARKETS, make_sample
+from fcast.data.sample import STRONG_HOLIDAY_MARKETS
 from fcast.errors import ConfigError
 
 EVENTS_YAML = Path(__file__).resolve().parents[2] / "configs" / "events.yaml"
 M = 52  # weekly data: season length
-
-
-@pytest.fixture(scope="module")
-def sample():
-    """The built-in sample data (seed 7) with its ground truth."""
-    return make_sample()
 
 
 @pytest.fixture(scope="module")

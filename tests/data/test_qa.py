@@ -12,7 +12,6 @@ import pytest
 from fcast.config import QAConfig
 from fcast.contract import SEVERITIES
 from fcast.data.qa import CHECKS, FINDING_COLUMNS, all_checks, register_check, run_qa, summary
-from fcast.data.sample import make_sample
 from fcast.errors import DataError
 
 MIN_HISTORY = (
@@ -22,12 +21,6 @@ BASE_MARKETS = ["DK", "NO", "SE"]
 SPOT = pd.Timestamp(
     "2024-08-19"
 )  # a week without public holidays in DK, NO, SE (nor the weeks around it)
-
-
-@pytest.fixture(scope="module")
-def sample():
-    """The built-in sample data (seed 7) with its ground truth."""
-    return make_sample()
 
 
 @pytest.fixture(scope="module")
