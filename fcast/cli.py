@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,7 +31,10 @@ adjust_app = typer.Typer(
 )
 app.add_typer(adjust_app, name="adjust")
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="run config YAML (default: ./fcast.yaml)"),
+]
 MarketsOpt = Annotated[
     str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
 ]
@@ -65,11 +69,25 @@ def _main(
     configure(-1 if quiet else verbose)
 
 
-def load_config(path: Path) -> RunConfig:
+def find_config(path: Path | None) -> Path:
+    """`path`, else `fcast.yaml` in the working folder; never a silent default."""
+    if path is not None:
+        return path
+    here = Path.cwd()
+    for name in ("fcast.yaml", "fcast.yml"):
+        if (here / name).is_file():
+            return here / name
+    raise FcastError(
+        f"no config given: pass -c CONFIG, or name the run config fcast.yaml in {here} "
+        "(`fcast init DATA_FILE` writes a starter one)"
+    )
+
+
+def load_config(path: Path | None) -> RunConfig:
     """The validated run config (imported on use so `fcast --help` stays fast)."""
     from fcast.config import load_config as load
 
-    return load(path)
+    return load(find_config(path))
 
 
 def _markets(value: str | None) -> list[str] | None:
@@ -88,14 +106,25 @@ def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
         and estimated_fits < cfg.tune.in_process_below
         and cfg.cluster.local
     ):
+        what = f"{estimated_fits} tuning fits" if estimated_fits else "a refit-only weekly run"
         typer.echo(
-            f"small run ({estimated_fits} fits < {cfg.tune.in_process_below}): running in-process",
+            f"running in-process without a Dask cluster: {what}, below tune.in_process_below "
+            f"({cfg.tune.in_process_below}); a cluster would cost more to start than it saves",
             err=True,
         )
         return nullcontext(None)
     from fcast.infra.cluster import connect
 
     return connect(cfg.cluster)
+
+
+def _next_step(result: Any, title: str, config: Path | None) -> None:
+    """The command a user usually runs after this one."""
+    c = f" -c {config}" if config else ""
+    if title == "tuning":
+        typer.echo(f"\nnext: fcast run weekly{c}   (reuses these selections)")
+    else:
+        typer.echo(f"\nnext: fcast publish {result.run_id}{c} --official NAME   (QC-gated)")
 
 
 def _print_result(result: Any, title: str) -> None:
@@ -156,7 +185,7 @@ def _weekly(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> Any
 
 @run_app.command("tuning")
 def run_tuning_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     fresh: Annotated[
         bool, typer.Option(help="start a new run instead of resuming an interrupted one")
@@ -168,11 +197,12 @@ def run_tuning_cmd(
     except FcastError as exc:
         _fail(exc)
     _print_result(result, "tuning")
+    _next_step(result, "tuning", config)
 
 
 @run_app.command("weekly")
 def run_weekly_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="use actuals up to this date (YYYY-MM-DD)")
@@ -184,11 +214,12 @@ def run_weekly_cmd(
     except FcastError as exc:
         _fail(exc)
     _print_result(result, "weekly")
+    _next_step(result, "weekly", config)
 
 
 @app.command("qa")
 def qa_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="check the actuals up to this date")
@@ -235,11 +266,22 @@ StoreOpt = Annotated[
     str | None, typer.Option("--store", help="store root URL (default: the config's store)")
 ]
 PublishConfigOpt = Annotated[
-    Path, typer.Option("--config", "-c", help="run config whose store to use")
+    Path | None,
+    typer.Option("--config", "-c", help="run config whose store to use (default: found here)"),
 ]
 
 
-def _store(config: Path, store: str | None) -> Any:
+def resolve_run(st: Any, run_id: str, kind: str) -> str:
+    """`run_id`, or for `latest` the newest complete run of `kind` in the store."""
+    if run_id != "latest":
+        return run_id
+    done = [m for m in st.runs(kind) if m.get("status") == "complete"]
+    if not done:
+        raise FcastError(f"no complete {kind} run in {st.url}: run `fcast run {kind}` first")
+    return str(done[-1]["run_id"])
+
+
+def _store(config: Path | None, store: str | None) -> Any:
     from fcast.infra.store import Store
 
     return Store(store or load_config(config).store)
@@ -259,12 +301,12 @@ def _print_publish(result: Any) -> None:
 
 @app.command("publish")
 def publish_cmd(
-    run_id: Annotated[str, typer.Argument(help="run to publish")],
+    run_id: Annotated[str, typer.Argument(help="run to publish, or `latest` (newest weekly run)")],
     official: Annotated[
         str | None,
         typer.Option("--official", help="vintage name (default: ISO week of the last actuals)"),
     ] = None,
-    config: PublishConfigOpt = DEMO_CONFIG,
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
     override_reason: Annotated[
         str | None, typer.Option("--override-reason", help="publish despite QC errors; recorded")
@@ -292,6 +334,7 @@ def publish_cmd(
         if cfg.publish.sql is not None:  # publish.sql in the config: also append the vintage to SQL
             channels += [] if "sql" in channels else ["sql"]
             options["sql"] = sink_options(cfg.publish.sql)
+        run_id = resolve_run(st, run_id, "weekly")
         result = publish_run(
             st,
             run_id,
@@ -310,7 +353,7 @@ def publish_cmd(
 
 @app.command("vintages")
 def vintages_cmd(
-    config: PublishConfigOpt = DEMO_CONFIG,
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
     clean: Annotated[
         bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")
@@ -352,7 +395,26 @@ def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
 Market = Annotated[str, typer.Option("--market", help="market code")]
 From = Annotated[str, typer.Option("--from", help="first forecast period affected (YYYY-MM-DD)")]
 To = Annotated[str, typer.Option("--to", help="last forecast period affected, inclusive")]
-Kind = Annotated[str, typer.Option("--kind", help="multiplicative | additive | level_shift | ramp")]
+
+
+class AdjustmentKind(StrEnum):
+    """How an adjustment's value changes the forecast (docs/business-input.md)."""
+
+    multiplicative = "multiplicative"
+    additive = "additive"
+    level_shift = "level_shift"
+    ramp = "ramp"
+
+
+class RunKind(StrEnum):
+    """Kinds of runs in a store."""
+
+    tuning = "tuning"
+    weekly = "weekly"
+    qa = "qa"
+
+
+Kind = Annotated[AdjustmentKind, typer.Option("--kind", help="how the value changes the forecast")]
 Value = Annotated[float, typer.Option("--value", help="factor, amount, level or ramp target")]
 
 
@@ -387,7 +449,7 @@ def adjust_add(
             market,
             start,
             end,
-            kind,
+            kind.value,
             value,
             reason,
             author or default_author(),
@@ -450,7 +512,7 @@ def adjust_preview(
         cfg, inputs = _adjust_inputs(config)
         saved = load_adjustments(cfg.adjustments) if Path(cfg.adjustments).exists() else []
         adj = make_adjustment(
-            market, start, end, kind, value, "preview", "preview", taken=[a.id for a in saved]
+            market, start, end, kind.value, value, "preview", "preview", taken=[a.id for a in saved]
         )
         validate_adjustments([adj], inputs.markets, inputs.dates)
         rows = changes(preview(inputs.forecast, adj, saved))
@@ -478,8 +540,8 @@ def adjust_serve(
 
 @app.command("space-report")
 def space_report_cmd(
-    run_id: Annotated[str, typer.Argument(help="tuning run to report on")],
-    config: PublishConfigOpt = DEMO_CONFIG,
+    run_id: Annotated[str, typer.Argument(help="tuning run to report on, or `latest`")],
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
@@ -489,8 +551,9 @@ def space_report_cmd(
 
     try:
         cfg = load_config(config)
+        st = Store(store or cfg.store)
         out = write_space_report(
-            Store(store or cfg.store).run_url(run_id), season_length(cfg.data.freq)
+            st.run_url(resolve_run(st, run_id, "tuning")), season_length(cfg.data.freq)
         )
     except FcastError as exc:
         _fail(exc)
@@ -509,7 +572,7 @@ def space_report_cmd(
 
 @app.command("selections")
 def selections_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     store: StoreOpt = None,
     all_rows: Annotated[bool, typer.Option("--all", help="show every market")] = False,
 ) -> None:
@@ -537,10 +600,11 @@ def selections_cmd(
 
 @app.command("runs")
 def runs_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     store: StoreOpt = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="only runs of this kind: tuning, weekly or qa")
+        RunKind | None,
+        typer.Option("--kind", help="only runs of this kind"),
     ] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="show every run")] = False,
 ) -> None:
@@ -549,7 +613,7 @@ def runs_cmd(
 
     try:
         st = _store(config, store)
-        manifests = st.runs(kind)
+        manifests = st.runs(kind.value if kind else None)
     except FcastError as exc:
         _fail(exc)
     if not manifests:
@@ -583,9 +647,14 @@ def _echo_table(table: Any, all_rows: bool, limit: int = 30, tail: bool = False)
 
 
 @app.command("validate")
-def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
+def validate_cmd(
+    path: Annotated[Path | None, typer.Argument(help="run config YAML", show_default=False)] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Check a config (and the space it names) without computing anything."""
+    config = config or path
     try:
+        config = find_config(config)
         cfg = load_config(config)
     except FcastError as exc:
         _fail(exc)
