@@ -217,3 +217,29 @@ def test_runs_and_selections_list_the_store(project):
     assert len(rows) >= 30 and "more rows (--all shows them)" in rows[-1]
     everything = fcast("selections", "-c", "run.yaml", "--all", cwd=project).stdout
     assert "more rows" not in everything and "SE " in everything
+
+
+def test_no_silent_default_config(tmp_path):
+    res = fcast("vintages", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: no config given: pass -c CONFIG")
+    assert "Traceback" not in res.stderr
+
+
+def test_publish_latest_and_the_next_step_hint(project):
+    if not list((project / "store" / "runs").glob("weekly-*")):
+        assert fcast("run", "weekly", "-c", "run.yaml", cwd=project).returncode == 0
+    newest = sorted((project / "store" / "runs").glob("weekly-*"))
+    res = fcast("publish", "latest", "-c", "run.yaml", "--official", "cli-latest", cwd=project)
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads(
+        (project / "store" / "official" / "cli-latest" / "vintage.json").read_text()
+    )
+    complete = [
+        p.name
+        for p in newest
+        if json.loads((p / "manifest.json").read_text()).get("status") == "complete"
+    ]
+    assert manifest["run_id"] == complete[-1]
+    again = fcast("publish", "latest", "-c", "run.yaml", "--official", "cli-latest", cwd=project)
+    assert again.returncode == 2 and "already exists" in again.stderr
