@@ -81,8 +81,8 @@ def fcast_config(name: str, work: Path) -> Any:
 
 def _warm_worker(space: str, freq: str, h: int) -> float:
     """Fit every model of the space once on a synthetic series (imports, JIT caches); seconds."""
-    from fcast.data import season_length
     from fcast.core.space import load_space, models_of
+    from fcast.data import season_length
 
     t0 = time.perf_counter()
     m = season_length(freq)
@@ -96,9 +96,9 @@ def run_fcast(
     name: str, series: list[C.Series], progress: bool
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The whole fcast tuning pipeline on the training parts; forecasts per series and run facts."""
+    from fcast.core.space import load_space
     from fcast.infra.cluster import connect
     from fcast.jobs.pipeline import Timer, run_tuning
-    from fcast.core.space import load_space
 
     spec = C.DATASETS[name]
     work = C.WORK / "accuracy" / name
