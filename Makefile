@@ -47,6 +47,8 @@ $(MIN_STAMP): ci/min-versions.txt
 	touch $@
 
 test-min: $(MIN_STAMP)
+	$(MIN_VENV)/bin/fcast --help > /dev/null
+	$(MIN_VENV)/bin/fcast validate configs/demo.yaml
 	nice -n 10 $(MIN_VENV)/bin/python -m pytest -q -rs -x -p no:cacheprovider \
 		tests/core tests/data tests/markets tests/test_config.py
 
