@@ -98,6 +98,19 @@ def test_failed_members_fall_back_and_values_are_clipped():
     assert fc["family"].sel(market="ZZ").item() == FALLBACK
     assert float(fc["bounds"].min()) >= 0.0
     assert np.isfinite(fc["yhat"].values).all()
+    # known answer: 16 weeks are not longer than the 52-week season, so the fallback is the plain
+    # naive: the last value (0) repeated, bounds from the naive's residuals, clipped at zero
+    np.testing.assert_array_equal(fc["yhat"].sel(market="ZZ").values, [0.0, 0.0, 0.0, 0.0])
+    direct = SeasonalNaive(season_length=1).forecast(y=y.values[0], h=4, level=[80])
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="ZZ", quantile=0.9).values, direct["hi-80"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="ZZ", quantile=0.1).values,
+        np.maximum(direct["lo-80"], 0.0),
+        atol=1e-9,
+    )
+    assert (direct["hi-80"] > 0).all()  # the interval is not degenerate
 
 
 def test_in_process_equals_cluster(small_cube, client2):
