@@ -239,3 +239,31 @@ def test_best_never_picks_a_member_whose_refit_failed():
     best = choose(top, cv, ho, None, hp, "best")
     assert best.loc[best["weight"] == 1, "hp"].tolist() == [2]  # rank 2: lowest finite score
     assert best.loc[best["hp"] == 1, "weight"].item() == 0.0
+
+
+def test_select_end_to_end_against_scores_computed_by_hand():
+    # per-split mean errors (market, split, hp); steps are +-0.5 around them
+    per_split = np.array(
+        [
+            [[1.0, 3.0, 2.0], [4.0, 1.0, 2.0]],  # A
+            [[2.0, 1.0, 3.0], [2.0, 0.5, 3.0]],  # B: hp1 fails on split 0
+        ]
+    )
+    error, status = cube(per_split)
+    status = status.copy()
+    status[1, 0, 1] = FAILED
+    error = error.where(status != FAILED)
+    tuning = xr.Dataset(
+        {"error": error, "status": status}, attrs={"metric": "mae", "season_length": 52}
+    )
+    tuning = tuning.assign_coords(_hp().coords)
+    sel = select(tuning, None, top=2, combine="best", weights="linear", holdout=0)
+    # linear weights over 2 splits: 1/3, 2/3
+    # A: hp0 = 1/3 + 8/3 = 3, hp1 = 3/3 + 2/3 = 5/3, hp2 = 2  -> top 2: hp1, hp2; best hp1
+    # B: hp1 failed -> no score; hp0 = 2, hp2 = 3            -> top 2: hp0, hp2; best hp0
+    a, b = sel[sel["market"] == "A"], sel[sel["market"] == "B"]
+    assert a["hp"].tolist() == [1, 2] and b["hp"].tolist() == [0, 2]
+    np.testing.assert_allclose(a["cv_score"], [5 / 3, 2.0], atol=1e-12)
+    np.testing.assert_allclose(b["cv_score"], [2.0, 3.0], atol=1e-12)
+    assert a["weight"].tolist() == [1.0, 0.0] and b["weight"].tolist() == [1.0, 0.0]
+    assert json.loads(a["params"].iloc[0]) == {"spec": "AAN"}
