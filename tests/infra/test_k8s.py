@@ -183,12 +183,15 @@ def test_cronjobs_weekly_on_monday_tuning_on_saturday_never_overlapping():
     for cj in jobs.values():
         assert cj["spec"]["concurrencyPolicy"] == "Forbid"
         assert cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-    minute, hour, dom, month, dow = jobs["fcast-weekly"]["spec"]["schedule"].split()
+    w_minute, w_hour, dom, month, dow = jobs["fcast-weekly"]["spec"]["schedule"].split()
     assert (dom, month, dow) == ("*", "*", "1")  # Monday
-    minute, hour, dom, month, dow = jobs["fcast-tuning"]["spec"]["schedule"].split()
+    t_minute, t_hour, dom, month, dow = jobs["fcast-tuning"]["spec"]["schedule"].split()
     assert (dom, month, dow) == ("*", "*", "6")  # Saturday
+    # hours from Saturday 00:00: tuning starts on Saturday, the weekly run on Monday (48 h later)
+    tuning_start = int(t_hour) + int(t_minute) / 60
+    weekly_start = 48 + int(w_hour) + int(w_minute) / 60
     deadline_h = jobs["fcast-tuning"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] / 3600
-    assert int(hour) + deadline_h <= 48 + 6  # tuning ends before Monday's weekly run
+    assert tuning_start + deadline_h <= weekly_start  # tuning ends before Monday's weekly run
 
 
 def steps(cj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -400,13 +400,12 @@ def test_hanging_and_raising_fits_are_bounded_reported_and_the_rest_completes(
         "3-1",
         "3-3",
     }  # SE x gil, SE x sleep; SE x raise is a plain failed fit
-    assert (
-        limit <= timed_out["3-3"] < limit + 5
-    )  # the sleeping fit: cut off by its task at the limit
-    assert (
-        limit + 2 <= timed_out["3-1"] < limit + 20
-    )  # the frozen worker: by the client, after a grace period
-    assert elapsed < 60
+    # no wall-clock window: a loaded machine only makes these longer. The laws: never cut off
+    # before the limit (the frozen worker only after the client's grace period), and always cut
+    # off rather than waited out (a hang lasts HANG_SECONDS)
+    assert limit <= timed_out["3-3"] < HANG_SECONDS  # the sleeping fit: cut off by its task
+    assert limit + 2 <= timed_out["3-1"] < HANG_SECONDS  # the frozen worker: by the client
+    assert elapsed < HANG_SECONDS  # the run did not wait for any hang to end
     for block in ("3-1", "3-3"):
         assert (
             f"block {block} (markets SE; hps faulty(" in err

@@ -19,11 +19,13 @@ from fcast.markets.adjustments import (
     apply_adjustments,
     base_of,
     changes,
+    conflicts,
     dump_adjustments,
     effects,
     expired,
     make_adjustment,
     new_id,
+    overlap,
     parse_adjustments,
     preview,
     validate_adjustments,
@@ -208,7 +210,15 @@ def test_adjacent_periods_and_other_markets_do_not_conflict():
     a = adj("ramp", 200, "2026-11-23", "2026-11-30", id="a")
     b = adj("level_shift", 300, "2026-12-07", "2026-12-14", id="b")
     c = adj("additive", 1, "2026-11-23", "2026-12-14", market="NO", id="c")
-    validate_adjustments([a, b, c], ["SE", "NO"], DATES)
+    assert overlap(a, b) is None  # a ends on 11-30, b starts on 12-07
+    assert overlap(a, c) is None and overlap(b, c) is None  # c is another market
+    assert not any(conflicts(p, q) for p, q in [(a, b), (a, c), (b, c)])
+    assert validate_adjustments([a, b, c], ["SE", "NO"], DATES) is None  # no ConfigError
+    # known answer the other way: b moved one week earlier shares 11-30 with a and conflicts
+    b_early = adj("level_shift", 300, "2026-11-30", "2026-12-14", id="b")
+    nov30 = pd.Timestamp("2026-11-30").date()
+    assert overlap(a, b_early) == (nov30, nov30)
+    assert conflicts(a, b_early)
 
 
 def test_unknown_market_suggests_close_codes():
