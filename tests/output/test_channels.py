@@ -80,7 +80,9 @@ def test_webhook_posts_the_insights_as_json():
     with webhook_server() as (url, received):
         where = webhook_channel(msg, url)
     host = url.split("/", 3)[2]
-    assert where == f"posted to http://{host} (HTTP 200)"  # the path (a webhook's token) is never shown
+    assert (
+        where == f"posted to http://{host} (HTTP 200)"
+    )  # the path (a webhook's token) is never shown
     assert received == [
         {
             "path": "/hooks/abc",
