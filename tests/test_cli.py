@@ -217,3 +217,21 @@ def test_runs_and_selections_list_the_store(project):
     assert len(rows) >= 30 and "more rows (--all shows them)" in rows[-1]
     everything = fcast("selections", "-c", "run.yaml", "--all", cwd=project).stdout
     assert "more rows" not in everything and "SE " in everything
+
+
+def test_space_report_on_a_weekly_run_is_a_clear_error(tmp_path):
+    """Issue 17 case 14: space-report on a weekly run id printed a 200-line traceback."""
+    run = tmp_path / "store" / "runs" / "weekly-1"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"run_id": "weekly-1", "status": "complete"}))
+    pd.DataFrame({"market": ["SE"], "yhat": [1.0]}).to_parquet(run / "forecast.parquet")
+    out = fcast(
+        "space-report",
+        "weekly-1",
+        "--store",
+        str(tmp_path / "store"),
+        cwd=Path(__file__).parents[1],
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: run weekly-1") and "needs a tuning run" in out.stderr
+    assert "Traceback" not in out.stderr
