@@ -201,3 +201,15 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
     # rank 1 has the lowest CV score among the market's rows
     first = sel[sel["rank"] == 1].set_index("market")["cv_score"]
     assert (first <= sel.groupby("market")["cv_score"].min() + 1e-12).all()
+
+
+def test_no_scored_market_gives_an_empty_table_with_the_columns():
+    """Issue 17 case 14: every market constant -> no CV score -> `KeyError: 'weight'` downstream."""
+    hp = _hp()
+    cv = xr.DataArray(
+        [[np.nan] * 3], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
+    table = choose(top_hps(cv, 3), cv, None, None, hp, "best")
+    assert table.empty
+    assert {"market", "hp", "weight", "cv_score", "family"} <= set(table.columns)
+    assert table[table["weight"] > 0].empty
