@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fcast.errors import FcastError
+from fcast.errors import FcastError, StoreError
 
 if TYPE_CHECKING:
     from fcast.config import RunConfig
@@ -552,9 +552,17 @@ def space_report_cmd(
     try:
         cfg = load_config(config)
         st = Store(store or cfg.store)
-        out = write_space_report(
-            st.run_url(resolve_run(st, run_id, "tuning")), season_length(cfg.data.freq)
-        )
+        run_id = resolve_run(st, run_id, "tuning")
+        run_url = st.run_url(run_id)
+        if not (
+            st.exists("runs", run_id, "tuning.zarr")
+            and st.exists("runs", run_id, "selection.parquet")
+        ):
+            raise StoreError(
+                f"run {run_id} in {st.url} has no tuning.zarr and selection.parquet: "
+                "space-report needs a tuning run (`fcast run tuning`), not a weekly run"
+            )
+        out = write_space_report(run_url, season_length(cfg.data.freq))
     except FcastError as exc:
         _fail(exc)
     rep = out["report"]

@@ -243,3 +243,23 @@ def test_publish_latest_and_the_next_step_hint(project):
     assert manifest["run_id"] == complete[-1]
     again = fcast("publish", "latest", "-c", "run.yaml", "--official", "cli-latest", cwd=project)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_space_report_on_a_weekly_run_is_a_clear_error(tmp_path):
+    """Issue 17 case 14: space-report on a weekly run id printed a 200-line traceback."""
+    run = tmp_path / "store" / "runs" / "weekly-1"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"run_id": "weekly-1", "status": "complete"}))
+    pd.DataFrame({"market": ["SE"], "yhat": [1.0]}).to_parquet(run / "forecast.parquet")
+    out = fcast(
+        "space-report",
+        "weekly-1",
+        "-c",
+        "configs/demo.yaml",
+        "--store",
+        str(tmp_path / "store"),
+        cwd=Path(__file__).parents[1],
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: run weekly-1") and "needs a tuning run" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -177,6 +177,13 @@ def holdout_scores(
     )
 
 
+#: the selection table's columns (kept when it is empty, e.g. every market constant)
+SELECTION_COLUMNS = [
+    "market", "rank", "hp", "family", "label", "params", "cv_score", "holdout_score",
+    "weight", "ensemble_holdout_score", "combine",
+]  # fmt: skip
+
+
 def choose(
     top: xr.DataArray,
     cv_score: xr.DataArray,
@@ -234,7 +241,9 @@ def choose(
                     "combine": combine,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        rows, columns=SELECTION_COLUMNS
+    )  # the columns even when no market has a member
 
 
 def hp_coords(cube: xr.Dataset) -> xr.Dataset:

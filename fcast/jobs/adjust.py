@@ -152,16 +152,28 @@ def default_author() -> str:
 
 
 def latest_forecast(store: Store) -> tuple[str, pd.DataFrame]:
-    """The newest complete run that has a forecast: its id and forecast table."""
+    """The newest complete run that has a forecast and is not an `--as-of` replay: its id and forecast.
+
+    A replay (manifest `as_of` set) forecasts from a past date; checking adjustments against
+    its horizon would refuse valid future ones and accept past ones that no run applies.
+    """
+    replays = []
     for manifest in reversed(store.runs()):
         run_id = manifest.get("run_id", "")
-        if manifest.get("status") == "complete" and store.exists(
+        if manifest.get("status") != "complete" or not store.exists(
             "runs", run_id, "forecast.parquet"
         ):
-            table = store.read_parquet("runs", run_id, "forecast.parquet")
-            return run_id, table.assign(date=pd.to_datetime(table["date"]))
+            continue
+        if manifest.get("as_of") is not None:
+            replays.append(run_id)
+            continue
+        table = store.read_parquet("runs", run_id, "forecast.parquet")
+        return run_id, table.assign(date=pd.to_datetime(table["date"]))
+    only = (
+        f" (only --as-of replays, which do not count: {', '.join(replays[:3])})" if replays else ""
+    )
     raise StoreError(
-        f"no complete run with a forecast in store {store.url}; run `fcast run weekly` first"
+        f"no complete run with a forecast in store {store.url}{only}; run `fcast run weekly` first"
     )
 
 

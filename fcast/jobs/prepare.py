@@ -73,7 +73,9 @@ def run_input_qa(
             cut = pd.Timestamp(as_of)
         except ValueError:
             raise DataError(f"--as-of {as_of!r} is not a date (e.g. 2024-01-29)") from None
-        dates = pd.to_datetime(table["date"], errors="coerce")
+        dates = pd.to_datetime(table["date"], errors="coerce", utc=False)
+        if isinstance(dates.dtype, pd.DatetimeTZDtype):  # QA reports timezone-aware dates itself
+            dates = dates.dt.tz_localize(None)
         table = table[dates.isna() | (dates <= cut)]
     result = run_qa(
         table,

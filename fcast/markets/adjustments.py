@@ -39,7 +39,6 @@ model is `fcast.markets.custom`.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -60,6 +59,7 @@ from pydantic import (
 
 from fcast.contract import value_columns as contract_value_columns
 from fcast.errors import ConfigError
+from fcast.names import name_problem
 from fcast.yamlio import format_errors
 
 Kind = Literal["multiplicative", "additive", "level_shift", "ramp"]
@@ -72,7 +72,9 @@ KIND_HELP = {
     "level_shift": "the mean level over the period (the weekly shape is kept)",
     "ramp": "target at the end date, reached linearly from the forecast at the start date",
 }
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: the largest multiplicative factor, and the largest additive amount or level as a multiple
+#: of the market's largest base forecast: beyond that a value is a typo, not business input
+MAX_FACTOR = 100.0
 HEADER = "# Business adjustments (docs/business-input.md); written by fcast adjust. Validated when a run starts.\n"
 
 
@@ -94,9 +96,10 @@ class Adjustment(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_format(cls, v: str) -> str:
-        """Ids are file-name safe."""
-        if not ID_RE.match(v):
-            raise ValueError(f"id must be letters, digits, '-', '_' or '.', got {v!r}")
+        """Ids follow the one name rule (`fcast.names.check_name`): they become file names."""
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(f"invalid adjustment id {v!r}: {problem}")
         return v
 
     @field_validator("market", "reason", "author", mode="before")
@@ -131,8 +134,10 @@ class Adjustment(BaseModel):
         kind = info.data.get("kind")
         if not np.isfinite(v):
             raise ValueError(f"value must be a finite number, got {v}")
-        if kind == "multiplicative" and v <= 0:
-            raise ValueError(f"a multiplicative value is a factor > 0 (1.15 = +15%), got {v}")
+        if kind == "multiplicative" and not 0 < v <= MAX_FACTOR:
+            raise ValueError(
+                f"a multiplicative value is a factor in (0, {MAX_FACTOR:g}] (1.15 = +15%), got {v:g}"
+            )
         if kind in ("level_shift", "ramp") and v < 0:
             raise ValueError(f"a {kind} value is a level and cannot be negative, got {v}")
         return v
@@ -365,6 +370,18 @@ def _shift(adj: Adjustment, base: np.ndarray, dates: pd.DatetimeIndex) -> np.nda
     return w * (adj.value - base)
 
 
+def _check_size(adj: Adjustment, base: pd.Series) -> None:
+    """An additive amount or a target level within MAX_FACTOR times the market's largest base forecast."""
+    scale = float(np.nanmax(np.abs(base.to_numpy(dtype="float64")), initial=0.0))
+    limit = MAX_FACTOR * max(scale, 1.0)
+    if abs(adj.value) > limit:
+        raise ConfigError(
+            f"adjustment {adj.id} ({adj.source}): {adj.kind} value {adj.value:g} is more than "
+            f"{MAX_FACTOR:g} times {adj.market}'s largest forecast ({scale:.6g}); "
+            "check the units (values are per period, in the metric's units)"
+        )
+
+
 def _apply_one(out: pd.DataFrame, adj: Adjustment, cols: list[str]) -> None:
     """Apply one adjustment in place to its market's rows in the period."""
     mask = (out["market"].astype(str) == adj.market).to_numpy() & adj.covers(out["date"])
@@ -373,6 +390,7 @@ def _apply_one(out: pd.DataFrame, adj: Adjustment, cols: list[str]) -> None:
     if adj.kind == "multiplicative":
         out.loc[mask, cols] = out.loc[mask, cols].to_numpy() * adj.value
     else:
+        _check_size(adj, out.loc[out["market"].astype(str) == adj.market, "yhat_base"])
         shift = _shift(
             adj, out.loc[mask, "yhat"].to_numpy(), pd.DatetimeIndex(out.loc[mask, "date"])
         )

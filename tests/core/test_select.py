@@ -267,3 +267,15 @@ def test_select_end_to_end_against_scores_computed_by_hand():
     np.testing.assert_allclose(b["cv_score"], [2.0, 3.0], atol=1e-12)
     assert a["weight"].tolist() == [1.0, 0.0] and b["weight"].tolist() == [1.0, 0.0]
     assert json.loads(a["params"].iloc[0]) == {"spec": "AAN"}
+
+
+def test_no_scored_market_gives_an_empty_table_with_the_columns():
+    """Issue 17 case 14: every market constant -> no CV score -> `KeyError: 'weight'` downstream."""
+    hp = _hp()
+    cv = xr.DataArray(
+        [[np.nan] * 3], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
+    table = choose(top_hps(cv, 3), cv, None, None, hp, "best")
+    assert table.empty
+    assert {"market", "hp", "weight", "cv_score", "family"} <= set(table.columns)
+    assert table[table["weight"] > 0].empty

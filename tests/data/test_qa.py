@@ -342,3 +342,108 @@ def test_registered_check_runs(base):
     ]
     with pytest.raises(ValueError, match="severity"):
         register_check("bad", "fatal", tiny)
+
+
+# --- input rules (issue 17: cases 3, 4, 5, 16) ---------------------------------------------
+
+
+def test_time_of_day_in_one_market_is_an_error_naming_it_and_a_date(base):
+    """Case 3: DK at 12:00 on Mondays passed the grid check and was then dropped from the cube."""
+    df = base.copy()
+    df.loc[df["market"] == "DK", "date"] += pd.Timedelta(hours=12)
+    result = qa_of(df)
+    errors = result.errors
+    assert errors[["check", "market"]].values.tolist() == [["time_of_day", "DK"]]
+    assert "12:00:00" in errors.iloc[0]["detail"]
+    assert (
+        "2018" in errors.iloc[0]["detail"] or str(df["date"].min())[:4] in errors.iloc[0]["detail"]
+    )
+    assert not result.ok
+    with pytest.raises(DataError, match="time_of_day.*DK"):
+        result.raise_for_errors()
+
+
+def test_hourly_data_may_have_a_time_of_day(base):
+    df = base[base["market"] == "SE"].head(300).copy()
+    df["date"] = pd.date_range("2024-01-01 00:00", periods=len(df), freq="h")
+    result = qa_of(df, freq="h", min_history=10, checks=["time_of_day", "misaligned"])
+    assert result.findings.empty
+
+
+@pytest.mark.parametrize("form", ["dtype", "text"])
+def test_timezone_aware_dates_are_an_error_saying_to_convert(base, form):
+    """Case 4: tz-aware dates were accepted and mangled (forecast dates at 23:00)."""
+    df = base.copy()
+    dates = df["date"].dt.tz_localize("Europe/Stockholm")
+    df["date"] = dates if form == "dtype" else dates.astype(str)
+    result = qa_of(df)
+    tz = result.errors[result.errors["check"] == "timezone"]
+    assert sorted(tz["market"]) == BASE_MARKETS
+    assert "naive local dates" in tz.iloc[0]["detail"]
+    assert "+0" in tz.iloc[0]["detail"]
+    assert not result.ok
+
+
+def test_timezone_in_one_market_only_fails_that_market(base):
+    df = base.copy()
+    df["date"] = df["date"].astype(object)
+    dk = df["market"] == "DK"
+    df.loc[dk, "date"] = [d.tz_localize("UTC") for d in df.loc[dk, "date"]]
+    result = qa_of(df)
+    assert result.errors[["check", "market"]].values.tolist() == [["timezone", "DK"]]
+    assert sorted(result.cube["market"].values.tolist()) == ["NO", "SE"]
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_values_are_an_error_like_nan(base, value):
+    """Case 5: +inf only raised a jump warning and the applier spliced the series."""
+    result = qa_of(set_value("SE", value)(base.copy()))
+    assert result.errors[["check", "market"]].values.tolist() == [["non_finite", "SE"]]
+    row = result.errors.iloc[0]
+    assert row["first"] == row["last"] == SPOT
+    assert str(SPOT)[:10] in row["detail"]
+    assert "SE" not in result.cube["market"].values
+
+
+def test_one_missing_week_is_an_error_by_default(base):
+    result = qa_of(drop_rows("NO", [SPOT])(base.copy()))
+    assert result.errors[["check", "market"]].values.tolist() == [["missing_periods", "NO"]]
+    assert "qa.fill_gaps" in result.errors.iloc[0]["detail"]
+
+
+def test_fill_gaps_interpolates_short_gaps_and_records_them(base):
+    """Case 16: a weekly series with one missing week was refused with no way forward."""
+    weeks = [SPOT, SPOT + pd.Timedelta(weeks=1), SPOT + pd.Timedelta(weeks=10)]
+    df = drop_rows("NO", weeks)(base.copy())
+    result = qa_of(df, qa=QAConfig(fill_gaps="interpolate"))
+    assert result.ok
+    filled = result.findings[result.findings["check"] == "filled"]
+    assert filled["severity"].unique().tolist() == ["info"]
+    assert filled[["market", "first", "last"]].values.tolist() == [
+        ["NO", weeks[0], weeks[1]],
+        ["NO", weeks[2], weeks[2]],
+    ]
+    y = result.cube["y"].sel(market="NO").to_series()
+    before, after = y[SPOT - pd.Timedelta(weeks=1)], y[SPOT + pd.Timedelta(weeks=2)]
+    assert y[weeks[0]] == pytest.approx(before + (after - before) / 3)
+    assert y[weeks[1]] == pytest.approx(before + 2 * (after - before) / 3)
+    assert y.notnull().all()
+    untouched = df[df["market"] == "NO"].set_index("date")["users"]
+    assert y[untouched.index].to_numpy() == pytest.approx(untouched.to_numpy())
+
+
+def test_fill_gaps_refuses_gaps_longer_than_max_gap(base):
+    weeks = [SPOT + pd.Timedelta(weeks=i) for i in range(3)]
+    result = qa_of(drop_rows("NO", weeks)(base.copy()), qa=QAConfig(fill_gaps="interpolate"))
+    assert result.errors[["check", "market"]].values.tolist() == [["missing_periods", "NO"]]
+    assert "max_gap=2" in result.errors.iloc[0]["detail"]
+    assert "filled" not in result.findings["check"].tolist()
+    ok = qa_of(drop_rows("NO", weeks)(base.copy()), qa=QAConfig(fill_gaps="interpolate", max_gap=3))
+    assert ok.ok
+
+
+def test_fill_gaps_option_is_validated():
+    with pytest.raises(ValueError, match="fill_gaps"):
+        QAConfig(fill_gaps="zero")
+    with pytest.raises(ValueError, match="max_gap"):
+        QAConfig(max_gap=0)

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
             "adjustments.0.kind: Input should be 'multiplicative', 'additive', 'level_shift' or 'ramp'",
         ),
         ({"end": "2026-11-01"}, "adjustments.0.end: end 2026-11-01 is before start 2026-11-30"),
-        ({"value": 0.0}, "adjustments.0.value: a multiplicative value is a factor > 0"),
+        ({"value": 0.0}, "adjustments.0.value: a multiplicative value is a factor in (0, 100]"),
         ({"reason": "  "}, "adjustments.0.reason: String should have at least 1 character"),
         ({"owner": "x"}, "adjustments.0.owner: unknown key"),
-        ({"id": "has space"}, "adjustments.0.id: id must be letters"),
+        ({"id": "has space"}, "adjustments.0.id: invalid adjustment id"),
     ],
 )
 def test_invalid_entries_name_the_file_and_the_key(tmp_path, changes, message):
@@ -215,3 +215,44 @@ def test_cli_adjust_add_list_preview_remove(tmp_path):
     assert cli.invoke(app, ["validate", cfg]).exit_code == 0
     removed = cli.invoke(app, ["adjust", "remove", "-c", cfg, "SE-20261130-additive"])
     assert removed.exit_code == 0 and list((tmp_path / "adjustments").iterdir()) == []
+
+
+def test_adjustments_are_checked_against_the_latest_run_that_is_not_an_as_of_replay(tmp_path):
+    """Case 15: an --as-of replay was taken as the latest forecast: a valid future adjustment was
+    refused as outside the horizon and a past one accepted (and applied by no run)."""
+    import pandas as pd
+    import pytest
+
+    from fcast.errors import StoreError
+    from fcast.infra.store import Store
+    from fcast.jobs.adjust import latest_forecast
+    from tests.markets.test_adjustments import forecast
+
+    store = Store(str(tmp_path / "store"))
+    current = forecast()
+    replay = current.assign(date=pd.to_datetime(current["date"]) - pd.Timedelta(weeks=52))
+    for run_id, table, as_of in (
+        ("weekly-1", current, None),
+        ("weekly-2", replay, "2023-01-02"),
+    ):
+        store.write_parquet(table, "runs", run_id, "forecast.parquet")
+        store.write_json(
+            {"run_id": run_id, "status": "complete", "as_of": as_of},
+            "runs",
+            run_id,
+            "manifest.json",
+        )
+    run_id, table = latest_forecast(store)
+    assert run_id == "weekly-1"
+    assert table["date"].min() == pd.to_datetime(current["date"]).min()
+
+    only_replays = Store(str(tmp_path / "replays"))
+    only_replays.write_parquet(replay, "runs", "weekly-2", "forecast.parquet")
+    only_replays.write_json(
+        {"run_id": "weekly-2", "status": "complete", "as_of": "2023-01-02"},
+        "runs",
+        "weekly-2",
+        "manifest.json",
+    )
+    with pytest.raises(StoreError, match="only --as-of replays.*weekly-2"):
+        latest_forecast(only_replays)

@@ -310,3 +310,33 @@ def test_effects_describe_each_adjustment_for_the_console():
         "test reason (tester)",
         "late: SE additive 5 from 2027-01-04 to 2027-01-11: not in this forecast's horizon",
     ]
+
+
+# --- bounds and the name rule (issue 17: cases 14 and 10) ---------------------------------
+
+
+@pytest.mark.parametrize("value", [1e300, 100.5, 0.0, -1.0])
+def test_multiplicative_factor_is_bounded(value):
+    """Case 14: a factor of 1e300 was accepted (yhat 5e307)."""
+    with pytest.raises(ConfigError, match=r"factor in \(0, 100\]"):
+        adj("multiplicative", value)
+
+
+def test_multiplicative_factor_of_100_is_allowed():
+    out = apply_adjustments(forecast(), [adj("multiplicative", 100.0)])
+    assert se(out, "yhat")[1] == 11000
+
+
+@pytest.mark.parametrize("kind", ["additive", "level_shift", "ramp"])
+def test_additive_and_level_values_are_bounded_by_the_forecast(kind):
+    with pytest.raises(ConfigError, match=r"more than 100 times SE's largest forecast \(130\)"):
+        apply_adjustments(forecast(), [adj(kind, 1e300)])
+    out = apply_adjustments(forecast(), [adj(kind, 5000.0)])  # big, but business input
+    assert se(out, "yhat")[2] > 1000
+
+
+@pytest.mark.parametrize("bad", ["ok\n", "a/b", "..", "x.tmp", "-x"])
+def test_adjustment_ids_follow_the_one_name_rule(bad):
+    """Case 10: adjustment ids used their own pattern ending in `$` (a trailing newline passed)."""
+    with pytest.raises(ConfigError, match="invalid adjustment id"):
+        adj("additive", 1.0, id=bad)

@@ -18,9 +18,13 @@ built-in ones.
 | empty | error | table | the table has no rows |
 | invalid | error | table | a blank market, an unparseable date or a non-numeric value |
 | duplicates | error | table | a (market, date) pair appears more than once |
+| timezone | error | table | a date carries a timezone or UTC offset (convert to naive local dates) |
+| time_of_day | error | table | a date is not at midnight for a frequency of whole days |
 | misaligned | error | table | a date is not on the frequency's grid (e.g. not a Monday for W-MON) |
-| missing_periods | error | table | a market skips periods between its first and last date |
+| missing_periods | error | table | a market skips periods (runs `qa.fill_gaps: interpolate` does not fill) |
+| filled | info | table | `qa.fill_gaps: interpolate` filled a run of at most `qa.max_gap` periods |
 | nan | error | table | a value is missing |
+| non_finite | error | table | a value is inf or -inf |
 | negative | error | table | a value is below zero |
 | zero | warning | table | a value is exactly zero |
 | market_appeared | warning | table | a market is not in the previous run |

@@ -12,6 +12,7 @@ import xarray as xr
 from pydantic import AliasChoices, Field
 
 from fcast.contract import Severity, check_severity
+from fcast.data.ingest import timezone_aware
 from fcast.options import Options
 from fcast.registry import Registry
 
@@ -35,6 +36,15 @@ class QAConfig(Options):
         description="treat every warning as an error (fail_on_warn: the former name)",
     )
 
+    fill_gaps: Literal["error", "interpolate"] = Field(
+        "error",
+        description="missing periods inside a series: error (default) or interpolate "
+        "(linear, runs of at most qa.max_gap periods; recorded as `filled` info findings)",
+    )
+    max_gap: int = Field(
+        2, ge=1, description="longest run of missing periods that fill_gaps: interpolate fills"
+    )
+
     @property
     def fail_on_warn(self) -> bool:
         """The former name of `fail_on_warning`."""
@@ -45,7 +55,7 @@ class QAConfig(Options):
 class QAInput:
     """What the checks see: the normalized table, the run settings and (for cube checks) the cube."""
 
-    table: pd.DataFrame  # market, date, value, row problems: bad_market, bad_date, bad_value
+    table: pd.DataFrame  # market, date, value, row problems: bad_market, bad_date, bad_value, tz
     value: str
     freq: str
     qa: QAConfig
@@ -148,11 +158,24 @@ def valid_rows(inp: QAInput) -> pd.DataFrame:
     return t[~t["bad_market"] & ~t["bad_date"]]
 
 
+def _naive(v: object) -> pd.Timestamp:
+    """A date as a naive timestamp at its own wall-clock time (NaT when it does not parse)."""
+    try:
+        ts = pd.Timestamp(v)
+    except (ValueError, TypeError):
+        return pd.NaT
+    return ts.tz_localize(None) if ts is not pd.NaT and ts.tzinfo is not None else ts
+
+
 def normalize(raw: pd.DataFrame, value: str) -> pd.DataFrame:
     """market, date, value as typed columns plus flags for rows that cannot be read."""
     market = raw["market"]
     bad_market = market.isna() | (market.astype(str).str.strip() == "")
-    dates = pd.to_datetime(raw["date"], errors="coerce")
+    aware = timezone_aware(raw["date"])
+    if aware.any():  # flagged by the timezone check; kept as their wall-clock time meanwhile
+        dates = pd.to_datetime(raw["date"].map(_naive))
+    else:
+        dates = pd.to_datetime(raw["date"], errors="coerce")
     values = pd.to_numeric(raw[value], errors="coerce")
     return pd.DataFrame(
         {
@@ -162,6 +185,8 @@ def normalize(raw: pd.DataFrame, value: str) -> pd.DataFrame:
             "bad_market": bad_market.to_numpy(),
             "bad_date": (dates.isna() & ~bad_market).to_numpy(),
             "bad_value": (values.isna() & raw[value].notna()).to_numpy(),
+            "tz": aware.to_numpy() & ~bad_market.to_numpy(),
+            "raw_date": raw["date"].astype(str).to_numpy(),
         },
         index=raw.index,
     )

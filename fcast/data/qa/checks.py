@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.data import history_length
+from fcast.data import history_length, on_grid, time_of_day
 from fcast.data.calendar import holiday_periods
 from fcast.data.qa.base import (
     SHOWN,
@@ -70,31 +70,118 @@ def check_duplicates(inp: QAInput) -> list[dict]:
 
 
 def _on_grid(dates: pd.Series, freq: str) -> pd.Series:
-    """Whether each date sits on the frequency's grid."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    return dates.map(offset.is_on_offset).astype(bool)
+    """Whether each date sits on the frequency's grid (at midnight unless the frequency is sub-daily)."""
+    return on_grid(dates, freq)
+
+
+def check_timezone(inp: QAInput) -> list[dict]:
+    """Dates are naive local dates, without a timezone or UTC offset."""
+    t = valid_rows(inp)
+    out = []
+    for market, grp in t[t["tz"]].groupby("market", sort=True):
+        out.append(
+            finding(
+                str(market),
+                grp["date"],
+                f"{len(grp)} timezone-aware dates in column 'date' (e.g. {grp['raw_date'].iloc[0]}); "
+                "convert them to naive local dates first (e.g. df['date'].dt.tz_localize(None))",
+            )
+        )
+    return out
+
+
+def check_time_of_day(inp: QAInput) -> list[dict]:
+    """Dates are at midnight when the frequency has whole days (W-MON, D, MS ...)."""
+    t = valid_rows(inp)
+    timed = time_of_day(t["date"], inp.freq) & ~t["tz"]
+    out = []
+    for market, grp in t[timed].groupby("market", sort=True):
+        out.append(
+            finding(
+                str(market),
+                grp["date"],
+                f"{len(grp)} dates with a time of day (e.g. {grp['date'].iloc[0]}); "
+                f"{inp.freq} dates must be at midnight (e.g. df['date'].dt.normalize())",
+            )
+        )
+    return out
 
 
 def check_misaligned(inp: QAInput) -> list[dict]:
     """Every date is on the frequency's grid."""
     t = valid_rows(inp)
+    t = t[~time_of_day(t["date"], inp.freq)]  # reported by time_of_day
     off = ~_on_grid(t["date"], inp.freq)
     return row_findings(t, off, f"dates off the {inp.freq} grid")
 
 
-def check_missing_periods(inp: QAInput) -> list[dict]:
-    """No market skips a period between its first and last date."""
+def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
+    """Each market's runs of consecutive missing periods between its first and last date."""
     t = valid_rows(inp)
     t = t[_on_grid(t["date"], inp.freq)]
-    out = []
+    out: dict[str, list[pd.DatetimeIndex]] = {}
     for market, grp in t.groupby("market", sort=True):
         dates = pd.DatetimeIndex(grp["date"].unique()).sort_values()
-        gaps = pd.date_range(dates[0], dates[-1], freq=inp.freq).difference(dates)
-        if len(gaps):
-            out.append(
-                finding(str(market), gaps, f"{len(gaps)} missing periods: {dates_text(gaps)}")
-            )
+        full = pd.date_range(dates[0], dates[-1], freq=inp.freq)
+        missing = ~full.isin(dates)
+        if not missing.any():
+            continue
+        run_id = np.cumsum(~missing)[missing]
+        out[str(market)] = [full[missing][run_id == r] for r in np.unique(run_id)]
     return out
+
+
+def _fillable(inp: QAInput, run: pd.DatetimeIndex) -> bool:
+    """Whether qa.fill_gaps: interpolate fills this run of missing periods."""
+    return inp.qa.fill_gaps == "interpolate" and len(run) <= inp.qa.max_gap
+
+
+def check_missing_periods(inp: QAInput) -> list[dict]:
+    """No market skips a period between its first and last date (unless qa.fill_gaps fills it)."""
+    out = []
+    for market, runs in _gap_runs(inp).items():
+        left = [r for r in runs if not _fillable(inp, r)]
+        if not left:
+            continue
+        gaps = left[0].append(left[1:]) if len(left) > 1 else left[0]
+        hint = (
+            f" (qa.fill_gaps: interpolate fills runs of at most qa.max_gap={inp.qa.max_gap})"
+            if inp.qa.fill_gaps == "interpolate"
+            else " (qa.fill_gaps: interpolate fills short gaps)"
+        )
+        out.append(finding(market, gaps, f"{len(gaps)} missing periods: {dates_text(gaps)}{hint}"))
+    return out
+
+
+def check_filled(inp: QAInput) -> list[dict]:
+    """Missing periods filled by linear interpolation (qa.fill_gaps: interpolate), one finding per run."""
+    out = []
+    for market, runs in _gap_runs(inp).items():
+        if not all(_fillable(inp, r) for r in runs):
+            continue  # the market fails missing_periods: nothing is filled
+        out += [
+            finding(
+                market,
+                run,
+                f"{len(run)} missing periods filled by linear interpolation: {dates_text(run)}",
+            )
+            for run in runs
+        ]
+    return out
+
+
+def fill_gaps(table: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """market, date, value rows with each market's missing periods interpolated linearly."""
+    parts = []
+    for market, grp in table.groupby("market", sort=True):
+        series = grp.set_index("date")["value"].sort_index()
+        full = pd.date_range(series.index[0], series.index[-1], freq=freq)
+        if len(full) == len(series):
+            parts.append(grp)
+            continue
+        filled = series.reindex(full).interpolate(method="linear", limit_area="inside")
+        parts.append(pd.DataFrame({"market": market, "date": full, "value": filled.to_numpy()}))
+    return pd.concat(parts, ignore_index=True) if parts else table
 
 
 def check_nan(inp: QAInput) -> list[dict]:
@@ -103,10 +190,18 @@ def check_nan(inp: QAInput) -> list[dict]:
     return row_findings(t, t["value"].isna() & ~t["bad_value"], f"missing {inp.value!r} values")
 
 
+def check_non_finite(inp: QAInput) -> list[dict]:
+    """Every value is finite (no inf or -inf)."""
+    t = valid_rows(inp)
+    bad = np.isinf(t["value"].to_numpy())
+    return row_findings(t, pd.Series(bad, index=t.index), f"non-finite (inf) {inp.value!r} values")
+
+
 def check_negative(inp: QAInput) -> list[dict]:
     """No value is negative."""
     t = valid_rows(inp)
-    return row_findings(t, t["value"] < 0, f"negative {inp.value!r} values")
+    negative = (t["value"] < 0) & ~np.isinf(t["value"])  # -inf is reported by non_finite
+    return row_findings(t, negative, f"negative {inp.value!r} values")
 
 
 def check_zero(inp: QAInput) -> list[dict]:
@@ -230,9 +325,13 @@ for _name, _sev, _fn, _level in (
     ("empty", "error", check_empty, "table"),
     ("invalid", "error", check_invalid, "table"),
     ("duplicates", "error", check_duplicates, "table"),
+    ("timezone", "error", check_timezone, "table"),
+    ("time_of_day", "error", check_time_of_day, "table"),
     ("misaligned", "error", check_misaligned, "table"),
     ("missing_periods", "error", check_missing_periods, "table"),
+    ("filled", "info", check_filled, "table"),
     ("nan", "error", check_nan, "table"),
+    ("non_finite", "error", check_non_finite, "table"),
     ("negative", "error", check_negative, "table"),
     ("zero", "warning", check_zero, "table"),
     ("market_appeared", "warning", check_market_appeared, "table"),

@@ -20,6 +20,7 @@ from fcast.data.qa.base import (
     normalize,
     valid_rows,
 )
+from fcast.data.qa.checks import fill_gaps
 from fcast.errors import DataError
 
 
@@ -83,7 +84,10 @@ def _passing_cube(inp: QAInput, rows: list[dict], source: str) -> xr.Dataset | N
     t = t[~t["market"].isin(failed)]
     if t.empty:
         return None
-    table = t[["market", "date", "value"]].rename(columns={"value": inp.value})
+    table = t[["market", "date", "value"]]
+    if inp.qa.fill_gaps == "interpolate":
+        table = fill_gaps(table, inp.freq)
+    table = table.rename(columns={"value": inp.value})
     return to_cube(table, inp.freq, value=inp.value, source=source)
 
 
