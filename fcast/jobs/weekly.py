@@ -39,7 +39,7 @@ def run_weekly(
     timer = Timer()
     store = Store(cfg.store)
     tuned_table = selections.current(store)
-    if not len(tuned_table):
+    if not len(tuned_table) and not store.exists("latest", "tuning.json"):
         raise StoreError(
             f"no tuning run in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
@@ -52,10 +52,9 @@ def run_weekly(
         tuned_markets = set(selection["market"].astype(str))
         untuned = [k for k in mature if k not in tuned_markets]
         run_markets = [k for k in mature if k in tuned_markets]
-        if not run_markets and not prep.of("new") and not business.custom:
+        if not mature and not prep.of("new") and not business.custom:
             raise StoreError(
-                f"none of the markets {mature} has a tuned selection in store {store.url}; "
-                f"run `fcast run tuning -c CONFIG --markets {','.join(mature)}`"
+                f"no market to forecast in {store.url} (no mature, new or custom market)"
             )
         old = selections.stale(selection, cfg.select.max_age_days)
     manifest = new_manifest(
