@@ -108,7 +108,7 @@ def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
     ):
         what = f"{estimated_fits} tuning fits" if estimated_fits else "a refit-only weekly run"
         typer.echo(
-            f"running in-process without a Dask cluster: {what}, below tune.in_process_below "
+            f"running in-process (no Dask cluster) for {what}, below tune.in_process_below "
             f"({cfg.tune.in_process_below}); a cluster would cost more to start than it saves",
             err=True,
         )

@@ -153,7 +153,7 @@ def test_small_run_says_it_runs_in_process(project):
     res = fcast("run", "tuning", "-c", "small.yaml", "--markets", "SE,NO", cwd=project)
     assert res.returncode == 0, res.stderr
     assert (
-        "running in-process without a Dask cluster: 8 tuning fits, below tune.in_process_below (10000)"
+        "running in-process (no Dask cluster) for 8 tuning fits, below tune.in_process_below (10000)"
         in res.stderr
     )
     assert "cluster:" not in res.stderr
