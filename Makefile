@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all lint setup clean bench-accuracy bench-speed bench-halving
+.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,13 +25,59 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q -rs -m ''
 
+# the API reference and the topic pages, into site/ (mkdocs.yml); warnings fail the build
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+# The tests that exercise the core install against the lowest versions pyproject.toml allows:
+# .venv-min gets fcast with ci/min-versions.txt (every lower bound as an exact pin) as pip
+# constraints. Outcome and when it was last run: docs/development.md.
+MIN_VENV ?= .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed-$(shell cat pyproject.toml ci/min-versions.txt 2>/dev/null | cksum | cut -d' ' -f1)
+
+ci/min-versions.txt: pyproject.toml ci/min_versions.py
+	$(PYTHON) ci/min_versions.py > $@
+
+$(MIN_STAMP): ci/min-versions.txt
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet --only-binary=:all: -c ci/min-versions.txt \
+		-e . 'pytest>=8' 'pytest-timeout>=2.3'
+	touch $@
+
+test-min: $(MIN_STAMP)
+	$(MIN_VENV)/bin/fcast --help > /dev/null
+	$(MIN_VENV)/bin/fcast validate configs/demo.yaml
+	nice -n 10 $(MIN_VENV)/bin/python -m pytest -q -rs -x -p no:cacheprovider \
+		tests/core tests/data tests/markets tests/test_config.py
+
+# clusters/constraints.txt, the versions the image installs: everything in the project venv
+# (all extras, the tests passed with them), without the editable fcast itself
+constraints: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,cloud]'
+	{ echo "# Versions the image installs (clusters/kubernetes/Dockerfile): pip freeze of the project"; \
+	  echo "# venv with every extra, without fcast itself. Regenerate after changing dependencies"; \
+	  echo "# and passing make test: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fcast[ =@]'; } > clusters/constraints.txt
+
+# Build and push the image, then pin the pushed digest in clusters/kubernetes/deploy/
+# kustomization.yaml (the manifests run only that digest). Needs a Docker engine and a login
+# to the registry: make image IMAGE=registry.example.com/fcast
+IMAGE ?= registry.example.com/fcast
+IMAGE_TAG ?= $(shell $(PYTHON) -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")-$(shell git rev-parse --short HEAD)
+image:
+	docker build -f clusters/kubernetes/Dockerfile --build-arg FCAST_IMAGE=$(IMAGE):$(IMAGE_TAG) -t $(IMAGE):$(IMAGE_TAG) .
+	docker push $(IMAGE):$(IMAGE_TAG)
+	$(PYTHON) clusters/pin_image.py "$$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' $(IMAGE):$(IMAGE_TAG) | grep -m1 '^$(IMAGE)@')"
+
 lint: setup
 	$(BIN)/ruff check fcast tests benchmarks
 	$(BIN)/ruff format --check fcast tests benchmarks
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf fcast-store .pytest_cache
+	rm -rf fcast-store .pytest_cache site
 
 bench-accuracy: setup
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

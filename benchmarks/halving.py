@@ -46,13 +46,12 @@ sys.path.insert(0, str(ROOT))
 import _common as C  # noqa: E402
 
 from fcast.core.apply import apply, members_from_selection  # noqa: E402
-from fcast.data import to_cube  # noqa: E402
-from fcast.data.sample import make_sample  # noqa: E402
 from fcast.core.label import label  # noqa: E402
-from fcast.core.tune.halving import fits, halving  # noqa: E402
 from fcast.core.select import select  # noqa: E402
 from fcast.core.space import load_space, models_of  # noqa: E402
-from fcast.core.tune.grid import tune  # noqa: E402
+from fcast.core.tune import fits, tune  # noqa: E402
+from fcast.data import to_cube  # noqa: E402
+from fcast.data.sample import make_sample  # noqa: E402
 
 
 @dataclass
@@ -200,11 +199,12 @@ def compare(p: Problem, keep: float, min_keep: int, client: Any, progress: bool)
                 p.y, labels, p.hp, str(work / "grid.zarr"), block_hps=p.hp.sizes["hp"], **kw
             )
         else:
-            cube, _ = halving(
+            cube, _ = tune(
                 p.y,
                 labels,
                 p.hp,
                 str(work / "halving.zarr"),
+                strategy="halving",
                 keep=keep,
                 min_keep=min_keep,
                 weights=p.select["weights"],

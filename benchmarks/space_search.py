@@ -78,10 +78,11 @@ def compute(
     name: str, client, block_markets: int = 8, block_hps: int = 16, limit: int | None = None
 ) -> Path:  # noqa: ANN001
     """Tune the superset on a data set's training parts and forecast the test part with every hp."""
-    from fcast.data import to_cube
     from fcast.core.label import label
     from fcast.core.space import models_of, parse_space
-    from fcast.core.tune.grid import evaluate_block, tune
+    from fcast.core.tune import tune
+    from fcast.core.tune.kernel import evaluate_block
+    from fcast.data import to_cube
 
     spec = C.DATASETS[name]
     if spec.check_only:

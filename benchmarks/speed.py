@@ -142,9 +142,9 @@ def arm_fcast(
     block_hps: int,
 ) -> dict[str, Any]:
     """(a) fcast: actuals table -> QA -> labels -> space -> tune -> error cube; wall time and forecasts."""
-    from fcast.data import load_actuals
     from fcast.core.label import label
-    from fcast.core.tune.grid import tune
+    from fcast.core.tune import tune
+    from fcast.data import load_actuals
 
     work = C.WORK / "speed" / tag
     shutil.rmtree(work, ignore_errors=True)
@@ -298,7 +298,7 @@ def _warm_worker(ys: list[np.ndarray], grid: str) -> None:
     """Fit every model of the grid once in this process, and import what a tuning task writes with."""
     import zarr  # noqa: F401
 
-    import fcast.core.tune.grid  # noqa: F401
+    import fcast.core.tune  # noqa: F401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,13 +19,7 @@ is registered by ``fcast.load``/``fcast.client`` or ``import fcast.notebook``.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("fcast")
-except PackageNotFoundError:  # a source tree without installed metadata
-    __version__ = "0+unknown"
 
 #: public name -> module that defines it
 _API: dict[str, str] = {
@@ -70,6 +64,15 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Load a public name from its module on first use."""
+    if name == "__version__":  # the one version source: the installed package's metadata
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("fcast")
+        except PackageNotFoundError:  # a source tree without installed metadata
+            value = "0+unknown"
+        globals()[name] = value
+        return value
     if name in _API:
         value = getattr(import_module(_API[name]), name)
         globals()[name] = value

@@ -24,19 +24,21 @@ from bokeh.models import NumeralTickFormatter
 from fcast.config import RunConfig, load_config
 from fcast.contract import bound_columns, levels_in
 from fcast.errors import ConfigError, FcastError
+from fcast.jobs.adjust import (
+    actuals_table,
+    add_adjustment,
+    default_author,
+    load_adjustments,
+    run_inputs,
+)
 from fcast.markets.adjustments import (
     KIND_HELP,
     KINDS,
     Adjustment,
-    actuals_table,
-    add_adjustment,
     apply_adjustments,
     base_of,
-    default_author,
-    load_adjustments,
     make_adjustment,
     preview,
-    run_inputs,
 )
 
 ACTUAL, FORECAST, PREVIEW, MODEL = "#222222", "#1f77b4", "#e8590c", "#8c8c8c"

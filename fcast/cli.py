@@ -1,15 +1,20 @@
-"""The `fcast` command line: run tuning/weekly jobs, the demo, config validation."""
+"""The `fcast` command line: run tuning/weekly jobs, the demo, config validation.
+
+Longer than 500 lines because it is the whole command table in one place (one short function
+per command, each a thin call into `fcast.jobs`), which is what `fcast --help` documents.
+"""
 
 from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fcast.errors import FcastError
+from fcast.errors import FcastError, StoreError
 
 if TYPE_CHECKING:
     from fcast.config import RunConfig
@@ -26,7 +31,10 @@ adjust_app = typer.Typer(
 )
 app.add_typer(adjust_app, name="adjust")
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="run config YAML (default: ./fcast.yaml)"),
+]
 MarketsOpt = Annotated[
     str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
 ]
@@ -61,11 +69,25 @@ def _main(
     configure(-1 if quiet else verbose)
 
 
-def load_config(path: Path) -> RunConfig:
+def find_config(path: Path | None) -> Path:
+    """`path`, else `fcast.yaml` in the working folder; never a silent default."""
+    if path is not None:
+        return path
+    here = Path.cwd()
+    for name in ("fcast.yaml", "fcast.yml"):
+        if (here / name).is_file():
+            return here / name
+    raise FcastError(
+        f"no config given: pass -c CONFIG, or name the run config fcast.yaml in {here} "
+        "(`fcast init DATA_FILE` writes a starter one)"
+    )
+
+
+def load_config(path: Path | None) -> RunConfig:
     """The validated run config (imported on use so `fcast --help` stays fast)."""
     from fcast.config import load_config as load
 
-    return load(path)
+    return load(find_config(path))
 
 
 def _markets(value: str | None) -> list[str] | None:
@@ -84,14 +106,25 @@ def _client_for(cfg: RunConfig, estimated_fits: int) -> Any:
         and estimated_fits < cfg.tune.in_process_below
         and cfg.cluster.local
     ):
+        what = f"{estimated_fits} tuning fits" if estimated_fits else "a refit-only weekly run"
         typer.echo(
-            f"small run ({estimated_fits} fits < {cfg.tune.in_process_below}): running in-process",
+            f"running in-process (no Dask cluster) for {what}, below tune.in_process_below "
+            f"({cfg.tune.in_process_below}); a cluster would cost more to start than it saves",
             err=True,
         )
         return nullcontext(None)
     from fcast.infra.cluster import connect
 
     return connect(cfg.cluster)
+
+
+def _next_step(result: Any, title: str, config: Path | None) -> None:
+    """The command a user usually runs after this one."""
+    c = f" -c {config}" if config else ""
+    if title == "tuning":
+        typer.echo(f"\nnext: fcast run weekly{c}   (reuses these selections)")
+    else:
+        typer.echo(f"\nnext: fcast publish {result.run_id}{c} --official NAME   (QC-gated)")
 
 
 def _print_result(result: Any, title: str) -> None:
@@ -152,7 +185,7 @@ def _weekly(cfg: RunConfig, markets: list[str] | None, as_of: str | None) -> Any
 
 @run_app.command("tuning")
 def run_tuning_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     fresh: Annotated[
         bool, typer.Option(help="start a new run instead of resuming an interrupted one")
@@ -164,11 +197,12 @@ def run_tuning_cmd(
     except FcastError as exc:
         _fail(exc)
     _print_result(result, "tuning")
+    _next_step(result, "tuning", config)
 
 
 @run_app.command("weekly")
 def run_weekly_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="use actuals up to this date (YYYY-MM-DD)")
@@ -180,11 +214,12 @@ def run_weekly_cmd(
     except FcastError as exc:
         _fail(exc)
     _print_result(result, "weekly")
+    _next_step(result, "weekly", config)
 
 
 @app.command("qa")
 def qa_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     markets: MarketsOpt = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="check the actuals up to this date")
@@ -193,7 +228,8 @@ def qa_cmd(
     """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
     from fcast.data.qa import summary
     from fcast.infra.store import Store, utcnow
-    from fcast.jobs.pipeline import _blocking, previous_input_markets, run_input_qa
+    from fcast.jobs.pipeline import blocking_errors, previous_input_markets, run_input_qa
+    from fcast.redact import redact_tree
 
     try:
         cfg = load_config(config)
@@ -205,7 +241,7 @@ def qa_cmd(
         _fail(exc)
     run_id = store.new_run_id("qa", cfg.fingerprint())
     store.write_parquet(result.findings, "runs", run_id, "qa.parquet")
-    blocking = _blocking(result, _markets(markets))
+    blocking = blocking_errors(result, _markets(markets))
     store.write_json(
         {
             "run_id": run_id,
@@ -214,7 +250,7 @@ def qa_cmd(
             "started": utcnow(),
             "errors": len(blocking),
             "warnings": len(result.warnings),
-            "config": cfg.model_dump(mode="json"),
+            "config": redact_tree(cfg.model_dump(mode="json")),
         },
         "runs",
         run_id,
@@ -230,11 +266,22 @@ StoreOpt = Annotated[
     str | None, typer.Option("--store", help="store root URL (default: the config's store)")
 ]
 PublishConfigOpt = Annotated[
-    Path, typer.Option("--config", "-c", help="run config whose store to use")
+    Path | None,
+    typer.Option("--config", "-c", help="run config whose store to use (default: found here)"),
 ]
 
 
-def _store(config: Path, store: str | None) -> Any:
+def resolve_run(st: Any, run_id: str, kind: str) -> str:
+    """`run_id`, or for `latest` the newest complete run of `kind` in the store."""
+    if run_id != "latest":
+        return run_id
+    done = [m for m in st.runs(kind) if m.get("status") == "complete"]
+    if not done:
+        raise FcastError(f"no complete {kind} run in {st.url}: run `fcast run {kind}` first")
+    return str(done[-1]["run_id"])
+
+
+def _store(config: Path | None, store: str | None) -> Any:
     from fcast.infra.store import Store
 
     return Store(store or load_config(config).store)
@@ -254,12 +301,12 @@ def _print_publish(result: Any) -> None:
 
 @app.command("publish")
 def publish_cmd(
-    run_id: Annotated[str, typer.Argument(help="run to publish")],
+    run_id: Annotated[str, typer.Argument(help="run to publish, or `latest` (newest weekly run)")],
     official: Annotated[
         str | None,
         typer.Option("--official", help="vintage name (default: ISO week of the last actuals)"),
     ] = None,
-    config: PublishConfigOpt = DEMO_CONFIG,
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
     override_reason: Annotated[
         str | None, typer.Option("--override-reason", help="publish despite QC errors; recorded")
@@ -287,6 +334,7 @@ def publish_cmd(
         if cfg.publish.sql is not None:  # publish.sql in the config: also append the vintage to SQL
             channels += [] if "sql" in channels else ["sql"]
             options["sql"] = sink_options(cfg.publish.sql)
+        run_id = resolve_run(st, run_id, "weekly")
         result = publish_run(
             st,
             run_id,
@@ -305,7 +353,7 @@ def publish_cmd(
 
 @app.command("vintages")
 def vintages_cmd(
-    config: PublishConfigOpt = DEMO_CONFIG,
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
     clean: Annotated[
         bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")
@@ -334,7 +382,7 @@ def vintages_cmd(
 
 def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
     """The config (which must name an adjustments file or folder) and the latest forecast to adjust."""
-    from fcast.markets.adjustments import run_inputs
+    from fcast.jobs.adjust import run_inputs
 
     cfg = load_config(config)
     if not cfg.adjustments:
@@ -347,7 +395,26 @@ def _adjust_inputs(config: Path) -> tuple[RunConfig, Any]:
 Market = Annotated[str, typer.Option("--market", help="market code")]
 From = Annotated[str, typer.Option("--from", help="first forecast period affected (YYYY-MM-DD)")]
 To = Annotated[str, typer.Option("--to", help="last forecast period affected, inclusive")]
-Kind = Annotated[str, typer.Option("--kind", help="multiplicative | additive | level_shift | ramp")]
+
+
+class AdjustmentKind(StrEnum):
+    """How an adjustment's value changes the forecast (docs/business-input.md)."""
+
+    multiplicative = "multiplicative"
+    additive = "additive"
+    level_shift = "level_shift"
+    ramp = "ramp"
+
+
+class RunKind(StrEnum):
+    """Kinds of runs in a store."""
+
+    tuning = "tuning"
+    weekly = "weekly"
+    qa = "qa"
+
+
+Kind = Annotated[AdjustmentKind, typer.Option("--kind", help="how the value changes the forecast")]
 Value = Annotated[float, typer.Option("--value", help="factor, amount, level or ramp target")]
 
 
@@ -368,12 +435,8 @@ def adjust_add(
     ] = None,
 ) -> None:
     """Validate and save an adjustment to the config's adjustments file or folder."""
-    from fcast.markets.adjustments import (
-        add_adjustment,
-        default_author,
-        load_adjustments,
-        make_adjustment,
-    )
+    from fcast.jobs.adjust import add_adjustment, default_author, load_adjustments
+    from fcast.markets.adjustments import make_adjustment
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -386,7 +449,7 @@ def adjust_add(
             market,
             start,
             end,
-            kind,
+            kind.value,
             value,
             reason,
             author or default_author(),
@@ -404,7 +467,8 @@ def adjust_list(
     config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None
 ) -> None:
     """List the adjustments in effect with their periods, values, reasons and authors."""
-    from fcast.markets.adjustments import adjustments_table, load_adjustments
+    from fcast.jobs.adjust import load_adjustments
+    from fcast.markets.adjustments import adjustments_table
 
     try:
         cfg, inputs = _adjust_inputs(config)
@@ -422,7 +486,7 @@ def adjust_remove(
     config: ConfigOpt, adj_id: Annotated[str, typer.Argument(help="adjustment id")]
 ) -> None:
     """Remove an adjustment by id."""
-    from fcast.markets.adjustments import remove_adjustment
+    from fcast.jobs.adjust import remove_adjustment
 
     try:
         removed = remove_adjustment(load_config(config).adjustments, adj_id)
@@ -436,9 +500,9 @@ def adjust_preview(
     config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value
 ) -> None:
     """Show how an adjustment would change the latest forecast, without saving it."""
+    from fcast.jobs.adjust import load_adjustments
     from fcast.markets.adjustments import (
         changes,
-        load_adjustments,
         make_adjustment,
         preview,
         validate_adjustments,
@@ -448,7 +512,7 @@ def adjust_preview(
         cfg, inputs = _adjust_inputs(config)
         saved = load_adjustments(cfg.adjustments) if Path(cfg.adjustments).exists() else []
         adj = make_adjustment(
-            market, start, end, kind, value, "preview", "preview", taken=[a.id for a in saved]
+            market, start, end, kind.value, value, "preview", "preview", taken=[a.id for a in saved]
         )
         validate_adjustments([adj], inputs.markets, inputs.dates)
         rows = changes(preview(inputs.forecast, adj, saved))
@@ -476,20 +540,29 @@ def adjust_serve(
 
 @app.command("space-report")
 def space_report_cmd(
-    run_id: Annotated[str, typer.Argument(help="tuning run to report on")],
-    config: PublishConfigOpt = DEMO_CONFIG,
+    run_id: Annotated[str, typer.Argument(help="tuning run to report on, or `latest`")],
+    config: PublishConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
-    from fcast.core.tune.halving import write_space_report
     from fcast.data.ingest import season_length
     from fcast.infra.store import Store
+    from fcast.jobs.space_report import write_space_report
 
     try:
         cfg = load_config(config)
-        out = write_space_report(
-            Store(store or cfg.store).run_url(run_id), season_length(cfg.data.freq)
-        )
+        st = Store(store or cfg.store)
+        run_id = resolve_run(st, run_id, "tuning")
+        run_url = st.run_url(run_id)
+        if not (
+            st.exists("runs", run_id, "tuning.zarr")
+            and st.exists("runs", run_id, "selection.parquet")
+        ):
+            raise StoreError(
+                f"run {run_id} in {st.url} has no tuning.zarr and selection.parquet: "
+                "space-report needs a tuning run (`fcast run tuning`), not a weekly run"
+            )
+        out = write_space_report(run_url, season_length(cfg.data.freq))
     except FcastError as exc:
         _fail(exc)
     rep = out["report"]
@@ -507,7 +580,7 @@ def space_report_cmd(
 
 @app.command("selections")
 def selections_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     store: StoreOpt = None,
     all_rows: Annotated[bool, typer.Option("--all", help="show every market")] = False,
 ) -> None:
@@ -535,10 +608,11 @@ def selections_cmd(
 
 @app.command("runs")
 def runs_cmd(
-    config: ConfigOpt,
+    config: ConfigOpt = None,
     store: StoreOpt = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="only runs of this kind: tuning, weekly or qa")
+        RunKind | None,
+        typer.Option("--kind", help="only runs of this kind"),
     ] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="show every run")] = False,
 ) -> None:
@@ -547,7 +621,7 @@ def runs_cmd(
 
     try:
         st = _store(config, store)
-        manifests = st.runs(kind)
+        manifests = st.runs(kind.value if kind else None)
     except FcastError as exc:
         _fail(exc)
     if not manifests:
@@ -581,9 +655,14 @@ def _echo_table(table: Any, all_rows: bool, limit: int = 30, tail: bool = False)
 
 
 @app.command("validate")
-def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]) -> None:
+def validate_cmd(
+    path: Annotated[Path | None, typer.Argument(help="run config YAML", show_default=False)] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Check a config (and the space it names) without computing anything."""
+    config = config or path
     try:
+        config = find_config(config)
         cfg = load_config(config)
     except FcastError as exc:
         _fail(exc)
@@ -592,7 +671,8 @@ def validate_cmd(config: Annotated[Path, typer.Argument(help="run config YAML")]
     hp = load_space(cfg.space, cfg.data.freq)
     try:
         from fcast.data import season_length
-        from fcast.markets.adjustments import custom_members, load_adjustments
+        from fcast.jobs.adjust import load_adjustments
+        from fcast.markets.custom import custom_members
 
         custom_members(cfg.custom, season_length(cfg.data.freq))
         load_adjustments(cfg.adjustments)

@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from fcast.data.calendar import parse_event_calendars
+from fcast.data.clean import parse_disruptions
 from fcast.data.qa import QAConfig
 from fcast.errors import ConfigError
 from fcast.infra.cluster import ClusterConfig
@@ -115,7 +117,9 @@ class SegmentsConfig(_Strict):
 class CleanConfig(_Strict):
     """Removal of one-time disruptions before mature-market models train."""
 
-    events: str | None = Field(None, description="events YAML (known disruptions)")
+    events: str | None = Field(
+        None, description="YAML of known disruptions: events: [{market, start, end, kind, note}]"
+    )
     auto: bool = Field(False, description="also remove automatically detected disruptions")
 
 
@@ -141,7 +145,9 @@ class HolidaysConfig(_Strict):
 
     lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
     lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
-    events: str | None = Field(None, description="YAML of custom event calendars")
+    events: str | None = Field(
+        None, description="YAML of custom event calendars: events: {name: [date or range]}"
+    )
     country: dict[str, str] = Field(
         default_factory=dict, description="market code -> holidays country code"
     )
@@ -323,7 +329,17 @@ def load_config(path: str | Path) -> RunConfig:
 
     cfg._space_digest = load_space(cfg.space, freq=cfg.data.freq).attrs["space"]
     if cfg.clean.events:
-        from fcast.data.clean import load_events
-
-        load_events(cfg.clean.events)
+        load_disruptions(cfg.clean.events)
+    if cfg.holidays.events:
+        load_event_calendars(cfg.holidays.events)
     return cfg
+
+
+def load_disruptions(path: str | Path) -> pd.DataFrame:
+    """The known disruptions of `clean.events` (see configs/events.yaml), read and validated."""
+    return parse_disruptions(read_yaml(path, what="events file"), source=str(path))
+
+
+def load_event_calendars(path: str | Path) -> dict[str, list[str]]:
+    """The custom event calendars of `holidays.events` (name -> dates), read and validated."""
+    return parse_event_calendars(read_yaml(path, what="event calendars file"), source=str(path))

@@ -15,12 +15,22 @@ character outside ``a-z 0-9 -`` as ``_<hex code point>_``: ``se`` -> ``_se``, ``
 ``_a_2f_b``, ``東京`` -> ``__6771__4eac_``. The result never holds ``/``, ``.`` or a character
 a filesystem or a URL fragment treats specially. An encoding longer than `MAX_LENGTH` keeps
 its first characters and ends with ``~`` and 16 hex digits of its SHA-256.
+
+**Free text** written by people or taken from data (adjustment and override reasons, notes,
+authors, market names) goes into insights.md, the report and webhook payloads through
+`quote_text`: one line (control characters, newlines and other line or paragraph separators
+become spaces, runs of spaces collapse), at most `TEXT_LIMIT` characters (then ``…``), and
+every Markdown or HTML special character backslash-escaped (CommonMark escapes any ASCII
+punctuation; ``_`` only where it could start or end emphasis, not inside a word such as
+``US_CA``), so a reason can neither start a heading nor a list, nor bold, link or tag
+anything. `one_line` does the first two steps only, for plain-text labels (chart hovers).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 from fcast.errors import ConfigError, StoreError
 
@@ -82,3 +92,30 @@ def check_name(kind: str, value: object) -> str:
 def is_name(value: object) -> bool:
     """Whether `value` follows the name rule."""
     return name_problem(value) is None
+
+
+# --- free text -------------------------------------------------------------------------
+
+TEXT_LIMIT = 300
+#: Markdown and HTML specials inside a line: escaped with a backslash (CommonMark escapes)
+_SPECIAL = re.compile(r"([\\`*\[\]#|~<>&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+#: what starts a list, a quote or a setext heading at the start of a line
+_LEADING = re.compile(r"^(\d*)([-+=>.)])")
+#: bidirectional overrides and isolates, which can make text read differently than it is
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def one_line(value: object, limit: int = TEXT_LIMIT) -> str:
+    """Free text as one line of at most `limit` characters: no control characters, no newlines."""
+    if value is None:
+        return ""
+    text = str(value).translate(_BIDI)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quote_text(value: object, limit: int = TEXT_LIMIT) -> str:
+    """Free text made safe inside a Markdown line (and so in the HTML rendered from it)."""
+    text = _SPECIAL.sub(r"\\\1", one_line(value, limit))
+    return _LEADING.sub(r"\1\\\2", text)

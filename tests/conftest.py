@@ -62,32 +62,37 @@ def small_cube() -> xr.Dataset:
     return to_cube(df, "W-MON")
 
 
-@pytest.fixture(scope="session")
-def client2():
-    """A real 2-worker LocalCluster (processes) shared by the session."""
+def _local_client(workers: int):
+    """A real LocalCluster of `workers` single-threaded processes and a client on it."""
     from distributed import Client, LocalCluster
 
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
         yield client
+
+
+@pytest.fixture(scope="session")
+def client2():
+    """A real 2-worker LocalCluster (processes) shared by the session."""
+    yield from _local_client(2)
 
 
 @pytest.fixture(scope="session")
 def client1():
     """A real 1-worker LocalCluster (one process)."""
-    from distributed import Client, LocalCluster
+    yield from _local_client(1)
 
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+
+@pytest.fixture(scope="module")
+def sample():
+    """The built-in sample data (seed 7) with its ground truth, one per test module."""
+    from fcast.data.sample import make_sample
+
+    return make_sample()
 
 
 TINY_SPACE = "families:\n  ets: {spec: [ANN, AAdN]}\n  seasonal_naive: {}\n"

@@ -21,10 +21,9 @@ from fcast.app import AdjustApp, band, make_app, serve
 from fcast.contract import forecast_columns
 from fcast.errors import ConfigError, StoreError
 from fcast.infra.store import Store
+from fcast.jobs.adjust import latest_forecast, load_adjustments
 from fcast.markets.adjustments import (
     apply_adjustments,
-    latest_forecast,
-    load_adjustments,
     make_adjustment,
 )
 

@@ -152,7 +152,10 @@ def test_small_run_says_it_runs_in_process(project):
     (project / "small.yaml").write_text(yaml.safe_dump(cfg))
     res = fcast("run", "tuning", "-c", "small.yaml", "--markets", "SE,NO", cwd=project)
     assert res.returncode == 0, res.stderr
-    assert "small run (8 fits < 10000): running in-process" in res.stderr
+    assert (
+        "running in-process (no Dask cluster) for 8 tuning fits, below tune.in_process_below (10000)"
+        in res.stderr
+    )
     assert "cluster:" not in res.stderr
 
 
@@ -217,3 +220,52 @@ def test_runs_and_selections_list_the_store(project):
     assert len(rows) >= 30 and "more rows (--all shows them)" in rows[-1]
     everything = fcast("selections", "-c", "run.yaml", "--all", cwd=project).stdout
     assert "more rows" not in everything and "SE " in everything
+
+
+def test_no_silent_default_config(tmp_path):
+    res = fcast("vintages", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: no config given: pass -c CONFIG")
+    assert "Traceback" not in res.stderr
+
+
+def test_publish_latest_and_the_next_step_hint(project):
+    if not list((project / "store" / "runs").glob("weekly-*")):
+        if not list((project / "store" / "runs").glob("tuning-*")):
+            assert fcast("run", "tuning", "-c", "run.yaml", cwd=project).returncode == 0
+        assert fcast("run", "weekly", "-c", "run.yaml", cwd=project).returncode == 0
+    newest = sorted((project / "store" / "runs").glob("weekly-*"))
+    res = fcast("publish", "latest", "-c", "run.yaml", "--official", "cli-latest", cwd=project)
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads(
+        (project / "store" / "official" / "cli-latest" / "vintage.json").read_text()
+    )
+    complete = [
+        p.name
+        for p in newest
+        if (p / "manifest.json").exists()
+        and json.loads((p / "manifest.json").read_text()).get("status") == "complete"
+    ]
+    assert manifest["run_id"] == complete[-1]
+    again = fcast("publish", "latest", "-c", "run.yaml", "--official", "cli-latest", cwd=project)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_space_report_on_a_weekly_run_is_a_clear_error(tmp_path):
+    """Issue 17 case 14: space-report on a weekly run id printed a 200-line traceback."""
+    run = tmp_path / "store" / "runs" / "weekly-1"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"run_id": "weekly-1", "status": "complete"}))
+    pd.DataFrame({"market": ["SE"], "yhat": [1.0]}).to_parquet(run / "forecast.parquet")
+    out = fcast(
+        "space-report",
+        "weekly-1",
+        "-c",
+        "configs/demo.yaml",
+        "--store",
+        str(tmp_path / "store"),
+        cwd=Path(__file__).parents[1],
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: run weekly-1") and "needs a tuning run" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -16,7 +16,7 @@ from fcast.config import parse_config
 from fcast.core.apply import apply, to_table
 from fcast.core.models import FAMILIES, ExtensionError, Model, get_family
 from fcast.core.space import models_of, parse_space
-from fcast.markets.adjustments import custom_members
+from fcast.markets.custom import custom_members
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fcast_ext_drift"
 DOTTED = "fcast_ext_drift:family"
@@ -25,7 +25,7 @@ DOTTED = "fcast_ext_drift:family"
 def _forget() -> None:
     """Drop the example from the registry and the module cache."""
     for key in ("drift", DOTTED):
-        FAMILIES.pop(key, None)
+        FAMILIES.unregister(key)
     sys.modules.pop("fcast_ext_drift", None)
     importlib.invalidate_caches()
 
@@ -127,7 +127,7 @@ def test_dotted_path_family_runs_on_dask_workers(on_path, small_cube, client1):
 
 
 def test_installed_entry_point_is_found_by_name(on_site):
-    assert "drift" not in dict.keys(FAMILIES)
+    assert "drift" not in FAMILIES
     fam = get_family("drift")
     assert fam.name == "drift" and Path(sys.modules["fcast_ext_drift"].__file__).is_relative_to(
         on_site
@@ -160,4 +160,4 @@ def test_broken_dotted_paths_say_why():
     ):
         get_family("fcast.core.models:extension_names")  # a callable that does not return a Family
     assert "no_such_pkg_xyz:family" not in FAMILIES
-    assert "fcast.core.models:extension_names" not in dict.keys(FAMILIES)
+    assert "fcast.core.models:extension_names" not in FAMILIES

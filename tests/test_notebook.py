@@ -16,7 +16,7 @@ from fcast.core.apply import apply, members_from_selection, to_table
 from fcast.core.label import label
 from fcast.core.select import score, select, split_weights
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import tune
+from fcast.core.tune import tune
 from fcast.errors import DataError
 from fcast.infra.store import Store
 from fcast.infra.vintage import publish_vintage

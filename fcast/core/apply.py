@@ -2,9 +2,11 @@
 
 A market's forecast is the weighted mean of its selected members (one member with
 weight 1 for `combine: best`), or with `combine: median` their pointwise weighted median
-(the plain median for equal weights); interval bounds are combined the same way. A
-member that fails to refit is dropped and the others re-weighted; when every member
-fails, the market falls back on a seasonal naive forecast and says so in `family`.
+(the plain median for equal weights); interval bounds are combined the same way. A member
+that fails to refit is dropped and the others re-weighted. A market whose members all fail,
+or that has none (an empty member list: a market the selector could not choose for, or one
+without a tuned selection), gets the one fallback, `fallback_forecast` (seasonal naive),
+labelled `fcast.contract.FALLBACK` in `family`.
 User counts cannot be negative, so forecasts and bounds are clipped at zero.
 """
 
@@ -17,8 +19,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.contract import FALLBACK, LEVELS, bound_columns, forecast_columns, quantiles_of
+from fcast.core.executor import Block, run_blocks
 from fcast.core.models import Model
-from fcast.core.tune.grid import align_x, first_observed
+from fcast.core.series import align_x, first_observed
 from fcast.core.weighting import weighted_median
 from fcast.data.calendar import future_index
 
@@ -59,6 +63,15 @@ def members_from_selection(selection: pd.DataFrame, season_length: int) -> dict[
     return out
 
 
+def fallback_forecast(
+    y: np.ndarray, horizon: int, levels: Sequence[int], season_length: int
+) -> dict[str, np.ndarray]:
+    """The one fallback: seasonal naive (plain naive when y is not longer than a season), clipped at zero."""
+    m = season_length if len(y) > season_length else 1
+    fc = Model.create("seasonal_naive", {}, m).forecast(y, horizon, level=list(levels))
+    return {k: np.clip(v, 0.0, None) for k, v in fc.items()}
+
+
 def forecast_series(
     y: np.ndarray,
     members: Sequence[Member],
@@ -68,11 +81,13 @@ def forecast_series(
     x_future: np.ndarray | None = None,
     features: Sequence[str] | None = None,
     combine: str = "mean",
+    season_length: int = 1,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Combined forecast of one series (weighted mean or median) and the family description used.
 
     `x` (time, feature) rows align with `y`, `x_future` has `horizon` rows: holiday features for
-    members with regressors.
+    members with regressors. No member, or none that refits: `fallback_forecast` with the
+    members' season length (`season_length` when there are none).
     """
     finite = np.isfinite(y)
     y = y[finite]
@@ -94,10 +109,8 @@ def forecast_series(
         weights.append(weight)
         families.append(model.family)
     if not results:
-        m = members[0][0].season_length if members else 1
-        fallback = Model.create("seasonal_naive", {}, m if len(y) > m else 1)
-        fc = fallback.forecast(y, horizon, level=list(levels))
-        return {k: np.clip(v, 0.0, None) for k, v in fc.items()}, "fallback:seasonal_naive"
+        m = members[0][0].season_length if members else season_length
+        return fallback_forecast(y, horizon, levels, m), FALLBACK
     # pointwise per output: the mean and each bound
     combined = {
         k: np.clip(pool([r[k] for r in results], combine, weights), 0.0, None) for k in results[0]
@@ -118,10 +131,12 @@ def apply_block(
     x: np.ndarray | None = None,
     features: Sequence[str] | None = None,
     combine: str = "mean",
+    season_length: int = 1,
 ) -> tuple[np.ndarray, list[str]]:
     """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level.
 
     `x` (market, time, feature) covers y's times followed by the `horizon` future periods.
+    `season_length`: the fallback's, for a market without members.
     """
     cols = ["mean"] + [f"{side}-{lv}" for lv in levels for side in ("lo", "hi")]
     out = np.full((y.shape[0], len(cols), horizon), np.nan)
@@ -130,7 +145,12 @@ def apply_block(
     for mi in range(y.shape[0]):
         if x is None:
             fc, family = forecast_series(
-                y[mi, first[mi] :], members[mi], horizon, levels, combine=combine
+                y[mi, first[mi] :],
+                members[mi],
+                horizon,
+                levels,
+                combine=combine,
+                season_length=season_length,
             )
         else:
             n = y.shape[1]
@@ -143,6 +163,7 @@ def apply_block(
                 x[mi, n : n + horizon],
                 features,
                 combine,
+                season_length,
             )
         out[mi] = np.stack([fc[c] for c in cols])
         families.append(family)
@@ -153,14 +174,19 @@ def apply(
     y: xr.DataArray,
     members: dict[str, list[Member]],
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = LEVELS,
     freq: str = "W-MON",
     client=None,  # noqa: ANN001
     block_markets: int = 8,
     x: xr.DataArray | None = None,
     combine: str = "mean",
+    season_length: int | None = None,
 ) -> xr.Dataset:
-    """Forecast every market that has members: yhat(market, time) and bounds(market, time, quantile).
+    """Forecast every market in `members`: yhat(market, time) and bounds(market, time, quantile).
+
+    A market mapped to an empty member list gets the fallback (`fallback_forecast`, family
+    `fcast.contract.FALLBACK`) with `season_length`; None takes the other members' season
+    length (1 when there are none).
 
     `combine`: how a market's members are combined, `mean` (weighted) or `median` (pointwise);
     `combine_of(selection)` reads it from a selection table.
@@ -181,20 +207,24 @@ def apply(
         )
     if needs_x:
         x_values, features = align_x(x, sub, future_index(sub["time"].values, horizon, freq))
+    if season_length is None:
+        given = [model.season_length for m in markets for model, _ in members[m]]
+        season_length = given[0] if given else 1
     groups = [
         slice(i, min(i + block_markets, len(markets)))
         for i in range(0, len(markets), block_markets)
     ]
-    args = [
-        (values[g], [members[m] for m in markets[g]], horizon, list(levels))
-        + ((None, None) if x_values is None else (x_values[g], features))
-        + (combine,)
+    blocks = [
+        Block(
+            str(g.start),
+            g,
+            (values[g], [members[m] for m in markets[g]], horizon, list(levels))
+            + ((None, None) if x_values is None else (x_values[g], features))
+            + (combine, season_length),
+        )
         for g in groups
     ]
-    if client is None:
-        results = [apply_block(*a) for a in args]
-    else:
-        results = client.gather([client.submit(apply_block, *a, pure=False) for a in args])
+    results = run_blocks(apply_block, blocks, client=client, prefix="apply")
     stacked = (
         np.concatenate([r[0] for r in results])
         if results
@@ -203,7 +233,7 @@ def apply(
     families = [f for r in results for f in r[1]]
     last = pd.Timestamp(y["time"].values[-1])
     dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
-    quantiles = [q for lv in levels for q in (0.5 - lv / 200, 0.5 + lv / 200)]
+    quantiles = [q for lv in levels for q in quantiles_of(lv)]
     bounds = stacked[:, 1:, :].transpose(0, 2, 1)
     order = np.argsort(quantiles)
     return xr.Dataset(
@@ -222,15 +252,15 @@ def apply(
 
 
 def to_table(fc: xr.Dataset, segment: str = "mature") -> pd.DataFrame:
-    """The forecast as the file-contract table: market, date, yhat, yhat_lo_L, yhat_hi_L, family, segment."""
+    """The forecast as the file-contract table (`fcast.contract.forecast_columns`): market, date, yhat, bounds, family, segment."""
     levels = json.loads(fc.attrs["levels"])
     df = fc["yhat"].to_dataframe().reset_index().rename(columns={"time": "date"})
-    for lv in levels:
-        lo, hi = round(0.5 - lv / 200, 4), round(0.5 + lv / 200, 4)
-        df[f"yhat_lo_{lv}"] = fc["bounds"].sel(quantile=lo).values.ravel()
-        df[f"yhat_hi_{lv}"] = fc["bounds"].sel(quantile=hi).values.ravel()
+    bounds = [
+        fc["bounds"].sel(quantile=q).values.ravel() for lv in levels for q in quantiles_of(lv)
+    ]
+    for col, values in zip(bound_columns(levels), bounds, strict=True):
+        df[col] = values
     fam = dict(zip(fc["market"].values.tolist(), fc["family"].values.tolist(), strict=True))
     df["family"] = df["market"].map(fam)
     df["segment"] = segment
-    cols = ["market", "date", "yhat"] + [f"yhat_{s}_{lv}" for lv in levels for s in ("lo", "hi")]
-    return df[cols + ["family", "segment"]]
+    return df[forecast_columns(levels)]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.core.apply import combine_of, pool
 from fcast.core.metrics import mase_scale
 
 
@@ -181,3 +182,36 @@ def calibrate(forecast: xr.Dataset, quantiles: np.ndarray, scale_now: xr.DataArr
     out["bounds"] = b.copy(data=values)
     out.attrs["intervals"] = "conformal"
     return out
+
+
+def cv_residuals(tuning: xr.Dataset, selection: pd.DataFrame) -> xr.DataArray:
+    """Actual minus the selection's combined forecast on every CV split: (market, split, step).
+
+    The same rule the applier uses (weighted mean, or weighted median, of the members that
+    have a forecast in the split); NaN where no member has one. Input for
+    `conformal_quantiles`.
+    """
+    how = combine_of(selection)
+    chosen = selection[selection["weight"] > 0]
+    markets = [
+        m
+        for m in chosen["market"].astype(str).unique()
+        if m in set(tuning["market"].values.tolist())
+    ]
+    out = np.full((len(markets), tuning.sizes["split"], tuning.sizes["step"]), np.nan)
+    for mi, market in enumerate(markets):
+        rows = chosen[chosen["market"].astype(str) == market]
+        hs = rows["hp"].astype(int).tolist()
+        w = rows["weight"].to_numpy(dtype=float)
+        fc = tuning["yhat"].sel(market=market, hp=hs).transpose("split", "hp", "step").values
+        y_test = tuning["y_test"].sel(market=market).transpose("split", "step").values
+        for si in range(fc.shape[0]):
+            ok = np.all(np.isfinite(fc[si]), axis=1)
+            if ok.any():
+                out[mi, si] = y_test[si] - pool(fc[si][ok], how, w[ok])
+    return xr.DataArray(
+        out,
+        dims=("market", "split", "step"),
+        coords={"market": markets, "split": tuning["split"].values, "step": tuning["step"].values},
+        name="residual",
+    )

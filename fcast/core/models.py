@@ -10,6 +10,8 @@ the group ``fcast.models`` (``drift = "my_pkg:family"``), or a config names a do
 ``my_pkg.module:factory``. Either target is a `Family` or a callable returning one; it
 is loaded on first use and registered under the name it was asked for, so the same
 lookup works in the client and in every Dask worker that can import the package.
+`FAMILIES` is a `fcast.registry.Registry` (group ``fcast.models``); look families up with
+`get_family`, add them with `register`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from fcast.registry import Registry, RegistryError
 
 ParamType = type  # int, float, bool or str
 Builder = Callable[[Mapping[str, Any], int], Any]
@@ -68,13 +72,6 @@ class ExtensionError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def _entry_point(name: str) -> Any:
-    """The installed `fcast.models` entry point called `name`, or None."""
-    from importlib.metadata import entry_points
-
-    return next(iter(entry_points(group=ENTRY_POINT_GROUP, name=name)), None)
-
-
 def extension_names() -> list[str]:
     """Names of the families installed packages offer through the `fcast.models` entry points."""
     from importlib.metadata import entry_points
@@ -99,62 +96,41 @@ def _as_family(target: Any, name: str) -> Family:
     return fam if fam.name == name else replace(fam, name=name)
 
 
-def load_extension(name: str) -> Family | None:
-    """Load a family from a dotted path or an installed entry point; None when neither exists."""
+#: family name -> Family: the built-ins, registered extensions, and (loaded on first use) the
+#: installed `fcast.models` entry points
+FAMILIES: Registry[Family] = Registry("model family", ENTRY_POINT_GROUP, load=_as_family)
+
+
+def register(family: Family) -> Family:
+    """Add a family to the registry, replacing one of the same name (extensions call this too)."""
+    return FAMILIES.register(family.name, family, replace=True)
+
+
+def get_family(name: str) -> Family:
+    """Look up a family by name (built-in, registered, entry point or dotted path) with a helpful error."""
+    if name in FAMILIES:
+        return FAMILIES.get(name)
     try:
         if ":" in name:
-            target = _import_target(name)
-        else:
-            ep = _entry_point(name)
-            if ep is None:
-                return None
-            target = ep.load()
-        return _as_family(target, name)
+            return FAMILIES.register(name, _as_family(_import_target(name), name), replace=True)
+        return FAMILIES.get(name)
+    except RegistryError:
+        known = FAMILIES.names()
+        raise KeyError(
+            f"unknown model family {name!r}; known: {known}; or a dotted path 'package.module:factory'"
+        ) from None
     except Exception as exc:  # any import or factory failure: report which extension and why
         msg = f"cannot load model family {name!r}: {type(exc).__name__}: {exc}"
         raise ExtensionError(msg) from exc
 
 
-class Registry(dict):
-    """Family name -> Family; names not registered yet are looked up among the extensions."""
-
-    def __missing__(self, name: str) -> Family:
-        fam = load_extension(name) if isinstance(name, str) else None
-        if fam is None:
-            raise KeyError(name)
-        self[name] = fam
-        return fam
-
-    def __contains__(self, name: object) -> bool:
-        if super().__contains__(name):
-            return True
-        try:
-            self[name]
-        except KeyError:
-            return False
-        return True
-
-
-FAMILIES: dict[str, Family] = Registry()
-
-
-def register(family: Family) -> Family:
-    """Add a family to the registry (extensions call this too)."""
-    FAMILIES[family.name] = family
-    return family
-
-
-def get_family(name: str) -> Family:
-    """Look up a family by name (built-in, registered, entry point or dotted path) with a helpful error."""
+def has_family(name: str) -> bool:
+    """Whether `name` is a family get_family can find (an extension that fails to load is not)."""
     try:
-        return FAMILIES[name]
-    except ExtensionError:
-        raise
+        get_family(name)
     except KeyError:
-        known = sorted(set(FAMILIES) | set(extension_names()))
-        raise KeyError(
-            f"unknown model family {name!r}; known: {known}; or a dotted path 'package.module:factory'"
-        ) from None
+        return False
+    return True
 
 
 # --- statsforecast-backed families -------------------------------------------------

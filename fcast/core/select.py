@@ -10,7 +10,7 @@
    there is no holdout); `mean` keeps all X and the applier takes their weighted mean;
    `median` keeps all X and the applier takes their pointwise (weighted) median (the
    table's `combine` column says which).
-5. `learn_weights` (with `mean` or `median`): the members' weights, equal or learned from
+5. `fcast.core.learned.learn_weights` (with `mean` or `median`): the members' weights, equal or learned from
    the market's CV forecasts by a `weighting` strategy (`fcast.core.weighting`); given
    several strategies, the one whose combination scores best on the final holdout (or the
    newest CV split), pooled over markets, is kept (the table's `weighting` column).
@@ -27,12 +27,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.contract import FAILED, SKIPPED
 from fcast.core.apply import COMBINES, pool
+from fcast.core.executor import Block, run_blocks
+from fcast.core.learned import ensemble_holdout, holdout_window, learn_weights
 from fcast.core.metrics import finish, mase_scale
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
+from fcast.core.series import align_x, first_observed
 from fcast.core.space import models_of
-from fcast.core.tune.grid import FAILED, SKIPPED, align_x, first_observed
 from fcast.core.weighting import WEIGHTINGS
 
 
@@ -164,25 +167,26 @@ def holdout_scores(
             "the top hps have models with holiday regressors; pass the holiday features as x"
         )
     x_values, features = align_x(x, y) if needs_x else (None, None)
-    blocks = [
+    slices = [
         slice(i, min(i + block_markets, len(members)))
         for i in range(0, len(members), block_markets)
     ]
-    args = [
-        (values[b], members[b], holdout, metric)
-        + ((None, None) if x_values is None else (x_values[b], features))
-        + (combine, forecasts)
-        for b in blocks
+    blocks = [
+        Block(
+            str(b.start),
+            b,
+            (values[b], members[b], holdout, metric)
+            + ((None, None) if x_values is None else (x_values[b], features))
+            + (combine, forecasts),
+        )
+        for b in slices
     ]
-    if client is None:
-        results = [holdout_block(*a) for a in args]
-    else:
-        results = client.gather([client.submit(holdout_block, *a, pure=False) for a in args])
+    results = run_blocks(holdout_block, blocks, client=client, prefix="holdout")
     width = top.sizes["rank"]
     member = np.full((len(members), width), np.nan)
     mean = np.full(len(members), np.nan)
     kept = np.full((len(members), width, holdout), np.nan)
-    for b, res in zip(blocks, results, strict=True):
+    for b, res in zip(slices, results, strict=True):
         member[b, : res[0].shape[1]] = res[0]
         mean[b] = res[1]
         if forecasts:
@@ -206,6 +210,13 @@ def holdout_scores(
         ),
         xr.DataArray(mean, dims="market", coords=coords),
     )
+
+
+#: the selection table's columns (kept when it is empty, e.g. every market constant)
+SELECTION_COLUMNS = [
+    "market", "rank", "hp", "family", "label", "params", "cv_score", "holdout_score",
+    "weight", "ensemble_holdout_score", "combine", "weighting",
+]  # fmt: skip
 
 
 def choose(
@@ -273,7 +284,9 @@ def choose(
                     "weighting": weighting if combine in COMBINES else "equal",
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        rows, columns=SELECTION_COLUMNS
+    )  # the columns even when no market has a member
 
 
 def hp_coords(cube: xr.Dataset) -> xr.Dataset:
@@ -334,228 +347,19 @@ def select(
         )
         ho, ho_mean = out[0], out[1]
         if learned:
-            ho_window = _holdout_window(
-                y.sel(market=best["market"]),
-                out[2],
-                holdout,
-                metric,
-                int(tuning.attrs["season_length"]),
+            ho_window = holdout_window(
+                y.sel(market=best["market"]), out[2], holdout, int(tuning.attrs["season_length"])
             )
     if not learned:
         return choose(best, cv, ho, ho_mean, hp, combine)
-    member_weights, chosen, _ = learn_weights(tuning, best, w, metric, names, combine, ho_window)
+    older = None  # without a holdout, candidates are scored on the newest CV split
+    if len(names) > 1 and ho_window is None and tuning.sizes["split"] > 1:
+        sub = tuning.isel(split=slice(0, -1))
+        w_old = split_weights(sub["split"].values, [float(v) for v in w[:-1].values])
+        older = score(sub["error"], sub["status"], w_old, metric).compute()
+    member_weights, chosen, _ = learn_weights(
+        tuning, best, cv, metric, names, combine, ho_window, older
+    )
     if ho_window is not None:  # the ensemble's holdout score with the learned weights
-        ho_mean = _ensemble_holdout(ho_window, member_weights, combine, metric, ho_mean)
+        ho_mean = ensemble_holdout(ho_window, member_weights, combine, metric, ho_mean)
     return choose(best, cv, ho, ho_mean, hp, combine, member_weights, chosen)
-
-
-# appended to fcast/core/select.py: learned member weights (select.weighting)
-
-
-def _market_arrays(
-    tuning: xr.Dataset, markets: Sequence[str], best: xr.DataArray
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[list[int]]]:
-    """Per market: the top members' CV forecasts (split, member, step), with y_test and scale."""
-    sub = tuning[["yhat", "y_test", "scale"]].sel(market=list(markets))
-    yhat = sub["yhat"].transpose("market", "split", "hp", "step")
-    hp_pos = {int(h): i for i, h in enumerate(tuning["hp"].values)}
-    ranks = best.sel(market=list(markets)).values
-    members = [[int(h) for h in row if h >= 0] for row in ranks]
-    values = yhat.values
-    per_market = [values[mi][:, [hp_pos[h] for h in hs], :] for mi, hs in enumerate(members)]
-    return (
-        per_market,
-        sub["y_test"].transpose("market", "split", "step").values,
-        sub["scale"].transpose("market", "split").values,
-        members,
-    )
-
-
-def _fit_all(
-    name: str,
-    forecasts: list[np.ndarray],
-    y_test: np.ndarray,
-    scale: np.ndarray,
-    cv_scores: np.ndarray,
-    members: list[list[int]],
-    splits: np.ndarray,
-) -> list[np.ndarray]:
-    """One weighting fitted per market on the given split positions."""
-    fit = WEIGHTINGS[name].fit
-    out = []
-    for mi, hs in enumerate(members):
-        if not hs:
-            out.append(np.zeros(0))
-            continue
-        out.append(
-            fit(
-                forecasts[mi][splits],
-                y_test[mi, splits],
-                scale[mi, splits],
-                cv_scores[mi, : len(hs)],
-            )
-        )
-    return out
-
-
-def _pooled_score(
-    metric: str,
-    candidates: dict[str, list[np.ndarray]],
-    forecasts: list[np.ndarray],
-    y: np.ndarray,
-    scale: np.ndarray,
-    combine: str,
-) -> dict[str, float]:
-    """Mean over markets of each candidate's combined-forecast score on one window (markets every candidate scores)."""
-    per = {name: np.full(len(forecasts), np.nan) for name in candidates}
-    for mi, fc in enumerate(forecasts):
-        ok = np.all(np.isfinite(fc), axis=1) if fc.size else np.zeros(0, bool)
-        if not ok.any() or not np.all(np.isfinite(y[mi])):
-            continue
-        for name, ws in candidates.items():
-            w = ws[mi][ok]
-            if w.sum() <= 0:
-                continue
-            per[name][mi] = window_score(metric, y[mi], pool(fc[ok], combine, w), scale[mi])
-    common = np.logical_and.reduce([np.isfinite(v) for v in per.values()])
-    return {
-        name: float(v[common].mean()) if common.any() else float("nan") for name, v in per.items()
-    }
-
-
-def learn_weights(
-    tuning: xr.Dataset,
-    best: xr.DataArray,
-    split_w: xr.DataArray,
-    metric: str,
-    weighting: Sequence[str],
-    combine: str,
-    holdout: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None,
-) -> tuple[dict[str, list[float]], str, dict[str, float]]:
-    """Member weights per market for the top X, with the weighting chosen among `weighting`.
-
-    With several candidates, each is fitted on the CV splits and scored on the holdout
-    (`holdout`: per market the members' holdout forecasts (member, step), the actuals and the
-    scale); without a holdout, on the newest CV split with weights fitted on the older ones.
-    The lowest score pooled over markets wins (ties: the first listed). The winner is then
-    fitted on all CV splits. Returns {market: weights in rank order}, the name, the scores.
-    """
-    names = list(weighting)
-    markets = [str(m) for m in best["market"].values]
-    forecasts, y_test, scale, members = _market_arrays(tuning, markets, best)
-    n_split = y_test.shape[1]
-    cv = score(tuning["error"], tuning["status"], split_w, metric).compute()
-    cv_ranked = np.full((len(markets), best.sizes["rank"]), np.nan)
-    for mi, hs in enumerate(members):
-        cv_ranked[mi, : len(hs)] = cv.sel(market=markets[mi], hp=hs).values
-    scores: dict[str, float] = {}
-    chosen = names[0]
-    if len(names) > 1:
-        if holdout is not None:
-            cands = {
-                n: _fit_all(n, forecasts, y_test, scale, cv_ranked, members, np.arange(n_split))
-                for n in names
-            }
-            scores = _pooled_score(metric, cands, holdout[0], holdout[1], holdout[2], combine)
-        elif n_split > 1:
-            older = np.arange(n_split - 1)
-            sub = tuning.isel(split=older)
-            w_old = split_weights(sub["split"].values, _renorm(split_w, sub["split"].values))
-            cv_old = score(sub["error"], sub["status"], w_old, metric).compute()
-            old_ranked = np.full_like(cv_ranked, np.nan)
-            for mi, hs in enumerate(members):
-                old_ranked[mi, : len(hs)] = cv_old.sel(market=markets[mi], hp=hs).values
-            cands = {
-                n: _fit_all(
-                    n,
-                    forecasts,
-                    y_test,
-                    scale,
-                    np.nan_to_num(old_ranked, nan=np.inf),
-                    members,
-                    older,
-                )
-                for n in names
-            }
-            newest = [fc[-1] for fc in forecasts]
-            scores = _pooled_score(metric, cands, newest, y_test[:, -1], scale[:, -1], combine)
-        finite = {n: s for n, s in scores.items() if np.isfinite(s)}
-        if finite:
-            chosen = min(names, key=lambda n: (finite.get(n, np.inf), names.index(n)))
-    final = _fit_all(chosen, forecasts, y_test, scale, cv_ranked, members, np.arange(n_split))
-    return {m: [float(v) for v in w] for m, w in zip(markets, final, strict=True)}, chosen, scores
-
-
-def _renorm(split_w: xr.DataArray, keep: np.ndarray) -> list[float]:
-    """Split weights restricted to `keep` (they are renormalised by split_weights)."""
-    return [float(v) for v in split_w.sel(split=keep).values]
-
-
-def _holdout_window(
-    y: xr.DataArray, forecasts: xr.DataArray, holdout: int, metric: str, season_length: int
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """The holdout as one window: per market the members' forecasts (member, step), actuals, scale."""
-    values = y.transpose("market", "time").values
-    first = first_observed(values)
-    fc = forecasts.sel(market=y["market"]).values
-    per, y_ho, scale = [], np.full((len(values), holdout), np.nan), np.full(len(values), np.nan)
-    for mi in range(len(values)):
-        train = values[mi, first[mi] : values.shape[1] - holdout]
-        y_ho[mi] = values[mi, values.shape[1] - holdout :]
-        scale[mi] = mase_scale(train, season_length) if len(train) else np.nan
-        per.append(fc[mi])
-    return per, y_ho, scale
-
-
-def _ensemble_holdout(
-    window: tuple[list[np.ndarray], np.ndarray, np.ndarray],
-    member_weights: dict[str, list[float]],
-    combine: str,
-    metric: str,
-    fallback: xr.DataArray,
-) -> xr.DataArray:
-    """Holdout score of each market's combination with its learned weights (fallback where none)."""
-    out = fallback.copy()
-    forecasts, y_ho, scale = window
-    for mi, market in enumerate(out["market"].values):
-        w = np.asarray(member_weights.get(str(market), []))
-        fc = forecasts[mi][: len(w)]
-        ok = np.all(np.isfinite(fc), axis=1) & (w > 0) if len(w) else np.zeros(0, bool)
-        if ok.any():
-            out[mi] = window_score(metric, y_ho[mi], pool(fc[ok], combine, w[ok]), scale[mi])
-    return out
-
-
-def cv_residuals(tuning: xr.Dataset, selection: pd.DataFrame) -> xr.DataArray:
-    """Actual minus the selection's combined forecast on every CV split: (market, split, step).
-
-    The same rule the applier uses (weighted mean, or weighted median, of the members that
-    have a forecast in the split); NaN where no member has one. Input for
-    `fcast.core.conformal.calibrate`.
-    """
-    from fcast.core.apply import combine_of
-
-    how = combine_of(selection)
-    chosen = selection[selection["weight"] > 0]
-    markets = [
-        m
-        for m in chosen["market"].astype(str).unique()
-        if m in set(tuning["market"].values.tolist())
-    ]
-    out = np.full((len(markets), tuning.sizes["split"], tuning.sizes["step"]), np.nan)
-    for mi, market in enumerate(markets):
-        rows = chosen[chosen["market"].astype(str) == market]
-        hs = rows["hp"].astype(int).tolist()
-        w = rows["weight"].to_numpy(dtype=float)
-        fc = tuning["yhat"].sel(market=market, hp=hs).transpose("split", "hp", "step").values
-        y_test = tuning["y_test"].sel(market=market).transpose("split", "step").values
-        for si in range(fc.shape[0]):
-            ok = np.all(np.isfinite(fc[si]), axis=1)
-            if ok.any():
-                out[mi, si] = y_test[si] - pool(fc[si][ok], how, w[ok])
-    return xr.DataArray(
-        out,
-        dims=("market", "split", "step"),
-        coords={"market": markets, "split": tuning["split"].values, "step": tuning["step"].values},
-        name="residual",
-    )

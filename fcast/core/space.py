@@ -12,7 +12,8 @@ A space file looks like::
     sample: {method: grid}   # or {method: random, n: 40, seed: 0}
 
 The result is an `xr.Dataset` with dim `hp`, coord `family`, one coord per parameter
-(NaN or "" where a family does not have it) and `label`, a readable name.
+(NaN or "" where a family does not have it) and `label`, a readable name. `space_filling`
+draws a seeded, evenly spread subset of it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcast.core.models import FAMILIES, PREPROCESS, Model, coerce_params, param_types
+from fcast.core.models import (
+    FAMILIES,
+    PREPROCESS,
+    Model,
+    coerce_params,
+    get_family,
+    has_family,
+    param_types,
+)
 from fcast.data.ingest import season_length
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors, read_yaml
@@ -77,7 +87,7 @@ def expand(spec: SpaceSpec, freq: str, source: str = "<space>") -> list[Model]:
         )
     models: list[Model] = []
     for family, grid in spec.families.items():
-        if family not in FAMILIES:
+        if not has_family(family):
             raise ConfigError(
                 f"invalid space {source}: families.{family}: unknown family; known: {sorted(FAMILIES)}"
             )
@@ -133,7 +143,7 @@ def models_of(hp: xr.Dataset | xr.DataArray, season_length: int) -> list[Model]:
     for i in range(hp.sizes["hp"]):
         family = str(hp["family"].values[i])
         params = {n: hp[n].values[i].item() for n in names if n in hp.coords}
-        allowed = param_types(FAMILIES[family])
+        allowed = param_types(get_family(family))
         params = {k: v for k, v in params.items() if k in allowed}
         out.append(Model.create(family, params, season_length))
     return out
@@ -155,3 +165,37 @@ def parse_space(raw: Any, freq: str, source: str = "<space>") -> xr.Dataset:
 def load_space(path: str | Path, freq: str) -> xr.Dataset:
     """Read and expand a space YAML file."""
     return parse_space(read_yaml(path), freq=freq, source=str(path))
+
+
+def _positions(hp: xr.Dataset) -> np.ndarray:
+    """Each hp as a point in [0, 1]^d: one axis per parameter coord (and family), values ranked."""
+    names = [c for c in hp.coords if c not in ("hp", "label") and hp.coords[c].dims == ("hp",)]
+    cols = []
+    for n in names:
+        vals = pd.Series(hp[n].values).astype(str)
+        levels = sorted(vals.unique())
+        if len(levels) < 2:
+            continue
+        idx = vals.map({v: k for k, v in enumerate(levels)}).to_numpy(dtype=float)
+        cols.append((idx + 0.5) / len(levels))
+    return np.column_stack(cols) if cols else np.zeros((hp.sizes["hp"], 1))
+
+
+def space_filling(hp: xr.Dataset, n: int, seed: int = 0) -> xr.Dataset:
+    """A seeded Latin-hypercube-like subset of `n` hps: stratified targets, each matched to the nearest unused hp."""
+    total = hp.sizes["hp"]
+    if n >= total:
+        return hp
+    pts = _positions(hp)
+    rng = np.random.default_rng(seed)
+    d = pts.shape[1]
+    strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
+    targets = (strata + rng.uniform(size=(n, d))) / n
+    free = np.ones(total, dtype=bool)
+    chosen = []
+    for t in targets:
+        dist = np.where(free, ((pts - t) ** 2).sum(axis=1), np.inf)
+        k = int(np.argmin(dist))
+        chosen.append(k)
+        free[k] = False
+    return hp.isel(hp=np.sort(chosen))

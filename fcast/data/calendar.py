@@ -1,8 +1,16 @@
-"""Holiday features: x(market, time, feature) from the real calendars of the `holidays` package.
+"""The one holiday calendar: a market's public holidays, and holiday features x(market, time, feature).
 
-Each market code maps to a country (``COUNTRY`` fixes the few codes that differ). Every
-holiday day is put in exactly one group (``GROUPS``, first regex match on its English name,
-else ``other``); custom events (a yearly festival, a one-off date range) add groups of
+Every part that needs holidays asks here: cleaning (holiday regressors of the baseline),
+QA (holiday weeks exempt from the jump check), the sample generator and the models'
+features. Each market code maps to a country of the `holidays` package (`country_of`:
+an explicit mapping first, then ``COUNTRY``, which fixes the few codes that differ, such
+as ``UK -> GB`` and ``EL -> GR``); names are English where the package has them.
+`market_holidays` lists a market's holidays over a time index, `holiday_count` and
+`holiday_periods` count them per period, and `period_bounds` says where each period
+starts and ends.
+
+Features: every holiday day is put in exactly one group (``GROUPS``, first regex match on
+its English name, else ``other``); custom events (a yearly festival, a one-off date range) add groups of
 their own. A feature is the share of a period's days that fall on a holiday of the group:
 for weekly data (W-MON) the share of the week's seven days. Lead/lag features shift a group
 by whole periods (``easter_lead1`` at week t is the easter share of week t+1), so the weeks
@@ -18,15 +26,17 @@ and ``holiday_lag`` the largest shifts used.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from fcast.errors import ConfigError
 
 #: holiday group -> regex on the holiday's (English) name; the first match wins, in this order
 GROUPS: dict[str, re.Pattern[str]] = {
@@ -80,31 +90,116 @@ def group_of(name: str) -> str:
     return OTHER
 
 
-def calendar(
-    market: str, years: Iterable[int], country: Mapping[str, str] | None = None
-) -> dict[Any, str]:
-    """date -> holiday name for a market's country (English names when the package has them); {} if unknown."""
+def country_of(market: str, country: Mapping[str, str] | None = None) -> str:
+    """The `holidays` country code of a market: `country` first, then the ``COUNTRY`` fix-up, else the code."""
+    return {**COUNTRY, **(country or {})}.get(market, market)
+
+
+@functools.lru_cache(maxsize=512)
+def _country_calendar(code: str, years: tuple[int, ...]) -> tuple[tuple[Any, str], ...] | None:
+    """(date, names) of a country's public holidays, English names where the package has them; None if unknown."""
     import holidays
 
-    code = {**COUNTRY, **(country or {})}.get(market, market)
-    years = list(years)
     try:
         cal = holidays.country_holidays(code, years=years)
         if "en_US" in cal.supported_languages:
             cal = holidays.country_holidays(code, years=years, language="en_US")
-    except NotImplementedError:
+    except (NotImplementedError, KeyError, AttributeError):
+        return None
+    return tuple(sorted(cal.items()))
+
+
+def calendar(
+    market: str, years: Iterable[int], country: Mapping[str, str] | None = None
+) -> dict[Any, str]:
+    """date -> holiday name(s) for a market's country (English names when the package has them); {} if unknown."""
+    code = country_of(market, country)
+    cal = _country_calendar(code, tuple(years))
+    if cal is None:
         warnings.warn(
             f"no holiday calendar for market {market!r} (country {code!r}); its holiday features are 0",
             stacklevel=2,
         )
         return {}
-    return dict(cal.items())
+    return dict(cal)
 
 
-def _bounds(time: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each period's first day and the day after its last, as datetime64[D]."""
-    ends = pd.DatetimeIndex(list(time[1:]) + [time[-1] + pd.tseries.frequencies.to_offset(freq)])
-    return time.to_numpy().astype("datetime64[D]"), ends.to_numpy().astype("datetime64[D]")
+def period_bounds(
+    times: pd.DatetimeIndex, freq: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each period's first day and the day after its last, as datetime64[D].
+
+    The last period ends one `freq` after its start, or (without `freq`) one step of the index.
+    """
+    times = pd.DatetimeIndex(times)
+    lo = times.to_numpy().astype("datetime64[D]")
+    if freq is not None and len(lo):
+        last = (times[-1] + pd.tseries.frequencies.to_offset(freq)).to_datetime64()
+        return lo, np.r_[lo[1:], np.datetime64(last, "D")]
+    if len(lo) < 2:
+        return lo, lo + 1
+    return lo, np.r_[lo[1:], lo[-1] + (lo[-1] - lo[-2])]
+
+
+_NAME_SUFFIX = re.compile(r"\s*\((observed|estimated)\)", re.IGNORECASE)
+
+
+def _years(times: pd.DatetimeIndex, freq: str | None) -> tuple[int, ...]:
+    """The calendar years the periods of `times` touch."""
+    lo, hi = period_bounds(times, freq)
+    return tuple(range(int(str(lo[0])[:4]), int(str(hi[-1])[:4]) + 1))
+
+
+def market_holidays(
+    market: str,
+    times: pd.DatetimeIndex,
+    country: Mapping[str, str] | None = None,
+    freq: str | None = None,
+) -> tuple[tuple[np.datetime64, str], ...]:
+    """(day, name) of every holiday of a market over the periods of `times`; () when its country is unknown.
+
+    A day holding several holidays gives one pair per name; "(observed)" and "(estimated)"
+    are dropped from names, so a substitute day counts with its holiday.
+    """
+    if len(times) == 0:
+        return ()
+    return _named_days(country_of(market, country), _years(pd.DatetimeIndex(times), freq))
+
+
+@functools.lru_cache(maxsize=512)
+def _named_days(code: str, years: tuple[int, ...]) -> tuple[tuple[np.datetime64, str], ...]:
+    """One (day, name) pair per holiday name of a country's calendar; () when unknown."""
+    cal = _country_calendar(code, years) or ()
+    return tuple(
+        (np.datetime64(day, "D"), _NAME_SUFFIX.sub("", name).strip())
+        for day, names in cal
+        for name in str(names).split("; ")
+    )
+
+
+def holiday_count(
+    market: str,
+    times: pd.DatetimeIndex,
+    country: Mapping[str, str] | None = None,
+    freq: str | None = None,
+) -> np.ndarray:
+    """Public holiday days in each period of `times` (zeros when the country is unknown)."""
+    found = market_holidays(market, times, country, freq)
+    if not found:
+        return np.zeros(len(times), dtype=int)
+    days = np.unique(np.array([d for d, _ in found]))
+    lo, hi = period_bounds(pd.DatetimeIndex(times), freq)
+    return np.searchsorted(days, hi) - np.searchsorted(days, lo)
+
+
+def holiday_periods(
+    market: str,
+    times: pd.DatetimeIndex,
+    country: Mapping[str, str] | None = None,
+    freq: str | None = None,
+) -> np.ndarray:
+    """Whether each period holds a public holiday of the market's country (all False when unknown)."""
+    return holiday_count(market, times, country, freq) > 0
 
 
 def _share(days: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -131,7 +226,12 @@ def expand_events(
             starts = [start] if len(start) > 5 else [f"{y}-{start}" for y in years]
             ends = [end] if len(end) > 5 else [f"{y}-{end}" for y in years]
             for a, b in zip(starts, ends, strict=True):
-                a64, b64 = np.datetime64(a, "D"), np.datetime64(b, "D")
+                try:
+                    a64, b64 = np.datetime64(a, "D"), np.datetime64(b, "D")
+                except ValueError:
+                    raise ValueError(
+                        f"custom event {name!r}: {entry!r} is not a date 'YYYY-MM-DD', 'MM-DD' or a range 'a/b'"
+                    ) from None
                 if b64 < a64:
                     raise ValueError(f"custom event {name!r}: {entry!r} ends before it starts")
                 days.append(np.arange(a64, b64 + _DAY, _DAY))
@@ -139,15 +239,31 @@ def expand_events(
     return out
 
 
-def load_events(path: str | Path) -> dict[str, list[str]]:
-    """Custom event calendars from YAML: ``events: {festival: ["06-20/06-23"], ...}``."""
-    from fcast.yamlio import read_yaml
+def parse_event_calendars(raw: object, source: str = "<events>") -> dict[str, list[str]]:
+    """Validate custom event calendars (already read from YAML): ``events: {festival: ["06-20/06-23"], ...}``.
 
-    raw = read_yaml(path)
+    Each name becomes a holiday-feature group of its own; an entry is a date, a range or a
+    yearly date or range (see `expand_events`). The known disruptions that cleaning removes
+    (``events: [{market, start, end, ...}]``) are a different file, see
+    `fcast.data.clean.parse_disruptions`. Reading the file is `fcast.config.load_event_calendars`.
+    """
     events = raw.get("events", raw) if isinstance(raw, dict) else None
+    if isinstance(events, list):
+        raise ConfigError(
+            f"invalid event calendars {source}: events: expected a mapping of names to dates; "
+            "a list of market/start/end entries is a file of known disruptions, which belongs "
+            "under clean.events"
+        )
     if not isinstance(events, dict) or not all(isinstance(v, list) for v in events.values()):
-        raise ValueError(f"{path}: expected 'events: {{name: [date or range, ...]}}'")
-    return {str(k): [str(e) for e in v] for k, v in events.items()}
+        raise ConfigError(
+            f"invalid event calendars {source}: expected 'events: {{name: [date or range, ...]}}'"
+        )
+    out = {str(k): [str(e) for e in v] for k, v in events.items()}
+    try:
+        expand_events(out, [2000])  # a leap year: every yearly date exists
+    except ValueError as exc:
+        raise ConfigError(f"invalid event calendars {source}: {exc}") from None
+    return out
 
 
 def feature_names(groups: Sequence[str], lead: int = 0, lag: int = 0) -> list[str]:
@@ -158,6 +274,44 @@ def feature_names(groups: Sequence[str], lead: int = 0, lag: int = 0) -> list[st
         names += [f"{g}_lead{k}" for k in range(1, lead + 1)]
         names += [f"{g}_lag{k}" for k in range(1, lag + 1)]
     return names
+
+
+def _group_days(
+    market: str,
+    years: Iterable[int],
+    country: Mapping[str, str] | None,
+    groups: Sequence[str],
+    custom: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Holiday days of a market per group (custom events are the same for every market)."""
+    by_group: dict[str, list] = {g: [] for g in groups}
+    for day, name in calendar(market, years, country).items():
+        g = group_of(name)
+        if g in by_group:
+            by_group[g].append(np.datetime64(day, "D"))
+    return {
+        g: custom[g] if g in custom else np.array(by_group[g], dtype="datetime64[D]")
+        for g in groups
+    }
+
+
+def _shifted_shares(
+    days: Mapping[str, np.ndarray],
+    groups: Sequence[str],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int,
+    lead: int,
+    lag: int,
+) -> np.ndarray:
+    """x(time, feature) of one market: each group's share, then its leads and lags (lo/hi span the shifts)."""
+    cols = []
+    for g in groups:
+        share = _share(days[g], lo, hi)  # over the extended index: index lag + t is period t
+        cols.append(share[lag : lag + n])
+        cols += [share[lag + k : lag + k + n] for k in range(1, lead + 1)]
+        cols += [share[lag - k : lag - k + n] for k in range(1, lag + 1)]
+    return np.column_stack(cols) if cols else np.zeros((n, 0))
 
 
 def holiday_features(
@@ -182,7 +336,7 @@ def holiday_features(
         if len(time)
         else time
     )
-    lo, hi = _bounds(ext, freq)
+    lo, hi = period_bounds(ext, freq)
     years = range(int(str(lo[0])[:4]) - 1, int(str(hi[-1])[:4]) + 1)
     custom = expand_events(events or {}, years)
     groups = list(groups) if groups is not None else [*GROUPS, OTHER, *custom]
@@ -191,25 +345,9 @@ def holiday_features(
         raise ValueError(f"unknown holiday groups {unknown}; known: {[*GROUPS, OTHER, *custom]}")
     names = feature_names(groups, lead, lag)
     out = np.zeros((len(markets), len(time), len(names)))
-    n = len(time)
     for mi, market in enumerate(markets):
-        by_group: dict[str, list] = {g: [] for g in groups}
-        for day, name in calendar(str(market), years, country).items():
-            g = group_of(name)
-            if g in by_group:
-                by_group[g].append(np.datetime64(day, "D"))
-        col = 0
-        for g in groups:
-            days = custom[g] if g in custom else np.array(by_group[g], dtype="datetime64[D]")
-            share = _share(days, lo, hi)  # over ext: index lag + t is period t
-            out[mi, :, col] = share[lag : lag + n]
-            col += 1
-            for k in range(1, lead + 1):
-                out[mi, :, col] = share[lag + k : lag + k + n]
-                col += 1
-            for k in range(1, lag + 1):
-                out[mi, :, col] = share[lag - k : lag - k + n]
-                col += 1
+        days = _group_days(str(market), years, country, groups, custom)
+        out[mi] = _shifted_shares(days, groups, lo, hi, len(time), lead, lag)
     return xr.DataArray(
         out,
         dims=("market", "time", "feature"),

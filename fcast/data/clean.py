@@ -1,36 +1,12 @@
 """Removal of one-time disruptions: known events, automatic detection, counterfactual replacement.
 
-Every market is decomposed in log space (multiplicative effects become additive) by one
-robust, penalized regression::
+The stage in three modules, by what they do:
 
-    log y[t] = trend[t] + season[t] + holidays[t] + r[t]
-
-- trend: cubic B-spline with a knot every `knot_every` periods (weekly data: 16) and a light
-  second-difference penalty: flexible enough for launch ramps, too stiff for a short burst;
-- season: `harmonics` Fourier pairs of the season phase (the day of the year when the
-  season is a year, else the position in the cycle); only with two seasons of data;
-- holidays (when the market code is a country the `holidays` package knows, or `countries`
-  maps it to one): holiday names that fall together (Chuseok, its eve, its substitute
-  day; Good Friday and Easter Monday) are grouped into festivals; each festival recurring
-  at least twice gets one effect, a period holding several festivals takes the effect of
-  the strongest one, and two steps (>= 2, >= 3 holiday days in the period) add the extra
-  days. Fixed-date and moving holidays (Easter, Eid, Lunar New Year, Diwali ...) so land
-  in the baseline, not in the residual.
-
-The fit is iteratively reweighted least squares: Huber weights first (a stable start),
-then Tukey bisquare weights, so disrupted periods end with weight zero and do not bend the
-baseline. The robust z-score is ``z = r / (1.4826 * MAD(r))``.
-
-Detection proposes a window for every run of periods with ``|z| >= point_z`` of one sign
-(runs one period apart are merged) that
-
-- is at most `max_periods` long (weekly: 8; a longer run is a level change, not a one-time event),
-- has observed periods on both sides (it reverts; at the edges of a series a disruption
-  cannot be told from a new level yet),
-- scores ``|sum z| / sqrt(periods) >= threshold`` (default 7).
-
-Kinds: ``dip`` (down), ``spike`` (up, one or two periods), ``lift`` (up, longer). Markets
-with less than `min_history` observed periods (default: one season) are not searched.
+- `fcast.data.baseline`: the robust baseline of a market (trend + season + holidays in log
+  space, fitted by IRLS) and its robust z-scores;
+- `fcast.data.detect`: proposals of one-time disruptions from the z-scores;
+- here: known disruptions (the `clean.events` schema; `fcast.config.load_disruptions`
+  reads the file), removal and `clean`, which runs all of it.
 
 Removal refits the baseline with every window of the market given weight zero and replaces
 each window by the counterfactual ``exp(trend + season + holidays)`` of that fit: the
@@ -39,22 +15,28 @@ surrounding series decides the level, the seasonal shape and the holiday effect.
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fcast.data.baseline import (
+    calendar_of,
+    default_knot_every,
+    design,
+    festivals,
+    fit_baseline,
+    holidays_of,
+    observed_span,
+    window_mask,
+)
+from fcast.data.detect import PROPOSAL_COLUMNS, detect
 from fcast.errors import ConfigError
-from fcast.yamlio import format_errors, read_yaml
+from fcast.yamlio import format_errors
 
 EVENT_COLUMNS = ["market", "start", "end", "kind", "note"]
-PROPOSAL_COLUMNS = ["market", "start", "end", "kind", "periods", "effect_pct", "score"]
 RECORD_COLUMNS = [
     "market",
     "start",
@@ -70,10 +52,6 @@ RECORD_COLUMNS = [
     "note",
     "applied",
 ]
-MAD_SCALE = 1.4826
-HUBER_K, BISQUARE_C = 1.345, 4.685
-STEP_RIDGE = 1.0
-MIN_SCALE = 1e-3  # residual scale floor (0.1%): near-exact fits do not turn rounding into outliers
 
 
 # --- known events --------------------------------------------------------------------
@@ -92,31 +70,43 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Event:
+        """End on or after start."""
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
 
 
 class EventsFile(BaseModel):
-    """The events YAML: a top-level `events` list."""
+    """The disruptions YAML (`clean.events`): a top-level `events` list."""
 
     model_config = ConfigDict(extra="forbid")
 
     events: list[Event] = Field(default_factory=list)
 
 
-def parse_events(raw: object, source: str = "<events>") -> pd.DataFrame:
-    """Validate an events mapping; return market, start, end, kind, note."""
+def parse_disruptions(raw: object, source: str = "<events>") -> pd.DataFrame:
+    """Validate a known-disruptions mapping (already read from YAML); return market, start, end, kind, note.
+
+    The schema is ``events: [{market, start, end, kind, note}, ...]``; the custom event
+    calendars of holiday features (``events: {name: [dates]}``) are a different file, see
+    `fcast.data.calendar.parse_event_calendars`. Reading the file is `fcast.config.load_disruptions`.
+    """
     if raw is None:
         raw = {"events": []}
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"invalid config {source}: expected a mapping with an 'events' list at the top level"
+            f"invalid events {source}: expected a mapping with an 'events' list at the top level"
+        )
+    if isinstance(raw.get("events"), dict):
+        raise ConfigError(
+            f"invalid events {source}: events: expected a list of disruptions "
+            "(market, start, end, kind, note); a mapping of names to dates is a holiday event "
+            "calendar, which belongs under holidays.events"
         )
     try:
         parsed = EventsFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, f"invalid config {source}:")) from None
+        raise ConfigError(format_errors(exc, f"invalid events {source}:")) from None
     rows = [ev.model_dump() for ev in parsed.events]
     df = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     df["market"] = df["market"].astype(str).str.strip()
@@ -125,9 +115,8 @@ def parse_events(raw: object, source: str = "<events>") -> pd.DataFrame:
     return df
 
 
-def load_events(path: str | Path) -> pd.DataFrame:
-    """Read and validate an events YAML file (see configs/events.yaml)."""
-    return parse_events(read_yaml(path), source=str(path))
+#: the former name of `parse_disruptions`
+parse_events = parse_disruptions
 
 
 def expand_events(events: pd.DataFrame | None, markets: list[str]) -> pd.DataFrame:
@@ -140,430 +129,6 @@ def expand_events(events: pd.DataFrame | None, markets: list[str]) -> pd.DataFra
     return pd.concat([own, *spread], ignore_index=True)[EVENT_COLUMNS].sort_values(
         ["market", "start"], ignore_index=True
     )
-
-
-# --- the baseline: design matrix and robust fit -----------------------------------
-
-
-def default_max_periods(season_length: int) -> int:
-    """Longest one-time disruption: a sixth of a season (weekly data: 8 periods)."""
-    return max(1, season_length // 6)
-
-
-def default_knot_every(season_length: int) -> int:
-    """Trend knot spacing: a quarter season, at least twice the longest disruption."""
-    return max(season_length // 4, 2 * default_max_periods(season_length), 4)
-
-
-def _yearly(times: pd.DatetimeIndex, season_length: int) -> bool:
-    """Whether `season_length` periods of this time axis make about one year."""
-    if len(times) < 2:
-        return False
-    days = float(np.median(np.diff(times.to_numpy()).astype("timedelta64[D]").astype(float)))
-    return abs(days * season_length - 365.25) < 0.1 * 365.25
-
-
-def _phase(times: pd.DatetimeIndex, season_length: int) -> np.ndarray:
-    """Position in the season in [0, 1): day of the year for yearly seasons, else the cycle index."""
-    if _yearly(times, season_length):
-        return ((times.dayofyear.to_numpy() - 1) / 365.25) % 1.0
-    return (np.arange(len(times)) % max(season_length, 1)) / max(season_length, 1)
-
-
-def _fourier(phase: np.ndarray, harmonics: int) -> np.ndarray:
-    """Sine and cosine columns of the first `harmonics` frequencies."""
-    k = np.arange(1, harmonics + 1)[None, :] * 2 * np.pi * phase[:, None]
-    return np.concatenate([np.sin(k), np.cos(k)], axis=1)
-
-
-def _cardinal_cubic(u: np.ndarray) -> np.ndarray:
-    """The cardinal cubic B-spline on [0, 4) (zero elsewhere)."""
-    pieces = [
-        u**3,
-        -3 * u**3 + 12 * u**2 - 12 * u + 4,
-        3 * u**3 - 24 * u**2 + 60 * u - 44,
-        (4 - u) ** 3,
-    ]
-    idx = np.floor(u).astype(int)
-    out = np.zeros_like(u)
-    for k, piece in enumerate(pieces):
-        out = np.where(idx == k, piece / 6.0, out)
-    return out
-
-
-def _spline(n: int, every: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic B-spline basis on 0..n-1 with equally spaced knots, and its 2nd-difference matrix."""
-    segments = max(int(np.ceil((n - 1) / every)), 1)
-    step = (n - 1.0) / segments if n > 1 else 1.0
-    starts = -3 * step + step * np.arange(segments + 3)
-    basis = _cardinal_cubic((np.arange(n, dtype=float)[:, None] - starts[None, :]) / step)
-    diff2 = np.diff(np.eye(basis.shape[1]), 2, axis=0)
-    return basis, diff2
-
-
-_NAME_SUFFIX = re.compile(r"\s*\((observed|estimated)\)", re.IGNORECASE)
-
-
-@functools.lru_cache(maxsize=512)
-def _calendar(
-    country: str, first_year: int, last_year: int
-) -> tuple[tuple[np.datetime64, str], ...] | None:
-    """(day, holiday name) pairs of a country's public holidays, or None if unknown."""
-    import holidays
-
-    try:
-        cal = holidays.country_holidays(country, years=range(first_year, last_year + 1))
-    except (NotImplementedError, KeyError, AttributeError):
-        return None
-    pairs = []
-    for day, names in sorted(cal.items()):
-        for name in str(names).split("; "):
-            pairs.append((np.datetime64(day, "D"), _NAME_SUFFIX.sub("", name).strip()))
-    return tuple(pairs)
-
-
-def period_bounds(times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) day of every period of a regular time axis."""
-    lo = times.to_numpy().astype("datetime64[D]")
-    if len(lo) < 2:
-        return lo, lo + 1
-    hi = np.r_[lo[1:], lo[-1] + (lo[-1] - lo[-2])]
-    return lo, hi
-
-
-@dataclass(frozen=True)
-class Holidays:
-    """Holiday regressors of one market: extra holiday days (steps) and which holidays each period holds."""
-
-    steps: np.ndarray  # periods x k: 1 where the period has >= 2, >= 3 holiday days
-    present: np.ndarray  # periods x holidays: 1 where the period holds that recurring holiday
-    names: list[str]
-
-    @classmethod
-    def none(cls, n: int) -> Holidays:
-        """No holiday regressors."""
-        return cls(np.zeros((n, 0)), np.zeros((n, 0)), [])
-
-    def active(self, effect: np.ndarray | None) -> np.ndarray:
-        """One-hot of the strongest holiday of each period (mean of all before effects are known)."""
-        if effect is None or not self.names:
-            count = self.present.sum(axis=1, keepdims=True)
-            return np.divide(self.present, count, out=np.zeros_like(self.present), where=count > 0)
-        strength = np.where(self.present > 0, np.abs(effect)[None, :], -1.0)
-        onehot = np.zeros_like(self.present)
-        rows = np.flatnonzero(self.present.any(axis=1))
-        onehot[rows, strength[rows].argmax(axis=1)] = 1.0
-        return onehot
-
-
-def _linked(a: np.ndarray, b: np.ndarray, days: int = 3) -> bool:
-    """Whether most days of the rarer holiday lie within `days` of a day of the other."""
-    rare, other = (a, b) if len(a) <= len(b) else (b, a)
-    pos = (
-        np.clip(np.searchsorted(other, rare), 1, len(other) - 1)
-        if len(other) > 1
-        else np.zeros(len(rare), int)
-    )
-    gap = np.minimum(np.abs(other[pos] - rare), np.abs(other[np.maximum(pos - 1, 0)] - rare))
-    return bool(np.mean(gap.astype("timedelta64[D]").astype(int) <= days) > 0.5)
-
-
-def festivals(cal: tuple[tuple[np.datetime64, str], ...]) -> dict[str, np.ndarray]:
-    """Group holiday names that fall together (Chuseok, its eve, its substitute day ...) into one festival."""
-    by_name: dict[str, list[np.datetime64]] = {}
-    for day, name in cal:
-        by_name.setdefault(name, []).append(day)
-    names = sorted(by_name, key=lambda nm: (-len(by_name[nm]), len(nm), nm))
-    days = {nm: np.unique(np.array(by_name[nm])) for nm in names}
-    parent = {nm: nm for nm in names}
-
-    def root(nm: str) -> str:
-        """Union-find root."""
-        while parent[nm] != nm:
-            nm = parent[nm]
-        return nm
-
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            if root(a) != root(b) and _linked(days[a], days[b]):
-                parent[root(b)] = root(a)
-    groups: dict[str, list[np.ndarray]] = {}
-    for nm in names:  # most frequent (then shortest) name first: it names the festival
-        groups.setdefault(root(nm), []).append(days[nm])
-    return {nm: np.unique(np.concatenate(parts)) for nm, parts in groups.items()}
-
-
-def _period_calendar(
-    country: str | None, times: pd.DatetimeIndex
-) -> tuple[tuple[tuple[np.datetime64, str], ...], np.ndarray, np.ndarray, np.ndarray] | None:
-    """The calendar covering `times`, the period bounds and the holiday days per period."""
-    if not country or len(times) == 0:
-        return None
-    lo, hi = period_bounds(times)
-    cal = _calendar(country, int(times[0].year), int(pd.Timestamp(hi[-1]).year))
-    if not cal:
-        return None
-    days = np.unique(np.array([d for d, _ in cal]))
-    return cal, lo, hi, np.searchsorted(days, hi) - np.searchsorted(days, lo)
-
-
-def holidays_of(country: str | None, times: pd.DatetimeIndex, min_count: int = 2) -> Holidays:
-    """Holiday regressors from a country's calendar; none when the country is unknown."""
-    found = _period_calendar(country, times)
-    if found is None:
-        return Holidays.none(len(times))
-    cal, lo, hi, count = found
-    steps = np.column_stack([(count >= k).astype(float) for k in (2, 3)])
-    cols, names = [], []
-    for name, arr in festivals(cal).items():
-        hit = (np.searchsorted(arr, hi) - np.searchsorted(arr, lo)) > 0
-        if hit.sum() >= min_count:
-            cols.append(hit.astype(float))
-            names.append(name)
-    present = np.column_stack(cols) if cols else np.zeros((len(times), 0))
-    return Holidays(steps[:, steps.any(axis=0)], present, names)
-
-
-def holiday_periods(country: str | None, times: pd.DatetimeIndex) -> np.ndarray:
-    """Whether each period holds a public holiday of the country (all False when unknown)."""
-    found = _period_calendar(country, times)
-    return np.zeros(len(times), dtype=bool) if found is None else found[3] > 0
-
-
-@dataclass(frozen=True)
-class Design:
-    """The fixed part of the design [trend | season | extra holiday days], holidays, penalties."""
-
-    fixed: np.ndarray
-    penalty: np.ndarray
-    holidays: Holidays
-    ridge: float = 0.05
-
-    def matrix(self, effect: np.ndarray | None) -> np.ndarray:
-        """The full design matrix for the current holiday effects."""
-        return np.concatenate([self.fixed, self.holidays.active(effect)], axis=1)
-
-    def full_penalty(self) -> np.ndarray:
-        """Penalty of the fixed part plus a light ridge on the holiday effects."""
-        k = len(self.holidays.names)
-        out = np.zeros((self.fixed.shape[1] + k,) * 2)
-        out[: self.fixed.shape[1], : self.fixed.shape[1]] = self.penalty
-        out[self.fixed.shape[1] :, self.fixed.shape[1] :] = self.ridge * np.eye(k)
-        return out
-
-
-def design(
-    times: pd.DatetimeIndex,
-    season_length: int,
-    country: str | None,
-    knot_every: int,
-    harmonics: int,
-) -> Design:
-    """Trend spline, Fourier season (with two seasons of data) and holiday regressors of one market."""
-    n = len(times)
-    basis, diff2 = _spline(n, knot_every)
-    use_season = season_length >= 2 and n >= 2 * season_length
-    k = min(harmonics, season_length // 2) if use_season else 0
-    season = _fourier(_phase(times, season_length), k) if k else np.zeros((n, 0))
-    hol = holidays_of(country, times)
-    fixed = np.concatenate([basis, season, hol.steps], axis=1)
-    penalty = 1e-6 * np.eye(fixed.shape[1])
-    penalty[: basis.shape[1], : basis.shape[1]] += 1e-3 * diff2.T @ diff2
-    steps = np.arange(fixed.shape[1] - hol.steps.shape[1], fixed.shape[1])
-    penalty[steps, steps] = STEP_RIDGE
-    return Design(fixed, penalty, hol)
-
-
-def _mad(r: np.ndarray) -> float:
-    """Robust scale of residuals (1.4826 x median absolute deviation from the median)."""
-    s = MAD_SCALE * float(np.median(np.abs(r - np.median(r)))) if r.size else float("nan")
-    return s if s > 1e-12 else float(np.std(r)) if r.size > 1 else float("nan")
-
-
-def _weights(r: np.ndarray, scale: float, usable: np.ndarray, huber: bool) -> np.ndarray:
-    """Huber or Tukey bisquare weights of scaled residuals (zero where unusable)."""
-    u = np.abs(r) / scale
-    w = (
-        np.minimum(1.0, HUBER_K / np.maximum(u, 1e-12))
-        if huber
-        else np.clip(1 - (u / BISQUARE_C) ** 2, 0, None) ** 2
-    )
-    return np.where(usable, w, 0.0)
-
-
-def _irls(
-    logy: np.ndarray, d: Design, usable: np.ndarray, iterations: tuple[int, int] = (4, 6)
-) -> tuple[np.ndarray, float]:
-    """Penalized IRLS (Huber, then bisquare); the fitted values and the residual scale."""
-    y = np.where(usable, logy, 0.0)
-    w = usable.astype(float)
-    penalty, nf = d.full_penalty(), d.fixed.shape[1]
-    effect, fit, scale = None, np.zeros_like(y), float("nan")
-    for it in range(sum(iterations)):
-        x = d.matrix(effect)
-        xtw = x.T * w
-        beta = np.linalg.solve(xtw @ x + penalty, xtw @ y)
-        fit, effect = x @ beta, beta[nf:]
-        r = y - fit
-        scale = _mad(r[usable])
-        if not np.isfinite(scale) or scale <= 0:
-            break
-        w = _weights(r, scale, usable, huber=it < iterations[0])
-    return fit, scale
-
-
-def _baseline(
-    values: np.ndarray,
-    times: pd.DatetimeIndex,
-    season_length: int,
-    country: str | None,
-    excluded: np.ndarray,
-    knot_every: int,
-    harmonics: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log baseline and robust z-scores of one market's observed span (NaN where unusable)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logy = np.log(values)
-    usable = np.isfinite(logy) & ~excluded
-    if usable.sum() < 4:
-        return np.full(len(values), np.nan), np.full(len(values), np.nan)
-    fit, scale = _irls(logy, design(times, season_length, country, knot_every, harmonics), usable)
-    z = np.where(usable, (logy - fit) / max(scale, MIN_SCALE), np.nan)
-    return fit, z
-
-
-def _span(values: np.ndarray) -> slice:
-    """From a market's first to its last observation."""
-    obs = np.flatnonzero(np.isfinite(values))
-    return slice(int(obs[0]), int(obs[-1]) + 1) if obs.size else slice(0, 0)
-
-
-def _country(market: str, use_holidays: bool, countries: dict[str, str] | None) -> str | None:
-    """The holiday calendar of a market: an explicit mapping, else the market code itself."""
-    if not use_holidays:
-        return None
-    return (countries or {}).get(market, market)
-
-
-def _window_mask(times: pd.DatetimeIndex, windows: pd.DataFrame, market: str) -> np.ndarray:
-    """Periods of a market covered by any of its windows (inclusive dates)."""
-    mask = np.zeros(len(times), dtype=bool)
-    if windows is None or windows.empty:
-        return mask
-    for w in windows[windows["market"] == market].itertuples(index=False):
-        mask |= (times >= pd.Timestamp(w.start)) & (times <= pd.Timestamp(w.end))
-    return mask
-
-
-# --- detection ---------------------------------------------------------------------
-
-
-def _runs(z: np.ndarray, point_z: float, bridge: int = 1) -> list[tuple[int, int]]:
-    """Index ranges [i, j] of same-sign runs with |z| >= point_z, merging runs up to `bridge` observed periods apart."""
-    hit = np.nan_to_num(np.abs(z)) >= point_z
-    sign = np.sign(np.nan_to_num(z))
-    runs: list[list[int]] = []
-    for i in np.flatnonzero(hit):
-        prev = runs[-1] if runs else None
-        if (
-            prev is not None
-            and sign[prev[0]] == sign[i]
-            and i - prev[1] <= bridge + 1
-            and np.isfinite(z[prev[1] : i]).all()
-        ):
-            prev[1] = int(i)
-        else:
-            runs.append([int(i), int(i)])
-    return [(a, b) for a, b in runs]
-
-
-def _kind(mean_z: float, periods: int) -> str:
-    """dip (down), spike (up, 1-2 periods) or lift (up, longer)."""
-    if mean_z < 0:
-        return "dip"
-    return "spike" if periods <= 2 else "lift"
-
-
-def _market_proposals(
-    market: str,
-    times: pd.DatetimeIndex,
-    logy: np.ndarray,
-    fit: np.ndarray,
-    z: np.ndarray,
-    point_z: float,
-    threshold: float,
-    max_periods: int,
-) -> list[dict]:
-    """Proposed windows of one market from its z-scores."""
-    observed = np.flatnonzero(np.isfinite(logy))
-    if observed.size == 0:
-        return []
-    first, last = observed[0], observed[-1]
-    out = []
-    for a, b in _runs(z, point_z):
-        periods = b - a + 1
-        if periods > max_periods or a <= first or b >= last:
-            continue
-        zs = z[a : b + 1]
-        score = abs(float(np.nansum(zs))) / np.sqrt(periods)
-        if score < threshold:
-            continue
-        resid = logy[a : b + 1] - fit[a : b + 1]
-        out.append(
-            {
-                "market": market,
-                "start": times[a],
-                "end": times[b],
-                "kind": _kind(float(np.nanmean(zs)), periods),
-                "periods": int(periods),
-                "effect_pct": round(100 * float(np.expm1(np.nanmean(resid))), 2),
-                "score": round(score, 2),
-            }
-        )
-    return out
-
-
-def detect(
-    y: xr.DataArray,
-    season_length: int,
-    *,
-    exclude: pd.DataFrame | None = None,
-    threshold: float = 7.0,
-    point_z: float = 3.5,
-    max_periods: int | None = None,
-    min_history: int | None = None,
-    use_holidays: bool = True,
-    countries: dict[str, str] | None = None,
-    knot_every: int | None = None,
-    harmonics: int = 6,
-) -> pd.DataFrame:
-    """Propose one-time disruptions: market, start, end, kind, periods, effect_pct, score."""
-    max_periods = max_periods or default_max_periods(season_length)
-    knot_every = knot_every or default_knot_every(season_length)
-    min_history = season_length if min_history is None else min_history
-    times_all = pd.DatetimeIndex(y["time"].values)
-    rows: list[dict] = []
-    for market in y["market"].values.tolist():
-        values = y.sel(market=market).values.astype("float64")
-        span = _span(values)
-        vals, times = values[span], times_all[span]
-        if np.isfinite(vals).sum() < max(min_history, 4):
-            continue
-        excluded = _window_mask(times, exclude, market)
-        fit, z = _baseline(
-            vals,
-            times,
-            season_length,
-            _country(market, use_holidays, countries),
-            excluded,
-            knot_every,
-            harmonics,
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logy = np.log(vals)
-        rows += _market_proposals(market, times, logy, fit, z, point_z, threshold, max_periods)
-    out = pd.DataFrame(rows, columns=PROPOSAL_COLUMNS)
-    return out.sort_values(["market", "start"], ignore_index=True) if len(out) else out
 
 
 # --- removal -----------------------------------------------------------------------
@@ -579,8 +144,8 @@ def _replace_market(
     harmonics: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One market's series with its windows replaced by the baseline fitted without them, and what changed."""
-    excluded = _window_mask(times, windows, windows["market"].iloc[0])
-    fit, _ = _baseline(values, times, season_length, country, excluded, knot_every, harmonics)
+    excluded = window_mask(times, windows, windows["market"].iloc[0])
+    fit, _ = fit_baseline(values, times, season_length, country, excluded, knot_every, harmonics)
     replaced = excluded & np.isfinite(values) & np.isfinite(fit)
     out = values.copy()
     out[replaced] = np.exp(fit[replaced])
@@ -644,14 +209,14 @@ def remove(
         if market not in markets:
             continue
         values = y.sel(market=market).values.astype("float64")
-        span = _span(values)
+        span = observed_span(values)
         vals, times = values[span], times_all[span]
         new, replaced = _replace_market(
             vals,
             times,
             group,
             season_length,
-            _country(market, use_holidays, countries),
+            calendar_of(market, use_holidays, countries),
             knot_every,
             harmonics,
         )
@@ -710,14 +275,15 @@ def _removal_kwargs(kwargs: dict[str, object]) -> dict[str, object]:
 
 __all__ = [
     "EVENT_COLUMNS",
+    "PROPOSAL_COLUMNS",
     "RECORD_COLUMNS",
     "clean",
+    "design",
     "detect",
     "expand_events",
-    "design",
-    "holiday_periods",
+    "festivals",
     "holidays_of",
-    "load_events",
+    "parse_disruptions",
     "parse_events",
     "remove",
 ]

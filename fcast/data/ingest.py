@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import xarray as xr
@@ -33,15 +35,45 @@ def _rows_by_market(df: pd.DataFrame, mask: pd.Series) -> str:
     )
 
 
+# pandas' default CSV missing-value markers; id columns do not use them (see read_table)
+NA_STRINGS = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+ID_COLUMNS = ("market", "country")
+
+
+def is_id_column(name: object) -> bool:
+    """Columns that hold codes (market, country, *_id): read as text, `NA` is Namibia."""
+    text = str(name)
+    return text in ID_COLUMNS or text.endswith("_id")
+
+
+def _read_csv(url: str, compression: str | None) -> pd.DataFrame:
+    """A CSV with its id columns as strings: only an empty field is missing there."""
+    with fsspec.open(url, "rb") as fh:
+        header = pd.read_csv(fh, compression=compression, nrows=0).columns
+    ids = [c for c in header if is_id_column(c)]
+    na = {c: ([""] if c in ids else NA_STRINGS) for c in header}
+    with fsspec.open(url, "rb") as fh:
+        return pd.read_csv(
+            fh,
+            compression=compression,
+            dtype={c: str for c in ids},
+            keep_default_na=False,
+            na_values=na,
+        )
+
+
 def read_table(url: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file at an fsspec URL."""
+    """Read a CSV or Parquet file at an fsspec URL (CSV id columns such as market as text)."""
     lower = url.lower()
     try:
+        if lower.endswith((".csv", ".csv.gz", ".txt")):
+            return _read_csv(url, "gzip" if lower.endswith(".gz") else None)
         with fsspec.open(url, "rb") as fh:
             if lower.endswith((".parquet", ".pq")):
                 return pd.read_parquet(fh)
-            if lower.endswith((".csv", ".csv.gz", ".txt")):
-                return pd.read_csv(fh, compression="gzip" if lower.endswith(".gz") else None)
     except FileNotFoundError:
         raise DataError(f"actuals file not found: {url}") from None
     except (
@@ -80,6 +112,13 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
         ]
         raise DataError(f"{source}: missing market in {_listing(rows)}")
     out["market"] = out["market"].astype(str).str.strip()
+    aware = timezone_aware(out["date"])
+    if aware.any():
+        raise DataError(
+            f"{source}: timezone-aware dates in column 'date' at "
+            f"{_rows_by_market(out.assign(date=out['date'].astype(str)), aware)}; "
+            "convert them to naive local dates (e.g. df['date'].dt.tz_localize(None)) first"
+        )
     dates = pd.to_datetime(out["date"], errors="coerce")
     bad_dates = dates.isna()
     if bad_dates.any():
@@ -103,16 +142,70 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
     nan = out[value].isna()
     if nan.any():
         raise DataError(f"{source}: NaN {value!r} values at {_rows_by_market(out, nan)}")
+    infinite = ~np.isfinite(out[value])
+    if infinite.any():
+        raise DataError(
+            f"{source}: non-finite (inf) {value!r} values at {_rows_by_market(out, infinite)}"
+        )
     neg = out[value] < 0
     if neg.any():
         raise DataError(f"{source}: negative {value!r} values at {_rows_by_market(out, neg)}")
     return out.sort_values(["market", "date"]).reset_index(drop=True)
 
 
-def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
-    """Every date must sit on the frequency's grid and no market may have gaps."""
+_TZ_SUFFIX = re.compile(r"\d[T ]?\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$", re.I)
+
+
+def timezone_aware(dates: pd.Series) -> pd.Series:
+    """Which raw dates carry a timezone: a tz-aware dtype, tz-aware objects or an offset in text."""
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        return pd.Series(True, index=dates.index)
+    if dates.dtype != object:
+        return pd.Series(False, index=dates.index)
+
+    def aware(v: object) -> bool:
+        if isinstance(v, str):
+            return bool(_TZ_SUFFIX.search(v.strip()))
+        return getattr(v, "tzinfo", None) is not None
+
+    return dates.map(aware).astype(bool)
+
+
+def allows_time_of_day(freq: str) -> bool:
+    """Whether dates of a frequency may carry a time of day (sub-daily frequencies only)."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    off_grid = ~df["date"].map(offset.is_on_offset)
+    return isinstance(offset, pd.offsets.Tick) and offset.nanos < pd.Timedelta("1D").value
+
+
+def on_grid(dates: pd.Series, freq: str) -> pd.Series:
+    """Whether each date sits on the frequency's grid, at midnight unless the frequency is sub-daily."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ok = dates.map(offset.is_on_offset).astype(bool)
+    if not allows_time_of_day(freq):
+        ok &= dates == dates.dt.normalize()
+    return ok
+
+
+def time_of_day(dates: pd.Series, freq: str) -> pd.Series:
+    """Dates at a time other than midnight where the frequency has whole days."""
+    if allows_time_of_day(freq):
+        return pd.Series(False, index=dates.index)
+    return dates.notna() & (dates != dates.dt.normalize())
+
+
+def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
+    """Every date must sit on the frequency's grid (at midnight) and no market may have gaps."""
+    timed = time_of_day(df["date"], freq)
+    if timed.any():
+        examples = [
+            f"{m}: {d}"
+            for m, d in df.loc[timed].groupby("market", sort=True)["date"].first().items()
+        ]
+        raise DataError(
+            f"{source}: dates with a time of day (data.freq {freq!r} has whole days) at "
+            f"{_listing(examples)}; give dates at midnight (e.g. df['date'].dt.normalize())"
+        )
+    off_grid = ~on_grid(df["date"], freq)
     if off_grid.any():
         raise DataError(
             f"{source}: dates that do not match frequency {freq!r} at "
@@ -219,12 +312,17 @@ def to_frame(y: xr.DataArray, value: str = "users") -> pd.DataFrame:
 
 
 __all__ = [
+    "allows_time_of_day",
     "file_hash",
     "history_length",
+    "is_id_column",
     "load_actuals",
+    "on_grid",
     "read_table",
     "restrict",
     "season_length",
+    "time_of_day",
+    "timezone_aware",
     "to_cube",
     "to_frame",
     "validate_actuals",

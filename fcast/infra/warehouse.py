@@ -12,6 +12,9 @@ vintage or none of it; a vintage already in the table is refused. Without a serv
 the zero-setup warehouse: `<store>/warehouse.duckdb`. `query_store` runs DuckDB SQL over the
 store's Parquet files directly. SQLAlchemy, the drivers and DuckDB are the `sql` extra and are
 imported only when used.
+
+Longer than 500 lines because SQL in (actuals) and SQL out (vintages, DuckDB over the
+store) share one connection model, credential handling and redaction; split them when either grows.
 """
 
 from __future__ import annotations

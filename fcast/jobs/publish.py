@@ -19,14 +19,17 @@ import pandas as pd
 import xarray as xr
 
 from fcast.errors import FcastError
+from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
 from fcast.infra.vintage import (
     check_publishable,
+    claim_vintage,
     default_author,
     fs_path,
     previous_vintages,
     publish_vintage,
     read_vintage,
+    release_claim,
     vintage_manifest,
 )
 from fcast.output.channels import CHANNELS, Message, resolve, send
@@ -202,21 +205,32 @@ def publish_run(
     """Publish a run as official vintage `name`: comparison, insights.md, report/, vintage, channels."""
     store = store if isinstance(store, Store) else Store(store)
     author = author or default_author()
-    override = check_publishable(store, run_id, name, override_reason, author)
     ensure_channels()
     names, options = resolve(
         channels, webhook_url, channel_options, default_dest=store.path("published")
     )
-    run, prev = load_run(store, run_id, actuals), read_previous(store)
-    comparison, text = write_outputs(store, run, prev, name, override, report=report, pngs=pngs)
-    vintage = publish_vintage(
-        store,
-        run_id,
-        name,
-        override_reason=override_reason,
-        author=author,
-        extra={"compared_with": prev.names},
-    )
+    # one publish at a time compares with "the previous two"; the name is claimed before any
+    # work, so a second publish of the same name fails here and never sends anything
+    with store_lock(store, "publish", owner=f"publish {name} <- {run_id}"):
+        override = check_publishable(store, run_id, name, override_reason, author)
+        claim = claim_vintage(store, name, run_id, author)
+        try:
+            run, prev = load_run(store, run_id, actuals), read_previous(store)
+            comparison, text = write_outputs(
+                store, run, prev, name, override, report=report, pngs=pngs
+            )
+        except BaseException:
+            release_claim(store, claim)
+            raise
+        vintage = publish_vintage(
+            store,
+            run_id,
+            name,
+            override_reason=override_reason,
+            author=author,
+            extra={"compared_with": prev.names},
+            claim=claim,
+        )
     message = Message(
         text=text, run_id=run_id, vintage=name, files=_vintage_files(store, name, vintage)
     )

@@ -29,24 +29,22 @@ Overlapping adjustments of one market conflict unless both are multiplicative (f
 multiply) or both additive (amounts add); the forecast keeps ``yhat_base`` (and
 ``<bound>_base``) beside the adjusted values, and ``adjustment_id`` names the adjustment(s)
 applied to a row ("a+b" when two combine), so every change is traceable.
+
+This module is the stage: the model, its validation against markets and dates, and applying
+adjustments to a forecast table, all pure functions. Reading and writing the YAML files and
+finding the latest forecast in a store is `fcast.jobs.adjust`; a custom market's forced
+model is `fcast.markets.custom`.
 """
 
 from __future__ import annotations
 
 import difflib
-import getpass
-import os
-import re
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 import yaml
 from pydantic import (
     AliasChoices,
@@ -59,12 +57,10 @@ from pydantic import (
     field_validator,
 )
 
-from fcast.config import RunConfig
-from fcast.core.apply import Member
-from fcast.core.models import Model
-from fcast.errors import ConfigError, StoreError
-from fcast.infra.store import Store
-from fcast.yamlio import format_errors, read_yaml
+from fcast.contract import value_columns as contract_value_columns
+from fcast.errors import ConfigError
+from fcast.names import name_problem
+from fcast.yamlio import format_errors
 
 Kind = Literal["multiplicative", "additive", "level_shift", "ramp"]
 KINDS: tuple[str, ...] = ("multiplicative", "additive", "level_shift", "ramp")
@@ -76,8 +72,9 @@ KIND_HELP = {
     "level_shift": "the mean level over the period (the weekly shape is kept)",
     "ramp": "target at the end date, reached linearly from the forecast at the start date",
 }
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-YAML_SUFFIXES = (".yaml", ".yml")
+#: the largest multiplicative factor, and the largest additive amount or level as a multiple
+#: of the market's largest base forecast: beyond that a value is a typo, not business input
+MAX_FACTOR = 100.0
 HEADER = "# Business adjustments (docs/business-input.md); written by fcast adjust. Validated when a run starts.\n"
 
 
@@ -99,18 +96,22 @@ class Adjustment(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_format(cls, v: str) -> str:
-        if not ID_RE.match(v):
-            raise ValueError(f"id must be letters, digits, '-', '_' or '.', got {v!r}")
+        """Ids follow the one name rule (`fcast.names.check_name`): they become file names."""
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(f"invalid adjustment id {v!r}: {problem}")
         return v
 
     @field_validator("market", "reason", "author", mode="before")
     @classmethod
-    def _strip(cls, v: Any) -> Any:
+    def _strip(cls, v: Any) -> Any:  # noqa: ANN401
+        """Surrounding blanks dropped."""
         return v.strip() if isinstance(v, str) else v
 
     @field_validator("created", mode="before")
     @classmethod
-    def _date_to_datetime(cls, v: Any) -> Any:
+    def _date_to_datetime(cls, v: Any) -> Any:  # noqa: ANN401
+        """A plain date is midnight UTC."""
         return (
             datetime(v.year, v.month, v.day, tzinfo=UTC)
             if isinstance(v, date) and not isinstance(v, datetime)
@@ -120,6 +121,7 @@ class Adjustment(BaseModel):
     @field_validator("end")
     @classmethod
     def _after_start(cls, v: date, info: ValidationInfo) -> date:
+        """End on or after start."""
         start = info.data.get("start")
         if start is not None and v < start:
             raise ValueError(f"end {v} is before start {start}")
@@ -128,11 +130,14 @@ class Adjustment(BaseModel):
     @field_validator("value")
     @classmethod
     def _value_for_kind(cls, v: float, info: ValidationInfo) -> float:
+        """A finite value that makes sense for the kind (a factor > 0, a level >= 0)."""
         kind = info.data.get("kind")
         if not np.isfinite(v):
             raise ValueError(f"value must be a finite number, got {v}")
-        if kind == "multiplicative" and v <= 0:
-            raise ValueError(f"a multiplicative value is a factor > 0 (1.15 = +15%), got {v}")
+        if kind == "multiplicative" and not 0 < v <= MAX_FACTOR:
+            raise ValueError(
+                f"a multiplicative value is a factor in (0, {MAX_FACTOR:g}] (1.15 = +15%), got {v:g}"
+            )
         if kind in ("level_shift", "ramp") and v < 0:
             raise ValueError(f"a {kind} value is a level and cannot be negative, got {v}")
         return v
@@ -153,11 +158,12 @@ class Adjustment(BaseModel):
 
 
 def _with_source(adj: Adjustment, source: str | None) -> Adjustment:
+    """`adj`, remembering the file it was read from."""
     adj._source = source
     return adj
 
 
-# --- reading and writing ----------------------------------------------------------------
+# --- the YAML schema, both ways (reading the files is fcast.jobs.adjust) ---------------------
 
 
 def _entries(raw: Any, source: str) -> list[Any]:
@@ -177,10 +183,8 @@ def _entries(raw: Any, source: str) -> list[Any]:
     return entries
 
 
-def read_file(path: str | Path) -> list[Adjustment]:
-    """The adjustments of one YAML file, validated, each knowing its file."""
-    source = str(path)
-    raw = read_yaml(path, what="adjustments file")
+def parse_adjustments(raw: Any, source: str = "<adjustments>") -> list[Adjustment]:
+    """The adjustments of one file's content (already read from YAML), validated, each knowing `source`."""
     out = []
     for i, entry in enumerate(_entries(raw, source)):
         if not isinstance(entry, dict):
@@ -196,32 +200,7 @@ def read_file(path: str | Path) -> list[Adjustment]:
     return out
 
 
-def adjustment_files(path: str | Path) -> list[Path]:
-    """The YAML files of a folder (sorted), or the file itself."""
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f for f in p.iterdir() if f.suffix in YAML_SUFFIXES and f.is_file())
-    return [p]
-
-
-def load_adjustments(path: str | Path | None) -> list[Adjustment]:
-    """All adjustments of a YAML file or a folder of them; ids must be unique across files."""
-    if path is None:
-        return []
-    if not Path(path).exists():
-        raise ConfigError(f"adjustments not found: {path} (adjustments)")
-    adjs = [a for f in adjustment_files(path) for a in read_file(f)]
-    seen: dict[str, Adjustment] = {}
-    for adj in adjs:
-        if adj.id in seen:
-            raise ConfigError(
-                f"adjustment id {adj.id!r} is used twice: in {seen[adj.id].source} and in {adj.source}"
-            )
-        seen[adj.id] = adj
-    return adjs
-
-
-def _dump(adjs: Sequence[Adjustment]) -> str:
+def dump_adjustments(adjs: Sequence[Adjustment]) -> str:
     """YAML text of a file holding these adjustments."""
     rows = [a.model_dump() for a in adjs]
     body = yaml.safe_dump(
@@ -230,57 +209,15 @@ def _dump(adjs: Sequence[Adjustment]) -> str:
     return HEADER + body
 
 
-def _write(path: Path, adjs: Sequence[Adjustment]) -> None:
-    """Write aside then rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(_dump(adjs))
-    os.replace(tmp, path)
-
-
-def _target(path: str | Path, adj: Adjustment) -> Path:
-    """The file a new adjustment goes to: `<folder>/<id>.yaml`, or the file itself."""
-    p = Path(path)
-    return p / f"{adj.id}.yaml" if p.is_dir() or p.suffix not in YAML_SUFFIXES else p
-
-
-def add_adjustment(
-    path: str | Path,
-    adj: Adjustment,
-    markets: Sequence[str] | None = None,
-    dates: pd.DatetimeIndex | None = None,
-) -> Path:
-    """Validate `adj` against the saved ones (and the markets and horizon when given), then save it."""
-    p = Path(path)
-    existing = load_adjustments(p) if p.exists() else []
-    if any(a.id == adj.id for a in existing):
-        raise ConfigError(
-            f"adjustment id {adj.id!r} already exists in {path}; choose another id or remove it first"
-        )
-    check_conflicts([*existing, adj])
-    if markets is not None and dates is not None:
-        validate_adjustments([adj], markets, dates)
-    target = _target(p, adj)
-    kept = read_file(target) if target.exists() else []
-    _write(target, [*kept, adj])
-    return target
-
-
-def remove_adjustment(path: str | Path, adjustment_id: str) -> Adjustment:
-    """Remove one adjustment by id from its file (a folder's file is deleted once empty)."""
-    adjs = load_adjustments(path)
-    found = next((a for a in adjs if a.id == adjustment_id), None)
-    if found is None:
-        known = ", ".join(a.id for a in adjs) or "none"
-        raise ConfigError(f"no adjustment {adjustment_id!r} in {path} (known: {known})")
-    file = Path(found.source)
-    rest = [a for a in read_file(file) if a.id != adjustment_id]
-    if not rest and Path(path).is_dir():
-        file.unlink()
-    else:
-        _write(file, rest)
-    return found
+def check_unique_ids(adjs: Sequence[Adjustment]) -> None:
+    """Raise ConfigError naming both sources when an id is used twice."""
+    seen: dict[str, Adjustment] = {}
+    for adj in adjs:
+        if adj.id in seen:
+            raise ConfigError(
+                f"adjustment id {adj.id!r} is used twice: in {seen[adj.id].source} and in {adj.source}"
+            )
+        seen[adj.id] = adj
 
 
 def new_id(market: str, start: date | str, kind: str, taken: Iterable[str] = ()) -> str:
@@ -335,6 +272,7 @@ def horizon_dates(last: pd.Timestamp | str, horizon: int, freq: str) -> pd.Datet
 
 
 def _unknown_market(adj: Adjustment, markets: Sequence[str]) -> str:
+    """The error text of a market no run knows, with the closest codes."""
     close = difflib.get_close_matches(adj.market, list(markets), n=3)
     hint = (
         f"; did you mean {', '.join(close)}?"
@@ -345,6 +283,7 @@ def _unknown_market(adj: Adjustment, markets: Sequence[str]) -> str:
 
 
 def _outside(adj: Adjustment, dates: pd.DatetimeIndex) -> str:
+    """The error text of a period that covers no forecast date."""
     span = f"{dates[0]:%Y-%m-%d} .. {dates[-1]:%Y-%m-%d}" if len(dates) else "(empty)"
     return (
         f"adjustment {adj.id} ({adj.source}): period {adj.start} .. {adj.end} covers no forecast period; "
@@ -406,8 +345,8 @@ def validate_adjustments(
 
 
 def value_columns(forecast: pd.DataFrame) -> list[str]:
-    """yhat and its interval bounds (yhat_lo_L, yhat_hi_L), in table order."""
-    return [c for c in forecast.columns if c == "yhat" or re.fullmatch(r"yhat_(lo|hi)_\d+", c)]
+    """yhat and its interval bounds (yhat_lo_L, yhat_hi_L), as the forecast contract names them."""
+    return contract_value_columns(list(forecast.columns))
 
 
 def base_of(forecast: pd.DataFrame) -> pd.DataFrame:
@@ -431,6 +370,18 @@ def _shift(adj: Adjustment, base: np.ndarray, dates: pd.DatetimeIndex) -> np.nda
     return w * (adj.value - base)
 
 
+def _check_size(adj: Adjustment, base: pd.Series) -> None:
+    """An additive amount or a target level within MAX_FACTOR times the market's largest base forecast."""
+    scale = float(np.nanmax(np.abs(base.to_numpy(dtype="float64")), initial=0.0))
+    limit = MAX_FACTOR * max(scale, 1.0)
+    if abs(adj.value) > limit:
+        raise ConfigError(
+            f"adjustment {adj.id} ({adj.source}): {adj.kind} value {adj.value:g} is more than "
+            f"{MAX_FACTOR:g} times {adj.market}'s largest forecast ({scale:.6g}); "
+            "check the units (values are per period, in the metric's units)"
+        )
+
+
 def _apply_one(out: pd.DataFrame, adj: Adjustment, cols: list[str]) -> None:
     """Apply one adjustment in place to its market's rows in the period."""
     mask = (out["market"].astype(str) == adj.market).to_numpy() & adj.covers(out["date"])
@@ -439,6 +390,7 @@ def _apply_one(out: pd.DataFrame, adj: Adjustment, cols: list[str]) -> None:
     if adj.kind == "multiplicative":
         out.loc[mask, cols] = out.loc[mask, cols].to_numpy() * adj.value
     else:
+        _check_size(adj, out.loc[out["market"].astype(str) == adj.market, "yhat_base"])
         shift = _shift(
             adj, out.loc[mask, "yhat"].to_numpy(), pd.DatetimeIndex(out.loc[mask, "date"])
         )
@@ -538,102 +490,3 @@ def effects(forecast: pd.DataFrame, adjs: Sequence[Adjustment]) -> list[str]:
             f"{a.id}: {a.describe()}: {delta:+,.0f} over {len(hit)} period(s){pct}; {a.reason} ({a.author})"
         )
     return lines
-
-
-def run_adjustments(
-    path: str | Path | None, markets: Sequence[str], dates: pd.DatetimeIndex
-) -> list[Adjustment]:
-    """A run's adjustments, read and validated against its markets and horizon (expired ones kept as a record)."""
-    adjs = load_adjustments(path)
-    validate_adjustments(adjs, markets, dates, allow_expired=True)
-    return adjs
-
-
-# --- inputs of the tools (CLI, app) ---------------------------------------------------------
-
-
-@dataclass
-class RunInputs:
-    """What the adjust tools show and validate against: the latest forecast, actuals, markets, dates."""
-
-    run_id: str
-    forecast: pd.DataFrame
-    actuals: pd.DataFrame
-    markets: list[str]
-
-    @property
-    def dates(self) -> pd.DatetimeIndex:
-        """The forecast dates of the latest run."""
-        return pd.DatetimeIndex(sorted(self.forecast["date"].unique()))
-
-
-def default_author() -> str:
-    """The login name of the person at the keyboard, or ''."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
-
-
-def latest_forecast(store: Store) -> tuple[str, pd.DataFrame]:
-    """The newest complete run that has a forecast: its id and forecast table."""
-    for manifest in reversed(store.runs()):
-        run_id = manifest.get("run_id", "")
-        if manifest.get("status") == "complete" and store.exists(
-            "runs", run_id, "forecast.parquet"
-        ):
-            table = store.read_parquet("runs", run_id, "forecast.parquet")
-            return run_id, table.assign(date=pd.to_datetime(table["date"]))
-    raise StoreError(
-        f"no complete run with a forecast in store {store.url}; run `fcast run weekly` first"
-    )
-
-
-def actuals_table(actuals: pd.DataFrame | xr.Dataset | xr.DataArray) -> pd.DataFrame:
-    """Actuals as market, date, y (from a cube or a table with one value column)."""
-    if isinstance(actuals, xr.Dataset):
-        actuals = actuals["y"]
-    if isinstance(actuals, xr.DataArray):
-        actuals = actuals.to_dataframe(name="y").reset_index().rename(columns={"time": "date"})
-    value = (
-        "y" if "y" in actuals else next(c for c in actuals.columns if c not in ("market", "date"))
-    )
-    df = actuals.rename(columns={value: "y"})[["market", "date", "y"]].dropna(subset=["y"])
-    return df.assign(date=pd.to_datetime(df["date"]), market=df["market"].astype(str))
-
-
-def run_inputs(cfg: RunConfig) -> RunInputs:
-    """The latest forecast in a config's store, its actuals, and every known market (actuals and markets table)."""
-    from fcast.data.segment import read_markets
-    from fcast.infra.warehouse import load_actuals_source
-
-    run_id, forecast = latest_forecast(Store(cfg.store))
-    cube = load_actuals_source(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq)
-    markets = cube["market"].values.astype(str).tolist()
-    if cfg.data.markets:
-        markets += read_markets(cfg.data.markets)["market"].astype(str).tolist()
-    return RunInputs(run_id, forecast, actuals_table(cube), sorted(set(markets)))
-
-
-# --- custom markets -----------------------------------------------------------------------
-
-
-def _field(spec: Any, name: str) -> Any:
-    return spec[name] if isinstance(spec, Mapping) else getattr(spec, name)
-
-
-def custom_members(custom: Mapping[str, Any], season_length: int) -> dict[str, list[Member]]:
-    """Each custom market's forced model as applier members: {market: [(Model, 1.0)]}."""
-    out: dict[str, list[Member]] = {}
-    for market, spec in custom.items():
-        family, params = _field(spec, "family"), _field(spec, "params") or {}
-        try:
-            model = Model.create(family, params, season_length)
-        except (KeyError, ValueError, TypeError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise ConfigError(f"custom.{market}: {msg}") from None
-        problem = model.check()
-        if problem:
-            raise ConfigError(f"custom.{market}.params: {problem}")
-        out[str(market)] = [(model, 1.0)]
-    return out

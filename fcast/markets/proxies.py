@@ -1,16 +1,17 @@
 """The proxy model: forecast new and pre-launch markets from look-alike launched markets.
 
 1. Candidates: markets (not custom) whose launch curve is visible in the actuals from the
-   launch period on, for at least `MIN_CURVE` periods. A market is never its own proxy.
+   launch period on, for at least `fcast.markets.curves.MIN_CURVE` periods. A market is never its own proxy.
 2. Proxies: the numeric external features of the markets table go through a scikit-learn
    pipeline: log of skewed positive columns → StandardScaler → optional PCA → KMeans,
    fitted on the candidates. Distances are Euclidean in the scaled (PCA) space; with
    method `kmeans_knn` a candidate outside the target's cluster counts at `OUT_OF_CLUSTER`
    times its distance, with `knn` clusters are ignored. The `proxies` nearest candidates
    by that effective distance are kept, weighted ∝ 1 / effective distance (sum 1).
-3. Launch curves: users per addressable population (`addressable_population` column when
-   the table has one, else `population`) by periods since the launch period.
-4. Forecast: each proxy curve is extended flat past its last known period and calibrated to
+3. Launch curves (`fcast.markets.curves`): users per addressable population
+   (`addressable_population` column when the table has one, else `population`) by periods
+   since the launch period.
+4. Forecast (the curves part is `fcast.markets.curves.curve_forecast`): each proxy curve is extended flat past its last known period and calibrated to
    the new market's own history: the level ratio over its last `CALIBRATION` periods applies
    in full at the last known period and its log fades (time constant `DECAY`) to
    n / (n + `SHRINK`) of itself for n periods of history. The calibrated curves are combined
@@ -28,7 +29,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import Field
-from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -39,14 +39,17 @@ from threadpoolctl import threadpool_limits
 
 from fcast.data.segment import launch_dates, source_of, validate_markets
 from fcast.errors import DataError
+from fcast.markets.curves import (
+    curve_forecast,
+    eligible_candidates,
+    freq_of,
+    launch_curves,
+    periods_since,
+    quantiles,
+)
 from fcast.options import Options
 
 SIZE_COLUMNS = ("addressable_population", "population")
-MIN_CURVE = 52
-CALIBRATION = 8
-SHRINK = 4.0
-DECAY = 13.0
-TAIL = 4
 OUT_OF_CLUSTER = 2.0
 FAMILY = "proxy"
 PROXY_COLUMNS = ["market", "proxy", "weight", "distance", "cluster", "same_cluster", "calibration"]
@@ -198,147 +201,6 @@ def find_proxies(
         for ci, di, wi, si in zip(near[order], d[order], weights, same[order], strict=True):
             rows.append((target, candidates[ci], float(wi), float(di), int(c_target[ti]), bool(si)))
     return pd.DataFrame(rows, columns=PROXY_COLUMNS[:-1])
-
-
-# --- launch curves ----------------------------------------------------------------------
-
-
-def _fixed_step(offset: pd.DateOffset) -> pd.Timedelta | None:
-    """The constant length of a week or tick frequency (None for months, quarters ...)."""
-    if isinstance(offset, pd.offsets.Week):
-        return pd.Timedelta(weeks=offset.n)
-    return pd.Timedelta(offset) if isinstance(offset, pd.offsets.Tick) else None
-
-
-def periods_since(times: pd.DatetimeIndex, launch: pd.Timestamp, freq: str) -> np.ndarray:
-    """Periods from the period holding `launch` to each time (negative before launch)."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    anchor = offset.rollback(pd.Timestamp(launch).normalize())
-    step = _fixed_step(offset)
-    if step is not None:
-        return np.asarray((times - anchor) // step, dtype=int)
-    grid = pd.date_range(min(anchor, times.min()), max(anchor, times.max()), freq=freq)
-    return grid.get_indexer(times) - grid.get_loc(anchor)
-
-
-def _freq_of(y: xr.DataArray, freq: str | None) -> str:
-    """The given frequency, else the one inferred from the time axis."""
-    found = freq or xr.infer_freq(y["time"])
-    if found is None:
-        raise DataError("cannot infer the frequency of the time axis; pass freq")
-    return found
-
-
-def launch_curves(
-    y: xr.DataArray,
-    launch: pd.Series,
-    population: pd.Series,
-    max_weeks: int,
-    freq: str | None = None,
-) -> xr.DataArray:
-    """Users per capita by periods since launch: curve(market, week), NaN where unknown."""
-    freq = _freq_of(y, freq)
-    times = pd.DatetimeIndex(y["time"].values)
-    markets = y["market"].values.astype(str).tolist()
-    out = np.full((len(markets), max_weeks), np.nan)
-    for i, market in enumerate(markets):
-        week = periods_since(times, launch[market], freq)
-        keep = (week >= 0) & (week < max_weeks)
-        out[i, week[keep]] = y.sel(market=market).values[keep] / float(population[market])
-    return xr.DataArray(
-        out,
-        dims=("market", "week"),
-        coords={"market": np.array(markets, dtype=str), "week": np.arange(max_weeks)},
-        name="curve",
-        attrs={"long_name": "users per addressable population by periods since launch"},
-    )
-
-
-def eligible_candidates(curves: xr.DataArray, min_weeks: int = MIN_CURVE) -> list[str]:
-    """Markets whose curve is known from week 0 for at least `min_weeks` periods."""
-    known = curves.notnull()
-    ok = known.isel(week=0) & (known.sum("week") >= min(min_weeks, curves.sizes["week"]))
-    return curves["market"].values[ok.values].astype(str).tolist()
-
-
-def extend_flat(curves: xr.DataArray, tail: int = TAIL) -> xr.DataArray:
-    """Fill each curve after its last known period with the mean of its last `tail` known values."""
-
-    def fill(row: np.ndarray) -> np.ndarray:
-        """One curve, extended."""
-        known = np.flatnonzero(np.isfinite(row))
-        out = row.copy()
-        if len(known):
-            out[known[-1] + 1 :] = np.mean(row[known[-tail:]])
-        return out
-
-    return xr.apply_ufunc(
-        fill, curves, input_core_dims=[["week"]], output_core_dims=[["week"]], vectorize=True
-    )
-
-
-# --- combination, calibration, intervals -------------------------------------------------
-
-
-def calibration(
-    proxy_curves: xr.DataArray, own: xr.DataArray, window: int = CALIBRATION
-) -> xr.DataArray:
-    """Level ratio per proxy: own / proxy summed over the last `window` known weeks (1 without history)."""
-    weeks = own["week"].values[np.isfinite(own.values)]
-    if len(weeks) == 0:
-        return xr.ones_like(proxy_curves.isel(week=0, drop=True))
-    last = weeks[-window:]
-    return float(own.sel(week=last).sum()) / proxy_curves.sel(week=last).sum("week")
-
-
-def fade(own: xr.DataArray, shrink: float = SHRINK, decay: float = DECAY) -> xr.DataArray:
-    """Share of the log calibration kept per week: 1 up to the last known week, fading to n / (n + shrink)."""
-    weeks = own["week"]
-    known = own["week"].values[np.isfinite(own.values)]
-    if len(known) == 0:
-        return xr.ones_like(weeks, dtype=float)
-    floor = len(known) / (len(known) + shrink)
-    ahead = (weeks - known[-1]).clip(min=0)
-    return floor + (1 - floor) * np.exp(-ahead / decay)
-
-
-def quantiles(levels: Sequence[int]) -> np.ndarray:
-    """Sorted interval quantiles of the levels, as the applier has them (0.025, 0.1, 0.9, 0.975)."""
-    return np.round(np.sort([q for lv in levels for q in (0.5 - lv / 200, 0.5 + lv / 200)]), 4)
-
-
-def combine(
-    paths: xr.DataArray, weights: xr.DataArray, levels: Sequence[int]
-) -> tuple[xr.DataArray, xr.DataArray]:
-    """Weighted geometric mean over `proxy`, and bounds(quantile): a Student-t interval on the log spread."""
-    w = weights / weights.sum()
-    logp = np.log(paths.clip(min=1e-12))
-    mu = (w * logp).sum("proxy")
-    c = float((w**2).sum())  # 1 / effective number of proxies
-    var = (w * (logp - mu) ** 2).sum("proxy")
-    sd = np.sqrt(var / (1.0 - c) * (1.0 + c)) if c < 1 else xr.zeros_like(mu)
-    q = quantiles(levels)
-    z = xr.DataArray(
-        student_t.ppf(q, max(1.0 / c - 1.0, 1.0)), dims="quantile", coords={"quantile": q}
-    )
-    return np.exp(mu), np.exp(mu + z * sd)
-
-
-def curve_forecast(
-    proxy_curves: xr.DataArray,
-    weights: xr.DataArray,
-    own: xr.DataArray,
-    weeks: np.ndarray,
-    levels: Sequence[int],
-) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """Per-capita forecast(step) at `weeks` since launch (0 before launch), bounds(step, quantile), calibration(proxy)."""
-    extended = extend_flat(proxy_curves)
-    factor = calibration(extended, own, CALIBRATION)
-    at = xr.DataArray(np.clip(weeks, 0, None), dims="step")
-    paths = extended * np.exp(np.log(factor) * fade(own, SHRINK, DECAY))
-    mid, bounds = combine(paths.isel(week=at), weights, levels)
-    live = xr.DataArray(np.asarray(weeks) >= 0, dims="step")
-    return mid.where(live, 0.0), bounds.where(live, 0.0).transpose("step", "quantile"), factor
 
 
 # --- forecasting new markets ----------------------------------------------------------------
@@ -538,7 +400,7 @@ def backtest(
     launch = launch_dates(y.to_dataset(name="y"), table)
     listed = usable(table, cfg.features, y["market"].values.astype(str).tolist())
     size = market_size(table, listed)
-    curves = launch_curves(y.sel(market=listed), launch, size, y.sizes["time"], _freq_of(y, freq))
+    curves = launch_curves(y.sel(market=listed), launch, size, y.sizes["time"], freq_of(y, freq))
     pool = eligible_candidates(curves)
     rows = []
     for market in eligible_candidates(curves, max(ks) + horizon):
@@ -554,3 +416,16 @@ def backtest_table(results: pd.DataFrame) -> pd.DataFrame:
     table["all"] = results.groupby("method")["error"].median()
     table.columns = [f"k={c}" if c != "all" else c for c in table.columns]
     return table.round(1)
+
+
+__all__ = [
+    "NewMarketsConfig",
+    "backtest",
+    "backtest_table",
+    "find_proxies",
+    "forecast_new",
+    "launch_curves",
+    "market_size",
+    "periods_since",
+    "usable",
+]

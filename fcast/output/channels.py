@@ -22,6 +22,7 @@ from typing import Any
 import fsspec
 
 from fcast.errors import FcastError
+from fcast.redact import redact
 from fcast.registry import Registry, RegistryError
 
 #: the entry-point group channels are installed under
@@ -91,6 +92,7 @@ def webhook_channel(
         else message.text[: max_chars - len(tail)] + tail
     )
     body = json.dumps({"text": text, "run_id": message.run_id, "vintage": message.vintage}).encode()
+    shown = redact(url, host_only=True)  # a webhook URL is its token: never print it whole
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
@@ -100,15 +102,15 @@ def webhook_channel(
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:200].decode(errors="replace")
         raise ChannelError(
-            f"webhook {url} answered HTTP {exc.code} {exc.reason}: {detail}"
+            f"webhook {shown} answered HTTP {exc.code} {exc.reason}: {detail}"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise ChannelError(
-            f"webhook {url} could not be reached: {getattr(exc, 'reason', exc)}"
+            f"webhook {shown} could not be reached: {getattr(exc, 'reason', exc)}"
         ) from None
     if not 200 <= status < 300:
-        raise ChannelError(f"webhook {url} answered HTTP {status}")
-    return f"posted to {url} (HTTP {status})"
+        raise ChannelError(f"webhook {shown} answered HTTP {status}")
+    return f"posted to {shown} (HTTP {status})"
 
 
 register_channel("store", store_channel)

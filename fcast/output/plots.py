@@ -142,4 +142,84 @@ def save_cleaning_charts(
     return out
 
 
-__all__ = ["chart_name", "cleaning_chart", "save_cleaning_charts"]
+__all__ = ["chart_name", "cleaning_chart", "save_cleaning_charts", "split_errors", "tuning_heatmap"]
+
+
+def split_errors(tuning: xr.Dataset) -> xr.DataArray:
+    """The metric per split of a tuning cube: error(market, split, hp), NaN where a fit failed, was skipped or not run."""
+    from fcast.contract import OK
+    from fcast.core.metrics import finish
+
+    metric = str(tuning.attrs.get("metric", "mase"))
+    per_split = finish(metric, tuning["error"].mean("step"))
+    return (
+        per_split.where(tuning["status"] == OK)
+        .rename("error")
+        .compute()
+        .assign_attrs(metric=metric)
+    )
+
+
+def tuning_heatmap(
+    tuning: xr.Dataset,
+    markets: str | list[str] | tuple[str, ...] | None = None,
+    by: str = "hp",
+    width: int = 520,
+    height: int | None = None,
+    cmap: str = "viridis_r",
+) -> Any:
+    """Error per split over hp x split of a tuning cube (`by='family'`: each family's best hp), as an hvplot heat map.
+
+    Cells never evaluated (a successive-halving cube) or failed are gaps. Without `markets`,
+    the first four; several markets are laid out in one column.
+    """
+    import holoviews as hv
+    import hvplot.pandas  # noqa: F401
+
+    from fcast.errors import DataError
+
+    if by not in ("hp", "family"):
+        raise ValueError(f"by must be 'hp' or 'family', got {by!r}")
+    known = tuning["market"].values.astype(str).tolist()
+    chosen = (
+        known[:4] if markets is None else [markets] if isinstance(markets, str) else list(markets)
+    )
+    unknown = [m for m in chosen if m not in known]
+    if unknown:
+        raise DataError(f"unknown market(s) {unknown}; this cube has {known[:20]}")
+    errors = split_errors(tuning)
+    cutoffs = dict(
+        zip(
+            errors["split"].values,
+            [
+                f"{s} ({str(c)[:10]})"
+                for s, c in zip(errors["split"].values, errors["cutoff"].values, strict=True)
+            ],
+            strict=True,
+        )
+    )
+    rows = "label" if by == "hp" else "family"
+    plots = []
+    for m in chosen:
+        e = errors.sel(market=m, drop=True)
+        if by == "family":
+            e = e.groupby("family").min("hp")
+        df = e.to_dataframe(name="error").reset_index()
+        df["split"] = df["split"].map(cutoffs)
+        plots.append(
+            df.hvplot.heatmap(
+                x="split",
+                y=rows,
+                C="error",
+                cmap=cmap,
+                colorbar=True,
+                width=width,
+                height=height or max(200, 60 + 24 * df[rows].nunique()),
+                xlabel="split (cutoff)",
+                ylabel=by,
+                title=f"{m}: {errors.attrs['metric']} per split",
+            ).opts(tools=["hover"])
+        )
+    if not plots:
+        return hv.Overlay()
+    return plots[0] if len(plots) == 1 else hv.Layout(plots).cols(1).opts(shared_axes=False)

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive, Theta
 
+from fcast.contract import FALLBACK
 from fcast.core.apply import apply, combine_of, forecast_series, members_from_selection, to_table
 from fcast.core.models import Model
 
@@ -94,9 +95,22 @@ def test_failed_members_fall_back_and_values_are_clipped():
     )
     members = {"ZZ": [(Model.create("ets", {"spec": "AAN", "log": True}, 52), 1.0)]}
     fc = apply(y, members, horizon=4, levels=[80])
-    assert fc["family"].sel(market="ZZ").item() == "fallback:seasonal_naive"
+    assert fc["family"].sel(market="ZZ").item() == FALLBACK
     assert float(fc["bounds"].min()) >= 0.0
     assert np.isfinite(fc["yhat"].values).all()
+    # known answer: 16 weeks are not longer than the 52-week season, so the fallback is the plain
+    # naive: the last value (0) repeated, bounds from the naive's residuals, clipped at zero
+    np.testing.assert_array_equal(fc["yhat"].sel(market="ZZ").values, [0.0, 0.0, 0.0, 0.0])
+    direct = SeasonalNaive(season_length=1).forecast(y=y.values[0], h=4, level=[80])
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="ZZ", quantile=0.9).values, direct["hi-80"], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fc["bounds"].sel(market="ZZ", quantile=0.1).values,
+        np.maximum(direct["lo-80"], 0.0),
+        atol=1e-9,
+    )
+    assert (direct["hi-80"] > 0).all()  # the interval is not degenerate
 
 
 def test_in_process_equals_cluster(small_cube, client2):
@@ -185,3 +199,74 @@ def test_pool_median_with_weights_is_a_weighted_median():
     )  # equal: np.median
     np.testing.assert_array_equal(pool(values, "median", [0.6, 0.2, 0.2]), [1.0, 10.0])
     np.testing.assert_allclose(pool(values, "mean", [0.5, 0.5, 0.0]), [1.5, 15.0])
+
+
+def test_a_market_without_members_gets_the_one_fallback_known_answer():
+    # season 4: the fallback repeats the last season; A also starts with two missing weeks
+    a = [np.nan, np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    b = [np.nan] * 9 + [3.0, 5.0, 7.0]  # 3 observations, not longer than a season: plain naive
+    y = xr.DataArray(
+        [a, b, list(range(12))],
+        dims=("market", "time"),
+        coords={
+            "market": ["A", "B", "C"],
+            "time": pd.date_range("2024-01-01", periods=12, freq="W-MON"),
+        },
+    )
+    members = {"A": [], "B": [], "C": [(Model.create("seasonal_naive", {}, 4), 1.0)]}
+    fc = apply(y, members, horizon=6, levels=[80])
+    assert fc["family"].values.tolist() == [FALLBACK, FALLBACK, "seasonal_naive"]
+    by_hand = {"A": [7, 8, 9, 10, 7, 8], "B": [7] * 6, "C": [8, 9, 10, 11, 8, 9]}
+    for market, expected in by_hand.items():
+        np.testing.assert_allclose(fc["yhat"].sel(market=market).values, expected, atol=1e-12)
+    # the fallback's season length is the other members' (4) unless given; 2 when given 2
+    two = apply(y.sel(market=["A"]), {"A": []}, horizon=4, levels=[80], season_length=2)
+    np.testing.assert_allclose(two["yhat"].sel(market="A").values, [9, 10, 9, 10], atol=1e-12)
+    lo, hi = fc["bounds"].sel(market="A", quantile=0.1), fc["bounds"].sel(market="A", quantile=0.9)
+    assert (lo <= fc["yhat"].sel(market="A")).all() and (fc["yhat"].sel(market="A") <= hi).all()
+    assert list(to_table(fc)["family"].unique()) == [FALLBACK, "seasonal_naive"]
+
+
+class _Failing:
+    """A member whose refit always fails (stands in for a model that cannot fit this series)."""
+
+    uses_x = False
+    family = "ets"
+    season_length = 4
+
+    def forecast(self, *args, **kwargs):
+        raise RuntimeError("cannot fit")
+
+
+# a series repeating 1, 2, 3, 4: the seasonal naive (m = 4) forecast is 1, 2, 3, 4 by hand
+REPEATING = np.array([1.0, 2, 3, 4] * 3)
+
+
+def test_a_failed_member_is_dropped_and_the_other_reweighted_to_one():
+    sn = Model.create("seasonal_naive", {}, 4)
+    fc, family = forecast_series(REPEATING, [(_Failing(), 0.5), (sn, 0.5)], 4, [80])
+    # known answer: the surviving member carries the whole weight, so the forecast is not halved
+    np.testing.assert_allclose(fc["mean"], [1.0, 2.0, 3.0, 4.0], atol=1e-12)
+    assert family == "seasonal_naive"  # the one surviving member
+
+
+def test_pool_normalises_weights_that_do_not_sum_to_one():
+    from fcast.core.apply import pool
+
+    a, b = np.array([4.0, 8.0]), np.array([8.0, 0.0])
+    # by hand: 1/4 * a + 3/4 * b
+    np.testing.assert_allclose(pool([a, b], "mean", [1.0, 3.0]), [7.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(pool([a, b], "mean", [2.0, 2.0]), [6.0, 4.0], atol=1e-12)
+
+
+def test_the_combined_path_clips_mean_and_bounds_at_zero():
+    # a falling series: the drift-free naive (seasonal naive with m = 1) forecasts its last value 1,
+    # with an interval wide enough to reach below zero
+    y = np.array([40.0, 1, 40, 1, 40, 1, 40, 1])
+    direct = SeasonalNaive(season_length=1).forecast(y=y, h=3, level=[80, 95])
+    assert (direct["lo-95"] < 0).all()  # precondition: the unclipped bound is negative
+    sn = Model.create("seasonal_naive", {}, 1)
+    fc, _ = forecast_series(y, [(sn, 0.5), (sn, 0.5)], 3, [80, 95])
+    for k in ("mean", "lo-80", "hi-80", "lo-95", "hi-95"):
+        np.testing.assert_allclose(fc[k], np.maximum(direct[k], 0.0), atol=1e-9, err_msg=k)
+    assert (fc["lo-95"] == 0.0).all()

@@ -55,3 +55,14 @@ def test_valid_splits_per_market():
     # B starts at 10: train lengths 1, 5, 9
     np.testing.assert_array_equal(ok.sel(market="B").values, [False, True, True])
     assert bool(ok.sel(market="A").all())
+
+
+def test_history_exactly_at_the_minimum_is_accepted():
+    # required: min_train 3 + horizon 5 + 2 x step 4 + holdout 6 = 22 periods
+    time = pd.date_range("2024-01-01", periods=22, freq="W-MON")
+    lab = label(time, splits=3, step=4, horizon=5, holdout=6, min_train=3)
+    # by hand: holdout 16..21, test windows end at 8, 12, 16; the oldest trains on exactly 3
+    np.testing.assert_array_equal(lab["test_stop"].values, [8, 12, 16])
+    np.testing.assert_array_equal(lab["train_stop"].values, [3, 7, 11])
+    with pytest.raises(DataError, match="need at least 22"):
+        label(time[:21], splits=3, step=4, horizon=5, holdout=6, min_train=3)

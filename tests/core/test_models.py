@@ -224,7 +224,7 @@ def test_register_custom_family():
         np.testing.assert_allclose(out["hi-80"], [5.8, 5.8])
         assert Model.create(name, {"k": 3}, 1).label() == f"{name}(3)"
     finally:
-        FAMILIES.pop(name, None)
+        FAMILIES.unregister(name)
 
 
 def test_get_family_unknown_lists_known():
@@ -254,4 +254,4 @@ def test_non_finite_forecast_raises():
         with pytest.raises(ValueError, match="non-finite"):
             Model.create(name, {}, 1).forecast(np.ones(5), 2)
     finally:
-        FAMILIES.pop(name, None)
+        FAMILIES.unregister(name)

@@ -9,11 +9,21 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive
 
+from fcast.contract import FAILED, OK, SKIPPED
 from fcast.core.label import label
 from fcast.core.metrics import score as window_score
-from fcast.core.select import choose, holdout_scores, score, select, split_weights, top_hps
+from fcast.core.models import Model
+from fcast.core.select import (
+    choose,
+    holdout_block,
+    holdout_scores,
+    score,
+    select,
+    split_weights,
+    top_hps,
+)
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import FAILED, OK, SKIPPED, tune
+from fcast.core.tune import tune
 
 
 def cube(per_split: np.ndarray, steps: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
@@ -275,8 +285,76 @@ def test_weighting_is_validated():
         select(tuning, y, top=3, combine="best", weighting="stacked")
 
 
+def test_a_late_starting_market_refits_from_its_first_observation():
+    # 12 leading NaN (the market opens late), then 30 observed weeks; holdout 6
+    rng = np.random.default_rng(7)
+    observed = 100 + np.cumsum(rng.normal(0, 3, 30))
+    y = np.concatenate([np.full(12, np.nan), observed])[None, :]
+    ets = Model.create("ets", {"spec": "ANN"}, 52)
+    scores, mean = holdout_block(y, [[ets]], holdout=6, metric="mae")
+    train, test = observed[:-6], observed[-6:]
+    expected = window_score("mae", test, AutoETS(model="ANN").forecast(y=train, h=6)["mean"])
+    assert scores[0, 0] == pytest.approx(expected, abs=1e-9)  # not NaN: the refit did not fail
+    assert mean[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_best_never_picks_a_member_whose_refit_failed():
+    hp = _hp()
+    cv = xr.DataArray(
+        [[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
+    top = top_hps(cv, 3)  # ranks: hp1, hp2, hp0
+    # rank 1 (hp1, the CV best) failed to refit on the holdout: NaN, not a perfect 0
+    ho = xr.DataArray(
+        [[np.nan, 0.4, 0.7]], dims=("market", "rank"), coords={"market": ["A"], "rank": [1, 2, 3]}
+    )
+    best = choose(top, cv, ho, None, hp, "best")
+    assert best.loc[best["weight"] == 1, "hp"].tolist() == [2]  # rank 2: lowest finite score
+    assert best.loc[best["hp"] == 1, "weight"].item() == 0.0
+
+
+def test_select_end_to_end_against_scores_computed_by_hand():
+    # per-split mean errors (market, split, hp); steps are +-0.5 around them
+    per_split = np.array(
+        [
+            [[1.0, 3.0, 2.0], [4.0, 1.0, 2.0]],  # A
+            [[2.0, 1.0, 3.0], [2.0, 0.5, 3.0]],  # B: hp1 fails on split 0
+        ]
+    )
+    error, status = cube(per_split)
+    status = status.copy()
+    status[1, 0, 1] = FAILED
+    error = error.where(status != FAILED)
+    tuning = xr.Dataset(
+        {"error": error, "status": status}, attrs={"metric": "mae", "season_length": 52}
+    )
+    tuning = tuning.assign_coords(_hp().coords)
+    sel = select(tuning, None, top=2, combine="best", weights="linear", holdout=0)
+    # linear weights over 2 splits: 1/3, 2/3
+    # A: hp0 = 1/3 + 8/3 = 3, hp1 = 3/3 + 2/3 = 5/3, hp2 = 2  -> top 2: hp1, hp2; best hp1
+    # B: hp1 failed -> no score; hp0 = 2, hp2 = 3            -> top 2: hp0, hp2; best hp0
+    a, b = sel[sel["market"] == "A"], sel[sel["market"] == "B"]
+    assert a["hp"].tolist() == [1, 2] and b["hp"].tolist() == [0, 2]
+    np.testing.assert_allclose(a["cv_score"], [5 / 3, 2.0], atol=1e-12)
+    np.testing.assert_allclose(b["cv_score"], [2.0, 3.0], atol=1e-12)
+    assert a["weight"].tolist() == [1.0, 0.0] and b["weight"].tolist() == [1.0, 0.0]
+    assert json.loads(a["params"].iloc[0]) == {"spec": "AAN"}
+
+
+def test_no_scored_market_gives_an_empty_table_with_the_columns():
+    """Issue 17 case 14: every market constant -> no CV score -> `KeyError: 'weight'` downstream."""
+    hp = _hp()
+    cv = xr.DataArray(
+        [[np.nan] * 3], dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(3)}
+    )
+    table = choose(top_hps(cv, 3), cv, None, None, hp, "best")
+    assert table.empty
+    assert {"market", "hp", "weight", "cv_score", "family"} <= set(table.columns)
+    assert table[table["weight"] > 0].empty
+
+
 def test_cv_residuals_follow_the_selection():
-    from fcast.core.select import cv_residuals
+    from fcast.core.conformal import cv_residuals
 
     tuning = _weighting_cube()
     y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})

@@ -10,7 +10,15 @@ import xarray as xr
 import yaml
 
 from fcast.core.models import Model
-from fcast.core.space import SpaceSpec, expand, load_space, models_of, parse_space, to_dataset
+from fcast.core.space import (
+    SpaceSpec,
+    expand,
+    load_space,
+    models_of,
+    parse_space,
+    space_filling,
+    to_dataset,
+)
 from fcast.errors import ConfigError
 
 SPACES = Path(__file__).resolve().parents[2] / "configs" / "spaces"
@@ -21,6 +29,14 @@ FULL = {
         "ets": {"spec": ["ANN", "AAN", "AAdN"]},
         "theta": {"variant": ["standard", "optimized"]},
         "arima": {"p": [1, 2], "d": [1], "q": [0, 1]},
+        "seasonal_naive": {},
+    },
+}
+FILLING_SPACE = {
+    "preprocess": {"log": [False, True]},
+    "families": {
+        "ets": {"spec": ["ANN", "AAdN"]},
+        "theta": {"variant": ["standard", "optimized"]},
         "seasonal_naive": {},
     },
 }
@@ -265,3 +281,12 @@ def test_arima_label_from_space_is_in_p_d_q_order():
     direct = Model.create("arima", {"p": 2, "d": 1, "q": 0}, 52).label()
     assert direct == "arima(2,1,0)"
     assert hp["label"].values.tolist() == [direct]
+
+
+def test_space_filling_is_seeded_and_covers_the_families():
+    hp = parse_space(FILLING_SPACE, "W-MON")
+    a, b = space_filling(hp, 5, seed=1), space_filling(hp, 5, seed=1)
+    assert a.sizes["hp"] == 5 and np.array_equal(a["hp"].values, b["hp"].values)
+    assert len(np.unique(a["hp"].values)) == 5
+    assert set(a["family"].values) == {"ets", "theta", "seasonal_naive"}
+    assert space_filling(hp, 50, seed=1).sizes["hp"] == hp.sizes["hp"]

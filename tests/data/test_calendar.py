@@ -14,14 +14,17 @@ import pytest
 import xarray as xr
 from statsforecast.models import ARIMA
 
+from fcast.config import load_event_calendars
+from fcast.contract import FAILED, OK
 from fcast.core.apply import apply, members_from_selection
 from fcast.core.label import label
 from fcast.core.models import Model
 from fcast.core.select import score, select, split_weights
 from fcast.core.space import load_space, models_of, parse_space
-from fcast.core.tune.grid import FAILED, OK, evaluate_block, tune
+from fcast.core.tune import tune
+from fcast.core.tune.kernel import evaluate_block
 from fcast.data import to_cube
-from fcast.data.calendar import columns, future_index, group_of, holiday_features, load_events
+from fcast.data.calendar import columns, future_index, group_of, holiday_features
 from fcast.data.sample import make_sample
 from fcast.errors import ConfigError
 
@@ -90,7 +93,7 @@ def test_monthly_share_and_unknown_country_is_zero():
 def test_custom_events_yearly_and_one_off(tmp_path):
     path = tmp_path / "events.yaml"
     path.write_text("events:\n  festival: ['06-20/06-23']\n  launch: ['2025-03-04']\n")
-    events = load_events(path)
+    events = load_event_calendars(path)
     x = holiday_features(["SE"], weeks("2024-06-17", 54), W, events=events).sel(market="SE")
     fest = x.sel(feature="festival").to_series()
     assert fest[pd.Timestamp("2024-06-17")] == pytest.approx(4 / 7)  # every year

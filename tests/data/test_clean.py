@@ -10,31 +10,25 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from fcast.config import load_disruptions, load_event_calendars
 from fcast.core.metrics import mase_scale
 from fcast.core.models import Model
 from fcast.data import to_cube
+from fcast.data.calendar import market_holidays
 from fcast.data.clean import (
     RECORD_COLUMNS,
     clean,
     detect,
     expand_events,
     festivals,
-    load_events,
-    parse_events,
+    parse_disruptions,
     remove,
 )
-from fcast.data.clean import _calendar as calendar
-from fcast.data.sample import STRONG_HOLIDAY_MARKETS, make_sample
+from fcast.data.sample import STRONG_HOLIDAY_MARKETS
 from fcast.errors import ConfigError
 
 EVENTS_YAML = Path(__file__).resolve().parents[2] / "configs" / "events.yaml"
 M = 52  # weekly data: season length
-
-
-@pytest.fixture(scope="module")
-def sample():
-    """The built-in sample data (seed 7) with its ground truth."""
-    return make_sample()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,7 @@ def mature_cube(sample) -> xr.Dataset:
 @pytest.fixture(scope="module")
 def cleaned(sample, mature_cube):
     """The pipeline path: the events file plus automatic detection, applied."""
-    return clean(mature_cube, load_events(EVENTS_YAML), auto=True, season_length=M)
+    return clean(mature_cube, load_disruptions(EVENTS_YAML), auto=True, season_length=M)
 
 
 def overlaps(
@@ -68,7 +62,7 @@ def truth_series(sample, column: str = "users_clean") -> pd.Series:
 
 
 def test_events_file_lists_sample_disruptions(sample):
-    events = load_events(EVENTS_YAML)
+    events = load_disruptions(EVENTS_YAML)
     assert list(events.columns) == ["market", "start", "end", "kind", "note"]
     assert events["market"].tolist() == ["PE", "DK", "RO"]
     truth = sample.events.set_index("market")
@@ -122,24 +116,38 @@ def test_events_file_lists_sample_disruptions(sample):
 )
 def test_invalid_events_name_file_and_key(raw, expected):
     with pytest.raises(ConfigError) as err:
-        parse_events(raw, source="configs/bad-events.yaml")
+        parse_disruptions(raw, source="configs/bad-events.yaml")
     assert "configs/bad-events.yaml" in str(err.value)
     assert expected in str(err.value)
 
 
 def test_events_file_errors(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found"):
-        load_events(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="events file not found"):
+        load_disruptions(tmp_path / "missing.yaml")
     bad = tmp_path / "events.yaml"
     bad.write_text("events: [market: SE\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
-        load_events(bad)
+        load_disruptions(bad)
     bad.write_text("")
-    assert load_events(bad).empty
+    assert load_disruptions(bad).empty
+
+
+def test_disruptions_and_event_calendars_are_told_apart(tmp_path):
+    """The two `events:` files: a calendar where disruptions are expected names the right key, and back."""
+    calendars = tmp_path / "festivals.yaml"
+    calendars.write_text("events:\n  festival: ['06-20/06-23']\n")
+    with pytest.raises(ConfigError, match="belongs under holidays.events"):
+        load_disruptions(calendars)
+    with pytest.raises(ConfigError, match="belongs under clean.events"):
+        load_event_calendars(EVENTS_YAML)
+    assert load_event_calendars(calendars) == {"festival": ["06-20/06-23"]}
+    calendars.write_text("events:\n  festival: ['06-31']\n")
+    with pytest.raises(ConfigError, match=r"festivals.yaml: custom event 'festival': '06-31'"):
+        load_event_calendars(calendars)
 
 
 def test_star_expands_to_every_market():
-    events = parse_events(
+    events = parse_disruptions(
         {
             "events": [
                 {"market": "*", "start": "2024-03-04", "end": "2024-03-04", "kind": "tracking_bug"},
@@ -217,6 +225,30 @@ def test_detect_ignores_edges_and_short_series():
     assert detect(y, M, use_holidays=False, min_history=300).empty
 
 
+def christmas_dip_cube(market: str, country: str) -> xr.Dataset:
+    """Four years of one market whose users drop 40% in every week holding a December public holiday."""
+    import holidays
+
+    cube = seasonal_cube(periods=208, noise=0.01).assign_coords(market=[market])
+    times = pd.DatetimeIndex(cube.time.values)
+    cal = holidays.country_holidays(country, years=range(2019, 2023))
+    days = [pd.Timestamp(d) for d in cal if d.month == 12]
+    christmas = np.array([any(t <= d < t + pd.Timedelta(days=7) for d in days) for t in times])
+    return cube.assign(y=cube["y"] * np.where(christmas, 0.6, 1.0))
+
+
+@pytest.mark.parametrize(("market", "country"), [("UK", "GB"), ("EL", "GR")])
+def test_market_codes_get_their_countrys_calendar_in_cleaning(market, country):
+    """Drift: cleaning and features share one calendar, so UK and EL get GB and GR holidays."""
+    code = christmas_dip_cube(market, country)["y"]
+    same = christmas_dip_cube(country, country)["y"]
+    # Christmas weeks are known holiday periods: the baseline absorbs them, nothing is proposed
+    assert detect(same, M).empty
+    assert detect(code, M).empty
+    # without a calendar, the same weeks look like disruptions
+    assert len(detect(code, M, use_holidays=False)) >= 2
+
+
 # --- the sample data: detection, removal accuracy, forecast value -----------------------
 
 
@@ -261,7 +293,9 @@ def test_no_proposals_in_strong_holiday_markets_without_disruptions(sample):
 
 
 def test_festival_days_are_grouped():
-    groups = festivals(calendar("KR", 2020, 2026))
+    groups = festivals(
+        market_holidays("KR", pd.date_range("2020-01-06", "2026-12-28", freq="W-MON"))
+    )
     chuseok = groups["Chuseok"].astype(str).tolist()
     assert {"2022-09-09", "2022-09-10", "2022-09-11", "2022-09-12"} <= set(
         chuseok
@@ -300,7 +334,7 @@ def test_record_lists_known_and_detected_windows(sample, cleaned):
 
 
 def test_proposals_are_reported_not_removed_without_auto(mature_cube):
-    out, record = clean(mature_cube, load_events(EVENTS_YAML), auto=False, season_length=M)
+    out, record = clean(mature_cube, load_disruptions(EVENTS_YAML), auto=False, season_length=M)
     assert sorted(record.loc[record["applied"], "market"]) == ["DK", "PE", "RO"]
     proposals = record[~record["applied"]]
     assert {"AR", "CO", "CR", "FR", "MT"} <= set(proposals["market"])
@@ -320,7 +354,7 @@ def mase_next_year(history: np.ndarray, future: np.ndarray, scale_on: np.ndarray
 def test_forecast_on_cleaned_history_beats_raw(sample, mature_cube):
     """MSTL trained on y vs y_clean, scored on the next 52 weeks of the undisrupted ground truth."""
     truth = truth_series(sample)
-    known = load_events(EVENTS_YAML)
+    known = load_disruptions(EVENTS_YAML)
     rows = []
     for ev in sample.events.itertuples():
         for origin, cut in (

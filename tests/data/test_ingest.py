@@ -431,3 +431,54 @@ def test_to_frame_drops_leading_nan(cube):
     dk = df[df["market"] == "DK"]
     assert pd.Timestamp(dk["date"].iloc[0]) == pd.Timestamp("2024-01-22")
     assert dk["visits"].tolist() == [50.0, 51.0, 52.0, 53.0, 54.0]
+
+
+# --- input rules (issue 17: cases 3, 4, 5, 6) ----------------------------------------------
+
+
+def test_csv_market_na_is_namibia_not_missing(tmp_path, actuals):
+    """Case 6: a CSV market `NA` was read as missing ("rows without a market")."""
+    df = actuals.replace({"market": {"DK": "NA"}})
+    df["country"] = df["market"]
+    cube = load_actuals(write_csv(df, tmp_path / "a.csv"))
+    assert sorted(cube["market"].values.tolist()) == ["NA", "NO", "SE"]
+    table = read_table(write_csv(df, tmp_path / "b.csv"))
+    assert table["country"].tolist() == df["country"].tolist()
+
+
+def test_csv_value_na_is_still_missing_and_empty_market_still_missing(tmp_path, actuals):
+    df = actuals.astype({"users": object, "market": object})
+    df.loc[0, "users"] = "NA"
+    table = read_table(write_csv(df, tmp_path / "a.csv"))
+    assert np.isnan(table.loc[0, "users"])
+    df = actuals.astype({"market": object})
+    df.loc[0, "market"] = ""
+    with pytest.raises(DataError, match="missing market"):
+        load_actuals(write_csv(df, tmp_path / "b.csv"))
+
+
+def test_time_of_day_is_an_error_naming_market_and_date(actuals):
+    """Case 3: dates at 12:00 on Mondays passed `is_on_offset`."""
+    df = actuals.copy()
+    df.loc[df["market"] == "DK", "date"] += pd.Timedelta(hours=12)
+    with pytest.raises(DataError, match=r"time of day.*DK: 2024-01-22 12:00:00"):
+        to_cube(df, "W-MON")
+
+
+@pytest.mark.parametrize("form", ["dtype", "text"])
+def test_timezone_aware_dates_are_an_error(actuals, form):
+    """Case 4: tz-aware dates were accepted and mangled."""
+    df = actuals.copy()
+    dates = df["date"].dt.tz_localize("Europe/Oslo")
+    df["date"] = dates if form == "dtype" else dates.astype(str)
+    with pytest.raises(DataError, match=r"timezone-aware dates.*DK.*naive local dates"):
+        to_cube(df, "W-MON")
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_values_are_an_error(actuals, value):
+    """Case 5: inf passed ingestion."""
+    df = actuals.copy()
+    df.loc[(df["market"] == "NO") & (df["date"] == START), "users"] = value
+    with pytest.raises(DataError, match=r"non-finite.*NO: 2024-01-01"):
+        to_cube(df, "W-MON")

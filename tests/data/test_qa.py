@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -9,8 +10,8 @@ import pandas as pd
 import pytest
 
 from fcast.config import QAConfig
-from fcast.data.qa import CHECKS, FINDING_COLUMNS, register_check, run_qa, summary
-from fcast.data.sample import make_sample
+from fcast.contract import SEVERITIES
+from fcast.data.qa import CHECKS, FINDING_COLUMNS, all_checks, register_check, run_qa, summary
 from fcast.errors import DataError
 
 MIN_HISTORY = (
@@ -20,12 +21,6 @@ BASE_MARKETS = ["DK", "NO", "SE"]
 SPOT = pd.Timestamp(
     "2024-08-19"
 )  # a week without public holidays in DK, NO, SE (nor the weeks around it)
-
-
-@pytest.fixture(scope="module")
-def sample():
-    """The built-in sample data (seed 7) with its ground truth."""
-    return make_sample()
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +122,10 @@ def test_check_fires_on_a_violation(base, check):
     result = qa_of(mutate(base.copy()))
     assert result.findings[["check", "market"]].values.tolist() == [[check, market]]
     row = result.findings.iloc[0]
-    assert row["severity"] == CHECKS[check].severity
+    assert row["severity"] == CHECKS.get(check).severity
     if market != "*":
         assert row["first"] <= SPOT <= row["last"] + pd.Timedelta(days=7)
-    assert result.ok == (row["severity"] == "warn")
+    assert result.ok == (row["severity"] == "warning")
 
 
 def test_error_markets_are_left_out_of_the_cube(base):
@@ -203,10 +198,25 @@ def test_short_history(base):
     assert "203 periods of history, the CV design needs 208" in row["detail"]
 
 
-def test_fail_on_warn_turns_warnings_into_errors(base):
-    result = qa_of(triple(base.copy()), qa=QAConfig(fail_on_warn=True))
+@pytest.mark.parametrize("key", ["fail_on_warning", "fail_on_warn"])
+def test_fail_on_warning_turns_warnings_into_errors(base, key):
+    qa = QAConfig.model_validate({key: True})  # fail_on_warn: the former name, still read
+    assert qa.fail_on_warning and qa.fail_on_warn
+    result = qa_of(triple(base.copy()), qa=qa)
     assert result.findings[["check", "severity"]].values.tolist() == [["jump", "error"]]
+    assert "qa.fail_on_warning" in result.findings["detail"].iloc[0]
     assert not result.ok
+
+
+def test_one_severity_vocabulary_with_qc(base):
+    """Drift: QA said `warn` where QC says `warning`; both now use fcast.contract.SEVERITIES."""
+    assert {CHECKS.get(name).severity for name in all_checks()} <= set(SEVERITIES)
+    result = qa_of(triple(base.copy()))
+    assert result.findings["severity"].tolist() == ["warning"] and len(result.warnings) == 1
+    with pytest.warns(DeprecationWarning, match="'warn' is now 'warning'"):
+        old = register_check("old_spelling", "warn", lambda inp: [])
+    CHECKS.unregister("old_spelling")
+    assert old.severity == "warning"
 
 
 def test_silent_on_clean_sample_data(sample, undisrupted):
@@ -246,7 +256,7 @@ def test_summary_counts_per_check():
             {
                 "market": "DK",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -254,7 +264,7 @@ def test_summary_counts_per_check():
             {
                 "market": "NO",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -262,7 +272,7 @@ def test_summary_counts_per_check():
             {
                 "market": "FI",
                 "check": "jump",
-                "severity": "warn",
+                "severity": "warning",
                 "first": pd.NaT,
                 "last": pd.NaT,
                 "detail": "1 jumps",
@@ -272,10 +282,43 @@ def test_summary_counts_per_check():
     )
     assert summary(findings).splitlines() == [
         "QA: 1 error(s), 3 warning(s) in 4 market(s)",
-        "  error duplicates           1: SE (2 duplicated dates)",
-        "  warn  jump                 3: DK; NO; FI",
+        "  error   duplicates           1: SE (2 duplicated dates)",
+        "  warning jump                 3: DK; NO; FI",
     ]
     assert summary(findings.iloc[:0]) == "QA: no findings"
+
+
+@pytest.fixture
+def installed_check(tmp_path, monkeypatch):
+    """A tiny installed distribution (a dist-info on sys.path) offering `small_market` in fcast.qa_checks."""
+    (tmp_path / "fcast_qa_small.py").write_text(
+        "from fcast.data.qa import Check\n\n\n"
+        "def small(inp):\n"
+        "    mean = inp.cube['y'].mean('time').to_series()\n"
+        "    return [{'market': m, 'first': None, 'last': None, 'detail': 'small'}\n"
+        "            for m, v in mean.items() if v < 1e7]\n\n\n"
+        "check = Check('ignored', 'warning', small)\n"
+    )
+    dist = tmp_path / "fcast_qa_small-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fcast-qa-small\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[fcast.qa_checks]\nsmall_market = fcast_qa_small:check\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "small_market"
+    CHECKS.unregister("small_market")
+    sys.modules.pop("fcast_qa_small", None)
+
+
+def test_installed_entry_point_check_is_found_and_runs(base, installed_check):
+    assert installed_check not in CHECKS  # not loaded until asked for
+    assert installed_check in CHECKS.names() and all_checks()[-1] == installed_check
+    result = qa_of(base)
+    assert result.findings[["check", "market", "severity"]].values.tolist() == [
+        ["small_market", m, "warning"] for m in BASE_MARKETS
+    ]
+    assert CHECKS.get(installed_check).name == installed_check  # the entry point names it
 
 
 def test_registered_check_runs(base):
@@ -287,13 +330,120 @@ def test_registered_check_runs(base):
             if v < 1e7
         ]
 
-    register_check("tiny", "warn", tiny)
+    register_check("tiny", "warning", tiny)
     try:
         result = qa_of(base)
+        with pytest.raises(KeyError, match="already registered"):
+            register_check("tiny", "warning", tiny)
     finally:
-        CHECKS.pop("tiny")
+        CHECKS.unregister("tiny")
     assert result.findings[["check", "market"]].values.tolist() == [
         ["tiny", m] for m in BASE_MARKETS
     ]
     with pytest.raises(ValueError, match="severity"):
         register_check("bad", "fatal", tiny)
+
+
+# --- input rules (issue 17: cases 3, 4, 5, 16) ---------------------------------------------
+
+
+def test_time_of_day_in_one_market_is_an_error_naming_it_and_a_date(base):
+    """Case 3: DK at 12:00 on Mondays passed the grid check and was then dropped from the cube."""
+    df = base.copy()
+    df.loc[df["market"] == "DK", "date"] += pd.Timedelta(hours=12)
+    result = qa_of(df)
+    errors = result.errors
+    assert errors[["check", "market"]].values.tolist() == [["time_of_day", "DK"]]
+    assert "12:00:00" in errors.iloc[0]["detail"]
+    assert (
+        "2018" in errors.iloc[0]["detail"] or str(df["date"].min())[:4] in errors.iloc[0]["detail"]
+    )
+    assert not result.ok
+    with pytest.raises(DataError, match="time_of_day.*DK"):
+        result.raise_for_errors()
+
+
+def test_hourly_data_may_have_a_time_of_day(base):
+    df = base[base["market"] == "SE"].head(300).copy()
+    df["date"] = pd.date_range("2024-01-01 00:00", periods=len(df), freq="h")
+    result = qa_of(df, freq="h", min_history=10, checks=["time_of_day", "misaligned"])
+    assert result.findings.empty
+
+
+@pytest.mark.parametrize("form", ["dtype", "text"])
+def test_timezone_aware_dates_are_an_error_saying_to_convert(base, form):
+    """Case 4: tz-aware dates were accepted and mangled (forecast dates at 23:00)."""
+    df = base.copy()
+    dates = df["date"].dt.tz_localize("Europe/Stockholm")
+    df["date"] = dates if form == "dtype" else dates.astype(str)
+    result = qa_of(df)
+    tz = result.errors[result.errors["check"] == "timezone"]
+    assert sorted(tz["market"]) == BASE_MARKETS
+    assert "naive local dates" in tz.iloc[0]["detail"]
+    assert "+0" in tz.iloc[0]["detail"]
+    assert not result.ok
+
+
+def test_timezone_in_one_market_only_fails_that_market(base):
+    df = base.copy()
+    df["date"] = df["date"].astype(object)
+    dk = df["market"] == "DK"
+    df.loc[dk, "date"] = [d.tz_localize("UTC") for d in df.loc[dk, "date"]]
+    result = qa_of(df)
+    assert result.errors[["check", "market"]].values.tolist() == [["timezone", "DK"]]
+    assert sorted(result.cube["market"].values.tolist()) == ["NO", "SE"]
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_values_are_an_error_like_nan(base, value):
+    """Case 5: +inf only raised a jump warning and the applier spliced the series."""
+    result = qa_of(set_value("SE", value)(base.copy()))
+    assert result.errors[["check", "market"]].values.tolist() == [["non_finite", "SE"]]
+    row = result.errors.iloc[0]
+    assert row["first"] == row["last"] == SPOT
+    assert str(SPOT)[:10] in row["detail"]
+    assert "SE" not in result.cube["market"].values
+
+
+def test_one_missing_week_is_an_error_by_default(base):
+    result = qa_of(drop_rows("NO", [SPOT])(base.copy()))
+    assert result.errors[["check", "market"]].values.tolist() == [["missing_periods", "NO"]]
+    assert "qa.fill_gaps" in result.errors.iloc[0]["detail"]
+
+
+def test_fill_gaps_interpolates_short_gaps_and_records_them(base):
+    """Case 16: a weekly series with one missing week was refused with no way forward."""
+    weeks = [SPOT, SPOT + pd.Timedelta(weeks=1), SPOT + pd.Timedelta(weeks=10)]
+    df = drop_rows("NO", weeks)(base.copy())
+    result = qa_of(df, qa=QAConfig(fill_gaps="interpolate"))
+    assert result.ok
+    filled = result.findings[result.findings["check"] == "filled"]
+    assert filled["severity"].unique().tolist() == ["info"]
+    assert filled[["market", "first", "last"]].values.tolist() == [
+        ["NO", weeks[0], weeks[1]],
+        ["NO", weeks[2], weeks[2]],
+    ]
+    y = result.cube["y"].sel(market="NO").to_series()
+    before, after = y[SPOT - pd.Timedelta(weeks=1)], y[SPOT + pd.Timedelta(weeks=2)]
+    assert y[weeks[0]] == pytest.approx(before + (after - before) / 3)
+    assert y[weeks[1]] == pytest.approx(before + 2 * (after - before) / 3)
+    assert y.notnull().all()
+    untouched = df[df["market"] == "NO"].set_index("date")["users"]
+    assert y[untouched.index].to_numpy() == pytest.approx(untouched.to_numpy())
+
+
+def test_fill_gaps_refuses_gaps_longer_than_max_gap(base):
+    weeks = [SPOT + pd.Timedelta(weeks=i) for i in range(3)]
+    result = qa_of(drop_rows("NO", weeks)(base.copy()), qa=QAConfig(fill_gaps="interpolate"))
+    assert result.errors[["check", "market"]].values.tolist() == [["missing_periods", "NO"]]
+    assert "max_gap=2" in result.errors.iloc[0]["detail"]
+    assert "filled" not in result.findings["check"].tolist()
+    ok = qa_of(drop_rows("NO", weeks)(base.copy()), qa=QAConfig(fill_gaps="interpolate", max_gap=3))
+    assert ok.ok
+
+
+def test_fill_gaps_option_is_validated():
+    with pytest.raises(ValueError, match="fill_gaps"):
+        QAConfig(fill_gaps="zero")
+    with pytest.raises(ValueError, match="max_gap"):
+        QAConfig(max_gap=0)

@@ -252,7 +252,7 @@ def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
 
     from fcast.core.label import label
     from fcast.core.space import parse_space
-    from fcast.core.tune.grid import tune
+    from fcast.core.tune import tune
     from fcast.data import to_cube
 
     hp = parse_space(

@@ -183,16 +183,28 @@ def test_cronjobs_weekly_on_monday_tuning_on_saturday_never_overlapping():
     for cj in jobs.values():
         assert cj["spec"]["concurrencyPolicy"] == "Forbid"
         assert cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-    minute, hour, dom, month, dow = jobs["fcast-weekly"]["spec"]["schedule"].split()
+    w_minute, w_hour, dom, month, dow = jobs["fcast-weekly"]["spec"]["schedule"].split()
     assert (dom, month, dow) == ("*", "*", "1")  # Monday
-    minute, hour, dom, month, dow = jobs["fcast-tuning"]["spec"]["schedule"].split()
+    t_minute, t_hour, dom, month, dow = jobs["fcast-tuning"]["spec"]["schedule"].split()
     assert (dom, month, dow) == ("*", "*", "6")  # Saturday
+    # hours from Saturday 00:00: tuning starts on Saturday, the weekly run on Monday (48 h later)
+    tuning_start = int(t_hour) + int(t_minute) / 60
+    weekly_start = 48 + int(w_hour) + int(w_minute) / 60
     deadline_h = jobs["fcast-tuning"]["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] / 3600
-    assert int(hour) + deadline_h <= 48 + 6  # tuning ends before Monday's weekly run
+    assert tuning_start + deadline_h <= weekly_start  # tuning ends before Monday's weekly run
 
 
-def container(cj: dict[str, Any]) -> dict[str, Any]:
-    return cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+def steps(cj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers of a CronJob's pod in the order they run: init containers, then the main one."""
+    pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert len(pod["containers"]) == 1, "one main container; earlier steps are init containers"
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def run_step(cj: dict[str, Any]) -> dict[str, Any]:
+    """The step that runs `fcast run ...` (and starts the Dask cluster)."""
+    (step,) = [c for c in steps(cj) if c["command"][:2] == ["fcast", "run"]]
+    return step
 
 
 def test_cronjob_commands_are_valid_fcast_commands_with_valid_configs(tmp_path):
@@ -203,16 +215,19 @@ def test_cronjob_commands_are_valid_fcast_commands_with_valid_configs(tmp_path):
 
     configs = by_kind("ConfigMap")["fcast-config"]["data"]
     for name, cj in by_kind("CronJob").items():
-        argv = container(cj)["command"]
-        assert argv[:3] == ["fcast", "run", name.removeprefix("fcast-")]
-        res = CliRunner().invoke(
-            app, [*argv[1:], "--help"]
-        )  # the options parse (an unknown one exits 2)
-        assert res.exit_code == 0, res.output
+        assert run_step(cj)["command"][:3] == ["fcast", "run", name.removeprefix("fcast-")]
+        for step in steps(cj):
+            argv = step["command"]
+            res = CliRunner().invoke(
+                app, [*argv[1:], "--help"]
+            )  # the options parse (an unknown one exits 2)
+            assert res.exit_code == 0, (step["name"], res.output)
+            config_path = argv[argv.index("-c") + 1]
+            assert config_path.startswith("/etc/fcast/")
+            mounts = {m["mountPath"]: m["name"] for m in step["volumeMounts"]}
+            assert mounts["/etc/fcast"] == "config"
+        argv = run_step(cj)["command"]
         config_path = argv[argv.index("-c") + 1]
-        assert config_path.startswith("/etc/fcast/")
-        mounts = {m["mountPath"]: m["name"] for m in container(cj)["volumeMounts"]}
-        assert mounts["/etc/fcast"] == "config"
         raw = yaml.safe_load(configs[Path(config_path).name])
         cfg = parse_config(raw, source=config_path)
         assert cfg.cluster.kubernetes is not None and cfg.store.startswith("gs://")
@@ -310,7 +325,7 @@ def test_every_pod_meets_the_restricted_pod_security_profile():
             and ctx["runAsUser"] == uid
             and ctx["seccompProfile"] == {"type": "RuntimeDefault"}
         ), name
-        for c in pod["containers"]:
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == [
                 "ALL"
@@ -340,15 +355,29 @@ def test_dockerfile_builds_the_image_the_manifests_expect():
     assert bases and all(re.fullmatch(r"python:3\.1[1-9]-slim", b) for b in bases)
     copied = set(re.findall(r"^COPY (?!--from)(\S+) ", text, re.M))
     assert {"fcast", "configs", "clusters"} <= copied and "WORKDIR /app" in text
-    assert (
-        '".[k8s]"' in text and "gcsfs" in text
-    )  # KubeCluster, and the bucket store the workers write to
+    # every extra a job uses: charts and the report (viz), the warehouse (sql), KubeCluster
+    # (k8s), the bucket store the workers write to (cloud); both installs pinned by constraints
+    extras = re.findall(r'"(?:\.|fcast)\[([a-z0-9,]+)\]"', text)
+    assert len(extras) == 2 and all(
+        set(e.split(",")) == {"viz", "sql", "k8s", "cloud"} for e in extras
+    )
+    assert re.search(r"^RUN pip wheel .*-c constraints\.txt", text, re.M)
+    assert re.search(r"^RUN pip install .*--no-index .*-c /tmp/constraints\.txt", text, re.M)
+    assert "COPY clusters/constraints.txt" in text
     assert "ENV FCAST_IMAGE=${FCAST_IMAGE}" in text  # the workers run the job's own image
     ignore = (K8S / "Dockerfile.dockerignore").read_text().split()
-    assert {"!fcast/", "!configs/", "!clusters/", "!pyproject.toml", "!README.md"} <= set(ignore)
+    assert {
+        "!fcast/",
+        "!configs/",
+        "!clusters/",
+        "!pyproject.toml",
+        "!README.md",
+        "!LICENSE",
+    } <= set(ignore)
     for cj in by_kind("CronJob").values():
-        assert container(cj)["command"][0] == "fcast"  # the console script the image installs
-        env = {e["name"]: e for e in container(cj)["env"]}
+        for step in steps(cj):
+            assert step["command"][0] == "fcast"  # the console script the image installs
+        env = {e["name"]: e for e in run_step(cj)["env"]}
         assert env["FCAST_POD_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid"
     assert 'fcast = "fcast.cli:main"' in pyproject
 
@@ -377,3 +406,126 @@ def test_readme_walks_through_the_files_that_exist():
         assert f"--from=cronjob/{name}" in text
     for path in [*DEPLOY.glob("*.yaml"), *K8S.glob("Dockerfile*"), SPEC]:
         assert path.name in text, path.name
+    # the week on the cluster: the image pinned, the QC gate, and what to do when it blocks
+    for step in (
+        "make image",
+        "fcast publish latest",
+        "--override-reason",
+        "qc.parquet",
+        "constraints.txt",
+    ):
+        assert step in text, step
+
+
+# --- publishing and the pinned image ---------------------------------------------------------
+
+
+def test_the_weekly_job_publishes_only_a_run_that_passed_qc():
+    cj = by_kind("CronJob")["fcast-weekly"]
+    run, publish = steps(cj)
+    # the run is an init container: the publish step starts only after it exited 0
+    assert [
+        c["name"] for c in cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"]
+    ] == [run["name"]]
+    assert run["command"][:3] == ["fcast", "run", "weekly"]
+    assert publish["command"][:3] == ["fcast", "publish", "latest"]  # the run the step above made
+    config = run["command"][run["command"].index("-c") + 1]
+    assert publish["command"][publish["command"].index("-c") + 1] == config  # the same store
+    # the QC gate: publish refuses a run with QC errors unless given a reason, and the schedule
+    # never gives one (a person does, after looking: clusters/README.md)
+    for job in by_kind("CronJob").values():
+        for step in steps(job):
+            assert "--override-reason" not in step["command"], step["name"]
+    # a failed publish fails the Job at once: a retry would rerun the weekly job and, if the
+    # first publish got as far as the vintage, publish a second one under the next free name
+    rules = cj["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    assert {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": publish["name"], "operator": "NotIn", "values": [0]},
+    } in rules
+    assert cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    # the tuning job never publishes: the weekly run after it does
+    assert all(s["command"][1] != "publish" for s in steps(by_kind("CronJob")["fcast-tuning"]))
+
+
+PINNED = re.compile(r"[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}")
+
+
+def field(doc: Any, path: str) -> Any:
+    """A kustomize fieldPath (`a.b.[name=x].c`) looked up in a manifest; KeyError if absent."""
+    for part in path.split("."):
+        m = re.fullmatch(r"\[(\w+)=([^\]]+)\]", part)
+        if m:
+            (doc,) = [item for item in doc if item.get(m[1]) == m[2]] or [None]
+            if doc is None:
+                raise KeyError(path)
+        else:
+            doc = doc[part]
+    return doc
+
+
+def test_every_pod_runs_one_image_pinned_by_digest():
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    (entry,) = kustomization["images"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"]) and "newTag" not in entry
+    images = set()
+    for cj in by_kind("CronJob").values():
+        for step in steps(cj):
+            images.add(step["image"])
+            env = {e["name"]: e.get("value") for e in step.get("env", [])}
+            if step is run_step(cj):  # the image fcast gives the Dask pods: the same one
+                assert env["FCAST_IMAGE"] == step["image"]
+    dask = read_spec(str(SPEC))["spec"]
+    images |= {
+        c["image"] for part in ("scheduler", "worker") for c in dask[part]["spec"]["containers"]
+    }
+    assert len(images) == 1 and all(PINNED.fullmatch(i) for i in images), images
+    (image,) = images
+    assert image.split("@")[0] == entry["name"]  # `images:` rewrites every one of them
+    # FCAST_IMAGE is copied from the rewritten image into every step that starts a Dask cluster
+    (replacement,) = kustomization["replacements"]
+    source = replacement["source"]
+    assert field(by_kind(source["kind"])[source["name"]], source["fieldPath"]) == image
+    targets = {
+        (t["select"]["name"], path) for t in replacement["targets"] for path in t["fieldPaths"]
+    }
+    for name, cj in by_kind("CronJob").items():
+        paths = [p for n, p in targets if n == name]
+        assert len(paths) == 1, name
+        assert field(cj, paths[0]) == image
+        assert run_step(cj)["name"] in paths[0] and "FCAST_IMAGE" in paths[0]
+
+
+def test_pin_image_writes_an_immutable_reference(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "kustomization.yaml"
+    target.write_text((DEPLOY / "kustomization.yaml").read_text())
+    digest = "sha256:" + "ab" * 32
+    script = str(REPO / "clusters" / "pin_image.py")
+    res = subprocess.run(
+        [sys.executable, script, f"eu.gcr.io/team/fcast@{digest}", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    pinned = yaml.safe_load(target.read_text())
+    assert pinned["images"] == [
+        {"name": "registry.example.com/fcast", "newName": "eu.gcr.io/team/fcast", "digest": digest}
+    ]
+    assert (
+        pinned["resources"]
+        == yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
+    )
+    assert target.read_text().startswith("# kubectl apply -k")  # the comments stay
+    for bad in (
+        "eu.gcr.io/team/fcast:0.1.0",
+        f"eu.gcr.io/team/fcast:0.1.0@{digest}",
+        "fcast@sha256:12",
+    ):
+        res = subprocess.run(
+            [sys.executable, script, bad, str(target)], capture_output=True, text=True
+        )
+        assert res.returncode != 0 and "immutable" in res.stderr, bad
+    assert yaml.safe_load(target.read_text())["images"] == pinned["images"]  # left as it was

@@ -10,7 +10,8 @@ import pytest
 
 from fcast.core.label import label
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import template, tune
+from fcast.core.tune import tune
+from fcast.core.tune.regions import template
 from fcast.errors import StoreError
 from fcast.infra.lock import run_lock_name, store_lock
 from fcast.infra.store import Store, check_resumable

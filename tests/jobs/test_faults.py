@@ -28,10 +28,11 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from statsforecast.models import SeasonalNaive
 
 from fcast.config import load_config
+from fcast.contract import FAILED, OK
 from fcast.core.label import label
 from fcast.core.models import FAMILIES, Family, register
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import FAILED, OK, tune
+from fcast.core.tune import tune
 from fcast.data import to_cube
 from fcast.infra.cluster import connect
 from fcast.jobs.pipeline import run_tuning
@@ -298,7 +299,7 @@ def faulty_family():
     """The faulty family in this process's registry while the module runs."""
     register(FAULTY)
     yield FAULTY
-    FAMILIES.pop(FAULTY.name)
+    FAMILIES.unregister(FAULTY.name)
 
 
 @pytest.fixture()
@@ -399,13 +400,12 @@ def test_hanging_and_raising_fits_are_bounded_reported_and_the_rest_completes(
         "3-1",
         "3-3",
     }  # SE x gil, SE x sleep; SE x raise is a plain failed fit
-    assert (
-        limit <= timed_out["3-3"] < limit + 5
-    )  # the sleeping fit: cut off by its task at the limit
-    assert (
-        limit + 2 <= timed_out["3-1"] < limit + 20
-    )  # the frozen worker: by the client, after a grace period
-    assert elapsed < 60
+    # no wall-clock window: a loaded machine only makes these longer. The laws: never cut off
+    # before the limit (the frozen worker only after the client's grace period), and always cut
+    # off rather than waited out (a hang lasts HANG_SECONDS)
+    assert limit <= timed_out["3-3"] < HANG_SECONDS  # the sleeping fit: cut off by its task
+    assert limit + 2 <= timed_out["3-1"] < HANG_SECONDS  # the frozen worker: by the client
+    assert elapsed < HANG_SECONDS  # the run did not wait for any hang to end
     for block in ("3-1", "3-3"):
         assert (
             f"block {block} (markets SE; hps faulty(" in err

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fcast.config import parse_config
+from fcast.contract import FALLBACK
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.jobs.pipeline import QAFailed, chosen_table, prepare, run_tuning, run_weekly
@@ -142,11 +143,11 @@ def test_yaml_boolean_market_code_gets_a_hint(cfg, tmp_path):
     (tmp_path / "events.yaml").write_text(
         "events:\n  - {market: NO, start: 2022-01-03, end: 2022-01-03, kind: outage}\n"
     )
-    from fcast.data.clean import load_events
+    from fcast.config import load_disruptions
     from fcast.errors import ConfigError
 
     with pytest.raises(ConfigError, match="quote codes"):
-        load_events(tmp_path / "events.yaml")
+        load_disruptions(tmp_path / "events.yaml")
 
 
 def test_holiday_aware_space_runs_through_tuning_and_weekly(cfg, tmp_path):
@@ -176,6 +177,50 @@ def test_halving_search_in_the_tuning_job(cfg):
     assert set(result.forecast["market"]) == {"DK", "FI", "NO", "SE"}
 
 
+@pytest.mark.timeout(180)  # the old pipeline never passed task_timeout to halving: it hung here
+def test_halving_in_the_tuning_job_honours_task_timeout(cfg, tmp_path, capsys):
+    import threading
+
+    import numpy as np
+    from statsforecast.models import SeasonalNaive
+
+    from fcast.config import SearchConfig, TuneConfig
+    from fcast.core.models import FAMILIES, Family, register
+
+    release = threading.Event()  # set only after the test: SE's fits wait on it
+
+    class Blocking:
+        def __init__(self, above: float, m: int) -> None:
+            self.above, self.m = above, m
+
+        def forecast(self, y, h, level=None):  # noqa: ANN001, ANN201
+            if y[0] > self.above:
+                release.wait()
+            return SeasonalNaive(season_length=self.m).forecast(y=y, h=h, level=level)
+
+    register(Family("blocking", {"above": float}, lambda p, m: Blocking(p["above"], m)))
+    try:
+        (tmp_path / "space.yaml").write_text(
+            "families:\n  seasonal_naive: {}\n  blocking: {above: [3500.0]}\n"
+        )
+        cfg = cfg.model_copy(
+            update={
+                "search": SearchConfig(strategy="halving", keep=0.5),
+                "tune": TuneConfig(block_markets=1, task_timeout=1.0),
+            }
+        )
+        cfg.select.top = 1
+        result = run_tuning(cfg, progress=True)
+    finally:
+        release.set()
+        FAMILIES.unregister("blocking")
+    err = capsys.readouterr().err
+    assert "halving: block 0-3 (markets SE; round 0, split 1) exceeded task_timeout=1s" in err
+    assert result.manifest["status"] == "complete" and result.manifest["unselected"] == ["SE"]
+    se = result.forecast[result.forecast["market"] == "SE"]
+    assert set(se["family"]) == {FALLBACK} and np.isfinite(se["yhat"]).all()
+
+
 def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, caplog):
     import numpy as np
     import pandas as pd
@@ -191,7 +236,7 @@ def test_market_without_any_scored_hp_still_gets_a_forecast(cfg, tmp_path, caplo
     assert "no hp has a CV score for 1 market(s) ['DK']" in caplog.text
     dk = tuned.forecast[tuned.forecast["market"] == "DK"]
     assert len(dk) == cfg.horizon and np.isfinite(dk["yhat"]).all()
-    assert set(dk["family"]) == {"seasonal_naive"}
+    assert set(dk["family"]) == {FALLBACK}  # apply's one fallback, with its one label
     assert set(tuned.forecast["market"]) >= {"DK", "FI", "NO", "SE"}
 
 
@@ -203,5 +248,5 @@ def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, caplog):
     assert "no tuned selection for ['NO', 'SE']" in caplog.text
     fc = weekly.forecast
     assert {"DK", "FI", "NO", "SE"} <= set(fc["market"])
-    assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {"seasonal_naive"}
+    assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {FALLBACK}
     assert set(weekly.selection["market"]) == {"DK", "FI"}  # the stored selection is not invented

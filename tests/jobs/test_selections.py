@@ -71,3 +71,16 @@ def test_a_corrupt_selection_table_is_a_clear_error(tmp_path) -> None:
     store.write_bytes(b"not parquet", *selections.PATH)
     with pytest.raises(StoreError, match="cannot read .*current.parquet.*rerun `fcast run tuning`"):
         selections.current(store)
+
+
+def test_every_market_constant_gets_the_fallback_in_tuning_and_weekly(tmp_path) -> None:
+    cfg = tiny_project(tmp_path)
+    df = pd.read_csv(tmp_path / "actuals.csv")
+    df["users"] = 1000.0  # no hp gets a CV score (MASE scale 0 everywhere)
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    tuned = run_tuning(cfg, progress=False)
+    assert tuned.manifest["unselected"] == ["DK", "FI", "NO", "SE"]
+    weekly = run_weekly(cfg, progress=False)
+    assert set(weekly.forecast["family"]) == {FALLBACK}
+    assert weekly.manifest["untuned_markets"] == ["DK", "FI", "NO", "SE"]
+    assert (weekly.forecast["yhat"] == 1000.0).all()  # the seasonal naive of a constant series

@@ -1,4 +1,7 @@
-"""Business adjustments: exact numbers per kind, validation, YAML round trips, custom markets."""
+"""Business adjustments (the stage): exact numbers per kind, validation, the YAML schema.
+
+Reading and writing the files is tested in tests/jobs/test_adjust.py, custom markets in
+tests/markets/test_custom.py."""
 
 from __future__ import annotations
 
@@ -9,27 +12,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcast.config import CustomModelConfig
 from fcast.errors import ConfigError
 from fcast.markets.adjustments import (
     Adjustment,
-    add_adjustment,
     adjustments_table,
     apply_adjustments,
     base_of,
     changes,
-    custom_members,
+    conflicts,
+    dump_adjustments,
     effects,
     expired,
-    horizon_dates,
-    load_adjustments,
     make_adjustment,
     new_id,
+    overlap,
+    parse_adjustments,
     preview,
-    remove_adjustment,
-    run_adjustments,
     validate_adjustments,
 )
+from fcast.yamlio import load_yaml_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DATES = pd.date_range("2026-11-23", periods=4, freq="W-MON")  # 11-23, 11-30, 12-07, 12-14
@@ -209,7 +210,15 @@ def test_adjacent_periods_and_other_markets_do_not_conflict():
     a = adj("ramp", 200, "2026-11-23", "2026-11-30", id="a")
     b = adj("level_shift", 300, "2026-12-07", "2026-12-14", id="b")
     c = adj("additive", 1, "2026-11-23", "2026-12-14", market="NO", id="c")
-    validate_adjustments([a, b, c], ["SE", "NO"], DATES)
+    assert overlap(a, b) is None  # a ends on 11-30, b starts on 12-07
+    assert overlap(a, c) is None and overlap(b, c) is None  # c is another market
+    assert not any(conflicts(p, q) for p, q in [(a, b), (a, c), (b, c)])
+    assert validate_adjustments([a, b, c], ["SE", "NO"], DATES) is None  # no ConfigError
+    # known answer the other way: b moved one week earlier shares 11-30 with a and conflicts
+    b_early = adj("level_shift", 300, "2026-11-30", "2026-12-14", id="b")
+    nov30 = pd.Timestamp("2026-11-30").date()
+    assert overlap(a, b_early) == (nov30, nov30)
+    assert conflicts(a, b_early)
 
 
 def test_unknown_market_suggests_close_codes():
@@ -240,107 +249,29 @@ def test_expired_adjustments_are_an_error_when_added_and_a_record_in_runs():
     assert se(apply_adjustments(forecast(), [old]), "yhat") == [100, 110, 120, 130]
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        (
-            {"kind": "percent"},
-            "adjustments.0.kind: Input should be 'multiplicative', 'additive', 'level_shift' or 'ramp'",
-        ),
-        ({"end": "2026-11-01"}, "adjustments.0.end: end 2026-11-01 is before start 2026-11-30"),
-        ({"value": 0.0}, "adjustments.0.value: a multiplicative value is a factor > 0"),
-        ({"reason": "  "}, "adjustments.0.reason: String should have at least 1 character"),
-        ({"owner": "x"}, "adjustments.0.owner: unknown key"),
-        ({"id": "has space"}, "adjustments.0.id: id must be letters"),
-    ],
-)
-def test_invalid_entries_name_the_file_and_the_key(tmp_path, changes, message):
-    entry = {
-        "id": "x",
-        "market": "SE",
-        "start": "2026-11-30",
-        "end": "2026-12-07",
-        "kind": "multiplicative",
-        "value": 1.1,
-        "reason": "r",
-        "author": "a",
-        "created": "2026-11-20T09:30:00Z",
-        **changes,
-    }
-    path = tmp_path / "bad.yaml"
-    path.write_text(__import__("yaml").safe_dump({"adjustments": [entry]}))
+# --- the YAML schema ------------------------------------------------------------------------------
+
+
+def test_market_no_read_as_false_gets_the_quote_hint():
+    """Drift: only configs said that YAML reads NO (Norway) as false; adjustments say it too."""
+    text = (
+        "adjustments:\n  - {id: a, market: NO, start: 2026-11-30, end: 2026-12-07, kind: additive,\n"
+        "     value: 5, reason: r, author: me, created: 2026-11-20}\n"
+    )
     with pytest.raises(ConfigError) as info:
-        load_adjustments(path)
-    assert str(path) in str(info.value)
-    assert message in str(info.value)
+        parse_adjustments(load_yaml_text(text, "adj.yaml"), source="adj.yaml")
+    assert "adjustments.0.market" in str(info.value)
+    assert "quote codes that YAML reads as booleans, e.g. market: 'NO'" in str(info.value)
+    (ok,) = parse_adjustments(load_yaml_text(text.replace("NO", "'NO'"), "adj.yaml"), "adj.yaml")
+    assert ok.market == "NO" and ok.source == "adj.yaml"
 
 
-def test_file_layout_errors_are_clear(tmp_path):
-    (tmp_path / "a.yaml").write_text("- market: SE\n")
-    with pytest.raises(ConfigError, match="expected a mapping with the single key 'adjustments'"):
-        load_adjustments(tmp_path / "a.yaml")
-    with pytest.raises(ConfigError, match="adjustments not found"):
-        load_adjustments(tmp_path / "missing")
-    assert load_adjustments(None) == []
-
-
-def test_from_to_aliases_and_plain_dates(tmp_path):
-    path = tmp_path / "a.yaml"
-    path.write_text(
-        "adjustments:\n  - {id: a, market: SE, from: 2026-11-30, to: 2026-12-07, kind: additive, value: 5,\n"
-        "     reason: r, author: me, created: 2026-11-20}\n"
-    )
-    (a,) = load_adjustments(path)
-    assert (str(a.start), str(a.end), a.created) == (
-        "2026-11-30",
-        "2026-12-07",
-        datetime(2026, 11, 20, tzinfo=UTC),
-    )
-    assert a.source == str(path)
-
-
-# --- saving -------------------------------------------------------------------------------------
-
-
-def test_add_list_remove_in_a_folder(tmp_path):
-    folder = tmp_path / "adjustments"
-    folder.mkdir()
-    a = adj("multiplicative", 1.15, id="SE-campaign")
-    path = add_adjustment(folder, a, ["SE", "NO"], DATES)
-    assert path == folder / "SE-campaign.yaml"
-    (back,) = load_adjustments(folder)
-    assert (
-        back.model_dump() == a.model_dump() and back.author == "tester" and back.created == CREATED
-    )
-    b = adj("additive", 3, market="NO", id="NO-fix")
-    add_adjustment(folder, b)
-    assert [x.id for x in load_adjustments(folder)] == ["NO-fix", "SE-campaign"]
-    with pytest.raises(ConfigError, match="already exists"):
-        add_adjustment(folder, b)
-    with pytest.raises(ConfigError, match="SE-campaign .* and SE-shift .* conflict"):
-        add_adjustment(folder, adj("level_shift", 10, id="SE-shift"))
-    assert remove_adjustment(folder, "SE-campaign").model_dump() == a.model_dump()
-    assert not path.exists()
-    assert [x.id for x in load_adjustments(folder)] == ["NO-fix"]
-    with pytest.raises(ConfigError, match=r"no adjustment 'nope' .* \(known: NO-fix\)"):
-        remove_adjustment(folder, "nope")
-
-
-def test_add_validates_market_and_horizon_before_writing(tmp_path):
-    with pytest.raises(ConfigError, match="unknown market"):
-        add_adjustment(tmp_path, adj("additive", 1, market="XX"), ["SE"], DATES)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_add_and_remove_in_a_single_file(tmp_path):
-    path = tmp_path / "all.yaml"
-    add_adjustment(path, adj("additive", 1, id="one"))
-    add_adjustment(path, adj("additive", 2, market="NO", id="two"))
-    assert [a.id for a in load_adjustments(path)] == ["one", "two"]
-    remove_adjustment(path, "one")
-    assert [a.id for a in load_adjustments(path)] == ["two"]
-    remove_adjustment(path, "two")
-    assert path.exists() and load_adjustments(path) == []
+def test_dump_and_parse_round_trip():
+    a, b = adj("multiplicative", 1.15, id="one"), adj("additive", 3, market="NO", id="two")
+    text = dump_adjustments([a, b])
+    assert text.startswith("# Business adjustments")
+    back = parse_adjustments(load_yaml_text(text, "x.yaml"), "x.yaml")
+    assert [x.model_dump() for x in back] == [a.model_dump(), b.model_dump()]
 
 
 def test_new_ids_are_readable_and_unique():
@@ -354,60 +285,6 @@ def test_new_ids_are_readable_and_unique():
 def test_make_adjustment_rejects_bad_values_clearly():
     with pytest.raises(ConfigError, match=r"value: .*a level and cannot be negative"):
         make_adjustment("SE", "2026-11-30", "2026-12-07", "ramp", -5, "r", "me")
-
-
-def test_sample_campaign_adjustment_is_valid_for_the_sample_horizon():
-    adjs = load_adjustments(ROOT / "configs" / "adjustments")
-    dates = horizon_dates("2026-11-16", 52, "W-MON")
-    validate_adjustments(adjs, ["SE", "NO", "DK"], dates)
-    (campaign,) = [a for a in adjs if a.market == "SE"]
-    assert (campaign.kind, campaign.value) == ("multiplicative", 1.15)
-    assert campaign.covers(dates).sum() == 6 and campaign.reason and campaign.author
-
-
-# --- custom markets -------------------------------------------------------------------------------
-
-
-def test_custom_members_force_one_model_per_market():
-    members = custom_members(
-        {
-            "IS": CustomModelConfig(family="ets", params={"spec": "AAdN"}, reason="trial"),
-            "MT": {"family": "seasonal_naive", "params": {}},
-        },
-        52,
-    )
-    ((model, weight),) = members["IS"]
-    assert (model.family, model.params["spec"], model.season_length, weight) == (
-        "ets",
-        "AAdN",
-        52,
-        1.0,
-    )
-    assert members["MT"][0][0].family == "seasonal_naive"
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ({"family": "prophet"}, "custom.IS: unknown model family 'prophet'"),
-        (
-            {"family": "ets", "params": {"alpha": 1}},
-            "custom.IS: family 'ets' has no parameter 'alpha'",
-        ),
-        (
-            {"family": "ets", "params": {"spec": "AAA"}},
-            "custom.IS.params: ETS spec 'AAA' is seasonal",
-        ),
-        (
-            {"family": "no_such_module_xyz:family"},
-            "custom.IS: cannot load model family 'no_such_module_xyz:family'",
-        ),
-    ],
-)
-def test_custom_members_errors_name_the_market(spec, message):
-    with pytest.raises(ConfigError) as info:
-        custom_members({"IS": CustomModelConfig(**spec)}, 52)
-    assert message in str(info.value)
 
 
 def test_changes_lists_only_the_adjusted_rows():
@@ -424,15 +301,6 @@ def test_changes_lists_only_the_adjusted_rows():
     assert out["change"].tolist() == [55.0, 60.0] and out["change_pct"].tolist() == [50.0, 50.0]
 
 
-def test_run_adjustments_validates_a_folder_for_a_run(tmp_path):
-    add_adjustment(tmp_path, adj("additive", 1, "2026-10-05", "2026-10-26", id="old"))
-    add_adjustment(tmp_path, adj("multiplicative", 1.2, id="now"))
-    assert [a.id for a in run_adjustments(tmp_path, ["SE"], DATES)] == ["now", "old"]
-    with pytest.raises(ConfigError, match="unknown market 'SE'"):
-        run_adjustments(tmp_path, ["NO"], DATES)
-    assert run_adjustments(None, ["SE"], DATES) == []
-
-
 def test_effects_describe_each_adjustment_for_the_console():
     a = adj("multiplicative", 1.5, id="campaign")
     late = adj("additive", 5, "2027-01-04", "2027-01-11", id="late")
@@ -442,3 +310,33 @@ def test_effects_describe_each_adjustment_for_the_console():
         "test reason (tester)",
         "late: SE additive 5 from 2027-01-04 to 2027-01-11: not in this forecast's horizon",
     ]
+
+
+# --- bounds and the name rule (issue 17: cases 14 and 10) ---------------------------------
+
+
+@pytest.mark.parametrize("value", [1e300, 100.5, 0.0, -1.0])
+def test_multiplicative_factor_is_bounded(value):
+    """Case 14: a factor of 1e300 was accepted (yhat 5e307)."""
+    with pytest.raises(ConfigError, match=r"factor in \(0, 100\]"):
+        adj("multiplicative", value)
+
+
+def test_multiplicative_factor_of_100_is_allowed():
+    out = apply_adjustments(forecast(), [adj("multiplicative", 100.0)])
+    assert se(out, "yhat")[1] == 11000
+
+
+@pytest.mark.parametrize("kind", ["additive", "level_shift", "ramp"])
+def test_additive_and_level_values_are_bounded_by_the_forecast(kind):
+    with pytest.raises(ConfigError, match=r"more than 100 times SE's largest forecast \(130\)"):
+        apply_adjustments(forecast(), [adj(kind, 1e300)])
+    out = apply_adjustments(forecast(), [adj(kind, 5000.0)])  # big, but business input
+    assert se(out, "yhat")[2] > 1000
+
+
+@pytest.mark.parametrize("bad", ["ok\n", "a/b", "..", "x.tmp", "-x"])
+def test_adjustment_ids_follow_the_one_name_rule(bad):
+    """Case 10: adjustment ids used their own pattern ending in `$` (a trailing newline passed)."""
+    with pytest.raises(ConfigError, match="invalid adjustment id"):
+        adj("additive", 1.0, id=bad)

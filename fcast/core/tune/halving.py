@@ -1,62 +1,47 @@
-"""Smarter search: successive halving over splits, space-filling samples, and a space report.
+"""Successive halving over splits: evaluate every hp on the latest split, keep the best, go on.
 
-Successive halving (`search: {strategy: halving, keep: 0.33}`): round r = 0..S-1 evaluates,
-per market, the surviving hps on split S-1-r only (the most recent split first). After each
-round the survivors are ranked by the weighted CV score over the splits evaluated so far
-(`fcast.core.select.score`) and the best ceil(keep x n) (at least `min_keep`) go on. Each round
-is one Dask graph of market blocks (each block carries its markets' survivor lists) writing
-its split's slice of the same Zarr cube `tune` writes; cells never evaluated keep status
-NOT_RUN (-1) and NaN error, and `rounds(market, hp)` says on how many splits each hp was
-evaluated. `fcast.core.select.score` already gives no score to an hp with a NaN error on a
-valid split, so `fcast.core.select.select` on the final cube chooses among fully evaluated hps
-only. A rerun skips the blocks (and rounds) whose markers exist.
+Round r = 0..S-1 evaluates, per market, the surviving hps on split S-1-r only (the most recent
+split first). After each round the survivors are ranked by the weighted CV score over the
+splits evaluated so far (`fcast.core.select.score`) and the best ceil(keep x n) (at least
+`min_keep`) go on. Each round runs its blocks of markets (each block carries its markets'
+survivor lists) through the one executor, writing its split's slice of the same Zarr cube the
+grid writes; cells never evaluated keep status NOT_RUN and NaN error, and `rounds(market, hp)`
+says on how many splits each hp was evaluated. `fcast.core.select.score` gives no score to an
+hp with a NaN error on a valid split, so `select` on the final cube chooses among fully
+evaluated hps only. A rerun skips the blocks (and rounds) whose markers exist; a block past
+`task_timeout` is cut off like a grid block. Call it through
+`fcast.core.tune.tune(..., strategy="halving")`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import sys
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
-import fsspec
 import numpy as np
-import pandas as pd
 import xarray as xr
-import yaml
 
+from fcast.contract import NOT_RUN, SKIPPED, ZARR_FORMAT
+from fcast.core.executor import Block, run_blocks, say_timed_out
 from fcast.core.select import score, split_weights
 from fcast.core.space import models_of
-from fcast.core.tune.grid import (
-    FAILED,
-    OK,
-    SKIPPED,
-    ZARR_FORMAT,
-    align_x,
-    auto_block_markets,
-    client_threads,
-    evaluate_block,
+from fcast.core.tune.kernel import evaluate_lists, timed_out_lists
+from fcast.core.tune.plan import auto_block_markets, client_threads, regressors
+from fcast.core.tune.regions import (
+    RoundKey,
+    RoundReport,
+    create_cube,
+    done_blocks,
+    read_round,
+    round_markers,
     template,
+    write_round,
 )
-
-NOT_RUN = -1
-
-
-@dataclass(frozen=True)
-class RoundReport:
-    """What one block of one halving round did."""
-
-    round: int
-    split: int
-    block: str
-    fits: int
-    failed: int
-    seconds: float
 
 
 def survivors(
@@ -97,107 +82,6 @@ def _subweights(
     return [float(full[i]) for i in evaluated]
 
 
-def halving_block(
-    y: np.ndarray,
-    stop: int,
-    models: Sequence,
-    hps: list[list[int]],
-    n_hps: int,
-    horizon: int,
-    metric: str,
-    min_train: int,
-    x: np.ndarray | None = None,
-    features: Sequence[str] | None = None,
-) -> dict[str, np.ndarray]:
-    """One split of a block of markets, each with its own hp list: arrays (market, 1, hp, step)."""
-    n_m = y.shape[0]
-    yhat = np.full((n_m, 1, n_hps, horizon), np.nan)
-    error = yhat.copy()
-    status = np.full((n_m, 1, n_hps), NOT_RUN, dtype="int8")
-    for mi in range(n_m):
-        if not hps[mi]:
-            continue
-        out = evaluate_block(
-            y[mi : mi + 1],
-            np.array([stop]),
-            [models[h] for h in hps[mi]],
-            horizon,
-            metric,
-            min_train,
-            None if x is None else x[mi : mi + 1],
-            features,
-        )
-        yhat[mi, 0, hps[mi]] = out["yhat"][0, 0]
-        error[mi, 0, hps[mi]] = out["error"][0, 0]
-        status[mi, 0, hps[mi]] = out["status"][0, 0]
-    return {"yhat": yhat, "error": error, "status": status}
-
-
-def _marker(path: str, r: int, name: str) -> str:
-    return f"{path}/.halving/{r}/{name}.json"
-
-
-def _put(url: str, obj: Any) -> None:
-    fs, target = fsspec.core.url_to_fs(url)
-    aside = f"{target}.{uuid.uuid4().hex[:8]}.tmp"
-    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-    fs.pipe_file(aside, json.dumps(obj).encode())
-    fs.mv(aside, target)
-
-
-def _exists(url: str) -> bool:
-    fs, target = fsspec.core.url_to_fs(url)
-    return fs.exists(target)
-
-
-def run_round_block(
-    path: str,
-    r: int,
-    s: int,
-    m0: int,
-    y: np.ndarray,
-    stop: int,
-    models: Sequence,
-    hps: list[list[int]],
-    n_hps: int,
-    horizon: int,
-    metric: str,
-    min_train: int,
-    x: np.ndarray | None = None,
-    features: Sequence[str] | None = None,
-) -> RoundReport:
-    """The task: one block of one round, written into split `s` of the cube, then its marker."""
-    t0 = time.perf_counter()
-    out = halving_block(y, stop, models, hps, n_hps, horizon, metric, min_train, x, features)
-    dims4, dims3 = ("market", "split", "hp", "step"), ("market", "split", "hp")
-    xr.Dataset(
-        {
-            "yhat": (dims4, out["yhat"]),
-            "error": (dims4, out["error"]),
-            "status": (dims3, out["status"]),
-        }
-    ).to_zarr(
-        path,
-        region={
-            "market": slice(m0, m0 + y.shape[0]),
-            "split": slice(s, s + 1),
-            "hp": slice(0, n_hps),
-        },
-        zarr_format=ZARR_FORMAT,
-    )
-    st = out["status"]
-    rep = RoundReport(
-        r,
-        s,
-        str(m0),
-        int(((st == OK) | (st == FAILED)).sum()),
-        int((st == FAILED).sum()),
-        round(time.perf_counter() - t0, 4),
-    )
-    _put(_marker(path, r, str(m0)), asdict(rep))
-    return rep
-
-
 def halving(
     y: xr.DataArray,
     labels: xr.Dataset,
@@ -211,45 +95,46 @@ def halving(
     season_length: int = 1,
     min_train: int = 2,
     weights: str | Sequence[float] = "linear",
-    client=None,  # noqa: ANN001 - a distributed.Client or None for in-process
+    client: Any = None,
     block_markets: int | None = None,
     progress: bool = True,
+    task_timeout: float | None = None,
     x: xr.DataArray | None = None,
 ) -> tuple[xr.Dataset, list[RoundReport]]:
-    """Successive halving over splits into `path` (Zarr, tune's layout plus `rounds`); resumes done blocks.
+    """Successive halving over splits into `path` (Zarr, the grid's layout plus `rounds`); resumes done blocks.
 
-    `x` (market, time, feature): holiday features for models with regressors, as in `fcast.core.tune.grid.tune`.
+    `x` (market, time, feature): holiday features for models with regressors, as in the grid.
     """
     if not 0 < keep <= 1:
         raise ValueError(f"search.keep must be in (0, 1], got {keep}")
     y_tune = y.isel(time=slice(0, int(labels.attrs["holdout_start"])))
     n_m, n_h, n_s = y_tune.sizes["market"], hp.sizes["hp"], labels.sizes["split"]
-    if not _exists(f"{path}/.halving/_template"):
-        if (
-            block_markets is None
-        ):  # sized for the first round, which evaluates every hp on one split
-            block_markets = auto_block_markets(n_m, 1, n_h, n_h, client_threads(client))
+    if block_markets is None:  # sized for the first round, which evaluates every hp on one split
+        block_markets = auto_block_markets(n_m, 1, n_h, n_h, client_threads(client))
+
+    def build() -> xr.Dataset:
         tmpl = template(
             y_tune, labels, hp, horizon, metric, season_length, min_train, block_markets, n_h
         )
         tmpl.attrs["search"] = json.dumps(
             {"strategy": "halving", "keep": keep, "min_keep": min_keep}
         )
-        tmpl.to_zarr(path, mode="w", compute=False, zarr_format=ZARR_FORMAT, consolidated=True)
-        _put(f"{path}/.halving/_template", "ok")
-    block_markets = xr.open_zarr(path, consolidated=True)["yhat"].encoding["chunks"][0]
+        return tmpl
+
+    block_markets = create_cube(path, ".halving", build)["yhat"].encoding["chunks"][0]
     models = models_of(hp, season_length)
-    x_values, features = align_x(x, y_tune)
-    if x_values is None and any(mod.uses_x for mod in models):
-        raise ValueError(
-            "the space has models with holiday regressors; pass the holiday features as x"
-        )
-    if not any(mod.uses_x for mod in models):
-        x_values = features = None
+    x_values, features = regressors(x, y_tune, models)
     values = y_tune.values
     train_stop = labels["train_stop"].values
     reports: list[RoundReport] = []
     t0 = time.perf_counter()
+
+    def on_done(block: Block, rep: RoundReport) -> None:
+        if rep.timed_out and progress:
+            markets = ",".join(map(str, y_tune["market"].values[block.key.m0 : block.key.m1][:5]))
+            what = f"markets {markets}; round {rep.round}, split {rep.split}"
+            say_timed_out("halving", block.name, what, task_timeout or 0, rep.seconds, rep.fits)
+
     alive: dict[int, list[int]] = {mi: list(range(n_h)) for mi in range(n_m)}
     for r in range(n_s):
         s = n_s - 1 - r
@@ -257,46 +142,49 @@ def halving(
             cube = xr.open_zarr(path, consolidated=False)[["error", "status"]].load()
             cube.attrs["metric"] = metric
             alive = survivors(cube, list(range(s + 1, n_s)), keep, min_keep, weights)
-        starts = range(0, n_m, block_markets)
-        todo = [m0 for m0 in starts if not _exists(_marker(path, r, str(m0)))]
-        args = [
-            (
-                path,
-                r,
-                s,
-                m0,
-                values[m0 : m0 + block_markets],
-                int(train_stop[s]),
-                models,
-                [alive[mi] for mi in range(m0, min(m0 + block_markets, n_m))],
-                n_h,
-                horizon,
-                metric,
-                min_train,
-                None if x_values is None else x_values[m0 : m0 + block_markets],
-                features,
-            )
-            for m0 in todo
+        done = done_blocks(round_markers(path, r))
+        keys = [
+            RoundKey(r, s, m0, min(m0 + block_markets, n_m)) for m0 in range(0, n_m, block_markets)
         ]
-        if client is None:
-            done = [run_round_block(*a) for a in args]
-        else:
-            futs = [
-                client.submit(
-                    run_round_block,
-                    *a,
-                    key=f"halving-{r}-{a[3]}-{uuid.uuid4().hex[:6]}",
-                    pure=False,
-                )
-                for a in args
-            ]
-            done = client.gather(futs)
-        reports.extend(done)
+        blocks = [
+            Block(
+                f"{r}-{k.name}",
+                k,
+                (
+                    values[k.m0 : k.m1],
+                    int(train_stop[s]),
+                    models,
+                    [alive[mi] for mi in range(k.m0, k.m1)],
+                    n_h,
+                    horizon,
+                    metric,
+                    min_train,
+                    None if x_values is None else x_values[k.m0 : k.m1],
+                    features,
+                ),
+            )
+            for k in keys
+            if k.name not in done
+        ]
+
+        reports.extend(
+            run_blocks(
+                evaluate_lists,
+                blocks,
+                client=client,
+                task_timeout=task_timeout,
+                timed_out=timed_out_lists,
+                commit=partial(write_round, path, n_h),
+                read=partial(read_round, path),
+                on_done=on_done,
+                prefix="halving",
+            )
+        )
         if progress:
             fits = sum(rep.fits for rep in reports)
             print(
                 f"halving: round {r + 1}/{n_s} (split {s}), {sum(map(len, alive.values()))} market-hps, "
-                f"{len(todo)} blocks run, {fits} fits, {time.perf_counter() - t0:.0f}s",
+                f"{len(blocks)} blocks run, {fits} fits, {time.perf_counter() - t0:.0f}s",
                 file=sys.stderr,
             )
     status = xr.open_zarr(path, consolidated=False)["status"]
@@ -307,190 +195,4 @@ def halving(
     xr.Dataset({"rounds": rounds.drop_vars(list(rounds.coords))}, attrs=attrs).to_zarr(
         path, mode="a", zarr_format=ZARR_FORMAT, consolidated=True
     )
-    ds = xr.open_zarr(path, consolidated=True)
-    return ds, reports
-
-
-def fits(tuning: xr.Dataset) -> int:
-    """Fits a cube cost: cells evaluated (fitted or failed)."""
-    st = tuning["status"]
-    return int(((st == OK) | (st == FAILED)).sum())
-
-
-# --- space-filling sampling ------------------------------------------------------------------
-
-
-def _positions(hp: xr.Dataset) -> np.ndarray:
-    """Each hp as a point in [0, 1]^d: one axis per parameter coord (and family), values ranked."""
-    names = [c for c in hp.coords if c not in ("hp", "label") and hp.coords[c].dims == ("hp",)]
-    cols = []
-    for n in names:
-        vals = pd.Series(hp[n].values).astype(str)
-        levels = sorted(vals.unique())
-        if len(levels) < 2:
-            continue
-        idx = vals.map({v: k for k, v in enumerate(levels)}).to_numpy(dtype=float)
-        cols.append((idx + 0.5) / len(levels))
-    return np.column_stack(cols) if cols else np.zeros((hp.sizes["hp"], 1))
-
-
-def space_filling(hp: xr.Dataset, n: int, seed: int = 0) -> xr.Dataset:
-    """A seeded Latin-hypercube-like subset of `n` hps: stratified targets, each matched to the nearest unused hp."""
-    total = hp.sizes["hp"]
-    if n >= total:
-        return hp
-    pts = _positions(hp)
-    rng = np.random.default_rng(seed)
-    d = pts.shape[1]
-    strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
-    targets = (strata + rng.uniform(size=(n, d))) / n
-    free = np.ones(total, dtype=bool)
-    chosen = []
-    for t in targets:
-        dist = np.where(free, ((pts - t) ** 2).sum(axis=1), np.inf)
-        k = int(np.argmin(dist))
-        chosen.append(k)
-        free[k] = False
-    return hp.isel(hp=np.sort(chosen))
-
-
-# --- space report ------------------------------------------------------------------------------
-
-
-def _params(hp: xr.Dataset) -> list[str]:
-    return [
-        c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
-    ]
-
-
-def space_report(
-    tuning: xr.Dataset, selection: pd.DataFrame, weights: str | Sequence[float] = "linear"
-) -> pd.DataFrame:
-    """Per family, parameter and value: how much the CV error moves along it, and how often it is selected.
-
-    `gap` = median over markets of (best score among the family's hps with this value) / (best
-    score in the family) - 1; `spread` (per family and parameter) = median over markets of the
-    largest such gap, i.e. how much getting this parameter wrong costs. `selected` counts
-    markets whose chosen members (weight > 0) use the value.
-    """
-    w = split_weights(tuning["split"].values, weights)
-    sc = (
-        score(tuning["error"], tuning["status"], w, tuning.attrs["metric"])
-        .transpose("market", "hp")
-        .compute()
-        .values
-    )
-    chosen = selection[selection["weight"] > 0] if len(selection) else selection
-    rows = []
-    fam = tuning["family"].values.astype(str)
-    for f in sorted(set(fam)):
-        in_f = fam == f
-        best_f = (
-            np.nanmin(np.where(in_f[None, :], sc, np.nan), axis=1)
-            if np.isfinite(sc[:, in_f]).any()
-            else None
-        )
-        sel_f = chosen[chosen["family"] == f] if len(chosen) else chosen
-        for p in _params(tuning):
-            vals = tuning[p].values
-            present = [
-                v
-                for v in pd.unique(vals[in_f])
-                if not (v == "" or (isinstance(v, float) and np.isnan(v)))
-            ]
-            if not present:
-                continue
-            gaps = {}
-            for v in present:
-                mask = in_f & (vals == v)
-                with np.errstate(all="ignore"):
-                    b = (
-                        np.nanmin(np.where(mask[None, :], sc, np.nan), axis=1)
-                        if best_f is not None
-                        else None
-                    )
-                gaps[v] = (b / best_f - 1.0) if b is not None else np.full(sc.shape[0], np.nan)
-            stack = np.stack(list(gaps.values()))
-            with np.errstate(all="ignore"):
-                spread = (
-                    float(np.nanmedian(np.nanmax(stack, axis=0)))
-                    if np.isfinite(stack).any()
-                    else float("nan")
-                )
-            for v, g in gaps.items():
-                n_sel = 0
-                if len(sel_f):
-                    sel_hps = sel_f["hp"].to_numpy()
-                    n_sel = int(sel_f.loc[vals[sel_hps] == v, "market"].nunique())
-                rows.append(
-                    {
-                        "family": f,
-                        "param": p,
-                        "value": str(v.item() if hasattr(v, "item") else v),
-                        "n_values": len(present),
-                        "gap": float(np.nanmedian(g)) if np.isfinite(g).any() else float("nan"),
-                        "spread": spread,
-                        "selected": n_sel,
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def narrowed_space(
-    tuning: xr.Dataset, selection: pd.DataFrame, season_length: int = 1
-) -> dict[str, Any]:
-    """A space (YAML mapping) keeping the families and parameter values some market selected."""
-    hp = xr.Dataset(
-        coords={c: tuning.coords[c] for c in tuning.coords if tuning.coords[c].dims == ("hp",)}
-    ).compute()
-    models = models_of(hp, season_length)
-    chosen = selection[selection["weight"] > 0] if len(selection) else selection
-    used = sorted({int(h) for h in chosen["hp"]}) if len(chosen) else list(range(hp.sizes["hp"]))
-    families: dict[str, dict[str, list[Any]]] = {}
-    for h in used:
-        m = models[h]
-        grid = families.setdefault(m.family, {})
-        for k, v in m.params.items():
-            v = v.item() if hasattr(v, "item") else v
-            if v not in grid.setdefault(k, []):
-                grid[k].append(v)
-    for grid in families.values():
-        for k in grid:
-            with contextlib.suppress(TypeError):  # mixed types keep their first-seen order
-                grid[k] = sorted(grid[k])
-    return {"families": families, "sample": {"method": "grid"}}
-
-
-def write_space_report(
-    run_url: str, season_length: int, out_yaml: str | None = None
-) -> dict[str, Any]:
-    """`fcast space-report RUN_ID`: read a run's cube and selection, write space-report.parquet and space-narrowed.yaml."""
-    tuning = xr.open_zarr(f"{run_url}/tuning.zarr", consolidated=True)
-    with fsspec.open(f"{run_url}/selection.parquet", "rb") as fh:
-        selection = pd.read_parquet(fh)
-    report = space_report(tuning, selection)
-    narrowed = narrowed_space(tuning, selection, season_length)
-    with fsspec.open(f"{run_url}/space-report.parquet", "wb") as fh:
-        report.to_parquet(fh, index=False)
-    target = out_yaml or f"{run_url}/space-narrowed.yaml"
-    with fsspec.open(target, "w") as fh:
-        fh.write("# narrowed from the values selected in this run (fcast space-report)\n")
-        fh.write(yaml.safe_dump(narrowed, sort_keys=False))
-    n_before = tuning.sizes["hp"]
-    n_after = sum(
-        math.prod(len(v) for v in g.values()) if g else 1 for g in narrowed["families"].values()
-    )
-    return {
-        "report": report,
-        "narrowed": narrowed,
-        "yaml": target,
-        "hps_before": n_before,
-        "hps_after": n_after,
-    }
-
-
-def heatmap(tuning: xr.Dataset, markets: str | Sequence[str] | None = None, by: str = "hp") -> Any:
-    """Error over hp x split for chosen markets (hvplot heat map via the `fcast` accessor; NaN = not evaluated)."""
-    import fcast.notebook  # noqa: F401 - registers the accessor
-
-    return tuning.fcast.heatmap(market=markets, by=by)
+    return xr.open_zarr(path, consolidated=True), reports

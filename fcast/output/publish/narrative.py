@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fcast.contract import ADJUSTED_COLUMNS
+from fcast.names import quote_text as q
 from fcast.output.publish.artifacts import RunArtifacts
 from fcast.output.publish.comparison import (
     TOTAL,
@@ -100,10 +101,10 @@ def _mover_lines(comparison: pd.DataFrame, name: str, top: int, min_change: floa
         lead = ranked.iloc[0]
         return [
             f"No market moved by {min_change:g}% or more at {lead['label']}; the largest change is "
-            f"{lead['market']} ({fmt_pct(lead['diff_pct'])})."
+            f"{q(lead['market'])} ({fmt_pct(lead['diff_pct'])})."
         ]
     lines = [
-        f"- **{r.market}** {'raised' if r.diff_pct > 0 else 'lowered'} {abs(r.diff_pct):.1f}% "
+        f"- **{q(r.market)}** {'raised' if r.diff_pct > 0 else 'lowered'} {abs(r.diff_pct):.1f}% "
         f"({fmt_delta(r.diff)}, to {fmt_count(r.yhat)})"
         for r in big.itertuples(index=False)
     ]
@@ -175,7 +176,8 @@ def _tracking_lines(
         lines.append(
             f"- and {len(rest)} more beyond {threshold:g}%: "
             + ", ".join(
-                f"{m} {fmt_pct(p)}" for m, p in zip(rest["market"], rest["diff_pct"], strict=True)
+                f"{q(m)} {fmt_pct(p)}"
+                for m, p in zip(rest["market"], rest["diff_pct"], strict=True)
             )
         )
     if flagged.empty:
@@ -189,7 +191,7 @@ def _tracking_text(r: Any, track: pd.DataFrame, names: list[str], unit: str = "w
     """One market running above or below the last vintage: by how much, how often, against its interval."""
     side = "above" if r.diff_pct > 0 else "below"
     n_side = r.above if r.diff_pct > 0 else r.periods - r.above
-    text = f"- **{r.market}** ran {abs(r.diff_pct):.1f}% {side} {names[0]} ({side} in {n_side} of {r.periods} {unit}s"
+    text = f"- **{q(r.market)}** ran {abs(r.diff_pct):.1f}% {side} {names[0]} ({side} in {n_side} of {r.periods} {unit}s"
     return (
         text
         + _interval_text(r.outside_80)
@@ -237,12 +239,12 @@ def _new_market_lines(run: RunArtifacts, limit: int = 10) -> list[str]:
             else pd.DataFrame()
         )
         if hist.empty:
-            text = f"- **{market}** (pre-launch): from {fmt_count(grp['yhat'].iloc[0])} in the {run.unit} of {grp['date'].iloc[0]:%Y-%m-%d} to {fmt_count(end['yhat'])} by {end['date']:%Y-%m-%d}"
+            text = f"- **{q(market)}** (pre-launch): from {fmt_count(grp['yhat'].iloc[0])} in the {run.unit} of {grp['date'].iloc[0]:%Y-%m-%d} to {fmt_count(end['yhat'])} by {end['date']:%Y-%m-%d}"
         else:
             last = hist.sort_values("date").iloc[-1]
             growth = f" (x{end['yhat'] / last['y']:.1f})" if last["y"] > 0 else ""
             text = (
-                f"- **{market}** ({len(hist)} {run.unit}s of history): {fmt_count(last['y'])} now, "
+                f"- **{q(market)}** ({len(hist)} {run.unit}s of history): {fmt_count(last['y'])} now, "
                 f"{fmt_count(end['yhat'])} by {end['date']:%Y-%m-%d}{growth}"
             )
         lines.append(text + _proxy_text(run.proxies, str(market)) + ".")
@@ -256,9 +258,9 @@ def _proxy_text(proxies: pd.DataFrame | None, market: str, limit: int = 5) -> st
     mine = proxies[proxies["market"] == market]
     if "weight" in mine:
         mine = mine.sort_values("weight", ascending=False)
-        items = [f"{r.proxy} {r.weight:.2f}" for r in mine.head(limit).itertuples(index=False)]
+        items = [f"{q(r.proxy)} {r.weight:.2f}" for r in mine.head(limit).itertuples(index=False)]
     else:
-        items = mine["proxy"].astype(str).head(limit).tolist()
+        items = [q(p) for p in mine["proxy"].astype(str).head(limit)]
     return f"; proxies {', '.join(items)}" if items else ""
 
 
@@ -267,8 +269,8 @@ def _qc_lines(run: RunArtifacts, override: dict[str, Any] | None) -> list[str]:
     lines = []
     if override:
         lines.append(
-            f"Published despite {len(override['errors'])} QC error(s), overridden by {override['author']}: "
-            f'"{override["reason"]}".'
+            f"Published despite {len(override['errors'])} QC error(s), overridden by {q(override['author'])}: "
+            f'"{q(override["reason"])}".'
         )
     if run.qc is None:
         lines.append("No QC results for this run.")
@@ -277,7 +279,7 @@ def _qc_lines(run: RunArtifacts, override: dict[str, Any] | None) -> list[str]:
         warns = run.qc[sev == "warning"]
         for r in warns.head(8).to_dict("records"):
             lines.append(
-                f"- **{r.get('market', '?')}** {r.get('check', '?')}: {r.get('detail', '')}"
+                f"- **{q(r.get('market', '?'))}** {r.get('check', '?')}: {q(r.get('detail', ''))}"
             )
         if len(warns) > 8:
             lines.append(f"- and {len(warns) - 8} more warnings (see qc.parquet).")
@@ -306,11 +308,11 @@ def _adjustment_lines(run: RunArtifacts) -> list[str]:
 def _adjustment_text(adj: dict[str, Any], forecast: pd.DataFrame, unit: str = "week") -> str:
     """One adjustment: market, kind and value, period, who and why, average effect."""
     amount = adjustment_amount(adj.get("kind"), adj.get("value"))
-    text = f"- **{adj.get('market')}** {amount} from {pd.Timestamp(adj['start']):%Y-%m-%d} to {pd.Timestamp(adj['end']):%Y-%m-%d}"
+    text = f"- **{q(adj.get('market'))}** {amount} from {pd.Timestamp(adj['start']):%Y-%m-%d} to {pd.Timestamp(adj['end']):%Y-%m-%d}"
     if adj.get("reason"):
-        text += f": {adj['reason']}"
+        text += f": {q(adj['reason'])}"
     if adj.get("author"):
-        text += f" ({adj['author']})"
+        text += f" ({q(adj['author'])})"
     if set(ADJUSTED_COLUMNS) <= set(forecast.columns):
         hit = forecast[forecast["adjustment_id"].astype(str) == str(adj.get("adjustment_id"))]
         if len(hit):

@@ -19,12 +19,22 @@ from fcast.output.publish.formatting import vintage_ref
 from fcast.output.report.interactive import bokeh_figure, movers_figure
 from fcast.output.report.views import caption, market_order, market_view, total_view
 
+#: a backslash-escaped ASCII punctuation character (CommonMark), as `fcast.names.quote_text` writes
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_HELD = re.compile("\ue000(\\d+)\ue001")
+
 
 def markdown_html(text: str) -> str:
-    """The small markdown subset insights use (headings, bullets, bold, paragraphs) as HTML."""
+    """The small markdown subset insights use (headings, bullets, bold, paragraphs, backslash escapes) as HTML."""
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(match.group(1))
+        return f"\ue000{len(held) - 1}\ue001"
+
     out, in_list = [], False
-    for raw in text.splitlines():
-        line = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(raw))
+    for raw in text.replace("\ue000", "").replace("\ue001", "").splitlines():
+        line = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(_ESCAPED.sub(hold, raw)))
         if in_list and not line.startswith("- "):
             out.append("</ul>")
             in_list = False
@@ -36,7 +46,8 @@ def markdown_html(text: str) -> str:
             in_list = True
         elif line.strip():
             out.append(f"<p>{line}</p>")
-    return "\n".join(out + (["</ul>"] if in_list else []))
+    body = "\n".join(out + (["</ul>"] if in_list else []))
+    return _HELD.sub(lambda m: html.escape(held[int(m.group(1))]), body)
 
 
 def _body(text: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from fcast.contract import bound_columns, levels_in
+from fcast.names import one_line
 from fcast.output.publish import TOTAL, RunArtifacts, adjustment_amount
 
 FORECAST = "#1f77b4"
@@ -59,7 +60,7 @@ def _adjustment_spans(table: pd.DataFrame | None, market: str) -> pd.DataFrame:
         {
             "start": pd.Timestamp(r["start"]),
             "end": pd.Timestamp(r["end"]),
-            "label": f"{adjustment_amount(r.get('kind'), r.get('value'))}: {r.get('reason', '')} ({r.get('author', '')})",
+            "label": f"{adjustment_amount(r.get('kind'), r.get('value'))}: {one_line(r.get('reason', ''))} ({one_line(r.get('author', ''))})",
         }
         for r in _mine(table, market).to_dict("records")
     ]

@@ -10,19 +10,12 @@ import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, OptimizedTheta, SeasonalNaive, Theta
 
+from fcast.contract import FAILED, OK, SKIPPED
 from fcast.core.label import label
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import (
-    FAILED,
-    OK,
-    SKIPPED,
-    auto_block_markets,
-    client_threads,
-    done_blocks,
-    errors,
-    plan_blocks,
-    tune,
-)
+from fcast.core.tune import errors, tune
+from fcast.core.tune.plan import auto_block_markets, client_threads, plan_blocks
+from fcast.core.tune.regions import done_blocks
 
 SPACE = {
     "preprocess": {"log": [False, True]},
@@ -204,10 +197,23 @@ def test_interrupted_run_resumes_without_refitting_done_blocks(setup, tmp_path):
     xr.Dataset({"yhat": blank.drop_vars(list(blank.coords))}).to_zarr(
         path, region={"market": slice(0, 2), "hp": slice(4, 8)}, zarr_format=2
     )
-    assert done_blocks(str(path)) == {r.block for r in reports} - set(lost)
+    assert done_blocks(f"{path}/.blocks") == {r.block for r in reports} - set(lost)
     resumed, again = run(setup, path, None)
     assert sorted(r.block for r in again) == lost
     xr.testing.assert_identical(resumed["yhat"].load(), reference)
+
+
+def test_a_marker_written_aside_is_not_a_finished_block(setup, tmp_path):
+    path = tmp_path / "r.zarr"
+    _, reports = run(setup, path, None)
+    assert len(reports) == 6
+    # a crash between writing a marker aside and moving it into place leaves only the aside file
+    (path / ".blocks" / "0-1.json").rename(path / ".blocks" / "0-1.json.3f9a1c2e.tmp")
+    (path / ".blocks" / "1-2.json").rename(path / ".blocks" / ".tmp-3f9a1c2e0b1d-1-2.json")
+    done = done_blocks(f"{path}/.blocks")
+    assert done == {"0-0", "0-2", "1-0", "1-1"}  # known answer: the two aside markers do not count
+    _, again = run(setup, path, None)
+    assert sorted(r.block for r in again) == ["0-1", "1-2"]  # ... so the rerun redoes those blocks
 
 
 def test_errors_recomputes_any_metric(setup, tmp_path):

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import math
 import shutil
+import threading
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from statsforecast.models import SeasonalNaive
 
+from fcast.contract import FAILED, NOT_RUN, OK, SKIPPED
 from fcast.core.label import label
+from fcast.core.models import FAMILIES, Family, register
 from fcast.core.select import select
 from fcast.core.space import parse_space
-from fcast.core.tune.grid import OK, SKIPPED, tune
-from fcast.core.tune.halving import (
-    NOT_RUN,
-    fits,
-    halving,
-    narrowed_space,
-    space_filling,
-    space_report,
-    survivors,
-    write_space_report,
-)
+from fcast.core.tune import fits, tune
+from fcast.core.tune.halving import survivors
+from fcast.core.tune.report import narrowed_space, space_report
+from fcast.jobs.space_report import write_space_report
 
 SPACE = {
     "preprocess": {"log": [False, True]},
@@ -46,11 +43,12 @@ def setup(small_cube):
 def run_halving(setup, path, client=None, **kw):
     y, lab, hp = setup
     kw = {"keep": 0.5, "min_keep": 1, "block_markets": 2, **kw}
-    return halving(
+    return tune(
         y,
         lab,
         hp,
         str(path),
+        strategy="halving",
         horizon=H,
         metric="mase",
         season_length=52,
@@ -165,7 +163,9 @@ def test_selection_equals_the_grid_when_the_best_hp_is_clearly_best(tmp_path):
         "progress": False,
     }
     g, _ = tune(y, lab, hp, str(tmp_path / "g.zarr"), block_markets=2, block_hps=4, **kw)
-    h, _ = halving(y, lab, hp, str(tmp_path / "h.zarr"), keep=0.33, block_markets=2, **kw)
+    h, _ = tune(
+        y, lab, hp, str(tmp_path / "h.zarr"), strategy="halving", keep=0.33, block_markets=2, **kw
+    )
     gs, hs = select(g, y, top=1), select(h, y, top=1)
     assert (gs["family"] == "seasonal_naive").all()
     pd.testing.assert_series_equal(gs.set_index("market")["hp"], hs.set_index("market")["hp"])
@@ -205,15 +205,6 @@ def test_halving_on_a_cluster_equals_in_process(setup, halved, tmp_path, client2
     xr.testing.assert_equal(cube["rounds"].load(), local["rounds"])
 
 
-def test_space_filling_is_seeded_and_covers_the_families():
-    hp = parse_space(SPACE, "W-MON")
-    a, b = space_filling(hp, 5, seed=1), space_filling(hp, 5, seed=1)
-    assert a.sizes["hp"] == 5 and np.array_equal(a["hp"].values, b["hp"].values)
-    assert len(np.unique(a["hp"].values)) == 5
-    assert set(a["family"].values) == {"ets", "theta", "seasonal_naive"}
-    assert space_filling(hp, 50, seed=1).sizes["hp"] == hp.sizes["hp"]
-
-
 def test_space_report_and_narrowed_space(setup, grid, tmp_path):
     y, _, hp = setup
     sel = select(grid, y, top=2)
@@ -242,8 +233,70 @@ def test_space_report_and_narrowed_space(setup, grid, tmp_path):
 
 def test_heatmap_of_a_halving_cube_shows_unevaluated_cells_as_gaps(halved):
     pytest.importorskip("hvplot")
-    from fcast.core.tune.halving import heatmap
+    from fcast.output.plots import tuning_heatmap
 
     _, cube, _ = halved
-    plot = heatmap(cube, ["DK"])
-    assert plot is not None
+    plot = tuning_heatmap(cube, ["DK"])
+    data = plot.dframe()
+    assert len(data) == cube.sizes["split"] * cube.sizes["hp"]
+    assert data["error"].isna().sum() == int((cube["status"].sel(market="DK") != OK).sum())
+
+
+# --- a hanging fit in a halving round ------------------------------------------------------
+
+RELEASE = threading.Event()  # never set while a test runs: a fit that waits on it hangs
+
+
+class Blocking:
+    """A seasonal naive forecast; for a series that starts above `above` it waits on RELEASE."""
+
+    def __init__(self, above: float, season_length: int) -> None:
+        self.above, self.season_length = above, season_length
+
+    def forecast(self, y: np.ndarray, h: int, level: list[int] | None = None) -> dict:
+        if y[0] > self.above:
+            RELEASE.wait()
+        return SeasonalNaive(season_length=self.season_length).forecast(y=y, h=h, level=level)
+
+
+BLOCKING = Family("blocking", {"above": float}, lambda p, m: Blocking(p["above"], m))
+
+
+@pytest.fixture()
+def blocking():
+    """The blocking family registered; afterwards RELEASE frees the abandoned fits."""
+    RELEASE.clear()
+    register(BLOCKING)
+    yield BLOCKING
+    RELEASE.set()
+    FAMILIES.unregister(BLOCKING.name)
+
+
+def test_halving_cuts_off_a_hanging_fit_at_task_timeout(setup, blocking, tmp_path, capfd):
+    y, lab, _ = setup
+    hp = parse_space({"families": {"seasonal_naive": {}, "blocking": {"above": [3500.0]}}}, "W-MON")
+    cube, reports = tune(
+        y,
+        lab,
+        hp,
+        str(tmp_path / "h.zarr"),
+        strategy="halving",
+        keep=0.5,
+        block_markets=1,
+        horizon=H,
+        season_length=52,
+        min_train=MIN_TRAIN,
+        task_timeout=1.0,
+    )
+    # only SE starts above 3500: its block of round 0 (the last split) is cut off, and the run ends
+    late = [(r.round, r.split, r.block) for r in reports if r.timed_out]
+    assert late == [(0, SPLITS - 1, "3")]
+    st = cube["status"].load()
+    assert bool((st.sel(market="SE").isel(split=-1) == FAILED).all())  # both hps: the whole block
+    assert bool((st.sel(market="SE").isel(split=slice(0, -1)) == NOT_RUN).all())  # nothing survived
+    assert np.isnan(cube["yhat"].sel(market="SE").values).all()
+    others = st.drop_sel(market="SE")
+    assert not bool((others == FAILED).any())
+    assert bool((others.isel(split=-1) == OK).all())
+    err = capfd.readouterr().err
+    assert "halving: block 0-3 (markets SE; round 0, split 2) exceeded task_timeout=1s" in err

@@ -1,0 +1,219 @@
+"""A job's input: QA of the raw actuals, the cube, cleaning and segments, the run folder."""
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+import xarray as xr
+
+from fcast.config import RunConfig, load_disruptions
+from fcast.core.label import required_history
+from fcast.core.space import load_space
+from fcast.data import restrict, season_length
+from fcast.data.clean import clean
+from fcast.data.qa import QAResult, run_qa
+from fcast.data.qa import summary as qa_summary
+from fcast.data.segment import read_markets, segment
+from fcast.errors import DataError
+from fcast.infra.store import Store, utcnow
+from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
+from fcast.output.plots import save_cleaning_charts
+from fcast.redact import redact_tree
+
+log = logging.getLogger(__name__)
+
+
+def min_train(cfg: RunConfig) -> int:
+    """Shortest training window: configured, or two seasons (at least 8 periods)."""
+    return cfg.cv.min_train or max(2 * season_length(cfg.data.freq), 8)
+
+
+def min_history(cfg: RunConfig) -> int:
+    """Periods of history a market needs to be mature: configured, or what the latest CV split needs."""
+    return cfg.segments.min_history or required_history(
+        1, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg)
+    )
+
+
+@dataclass
+class Prepared:
+    """The input of a job after QA and cleaning: the cube (y, y_clean) of all markets, segments, records."""
+
+    cube: xr.Dataset
+    segments: xr.DataArray
+    markets: pd.DataFrame | None
+    input_hash: str
+    qa: pd.DataFrame
+    cleaning: pd.DataFrame
+
+    def of(self, segment_name: str) -> list[str]:
+        """Markets of one segment, in cube order."""
+        return self.segments["market"].values[self.segments.values == segment_name].tolist()
+
+
+class QAFailed(DataError):
+    """Input QA found errors: the run stops before any compute."""
+
+    def __init__(self, findings: pd.DataFrame, message: str) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
+def run_input_qa(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    as_of: str | None = None,
+    previous_markets: list[str] | None = None,
+    raw: pd.DataFrame | None = None,
+) -> QAResult:
+    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
+    table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    if as_of is not None and "date" in table.columns:
+        try:
+            cut = pd.Timestamp(as_of)
+        except ValueError:
+            raise DataError(f"--as-of {as_of!r} is not a date (e.g. 2024-01-29)") from None
+        dates = pd.to_datetime(table["date"], errors="coerce", utc=False)
+        if isinstance(dates.dtype, pd.DatetimeTZDtype):  # QA reports timezone-aware dates itself
+            dates = dates.dt.tz_localize(None)
+        table = table[dates.isna() | (dates <= cut)]
+    result = run_qa(
+        table,
+        value=cfg.data.value,
+        freq=cfg.data.freq,
+        source=actuals_label(cfg.data.actuals),
+        qa=cfg.qa,
+        min_history=min_history(cfg),
+        as_of=pd.Timestamp(as_of) if as_of else None,
+        previous_markets=previous_markets,
+    )
+    return result
+
+
+def blocking_errors(qa: QAResult, markets: list[str] | None) -> pd.DataFrame:
+    """QA errors that stop this run: all of them, or those of the requested markets and global ones."""
+    errors = qa.errors
+    if markets:
+        errors = errors[
+            errors["market"].isna() | errors["market"].isin(markets) | (errors["market"] == "*")
+        ]
+    return errors
+
+
+def prepare(
+    cfg: RunConfig,
+    markets: list[str] | None = None,
+    as_of: str | None = None,
+    previous_markets: list[str] | None = None,
+    raw: pd.DataFrame | None = None,
+) -> Prepared:
+    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
+    raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
+    blocking = blocking_errors(qa, markets)
+    if len(blocking) or qa.cube is None:
+        raise QAFailed(
+            qa.findings,
+            f"input QA failed for {actuals_label(cfg.data.actuals)}:\n{qa_summary(blocking if len(blocking) else qa.findings)}",
+        )
+    cube = qa.cube
+    if markets:
+        restrict(cube, markets)  # unknown markets are a clear error
+    events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
+    cube, record = clean(
+        cube,
+        events,
+        auto=cfg.clean.auto,
+        season_length=season_length(cfg.data.freq),
+        countries=cfg.holidays.country or None,
+    )
+    table = read_markets(cfg.data.markets) if cfg.data.markets else None
+    segments = segment(
+        cube,
+        table,
+        min_history=min_history(cfg),
+        custom=cfg.custom_markets,
+        as_of=pd.Timestamp(as_of) if as_of else None,
+    )
+    if markets:
+        segments = segments.sel(market=[m for m in segments["market"].values if m in markets])
+    return Prepared(
+        cube,
+        segments,
+        table,
+        actuals_hash(cfg.data.actuals, cfg.data.value, raw),
+        qa.findings,
+        record,
+    )
+
+
+def previous_input_markets(store: Store, kind: str) -> list[str] | None:
+    """Markets of the input of the latest complete run of a kind (for the appeared/disappeared checks)."""
+    done = [m for m in store.runs(kind) if m.get("status") == "complete" and "input_markets" in m]
+    return done[-1]["input_markets"] if done else None
+
+
+def write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
+    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets."""
+    store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
+    store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
+    # every market is cleaned (proxies use them all) but only the run's markets get charts
+    charted = (
+        prep.cleaning[prep.cleaning["market"].isin(prep.segments["market"].values)]
+        if len(prep.cleaning)
+        else prep.cleaning
+    )
+    if len(charted) and charted["applied"].any():
+        try:
+            save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
+        except ImportError:
+            log.info("note: install fcast[viz] for before/after cleaning charts")
+
+
+def start_run(
+    store: Store,
+    cfg: RunConfig,
+    kind: str,
+    markets: list[str] | None,
+    as_of: str | None,
+    run_id: str | None = None,
+    raw: pd.DataFrame | None = None,
+) -> tuple[str, Prepared]:
+    """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
+    run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
+    try:
+        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind), raw)
+    except QAFailed as exc:
+        store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
+        store.write_json(
+            {
+                "run_id": run_id,
+                "kind": kind,
+                "status": "failed",
+                "started": utcnow(),
+                "error": "input QA failed",
+                "config": redact_tree(cfg.model_dump(mode="json")),
+            },
+            "runs",
+            run_id,
+            "manifest.json",
+        )
+        raise
+    write_inputs(store, run_id, prep)
+    return run_id, prep
+
+
+def known_markets(prep: Prepared) -> list[str]:
+    """Markets of the actuals and of the markets table (adjustments may name any of them)."""
+    known = prep.cube["market"].values.astype(str).tolist()
+    if prep.markets is not None:
+        known += prep.markets["market"].astype(str).tolist()
+    return sorted(set(known))
+
+
+def estimate_fits(cfg: RunConfig, markets: list[str] | None = None) -> int:
+    """Upper bound on the CV fits a tuning run would do (to decide whether a cluster pays)."""
+    n_mature = len(
+        prepare(cfg, markets).of("mature")
+    )  # QA and cleaning are fast (< 1 s on 60 markets)
+    return n_mature * load_space(cfg.space, cfg.data.freq).sizes["hp"] * cfg.cv.splits
