@@ -16,7 +16,8 @@
    in full at the last known period and its log fades (time constant `DECAY`) to
    n / (n + `SHRINK`) of itself for n periods of history. The calibrated curves are combined
    as a weighted geometric mean and scaled by the new market's size. Intervals: Student-t
-   prediction interval on the weighted spread of the calibrated log curves. Before launch: 0.
+   prediction interval on the weighted spread of the calibrated log curves (at least
+   `fcast.markets.curves.MIN_DF` degrees of freedom). Before launch: 0.
 """
 
 from __future__ import annotations
