@@ -29,7 +29,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 
-from fcast.contract import bound_columns
+from fcast.contract import bound_columns, levels_in
 from fcast.data.calendar import calendar
 from fcast.data.sample_markets import EMERGING_POOL, MATURE_POOL
 
@@ -401,7 +401,7 @@ def write_sample(root: str, data: SampleData | None = None) -> dict[str, str]:
 
 
 def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per market: sMAPE of `yhat` against the sample's undisrupted future, and 80% interval coverage."""
+    """Per market: sMAPE of `yhat` against the sample's undisrupted future, interval coverage per level, weeks."""
     merged = forecast.merge(
         truth[["market", "date", "users_clean"]], on=["market", "date"], how="inner"
     )
@@ -411,10 +411,12 @@ def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
         * (merged["yhat"] - merged["users_clean"]).abs()
         / (merged["yhat"].abs() + merged["users_clean"])
     )
-    lo, hi = bound_columns([80])
-    inside = (merged["users_clean"] >= merged[lo]) & (merged["users_clean"] <= merged[hi])
-    scored = merged.assign(smape=ape, covered_80=inside.astype(float))
-    out = scored.groupby(["market", "segment"], as_index=False).agg(
-        smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")
+    covered = {}
+    for lv in levels_in(merged.columns):
+        lo, hi = bound_columns([lv])
+        inside = (merged["users_clean"] >= merged[lo]) & (merged["users_clean"] <= merged[hi])
+        covered[f"coverage_{lv}"] = inside.astype(float)
+    scored = merged.assign(smape=ape, **covered)
+    return scored.groupby(["market", "segment"], as_index=False).agg(
+        smape=("smape", "mean"), **{c: (c, "mean") for c in covered}, weeks=("date", "size")
     )
-    return out

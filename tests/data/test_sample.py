@@ -209,3 +209,27 @@ def test_parameters_respected() -> None:
         make_sample(end="2026-11-17")
     with pytest.raises(ValueError):
         make_sample(n_mature=500)
+
+
+def _scored_forecast() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Truth 100 for A (4 weeks) and B (2 weeks); 80% bounds hold 2 of A's weeks and none of B's."""
+    dates = pd.date_range("2030-01-07", periods=4, freq="W-MON")
+    truth = pd.DataFrame(
+        {"market": ["A"] * 4 + ["B"] * 2, "date": [*dates, *dates[:2]], "users_clean": 100.0}
+    )
+    fc = truth.rename(columns={"users_clean": "yhat"}).assign(
+        segment="mature", yhat_lo_80=99.0, yhat_lo_95=50.0, yhat_hi_95=150.0
+    )
+    fc["yhat_hi_80"] = [101.0, 101.0, 99.5, 99.5, 99.5, 99.5]
+    return fc, truth
+
+
+def test_score_against_truth_known_answers() -> None:
+    """Per market: sMAPE, coverage for every level of the forecast, and the weeks scored."""
+    from fcast.data.sample import score_against_truth
+
+    fc, truth = _scored_forecast()
+    scores = score_against_truth(fc, truth).set_index("market")
+    assert scores.loc["A", "coverage_80"] == 0.5 and scores.loc["B", "coverage_80"] == 0.0
+    assert (scores["coverage_95"] == 1.0).all() and (scores["smape"] == 0.0).all()
+    assert scores["weeks"].tolist() == [4, 2]
