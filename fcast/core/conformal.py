@@ -1,9 +1,10 @@
 """Conformal prediction intervals from the CV residuals of the forecast that is published.
 
-`conformal_bounds` is the one calibration function: every stage that wants calibrated
-intervals (the tuning job for mature markets, other segments with their own backtests)
-calls it with its point forecast and the residuals of the same forecasting rule on its CV
-windows.
+`cv_residuals` gives the residuals of the selection's combined forecast on its CV windows;
+`conformal_quantiles` turns residuals into scaled half-widths (level, step), which
+`calibrate` applies to a forecast (the jobs: `fcast.jobs.intervals`, which also stores and
+reuses them); `conformal_bounds` does both on arrays (benchmarks, other segments with their
+own backtests).
 
 Split-conformal, pooled across markets per horizon step: each CV residual is scaled by
 its window's MASE scale (in-sample mean absolute seasonal difference of that window's
