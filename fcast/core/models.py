@@ -14,6 +14,10 @@ is loaded on first use and registered under the name it was asked for, so the sa
 lookup works in the client and in every Dask worker that can import the package.
 `FAMILIES` is a `fcast.registry.Registry` (group ``fcast.models``); look families up with
 `get_family`, add them with `register`.
+
+Longer than 520 lines because every built-in family (statsforecast's and fcast's own) is
+registered in this one table, next to the `Model` that reads it: a family's parameters,
+defaults and checks are found in one place.
 """
 
 from __future__ import annotations
