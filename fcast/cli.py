@@ -737,12 +737,12 @@ def _print_truth_score(forecast: Any, truth_path: str) -> None:
     """Sample data only: how the weekly forecast compares with what the generator says happened next."""
     import pandas as pd
 
-    from fcast.data.sample import score_against_truth
+    from fcast.data.sample import score_against_truth, truth_summary
 
-    scores = score_against_truth(forecast, pd.read_parquet(truth_path))
-    typer.echo("\nagainst the sample's ground truth for the next 52 weeks (median over markets):")
-    summary = scores.groupby("segment").agg(
-        markets=("market", "size"), smape=("smape", "median"), coverage_80=("coverage_80", "median")
+    summary = truth_summary(score_against_truth(forecast, pd.read_parquet(truth_path)))
+    typer.echo(
+        "\nagainst the sample's ground truth for the next 52 weeks (sMAPE: median and mean over "
+        "markets; coverage_80: share of all market-weeks inside the 80% interval):"
     )
     typer.echo(summary.round(3).to_string())
 

@@ -418,3 +418,23 @@ def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
         smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")
     )
     return out
+
+
+def truth_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per segment, from `score_against_truth`: markets, median and mean sMAPE over markets, and
+    the 80% interval coverage pooled over all market-weeks (a median of per-market coverage
+    would hide intervals too narrow in some markets and too wide in others)."""
+    covered = scores["coverage_80"] * scores["weeks"]
+    return (
+        scores.assign(covered=covered)
+        .groupby("segment")
+        .agg(
+            markets=("market", "size"),
+            smape=("smape", "median"),
+            smape_mean=("smape", "mean"),
+            covered=("covered", "sum"),
+            weeks=("weeks", "sum"),
+        )
+        .assign(coverage_80=lambda d: d["covered"] / d["weeks"])
+        .drop(columns=["covered", "weeks"])
+    )

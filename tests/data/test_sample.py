@@ -209,3 +209,25 @@ def test_parameters_respected() -> None:
         make_sample(end="2026-11-17")
     with pytest.raises(ValueError):
         make_sample(n_mature=500)
+
+
+def test_truth_summary_pools_coverage_over_market_weeks() -> None:
+    """Market A: 4 weeks, all inside; market B: 1 week, outside. Pooled 4/5, not the median 1/2."""
+    from fcast.data.sample import score_against_truth, truth_summary
+
+    dates = pd.date_range("2026-01-05", periods=4, freq="7D")
+    truth = pd.DataFrame(
+        {"market": ["A"] * 4 + ["B"], "date": [*dates, dates[0]], "users_clean": 100.0}
+    )
+    fc = truth.drop(columns="users_clean").assign(
+        segment="mature",
+        yhat=[100.0, 100.0, 100.0, 100.0, 300.0],
+        yhat_lo_80=[90.0] * 4 + [250.0],
+        yhat_hi_80=[110.0] * 4 + [350.0],
+    )
+    out = truth_summary(score_against_truth(fc, truth))
+    row = out.loc["mature"]
+    assert row["markets"] == 2
+    assert row["coverage_80"] == pytest.approx(0.8)
+    assert row["smape"] == pytest.approx(50.0)  # median of 0 and 100
+    assert row["smape_mean"] == pytest.approx(50.0)
