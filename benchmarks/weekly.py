@@ -72,11 +72,15 @@ def write_data(work: Path) -> dict[str, str]:
     return write_sample(str(work / "sample"))
 
 
-def demo_config(work: Path, space: str | Path, name: str) -> Any:
-    """configs/demo.yaml pointed at the benchmark's data and store, without business adjustments."""
+def demo_config(
+    work: Path, space: str | Path, name: str, select: dict[str, Any] | None = None
+) -> Any:
+    """configs/demo.yaml pointed at the benchmark's data and store, without business adjustments
+    (and with these `select` settings, if given)."""
     from fcast.config import parse_config
 
     raw = yaml.safe_load((CONFIGS / "demo.yaml").read_text())
+    raw["select"] = {**raw.get("select", {}), **(select or {})}
     raw["data"]["actuals"] = str(work / "sample" / "actuals.parquet")
     raw["data"]["markets"] = str(work / "sample" / "markets.parquet")
     raw["space"] = str(space)
@@ -118,7 +122,11 @@ def _table_forecast(table: pd.DataFrame, markets: list[str], dates: pd.DatetimeI
 
 
 def run_fcast_variant(
-    work: Path, name: str, space: str | Path | dict, progress: bool
+    work: Path,
+    name: str,
+    space: str | Path | dict,
+    progress: bool,
+    select: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A tuning run of the demo config with this space on a 2-worker LocalCluster: forecast table, facts."""
     from fcast.core.space import load_space
@@ -130,7 +138,7 @@ def run_fcast_variant(
         path.write_text(yaml.safe_dump(space))
         space = path
     shutil.rmtree(work / f"store-{name}", ignore_errors=True)
-    cfg = demo_config(work, space, name)
+    cfg = demo_config(work, space, name, select)
     sw = Timer()
     t0 = time.perf_counter()
     with connect(cfg.cluster, quiet=True) as client:
@@ -160,7 +168,7 @@ def run_fcast_variant(
             for k, v in cfg.model_dump(mode="json").items()
             if k in ("horizon", "cv", "select", "tune")
         }
-        | {"space": f"configs/spaces/{Path(cfg.space).name}" if name in VARIANTS else space.name},
+        | {"space": f"configs/spaces/{Path(cfg.space).name}" if name in VARIANTS else str(space)},
         "run_id": result.run_id,
     }
     return mature, info
@@ -311,10 +319,16 @@ ALL_ARMS = (*VARIANTS, "fcast-prophet", "Prophet", *SF_MODELS, *ENSEMBLES)
 
 
 def evaluate(
-    work: Path, methods: list[str], progress: bool, quick: bool = False, arms: tuple[str, ...] = ()
+    work: Path,
+    methods: list[str],
+    progress: bool,
+    quick: bool = False,
+    arms: tuple[str, ...] = (),
+    extra: dict[str, tuple[Path, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The chosen arms (default: all; `quick`: the fcast default and three baselines) on the
-    sample's mature markets: {method: scores and facts}."""
+    """The chosen arms (default: all; `quick`: the fcast default and three baselines), and
+    `extra` fcast arms (name -> space file, select settings), on the sample's mature markets:
+    {method: scores and facts}."""
     if not arms:
         arms = ("fcast", "SeasonalNaive", "MSTL", "AutoTheta", "ensemble") if quick else ALL_ARMS
     if "baselines" not in methods:
@@ -330,8 +344,12 @@ def evaluate(
     spaces: dict[str, Path | dict] = {k: C.SPACES / v for k, v in VARIANTS.items()}
     if prophet:
         spaces["fcast-prophet"] = PROPHET_SPACE
-    for name in ("fcast", *(a for a in arms if a in spaces and a != "fcast")):
-        table, info = run_fcast_variant(work, name, spaces[name], progress)
+    selects: dict[str, dict[str, Any]] = {}
+    for name, (path, select) in (extra or {}).items():
+        spaces[name], selects[name] = path, select
+    runs = [a for a in arms if a in spaces and a != "fcast"] + list(extra or {})
+    for name in ("fcast", *runs):
+        table, info = run_fcast_variant(work, name, spaces[name], progress, selects.get(name))
         if name == "fcast":
             markets = sorted(table["market"].unique().tolist())
             dates = pd.DatetimeIndex(sorted(table["date"].unique()))
@@ -424,6 +442,17 @@ def report(res: dict[str, Any]) -> str:
     return C.table(rows, cols), C.markdown_table(rows, cols)
 
 
+def _extra_arm(text: str) -> tuple[str, tuple[Path, dict[str, Any]]]:
+    """'name=path[:top=3,combine=median]' -> (name, (path, select settings))."""
+    name, _, rest = text.partition("=")
+    path, _, opts = rest.partition(":")
+    select: dict[str, Any] = {}
+    for item in filter(None, opts.split(",")):
+        key, _, value = item.partition("=")
+        select[key] = int(value) if value.isdigit() else value
+    return name, (Path(path).resolve(), select)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the weekly comparison, print it with ratios to Prophet, write results/weekly.json."""
     import argparse
@@ -435,20 +464,32 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(DEFAULT_ARMS),
         help=f"comma-separated from {list(ALL_ARMS)} (fcast always runs); default {','.join(DEFAULT_ARMS)}",
     )
+    ap.add_argument(
+        "--space",
+        action="append",
+        default=[],
+        metavar="NAME=PATH[:top=N,combine=X]",
+        help="an extra fcast arm: the demo config with this space (and select settings); repeatable",
+    )
     ap.add_argument("--out", type=Path, default=C.RESULTS / "weekly.json")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--markdown", action="store_true", help="also print the table in Markdown")
     args = ap.parse_args(argv)
     arms = tuple(a.strip() for a in args.arms.split(","))
     unknown = [a for a in arms if a not in ALL_ARMS]
     if unknown:
         ap.error(f"unknown arm(s) {unknown}; choose from {list(ALL_ARMS)}")
+    extra = dict(_extra_arm(text) for text in args.space)
     C.single_thread_env()
     t0 = time.perf_counter()
-    res = evaluate(C.WORK / "weekly", ["baselines"], progress=not args.quiet, arms=arms)
+    res = evaluate(
+        C.WORK / "weekly", ["baselines"], progress=not args.quiet, arms=arms, extra=extra
+    )
     res["fcast"]["measured"] = date.today().isoformat()
     res["_run"] = {"wall_s": round(time.perf_counter() - t0, 1), "machine": C.machine()}
     C.write_json(res, args.out)
-    print(report({k: v for k, v in res.items() if not k.startswith("_")})[0])
+    text, markdown = report({k: v for k, v in res.items() if not k.startswith("_")})
+    print(text + (f"\n\n{markdown}" if args.markdown else ""))
     if "Prophet" in res:
         print("\nmedian sMAPE relative to Prophet (same run):")
         for name, r in res.items():
