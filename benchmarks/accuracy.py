@@ -1,5 +1,8 @@
 """Accuracy benchmark: fcast's default configuration against statsforecast baselines.
 
+The weekly arm `sample-weekly` (benchmarks/weekly.py) scores what `make run` gives on the
+built-in sample data against its ground truth, next to Prophet and statsforecast.
+
 For each competition data set (Tourism monthly and quarterly, M1 monthly; M3 only on
 request, as an independent check), the training parts go through the whole fcast
 pipeline as an actuals table (load + QA, default space for the frequency, CV tuning,
@@ -26,6 +29,7 @@ data are non-negative). `wall_s` is the wall time of the method on the data set,
 excluding cluster start and warm-up (both reported separately for fcast).
 
     python benchmarks/accuracy.py                         # full run, writes results/accuracy.json
+    python benchmarks/accuracy.py --datasets sample-weekly  # the weekly arm alone
     python benchmarks/accuracy.py --quick                 # 60 Tourism quarterly series, no file
     python benchmarks/accuracy.py --datasets m3-monthly   # independent check (not used for tuning)
     python benchmarks/accuracy.py --variants none         # only the default fcast arm
@@ -48,6 +52,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+import weekly as W  # noqa: E402
+
+WEEKLY = "sample-weekly"
 
 #: fcast's default configuration per frequency (besides horizon, which is the data set's)
 FCAST: dict[str, dict[str, Any]] = {
@@ -415,6 +422,15 @@ def report(results: dict[str, Any]) -> str:
     """Readable tables: per data set, each method with ratios of fcast to it."""
     lines = []
     for name, res in results.items():
+        if name == WEEKLY:
+            n = len(res.get("fcast", {}).get("markets", []))
+            lines.append(
+                f"\n{name} ({n} mature markets, next 52 weeks against the truth); sMAPE median and "
+                "mean over markets, share of markets where fcast is better, pooled coverage, "
+                "Winkler score relative to the level (%)"
+            )
+            lines.append(W.report(res)[0])
+            continue
         f = res.get("fcast")
         rows = []
         for method, r in sorted(res.items(), key=lambda kv: (kv[0] != "fcast", kv[1]["mase"])):
@@ -461,6 +477,12 @@ def markdown(results: dict[str, Any]) -> str:
     """The result tables in Markdown, for benchmarks/README.md."""
     out = []
     for name, res in results.items():
+        if name == WEEKLY:
+            n = len(res.get("fcast", {}).get("markets", []))
+            out.append(f"**{name}** ({n} mature markets, next 52 weeks)\n")
+            out.append(W.report(res)[1])
+            out.append("")
+            continue
         f = res.get("fcast")
         rows = []
         for method, r in sorted(res.items(), key=lambda kv: (kv[0] != "fcast", kv[1]["mase"])):
@@ -498,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument(
         "--datasets",
-        help=f"comma-separated, from {sorted(C.DATASETS)}; default {C.DEFAULT_DATASETS}",
+        help=f"comma-separated, from {sorted(C.DATASETS) + [WEEKLY]}; default {C.DEFAULT_DATASETS + [WEEKLY]}",
     )
     ap.add_argument("--limit", type=int, help="first N series of each data set")
     ap.add_argument(
@@ -535,11 +557,11 @@ def main(argv: list[str] | None = None) -> None:
     names = (
         args.datasets.split(",")
         if args.datasets
-        else (["tourism-quarterly"] if args.quick else C.DEFAULT_DATASETS)
+        else (["tourism-quarterly"] if args.quick else C.DEFAULT_DATASETS + [WEEKLY])
     )
-    unknown = [n for n in names if n not in C.DATASETS]
+    unknown = [n for n in names if n not in C.DATASETS and n != WEEKLY]
     if unknown:
-        ap.error(f"unknown data set(s) {unknown}; choose from {sorted(C.DATASETS)}")
+        ap.error(f"unknown data set(s) {unknown}; choose from {sorted(C.DATASETS) + [WEEKLY]}")
     limit = args.limit or (60 if args.quick else None)
     methods = [m.strip() for m in args.methods.split(",")]
     variants = [v.strip() for v in args.variants.split(",") if v.strip() and v.strip() != "none"]
@@ -550,7 +572,17 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     results = {}
     for name in names:
+<<<<<<< HEAD
         results[name] = evaluate(name, limit, methods, progress=not args.quiet, variants=variants)
+=======
+        if name == WEEKLY:
+            results[name] = W.evaluate(
+                C.WORK / "accuracy" / WEEKLY, methods, progress=not args.quiet, quick=args.quick
+            )
+            results[name]["fcast"]["measured"] = date.today().isoformat()
+        else:
+            results[name] = evaluate(name, limit, methods, progress=not args.quiet)
+>>>>>>> weekly-accuracy
         if out is not None:  # merge per data set, so partial runs keep the other data sets
             old = json.loads(out.read_text()) if out.exists() else {}
             old[name] = {**old.get(name, {}), **results[name]}

@@ -737,18 +737,13 @@ def _print_truth_score(forecast: Any, truth_path: str) -> None:
     """Sample data only: how the weekly forecast compares with what the generator says happened next."""
     import pandas as pd
 
-    from fcast.data.sample import score_against_truth
+    from fcast.data.sample import score_against_truth, truth_summary
 
-    scores = score_against_truth(forecast, pd.read_parquet(truth_path))
+    summary = truth_summary(score_against_truth(forecast, pd.read_parquet(truth_path)))
     typer.echo(
-        "\nagainst the sample's ground truth for the next 52 weeks (sMAPE: median over markets; "
-        "coverage: share of all market-weeks inside the interval):"
+        "\nagainst the sample's ground truth for the next 52 weeks (sMAPE: median and mean over "
+        "markets; coverage: share of all market-weeks inside the interval):"
     )
-    cover = [c for c in scores.columns if c.startswith("coverage_")]
-    weeks = scores[cover].mul(scores["weeks"], axis=0).assign(weeks=scores["weeks"])
-    pooled = weeks.groupby(scores["segment"]).sum()
-    summary = scores.groupby("segment").agg(markets=("market", "size"), smape=("smape", "median"))
-    summary[cover] = pooled[cover].div(pooled["weeks"], axis=0)
     typer.echo(summary.round(3).to_string())
 
 

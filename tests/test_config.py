@@ -212,13 +212,13 @@ def test_non_mapping_top_level(tmp_path, text):
 
 
 def test_load_config_validates_the_space(tmp_path):
-    space = {"families": {"prophet": {"growth": ["linear"]}}}
+    space = {"families": {"nbeats": {"layers": [2]}}}
     path = write_config(tmp_path, minimal(), space=space)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     msg = str(info.value)
     assert "s.yaml" in msg
-    assert "families.prophet" in msg
+    assert "families.nbeats" in msg
     assert "unknown family" in msg
 
 

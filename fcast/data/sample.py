@@ -420,3 +420,17 @@ def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
     return scored.groupby(["market", "segment"], as_index=False).agg(
         smape=("smape", "mean"), **{c: (c, "mean") for c in covered}, weeks=("date", "size")
     )
+
+
+def truth_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per segment, from `score_against_truth`: markets, median and mean sMAPE over markets, and
+    each level's interval coverage pooled over all market-weeks (a median of per-market coverage
+    would hide intervals too narrow in some markets and too wide in others)."""
+    cover = [c for c in scores.columns if c.startswith("coverage_")]
+    pooled = scores[cover].mul(scores["weeks"], axis=0).assign(weeks=scores["weeks"])
+    pooled = pooled.groupby(scores["segment"]).sum()
+    summary = scores.groupby("segment").agg(
+        markets=("market", "size"), smape=("smape", "median"), smape_mean=("smape", "mean")
+    )
+    summary[cover] = pooled[cover].div(pooled["weeks"], axis=0)
+    return summary

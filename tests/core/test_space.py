@@ -179,9 +179,9 @@ def test_random_sample_larger_than_grid_keeps_everything():
 
 ERRORS = {
     "unknown_family": (
-        {"families": {"prophet": {}}},
+        {"families": {"nbeats": {}}},
         "W-MON",
-        ["families.prophet", "unknown family", "ets"],
+        ["families.nbeats", "unknown family", "ets"],
     ),
     "unknown_param": (
         {"families": {"ets": {"spec": ["ANN"], "alpha": [0.1]}}},
@@ -256,6 +256,17 @@ def test_load_space_missing_file(tmp_path):
 
 def test_default_space_loads_for_weekly():
     hp = load_space(SPACES / "default.yaml", "W-MON")
+    # harmonic regression on log users with every holiday group, three changepoint penalties
+    assert hp.sizes["hp"] == 3
+    models = models_of(hp, 52)
+    assert {m.family for m in models} == {"harmonic"}
+    assert [m.params["changepoint_penalty"] for m in models] == [60.0, 200.0, 600.0]
+    assert all(m.uses_x and m.params["log"] and m.params["holidays"] == "all" for m in models)
+    assert all(m.params["holiday_form"] == "both" and m.check() is None for m in models)
+
+
+def test_classic_space_is_the_former_statsforecast_default():
+    hp = load_space(SPACES / "classic.yaml", "W-MON")
     # (3 ets + 3 theta + 2 mstl + 2*1*2 arima + 1 seasonal_naive) x 2 log
     assert hp.sizes["hp"] == 26
     assert set(hp["family"].values.tolist()) == {"ets", "theta", "mstl", "arima", "seasonal_naive"}

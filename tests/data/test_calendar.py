@@ -182,14 +182,15 @@ def test_split_never_sees_regressors_after_its_test_window():
     )
 
 
-def test_space_validation_and_unchanged_default_space():
+def test_space_validation_and_shipped_spaces():
     with pytest.raises(ConfigError, match="invalid holidays"):
         parse_space({"families": {"arima": {"p": 1, "d": 1, "q": 0, "holidays": ",,"}}}, W)
     with pytest.raises(ConfigError, match="only with trend: arima"):
         parse_space({"families": {"mstl": {"trend": "ets", "holidays": "all"}}}, W)
     with pytest.raises(ConfigError, match="no parameter 'holidays'"):
         parse_space({"families": {"theta": {"variant": "standard", "holidays": "all"}}}, W)
-    assert "holidays" not in load_space("configs/spaces/default.yaml", W).coords
+    assert "holidays" not in load_space("configs/spaces/classic.yaml", W).coords
+    assert set(load_space("configs/spaces/default.yaml", W)["holidays"].values) == {"all"}
     hp = load_space("configs/spaces/holidays.yaml", W)
     models = models_of(hp, 52)
     assert sum(m.uses_x for m in models) == 20 and len(models) == 44

@@ -233,3 +233,25 @@ def test_score_against_truth_known_answers() -> None:
     assert scores.loc["A", "coverage_80"] == 0.5 and scores.loc["B", "coverage_80"] == 0.0
     assert (scores["coverage_95"] == 1.0).all() and (scores["smape"] == 0.0).all()
     assert scores["weeks"].tolist() == [4, 2]
+
+
+def test_truth_summary_pools_coverage_over_market_weeks() -> None:
+    """Market A: 4 weeks, all inside; market B: 1 week, outside. Pooled 4/5, not the median 1/2."""
+    from fcast.data.sample import score_against_truth, truth_summary
+
+    dates = pd.date_range("2026-01-05", periods=4, freq="7D")
+    truth = pd.DataFrame(
+        {"market": ["A"] * 4 + ["B"], "date": [*dates, dates[0]], "users_clean": 100.0}
+    )
+    fc = truth.drop(columns="users_clean").assign(
+        segment="mature",
+        yhat=[100.0, 100.0, 100.0, 100.0, 300.0],
+        yhat_lo_80=[90.0] * 4 + [250.0],
+        yhat_hi_80=[110.0] * 4 + [350.0],
+    )
+    out = truth_summary(score_against_truth(fc, truth))
+    row = out.loc["mature"]
+    assert row["markets"] == 2
+    assert row["coverage_80"] == pytest.approx(0.8)
+    assert row["smape"] == pytest.approx(50.0)  # median of 0 and 100
+    assert row["smape_mean"] == pytest.approx(50.0)
