@@ -10,6 +10,7 @@ import pandas as pd
 from fcast.config import RunConfig
 from fcast.core.label import label
 from fcast.core.select import select
+from fcast.core.series import lags, right_align
 from fcast.core.space import load_space, models_of
 from fcast.core.tune import tune
 from fcast.data import season_length
@@ -91,7 +92,11 @@ def run_tuning(
         scope,
         cluster=cluster_info(client),
         resumed=resumed,
-        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
+        cv={
+            "cutoffs": [str(c)[:10] for c in labels.cutoff.values],
+            "holdout_start": holdout_start,
+            "shifted": shifted_markets(prep.cube["y_clean"].sel(market=mature)),
+        },
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     store.write_text(
@@ -107,10 +112,12 @@ def run_tuning(
         )
     y = prep.cube["y_clean"].sel(market=mature)
     x = holiday_x(cfg, y, models_of(hp, m))
+    # CV splits and the holdout count back from each market's own last actual
+    y_cv, x_cv = right_align(y, x)
     try:
         with timer("tune"):
             tuning, reports = tune(
-                y,
+                y_cv,
                 labels,
                 hp,
                 store.run_url(run_id, "tuning.zarr"),
@@ -123,7 +130,7 @@ def run_tuning(
                 client=client,
                 progress=progress,
                 task_timeout=cfg.tune.task_timeout,
-                x=x,
+                x=x_cv,
                 **(
                     {
                         "keep": cfg.search.keep,
@@ -137,13 +144,13 @@ def run_tuning(
         with timer("select"):
             selection = select(
                 tuning,
-                y,
+                y_cv,
                 top=cfg.select.top,
                 combine=cfg.select.combine,
                 weights=cfg.select.weights,
                 holdout=cfg.cv.holdout,
                 client=client,
-                x=x,
+                x=x_cv,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
@@ -191,6 +198,11 @@ def run_tuning(
         )
         store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
+
+
+def shifted_markets(y: Any) -> dict[str, int]:
+    """Markets that end before the panel and by how many periods (their CV dates are that much earlier)."""
+    return {str(mk): int(k) for mk, k in zip(y["market"].values, lags(y), strict=True) if k}
 
 
 def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:
