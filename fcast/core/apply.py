@@ -21,7 +21,7 @@ import xarray as xr
 from fcast.contract import FALLBACK, LEVELS, bound_columns, forecast_columns, quantiles_of
 from fcast.core.executor import Block, run_blocks
 from fcast.core.models import Model
-from fcast.core.series import align_x, first_observed, last_observed, lags
+from fcast.core.series import align_x, first_observed, lags, last_observed
 from fcast.data.calendar import future_index
 
 Member = tuple[Model, float]
