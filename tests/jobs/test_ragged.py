@@ -61,14 +61,24 @@ def test_a_market_that_ends_early_is_tuned_and_forecast_from_its_own_last_week(t
     assert (dk_weekly["origin"] == last_of(df, "DK")).all()
 
 
-def test_the_early_market_scores_as_if_tuned_alone_on_its_own_data(tmp_path):
-    """Known answer: DK in the ragged panel gets the CV errors and forecast of DK tuned alone."""
+HOLIDAY_SPACE = "families:\n  arima: {p: [1], d: [1], q: [1], holidays: [all]}\n"
+
+
+@pytest.mark.parametrize("holidays", [False, True], ids=["plain", "holiday-regressors"])
+def test_the_early_market_scores_as_if_tuned_alone_on_its_own_data(tmp_path, holidays):
+    """Known answer: DK in the ragged panel gets the CV errors and forecast of DK tuned alone.
+
+    With holiday regressors this holds only if DK's features follow DK's own dates.
+    """
     (tmp_path / "panel").mkdir()
     (tmp_path / "alone").mkdir()
     cfg, df = ragged(tmp_path / "panel")
     alone_dir = tmp_path / "alone"
     alone = tiny_project(alone_dir, markets=("DK",))
     df[df["market"] == "DK"].to_csv(alone_dir / "actuals.csv", index=False)
+    if holidays:
+        for folder in ("panel", "alone"):
+            (tmp_path / folder / "space.yaml").write_text(HOLIDAY_SPACE)
     panel_run, alone_run = run_tuning(cfg, progress=False), run_tuning(alone, progress=False)
 
     def dk_errors(c, run):
