@@ -26,7 +26,7 @@ from fcast.core.executor import Block, run_blocks
 from fcast.core.metrics import finish, mase_scale
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
-from fcast.core.series import align_x, first_observed
+from fcast.core.series import align_x, first_observed, right_align
 from fcast.core.space import models_of
 
 
@@ -277,9 +277,10 @@ def select(
     best = top_hps(cv, top)
     hp = hp_coords(tuning)
     ho = ho_mean = None
-    if holdout > 0:
+    if holdout > 0:  # the holdout is each market's own last `holdout` periods
+        y, x = right_align(y.sel(market=best["market"]), x)
         ho, ho_mean = holdout_scores(
-            y.sel(market=best["market"]),
+            y,
             best,
             hp,
             holdout,

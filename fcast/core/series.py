@@ -65,14 +65,15 @@ def right_align(
 
     Positions on the panel's time axis then count back from each market's own end, so CV
     splits and holdouts (positions) fall on every market's own latest data. The `origin`
-    coord keeps each market's real last date. `x` (market, time, feature, over y's times and
+    coord keeps each market's real last date (aligning again changes nothing). `x` (market, time, feature, over y's times and
     any later ones) moves by the same periods, so features follow each market's own dates.
     """
     y = y.transpose("market", "time")
     by = lags(y)
     aligned = y.copy(data=_shift(np.asarray(y.values, dtype="float64"), by, np.nan))
-    aligned = aligned.assign_coords(origin=("market", origins(y)))
-    if x is None:
-        return aligned, None
+    own = y["origin"].values if "origin" in y.coords else origins(y)  # aligned twice: kept
+    aligned = aligned.assign_coords(origin=("market", own))
+    if x is None or not by.any():
+        return aligned, x
     xs = x.sel(market=y["market"].values).transpose("market", "time", "feature")
     return aligned, xs.copy(data=_shift(np.asarray(xs.values, dtype="float64"), by, 0.0))

@@ -10,7 +10,7 @@ import pandas as pd
 from fcast.config import RunConfig
 from fcast.core.label import label
 from fcast.core.select import select
-from fcast.core.series import lags, right_align
+from fcast.core.series import lags
 from fcast.core.space import load_space, models_of
 from fcast.core.tune import tune
 from fcast.data import season_length
@@ -112,12 +112,10 @@ def run_tuning(
         )
     y = prep.cube["y_clean"].sel(market=mature)
     x = holiday_x(cfg, y, models_of(hp, m))
-    # CV splits and the holdout count back from each market's own last actual
-    y_cv, x_cv = right_align(y, x)
     try:
         with timer("tune"):
             tuning, reports = tune(
-                y_cv,
+                y,
                 labels,
                 hp,
                 store.run_url(run_id, "tuning.zarr"),
@@ -130,7 +128,7 @@ def run_tuning(
                 client=client,
                 progress=progress,
                 task_timeout=cfg.tune.task_timeout,
-                x=x_cv,
+                x=x,
                 **(
                     {
                         "keep": cfg.search.keep,
@@ -144,13 +142,13 @@ def run_tuning(
         with timer("select"):
             selection = select(
                 tuning,
-                y_cv,
+                y,
                 top=cfg.select.top,
                 combine=cfg.select.combine,
                 weights=cfg.select.weights,
                 holdout=cfg.cv.holdout,
                 client=client,
-                x=x_cv,
+                x=x,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
