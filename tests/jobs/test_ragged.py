@@ -142,3 +142,20 @@ def test_a_market_whose_only_row_is_old_is_a_new_market_not_a_flat_forecast(tmp_
     qc = qc_of(cfg, tuned.run_id)
     missing = qc[(qc["check"] == "markets_present") & (qc["market"] == "OLD")]
     assert missing["severity"].tolist() == ["error"]  # said, not silent
+
+
+def test_an_adjustment_on_the_early_market_own_forecast_weeks_applies(tmp_path):
+    """DK's forecast weeks lie before the panel's end: an adjustment on them is valid and applied."""
+    cfg, df = ragged(tmp_path)
+    start = last_of(df, "DK") + WEEK
+    (tmp_path / "adj.yaml").write_text(
+        f"adjustments:\n  - {{id: dk-promo, market: DK, from: {start:%Y-%m-%d}, "
+        f"to: {start + WEEK:%Y-%m-%d}, kind: additive, value: 100,\n"
+        f"     reason: r, author: me, created: {start:%Y-%m-%d}}}\n"
+    )
+    cfg = cfg.model_copy(update={"adjustments": str(tmp_path / "adj.yaml")})
+    fc = run_tuning(cfg, progress=False).forecast
+    dk = fc[fc["market"] == "DK"].sort_values("date")
+    changed = dk[dk["adjustment_id"] == "dk-promo"]
+    assert changed["date"].tolist() == [start, start + WEEK]
+    np.testing.assert_allclose(changed["yhat"] - changed["yhat_base"], [100.0, 100.0])
