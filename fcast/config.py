@@ -42,6 +42,12 @@ class DataConfig(_Strict):
     value: str = "users"
     freq: str = "W-MON"
     markets: str | None = None
+    ragged: Literal["per_market", "align", "error"] = Field(
+        "per_market",
+        description="markets ending on different dates: per_market (each forecast and "
+        "cross-validated from its own last actual), align (every market cut at the earliest "
+        "end) or error (refuse, naming them)",
+    )
 
     @field_validator("freq")
     @classmethod

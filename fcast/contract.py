@@ -1,10 +1,11 @@
 """The forecast contract every part shares: columns, levels <-> quantiles, cell statuses, formats.
 
 `forecast.parquet` (docs: README "CLI and file contract") has one row per market and date:
-``market, date, yhat, yhat_lo_<L>, yhat_hi_<L> (per level L), family, segment`` and, once
-business input exists, ``yhat_base, adjustment_id``. An interval level L (80, 95) is the
-pair of quantiles ``0.5 - L/200`` and ``0.5 + L/200``. Build and parse it only through the
-functions here.
+``market, date, yhat, yhat_lo_<L>, yhat_hi_<L> (per level L), family, segment, origin`` and,
+once business input exists, ``yhat_base, adjustment_id``. `origin` is the market's last actual
+date, the period its forecast starts after (markets of one panel may end on different
+dates). An interval level L (80, 95) is the pair of quantiles ``0.5 - L/200`` and
+``0.5 + L/200``. Build and parse it only through the functions here.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 SEGMENTS: tuple[str, ...] = ("mature", "new", "custom")
 #: the columns of forecast.parquet besides the interval bounds
 KEY_COLUMNS = ("market", "date", "yhat")
-TAIL_COLUMNS = ("family", "segment")
+TAIL_COLUMNS = ("family", "segment", "origin")
 ADJUSTED_COLUMNS = ("yhat_base", "adjustment_id")
 
 

@@ -96,6 +96,7 @@ def test_tuning_then_weekly(project):
         "yhat_hi_95",
         "family",
         "segment",
+        "origin",
     ]
     new = manifest["segments"]["new"]
     assert {"UZ", "LK", "BD", "PK"} <= set(new)  # pre-launch and recently launched markets

@@ -43,6 +43,7 @@ def test_minimal_config_defaults():
     assert cfg.data.value == "users"
     assert cfg.data.freq == "W-MON"
     assert cfg.data.markets is None
+    assert cfg.data.ragged == "per_market"
     assert cfg.horizon == 52
     assert (cfg.cv.splits, cfg.cv.step, cfg.cv.holdout) == (4, 13, 13)
     assert cfg.cv_horizon == 52
@@ -52,6 +53,15 @@ def test_minimal_config_defaults():
     assert cfg.cluster.local is not None and cfg.cluster.local.workers == 2
     assert cfg.cluster.address is None and cfg.cluster.kubernetes is None
     assert cfg.source == "mem.yaml"
+
+
+def test_ragged_policy_is_one_of_three_named_choices():
+    raw = minimal()
+    raw["data"]["ragged"] = "error"
+    assert parse_config(raw).data.ragged == "error"
+    raw["data"]["ragged"] = "shift"
+    with pytest.raises(ConfigError, match=r"data\.ragged"):
+        parse_config(raw, source="run.yaml")
 
 
 def test_cv_horizon_override_and_levels_sorted_unique():

@@ -34,7 +34,7 @@ from fcast.core.learned import ensemble_holdout, holdout_window, learn_weights
 from fcast.core.metrics import finish, mase_scale
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
-from fcast.core.series import align_x, first_observed
+from fcast.core.series import align_x, first_observed, right_align
 from fcast.core.space import models_of
 from fcast.core.weighting import WEIGHTINGS
 
@@ -332,9 +332,10 @@ def select(
     ho = ho_mean = None
     learned = names != ["equal"]
     ho_window = None
-    if holdout > 0:
+    if holdout > 0:  # the holdout is each market's own last `holdout` periods
+        y, x = right_align(y.sel(market=best["market"]), x)
         out = holdout_scores(
-            y.sel(market=best["market"]),
+            y,
             best,
             hp,
             holdout,
@@ -347,9 +348,7 @@ def select(
         )
         ho, ho_mean = out[0], out[1]
         if learned:
-            ho_window = holdout_window(
-                y.sel(market=best["market"]), out[2], holdout, int(tuning.attrs["season_length"])
-            )
+            ho_window = holdout_window(y, out[2], holdout, int(tuning.attrs["season_length"]))
     if not learned:
         return choose(best, cv, ho, ho_mean, hp, combine)
     older = None  # without a holdout, candidates are scored on the newest CV split

@@ -279,10 +279,11 @@ def restrict(
 
 
 def history_length(y: xr.DataArray) -> xr.DataArray:
-    """Periods from a market's first observation to the end of the cube."""
+    """Periods from a market's first observation to its own last one (a market may end early)."""
     observed = y.notnull()
     first = observed.argmax("time")
-    return (y.sizes["time"] - first).where(observed.any("time"), 0).rename("history")
+    last = y.sizes["time"] - 1 - observed.isel(time=slice(None, None, -1)).argmax("time")
+    return (last - first + 1).where(observed.any("time"), 0).rename("history")
 
 
 def season_length(freq: str) -> int:

@@ -8,6 +8,7 @@ import xarray as xr
 
 from fcast.config import RunConfig, load_disruptions
 from fcast.core.label import required_history
+from fcast.core.series import lags, origins
 from fcast.core.space import load_space
 from fcast.data import restrict, season_length
 from fcast.data.clean import clean
@@ -100,6 +101,37 @@ def blocking_errors(qa: QAResult, markets: list[str] | None) -> pd.DataFrame:
     return errors
 
 
+LISTED = 10
+
+
+def ragged_policy(cube: xr.Dataset, policy: str, markets: list[str] | None = None) -> xr.Dataset:
+    """`data.ragged` on markets (of `markets`, default all) that end before the panel.
+
+    per_market keeps them (each is forecast and cross-validated from its own last actual),
+    align cuts every market at the earliest end, error refuses the panel naming them.
+    """
+    y = cube["y"].sel(market=markets) if markets else cube["y"]
+    early = lags(y)
+    if policy == "per_market" or not early.any():
+        return cube
+    end = pd.Timestamp(cube["time"].values[-1])
+    last = pd.Series(origins(y), index=y["market"].values.astype(str))[early > 0]
+    listing = ", ".join(f"{m} ({str(d)[:10]})" for m, d in last.sort_values().head(LISTED).items())
+    more = f" and {len(last) - LISTED} more" if len(last) > LISTED else ""
+    if policy == "error":
+        raise DataError(
+            f"{len(last)} market(s) end before the panel's last date {str(end)[:10]}: {listing}{more} "
+            "(data.ragged: error; per_market forecasts each market from its own last actual, "
+            "align cuts every market at the earliest end)"
+        )
+    common = last.min()
+    log.warning(
+        f"data.ragged: align: every market cut at {str(common)[:10]}, the earliest end "
+        f"({listing}{more}); the other markets' later actuals are not used"
+    )
+    return cube.sel(time=slice(None, common))
+
+
 def prepare(
     cfg: RunConfig,
     markets: list[str] | None = None,
@@ -119,6 +151,10 @@ def prepare(
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
+    try:
+        cube = ragged_policy(cube, cfg.data.ragged, markets)
+    except DataError as exc:  # recorded like a QA failure: qa.parquet and a failed manifest
+        raise QAFailed(qa.findings, str(exc)) from None
     events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
     cube, record = clean(
         cube,

@@ -10,6 +10,7 @@ import pandas as pd
 from fcast.config import RunConfig
 from fcast.core.label import label
 from fcast.core.select import select
+from fcast.core.series import lags
 from fcast.core.space import load_space, models_of
 from fcast.core.tune import tune
 from fcast.data import season_length
@@ -92,7 +93,11 @@ def run_tuning(
         scope,
         cluster=cluster_info(client),
         resumed=resumed,
-        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
+        cv={
+            "cutoffs": [str(c)[:10] for c in labels.cutoff.values],
+            "holdout_start": holdout_start,
+            "shifted": shifted_markets(prep.cube["y_clean"].sel(market=mature)),
+        },
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     store.write_text(
@@ -196,6 +201,11 @@ def run_tuning(
         )
         store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
+
+
+def shifted_markets(y: Any) -> dict[str, int]:
+    """Markets that end before the panel and by how many periods (their CV dates are that much earlier)."""
+    return {str(mk): int(k) for mk, k in zip(y["market"].values, lags(y), strict=True) if k}
 
 
 def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:

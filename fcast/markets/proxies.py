@@ -262,7 +262,10 @@ def _dataset(
     bounds: np.ndarray,
     levels: Sequence[int],
 ) -> xr.Dataset:
-    """yhat(market, time), bounds(market, time, quantile), family(market), as `fcast.core.apply.apply` has them."""
+    """yhat(market, time), bounds(market, time, quantile), family and origin(market), as `fcast.core.apply.apply` has them.
+
+    The origin of a proxy forecast is the panel's last period, the one its dates follow.
+    """
     return xr.Dataset(
         {
             "yhat": (("market", "time"), yhat),
@@ -273,8 +276,9 @@ def _dataset(
             "market": np.array(targets, dtype=str),
             "time": dates,
             "quantile": quantiles(levels),
+            "origin": ("market", np.full(len(targets), (dates[0] - dates.freq).to_datetime64())),
         },
-        attrs={"levels": json.dumps(list(levels))},
+        attrs={"levels": json.dumps(list(levels)), "horizon": len(dates)},
     )
 
 

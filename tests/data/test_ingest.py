@@ -482,3 +482,16 @@ def test_infinite_values_are_an_error(actuals, value):
     df.loc[(df["market"] == "NO") & (df["date"] == START), "users"] = value
     with pytest.raises(DataError, match=r"non-finite.*NO: 2024-01-01"):
         to_cube(df, "W-MON")
+
+
+def test_history_length_ends_at_the_market_own_last_observation():
+    """A market that stopped reporting has the history it observed, not up to the panel's end."""
+    y = xr.DataArray(
+        [[5.0, np.nan, np.nan, np.nan], [1.0, 2.0, 3.0, 4.0], [np.nan, 1.0, 2.0, np.nan]],
+        dims=("market", "time"),
+        coords={
+            "market": ["OLD", "A", "B"],
+            "time": pd.date_range("2024-01-01", periods=4, freq="W-MON"),
+        },
+    )
+    assert history_length(y).values.tolist() == [1, 4, 2]

@@ -40,6 +40,7 @@ COLUMNS = [
     "yhat_hi_95",
     "family",
     "segment",
+    "origin",
 ]
 
 
