@@ -240,22 +240,30 @@ def clean(
     season_length: int,
     **detect_kwargs: object,
 ) -> tuple[xr.Dataset, pd.DataFrame]:
-    """Cube with `y` and `y_clean` side by side, and the record of every window (flag `applied`)."""
+    """Cube with `y` and `y_clean` side by side, and the record of every window (flag `applied`).
+
+    Proposals with a `review` reason (recurring, an overlong zero run) are recorded, never removed.
+    """
     y = cube["y"]
     markets = y["market"].values.tolist()
     known = expand_events(events, markets).assign(source="known")
     proposals = detect(y, season_length, exclude=known, **detect_kwargs).assign(source="auto")
-    proposals["note"] = "detected automatically" + (
-        "" if auto else " (not removed: clean.auto is false)"
+    one_time = (proposals["review"] == "").to_numpy()
+    proposals["note"] = np.where(
+        one_time,
+        "detected automatically" + ("" if auto else " (not removed: clean.auto is false)"),
+        "detected automatically; not removed: " + proposals["review"].astype(str),
     )
+    removed = proposals[one_time] if auto else proposals.iloc[:0]
     applied = (
-        pd.concat([f for f in (known, proposals) if len(f)], ignore_index=True)
-        if auto and len(proposals)
+        pd.concat([f for f in (known, removed) if len(f)], ignore_index=True)
+        if len(removed)
         else known
     )
     y_clean, record = remove(y, applied, season_length, **_removal_kwargs(detect_kwargs))
-    if not auto and len(proposals):
-        skipped = proposals.assign(
+    skipped = proposals[~one_time] if auto else proposals
+    if len(skipped):
+        skipped = skipped.assign(
             applied=False, mean_before=np.nan, mean_after=np.nan, change_pct=np.nan
         )
         record = pd.concat(
