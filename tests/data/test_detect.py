@@ -114,3 +114,21 @@ def test_zero_runs_at_the_edges_and_recurring_shutdowns_are_not_removed():
     found = detect(series_cube(shutdown)["y"], M)
     assert (found["kind"] == "zero").all() and len(found) >= 5
     assert found["review"].str.contains("recurs").all()
+
+
+def swedish_christmas_users() -> np.ndarray:
+    """The undisrupted series with a 40% dip in every week holding a Swedish December public holiday."""
+    import holidays
+
+    days = [pd.Timestamp(d) for d in holidays.country_holidays("SE", years=range(2019, 2026))]
+    december = [d for d in days if d.month == 12]
+    hit = np.array([any(t <= d < t + pd.Timedelta(days=7) for d in december) for t in DATES])
+    return undisrupted() * np.where(hit, 0.6, 1.0)
+
+
+def test_a_market_that_names_its_country_gets_its_holidays_in_cleaning():
+    """Nordics-North with country SE: Christmas weeks are holidays of the baseline, nothing is proposed."""
+    y = series_cube(swedish_christmas_users())["y"]
+    assert detect(y, M, countries={MARKET: "SE"}).empty
+    without = detect(y, M)  # no calendar: the dips are found, but recur, so only for review
+    assert len(without) >= 4 and without["review"].str.contains("recurs").all()
