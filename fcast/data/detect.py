@@ -249,6 +249,7 @@ def _detect_market(
     opts: dict,
 ) -> list[dict]:
     """Proposals of one market's observed span: zero runs first, then the z-score runs around them."""
+    known = window_mask(times, exclude, market)
     runs = zero_runs(values, opts["season_length"], opts["near_zero"])
     zeros = np.zeros(len(values), dtype=bool)
     for a, b in runs:
@@ -258,11 +259,12 @@ def _detect_market(
         times,
         opts["season_length"],
         calendar_of(market, opts["use_holidays"], opts["countries"]),
-        window_mask(times, exclude, market) | zeros,
+        known | zeros,
         opts["knot_every"],
         opts["harmonics"],
     )
-    found = _zero_proposals(market, times, values, fit, z, runs, opts)
+    fresh = [(a, b) for a, b in runs if not known[a : b + 1].any()]  # known events are not proposed
+    found = _zero_proposals(market, times, values, fit, z, fresh, opts)
     for row in found:  # the zero runs and their neighbours are taken
         z = np.where((times >= row["start"]) & (times <= row["end"]), np.nan, z)
     with np.errstate(divide="ignore", invalid="ignore"):

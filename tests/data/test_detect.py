@@ -132,3 +132,20 @@ def test_a_market_that_names_its_country_gets_its_holidays_in_cleaning():
     assert detect(y, M, countries={MARKET: "SE"}).empty
     without = detect(y, M)  # no calendar: the dips are found, but recur, so only for review
     assert len(without) >= 4 and without["review"].str.contains("recurs").all()
+
+
+def test_a_known_zero_run_is_not_proposed_again():
+    """A strike listed in clean.events is removed once, as the known event."""
+    known = pd.DataFrame(
+        {
+            "market": [MARKET],
+            "start": [DATES[STRIKE.start]],
+            "end": [DATES[STRIKE.stop - 1]],
+            "kind": ["strike"],
+            "note": ["national strike"],
+        }
+    )
+    out, record = clean(series_cube(strike_users()), known, auto=True, season_length=M)
+    applied = record[record["applied"]]
+    assert applied[["kind", "source", "periods"]].values.tolist() == [["strike", "known", 7]]
+    assert (out["y_clean"].values[0][STRIKE] > 1000).all()
