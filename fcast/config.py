@@ -127,6 +127,18 @@ class CleanConfig(_Strict):
         None, description="YAML of known disruptions: events: [{market, start, end, kind, note}]"
     )
     auto: bool = Field(False, description="also remove automatically detected disruptions")
+    near_zero: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="a period at or below this share of the local level is near zero (zero runs)",
+    )
+    max_zero_periods: int | None = Field(
+        None,
+        ge=1,
+        description="longest zero run removed automatically (longer: proposed for review); "
+        "default a quarter season (weekly: 13)",
+    )
 
 
 class CustomModelConfig(_Strict):
@@ -155,7 +167,8 @@ class HolidaysConfig(_Strict):
         None, description="YAML of custom event calendars: events: {name: [date or range]}"
     )
     country: dict[str, str] = Field(
-        default_factory=dict, description="market code -> holidays country code"
+        default_factory=dict,
+        description="market code -> holidays country code (wins over the markets table's country column)",
     )
 
 

@@ -32,7 +32,7 @@ from fcast.data.baseline import (
     observed_span,
     window_mask,
 )
-from fcast.data.detect import PROPOSAL_COLUMNS, detect
+from fcast.data.detect import NEAR_ZERO, PROPOSAL_COLUMNS, detect, zero_runs
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors
 
@@ -142,10 +142,17 @@ def _replace_market(
     country: str | None,
     knot_every: int,
     harmonics: int,
+    near_zero: float = NEAR_ZERO,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One market's series with its windows replaced by the baseline fitted without them, and what changed."""
+    """One market's series with its windows replaced by the baseline fitted without them, and what changed.
+
+    Zero runs that are not removed (for review) are left out of the fit too, as in detection.
+    """
     excluded = window_mask(times, windows, windows["market"].iloc[0])
-    fit, _ = fit_baseline(values, times, season_length, country, excluded, knot_every, harmonics)
+    unfitted = excluded.copy()
+    for a, b in zero_runs(values, season_length, near_zero):
+        unfitted[a : b + 1] = True
+    fit, _ = fit_baseline(values, times, season_length, country, unfitted, knot_every, harmonics)
     replaced = excluded & np.isfinite(values) & np.isfinite(fit)
     out = values.copy()
     out[replaced] = np.exp(fit[replaced])
@@ -198,6 +205,7 @@ def remove(
     countries: dict[str, str] | None = None,
     knot_every: int | None = None,
     harmonics: int = 6,
+    near_zero: float = NEAR_ZERO,
 ) -> tuple[xr.DataArray, pd.DataFrame]:
     """Replace each window (market, start, end, ...) by a counterfactual; return y_clean and the record."""
     knot_every = knot_every or default_knot_every(season_length)
@@ -219,6 +227,7 @@ def remove(
             calendar_of(market, use_holidays, countries),
             knot_every,
             harmonics,
+            near_zero,
         )
         full = values.copy()
         full[span] = new
@@ -240,22 +249,30 @@ def clean(
     season_length: int,
     **detect_kwargs: object,
 ) -> tuple[xr.Dataset, pd.DataFrame]:
-    """Cube with `y` and `y_clean` side by side, and the record of every window (flag `applied`)."""
+    """Cube with `y` and `y_clean` side by side, and the record of every window (flag `applied`).
+
+    Proposals with a `review` reason (recurring, an overlong zero run) are recorded, never removed.
+    """
     y = cube["y"]
     markets = y["market"].values.tolist()
     known = expand_events(events, markets).assign(source="known")
     proposals = detect(y, season_length, exclude=known, **detect_kwargs).assign(source="auto")
-    proposals["note"] = "detected automatically" + (
-        "" if auto else " (not removed: clean.auto is false)"
+    one_time = (proposals["review"] == "").to_numpy()
+    proposals["note"] = np.where(
+        one_time,
+        "detected automatically" + ("" if auto else " (not removed: clean.auto is false)"),
+        "detected automatically; not removed: " + proposals["review"].astype(str),
     )
+    removed = proposals[one_time] if auto else proposals.iloc[:0]
     applied = (
-        pd.concat([f for f in (known, proposals) if len(f)], ignore_index=True)
-        if auto and len(proposals)
+        pd.concat([f for f in (known, removed) if len(f)], ignore_index=True)
+        if len(removed)
         else known
     )
     y_clean, record = remove(y, applied, season_length, **_removal_kwargs(detect_kwargs))
-    if not auto and len(proposals):
-        skipped = proposals.assign(
+    skipped = proposals[~one_time] if auto else proposals
+    if len(skipped):
+        skipped = skipped.assign(
             applied=False, mean_before=np.nan, mean_after=np.nan, change_pct=np.nan
         )
         record = pd.concat(
@@ -265,11 +282,11 @@ def clean(
 
 
 def _removal_kwargs(kwargs: dict[str, object]) -> dict[str, object]:
-    """The detection settings that removal shares (holidays, knots, harmonics)."""
+    """The detection settings that removal shares (holidays, knots, harmonics, near zero)."""
     return {
         k: v
         for k, v in kwargs.items()
-        if k in ("use_holidays", "countries", "knot_every", "harmonics")
+        if k in ("use_holidays", "countries", "knot_every", "harmonics", "near_zero")
     }
 
 

@@ -22,6 +22,7 @@ from fcast.jobs.manifest import (
 from fcast.jobs.prepare import (
     Prepared,
     known_markets,
+    run_countries,
 )
 from fcast.markets.adjustments import (
     Adjustment,
@@ -145,7 +146,7 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         lead=h.lead,
         lag=h.lag,
         events=load_event_calendars(h.events) if h.events else None,
-        country=h.country,
+        country=run_countries(cfg),
     )
 
 

@@ -14,7 +14,7 @@ from fcast.data import restrict, season_length
 from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
-from fcast.data.segment import read_markets, segment
+from fcast.data.segment import countries_of, read_markets, segment
 from fcast.errors import DataError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
@@ -60,14 +60,25 @@ class QAFailed(DataError):
         self.findings = findings
 
 
+def run_countries(cfg: RunConfig, table: pd.DataFrame | None = None) -> dict[str, str]:
+    """market -> holidays country: the markets table's `country` column, then `holidays.country` (which wins)."""
+    if table is None and cfg.data.markets:
+        table = read_markets(cfg.data.markets)
+    return {**countries_of(table), **cfg.holidays.country}
+
+
 def run_input_qa(
     cfg: RunConfig,
     markets: list[str] | None = None,
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    countries: dict[str, str] | None = None,
 ) -> QAResult:
-    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
+    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count.
+
+    `countries`: the run's market -> country mapping (default `run_countries`).
+    """
     table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
     if as_of is not None and "date" in table.columns:
         try:
@@ -87,6 +98,7 @@ def run_input_qa(
         min_history=min_history(cfg),
         as_of=pd.Timestamp(as_of) if as_of else None,
         previous_markets=previous_markets,
+        countries=run_countries(cfg) if countries is None else countries,
     )
     return result
 
@@ -141,7 +153,9 @@ def prepare(
 ) -> Prepared:
     """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
     raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
-    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
+    table = read_markets(cfg.data.markets) if cfg.data.markets else None
+    countries = run_countries(cfg, table)
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, countries)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -161,9 +175,10 @@ def prepare(
         events,
         auto=cfg.clean.auto,
         season_length=season_length(cfg.data.freq),
-        countries=cfg.holidays.country or None,
+        countries=countries or None,
+        near_zero=cfg.clean.near_zero,
+        max_zero_periods=cfg.clean.max_zero_periods,
     )
-    table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
         cube,
         table,

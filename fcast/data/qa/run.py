@@ -102,11 +102,25 @@ def run_qa(
     as_of: pd.Timestamp | None = None,
     previous_markets: list[str] | None = None,
     checks: list[str] | None = None,
+    countries: dict[str, str] | None = None,
 ) -> QAResult:
-    """Run the registered checks on a raw actuals table and on the cube built from the rows that pass."""
+    """Run the registered checks on a raw actuals table and on the cube built from the rows that pass.
+
+    `countries`: market -> holidays country code, for markets whose code is not one.
+    """
     chosen = [CHECKS.get(c) for c in (checks or all_checks())]
     columns = [str(c) for c in table.columns]
-    inp = QAInput(pd.DataFrame(), value, freq, qa, min_history, as_of, previous_markets, columns)
+    inp = QAInput(
+        pd.DataFrame(),
+        value,
+        freq,
+        qa,
+        min_history,
+        as_of,
+        previous_markets,
+        columns,
+        countries=dict(countries or {}),
+    )
     rows = _run([CHECKS.get("columns")], inp)
     if rows:
         return QAResult(_frame(rows, qa.fail_on_warning), None, source)
