@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,totals]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
@@ -55,7 +55,7 @@ test-min: $(MIN_STAMP)
 # clusters/constraints.txt, the versions the image installs: everything in the project venv
 # (all extras, the tests passed with them), without the editable fcast itself
 constraints: setup
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,cloud]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,cloud,totals]'
 	{ echo "# Versions the image installs (clusters/kubernetes/Dockerfile): pip freeze of the project"; \
 	  echo "# venv with every extra, without fcast itself. Regenerate after changing dependencies"; \
 	  echo "# and passing make test: make constraints"; \
