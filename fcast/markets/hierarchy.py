@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
+from fcast.contract import MARKET_LEVEL
 from fcast.errors import ConfigError, DataError
 from fcast.options import Options
 
 #: the name and the level of the one series over all markets
 TOTAL = "TOTAL"
 TOTAL_LEVEL = "total"
-MARKET_LEVEL = "market"
 #: the reconciliation methods (fcast.markets.reconcile), bottom-up first (the default)
 Method = Literal["bottom_up", "top_down", "ols", "wls_struct", "mint_shrink"]
 METHODS: tuple[str, ...] = ("bottom_up", "top_down", "ols", "wls_struct", "mint_shrink")

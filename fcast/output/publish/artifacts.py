@@ -27,6 +27,9 @@ class RunArtifacts:
     cleaning: pd.DataFrame | None = None
     proxies: pd.DataFrame | None = None
     adjustments: pd.DataFrame | None = None
+    totals: pd.DataFrame | None = (
+        None  # the total and group rows (with `level`), if the run has them
+    )
 
     @property
     def value(self) -> str:

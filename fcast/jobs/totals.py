@@ -1,0 +1,69 @@
+"""The totals step of a job: the hierarchy of the run's markets, aggregate forecasts, reconciliation.
+
+`write_outputs` (fcast/jobs/outputs.py) calls `reconcile_table` on the markets' forecast
+before the business adjustments and `with_aggregates` after them; without `hierarchy:` in
+the config both hand the table back unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from fcast.config import RunConfig
+from fcast.contract import LEVEL_COLUMN, aggregate_rows, levels_in
+from fcast.data import season_length
+from fcast.jobs.prepare import Prepared
+from fcast.markets.hierarchy import Hierarchy, build_hierarchy
+from fcast.markets.totals import carry_adjustments, forecast_aggregates, history, reconciled_rows
+
+
+@dataclass
+class Totals:
+    """The run's hierarchy and its aggregate rows before business adjustments."""
+
+    hierarchy: Hierarchy
+    aggregates: pd.DataFrame
+
+
+def reconcile_table(
+    cfg: RunConfig, prep: Prepared, table: pd.DataFrame, client: Any = None
+) -> tuple[pd.DataFrame, Totals | None]:
+    """The market rows reconciled with the total and groups (`hierarchy:`), and those aggregate rows."""
+    h = cfg.hierarchy
+    if h is None or table.empty:
+        return table, None
+    markets = sorted(table["market"].astype(str).unique())
+    hier = build_hierarchy(prep.markets, h.groups, markets)
+    m = season_length(cfg.data.freq)
+    y = prep.cube["y_clean"]
+    agg = forecast_aggregates(hier, y, h, cfg.horizon, cfg.levels, cfg.data.freq, m, client)
+    rows, aggregates = reconciled_rows(hier, table, agg, history(hier, y), h.method, cfg.levels, m)
+    return rows, Totals(hier, aggregates)
+
+
+def with_aggregates(table: pd.DataFrame, totals: Totals | None) -> pd.DataFrame:
+    """The (adjusted) market rows followed by the aggregate rows carried along with the adjustments."""
+    if totals is None:
+        return table
+    agg = carry_adjustments(table, totals.aggregates, totals.hierarchy)
+    out = pd.concat([table, agg[[c for c in table.columns if c in agg]]], ignore_index=True)
+    return out[[c for c in out.columns if c != LEVEL_COLUMN] + [LEVEL_COLUMN]]
+
+
+def totals_lines(table: pd.DataFrame) -> list[str]:
+    """One console line per aggregate at the last forecast date: value and its widest interval."""
+    agg = aggregate_rows(table)
+    if agg.empty:
+        return []
+    last = agg[agg["date"] == agg["date"].max()]
+    lv = max(levels_in(list(agg.columns)), default=None)
+    out = []
+    for r in last.to_dict("records"):
+        band = f" ({lv}%: {r[f'yhat_lo_{lv}']:,.0f} to {r[f'yhat_hi_{lv}']:,.0f})" if lv else ""
+        out.append(
+            f"{r[LEVEL_COLUMN]} {r['market']} at {r['date']:%Y-%m-%d}: {r['yhat']:,.0f}{band}"
+        )
+    return out

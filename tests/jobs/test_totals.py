@@ -1,0 +1,105 @@
+"""Totals in the jobs: aggregate rows in forecast.parquet, coherent, moved by adjustments, in the insights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcast.contract import aggregate_rows, forecast_columns, market_rows
+from fcast.infra.store import Store
+from fcast.jobs.pipeline import run_tuning, run_weekly
+from fcast.jobs.publish import publish_run
+from tests.conftest import tiny_project
+
+pytest.importorskip("hierarchicalforecast")
+
+MARKETS = ("DK", "FI", "NO", "SE", "DE")
+REGION = {"DK": "Nordics", "FI": "Nordics", "NO": "Nordics", "SE": "Nordics", "DE": "Central"}
+PERIODS = 180
+LAST = pd.date_range("2021-01-04", periods=PERIODS, freq="W-MON")[-1]
+
+
+def _adjustment(folder) -> None:
+    """SE +20% over the first 4 weeks of the horizon."""
+    start, end = LAST + pd.Timedelta(weeks=1), LAST + pd.Timedelta(weeks=4)
+    (folder / "adj.yaml").write_text(
+        "adjustments:\n"
+        f"  - {{id: se-up, market: SE, start: {start:%Y-%m-%d}, end: {end:%Y-%m-%d}, "
+        "kind: multiplicative, value: 1.2, reason: campaign, author: ana, "
+        "created: '2026-11-18 09:30:00+00:00'}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory):
+    """A tuned project with regions and an SE adjustment, then its weekly run."""
+    folder = tmp_path_factory.mktemp("totals")
+    pd.DataFrame(
+        {"market": list(REGION), "launch_date": "2019-01-07", "region": list(REGION.values())}
+    ).to_csv(folder / "markets.csv", index=False)
+    _adjustment(folder)
+    cfg = tiny_project(
+        folder,
+        markets=MARKETS,
+        periods=PERIODS,
+        hierarchy={"groups": ["region"], "family": "ets", "params": {"spec": "AAN"}},
+        adjustments="adj.yaml",
+    )
+    cfg.data.markets = str(folder / "markets.csv")
+    run_tuning(cfg, progress=False)
+    return cfg, run_weekly(cfg, progress=False)
+
+
+def test_forecast_has_coherent_total_and_region_rows(weekly) -> None:
+    """forecast.parquet: market, region and total rows; markets sum to regions and regions to the total."""
+    cfg, result = weekly
+    table = Store(cfg.store).read_parquet("runs", result.run_id, "forecast.parquet")
+    assert set(forecast_columns(cfg.levels, adjusted=True, hierarchy=True)) <= set(table.columns)
+    assert table.columns[-1] == "level"
+    agg = aggregate_rows(table)
+    assert set(zip(agg["level"], agg["market"], strict=True)) == {
+        ("total", "TOTAL"),
+        ("region", "Nordics"),
+        ("region", "Central"),
+    }
+    markets = market_rows(table).assign(region=lambda d: d["market"].map(REGION))
+    by_region = markets.groupby(["region", "date"])["yhat"].sum()
+    regions = agg[agg["level"] == "region"].set_index(["market", "date"])["yhat"]
+    np.testing.assert_allclose(regions.sort_index(), by_region.sort_index(), atol=1e-6)
+    total = agg[agg["level"] == "total"].set_index("date")["yhat"]
+    np.testing.assert_allclose(total, markets.groupby("date")["yhat"].sum(), atol=1e-6)
+    for lv in cfg.levels:
+        assert (agg[f"yhat_lo_{lv}"] <= agg["yhat"]).all() and (
+            agg["yhat"] <= agg[f"yhat_hi_{lv}"]
+        ).all()
+    assert (agg["yhat_hi_95"] > agg["yhat_hi_80"]).all()
+    assert len(result.forecast) == len(markets)  # the job hands back the market rows
+
+
+def test_adjustment_moves_region_and_total(weekly) -> None:
+    """The SE adjustment moves Nordics and the total by the same amount, base values kept."""
+    cfg, result = weekly
+    table = Store(cfg.store).read_parquet("runs", result.run_id, "forecast.parquet")
+    se = market_rows(table).query("market == 'SE'").set_index("date")
+    moved = (se["yhat"] - se["yhat_base"]).loc[lambda s: s.abs() > 0]
+    assert len(moved) == 4
+    agg = aggregate_rows(table)
+    for name in ("TOTAL", "Nordics"):
+        rows = agg[agg["market"] == name].set_index("date")
+        np.testing.assert_allclose(
+            (rows["yhat"] - rows["yhat_base"]).loc[moved.index], moved, rtol=1e-9
+        )
+    central = agg[agg["market"] == "Central"]
+    np.testing.assert_allclose(central["yhat"], central["yhat_base"])
+
+
+def test_insights_lead_with_total_and_groups(weekly) -> None:
+    """insights.md: the total and each region with their bands, and the adjustments' part."""
+    cfg, result = weekly
+    text = publish_run(cfg.store, result.run_id, "v1", report=False).insights
+    section = text.split("## Total and groups")[1].split("\n## ")[0]
+    assert "80%:" in section and "95%:" in section
+    assert "- Nordics:" in section and "- Central:" in section
+    assert text.index("## Total and groups") < text.index("## Quality control")
+    assert "markets in" not in text or "5 markets" in text
