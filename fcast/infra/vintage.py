@@ -43,6 +43,7 @@ RUN_FILES = (
     "qc.parquet",
     "qa.parquet",
     "cleaning.parquet",
+    "hierarchy.parquet",
     "proxies.parquet",
     "adjustments.parquet",
     "insights.md",

@@ -24,7 +24,7 @@ from fcast.jobs.prepare import (
     Prepared,
     known_markets,
 )
-from fcast.jobs.totals import reconcile_table, totals_lines, with_aggregates
+from fcast.jobs.totals import membership, reconcile_table, totals_lines, with_aggregates
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
@@ -115,6 +115,8 @@ def write_outputs(
     full = with_aggregates(table, totals)  # aggregates follow their markets' adjustments
     table = market_rows(table)
     store.write_parquet(full, "runs", run_id, "forecast.parquet")
+    if totals is not None:
+        store.write_parquet(membership(totals), "runs", run_id, "hierarchy.parquet")
     store.write_parquet(
         adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
     )

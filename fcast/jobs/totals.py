@@ -53,6 +53,12 @@ def with_aggregates(table: pd.DataFrame, totals: Totals | None) -> pd.DataFrame:
     return out[[c for c in out.columns if c != LEVEL_COLUMN] + [LEVEL_COLUMN]]
 
 
+def membership(totals: Totals) -> pd.DataFrame:
+    """hierarchy.parquet: level, name, market, one row per market of each aggregate."""
+    agg = totals.hierarchy.aggregates().explode("markets").rename(columns={"markets": "market"})
+    return agg.reset_index(drop=True)
+
+
 def totals_lines(table: pd.DataFrame) -> list[str]:
     """One console line per aggregate at the last forecast date: value and its widest interval."""
     agg = aggregate_rows(table)

@@ -103,3 +103,29 @@ def test_insights_lead_with_total_and_groups(weekly) -> None:
     assert "- Nordics:" in section and "- Central:" in section
     assert text.index("## Total and groups") < text.index("## Quality control")
     assert "markets in" not in text or "5 markets" in text
+
+
+def test_report_shows_total_and_groups_first(weekly, tmp_path) -> None:
+    """The report's overview has the total's bands; the group figures come before the markets'."""
+    from fcast.jobs.publish import load_run
+    from fcast.output.report import build_report
+    from fcast.output.report.views import group_views, total_view
+
+    cfg, result = weekly
+    run = load_run(Store(cfg.store), result.run_id)
+    assert set(run.forecast["market"]) == set(MARKETS) and len(run.hierarchy) == 2 * len(MARKETS)
+    total = total_view(run, {})
+    assert "yhat_lo_95" in total.forecast and total.forecast["yhat_lo_95"].notna().all()
+    groups = group_views(run, {})
+    assert [(lv, v.market) for lv, v in groups] == [("region", "Nordics"), ("region", "Central")]
+    nordics = groups[0][1]
+    expected = (
+        run.actuals[run.actuals["market"] != "DE"]
+        .groupby("date")["y"]
+        .sum()
+        .tail(len(nordics.actuals))
+    )
+    np.testing.assert_allclose(nordics.actuals["y"], expected.to_numpy())
+    page = open(build_report(run, {}, tmp_path / "report", pngs=False), encoding="utf-8").read()
+    heads = [page.index(f"<h3>{t}</h3>") for t in ("Nordics (region)", "Central (region)", "DK")]
+    assert heads == sorted(heads)
