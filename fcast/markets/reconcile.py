@@ -11,7 +11,8 @@ The errors' correlation (and MinTrace's ``mint_shrink`` covariance) come from
 of actuals (the covariance estimators centre them). fcast's models do not keep in-sample fits, and those changes
 are what the models fail to foresee one step ahead, shared across markets where the markets
 move together. The base standard deviation of a series at each step is read from its own
-interval bounds (``(hi - lo) / 2z``, averaged over the levels).
+interval bounds (the half-width on the side nearer the forecast over z, averaged over the
+levels), so one exploding upper tail does not swamp the total's band.
 """
 
 from __future__ import annotations
@@ -36,12 +37,19 @@ class Reconciled:
     bounds: dict[str, np.ndarray]
 
 
-def sigma_from_bounds(bounds: dict[str, np.ndarray], levels: Sequence[int]) -> np.ndarray:
-    """The standard deviation a normal interval would have, from each level's width, averaged."""
-    widths = [
-        (bounds[f"hi-{lv}"] - bounds[f"lo-{lv}"]) / (2 * norm.ppf(0.5 + lv / 200)) for lv in levels
+def sigma_from_bounds(
+    yhat: np.ndarray, bounds: dict[str, np.ndarray], levels: Sequence[int]
+) -> np.ndarray:
+    """The standard deviation of a normal band, from each level's half-width on the side nearer yhat, averaged.
+
+    The nearer side: a log-scale model's or a new market's proxy band can have an upper tail
+    thousands of times the forecast, which would otherwise swamp the band of its group and total.
+    """
+    halves = [
+        np.minimum(yhat - bounds[f"lo-{lv}"], bounds[f"hi-{lv}"] - yhat) / norm.ppf(0.5 + lv / 200)
+        for lv in levels
     ]
-    return np.maximum(np.mean(widths, axis=0), 0.0)
+    return np.maximum(np.mean(halves, axis=0), 0.0)
 
 
 def proxy_residuals(history: np.ndarray, season_length: int) -> np.ndarray:
@@ -141,6 +149,6 @@ def reconcile(
         raise ValueError(f"expected {len(hier.names)} series, got {yhat.shape[0]}")
     P = projection(hier, method, yhat, history, season_length)
     mean = hier.S @ (P @ yhat)
-    sigmah = sigma_from_bounds(bounds, levels)
+    sigmah = sigma_from_bounds(yhat, bounds, levels)
     residuals = proxy_residuals(history, season_length)
     return Reconciled(mean, coherent_intervals(hier, P, yhat, sigmah, residuals, levels))

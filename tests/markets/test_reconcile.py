@@ -74,8 +74,10 @@ def test_helpers_known_answers() -> None:
     """sigma from a normal band is its sigma; proxy residuals are the last changes, gaps 0."""
     y = np.array([[10.0, 20.0]])
     np.testing.assert_allclose(
-        sigma_from_bounds(_bounds(y, np.array([[2.0, 3.0]])), (80, 95)), [[2.0, 3.0]]
+        sigma_from_bounds(y, _bounds(y, np.array([[2.0, 3.0]])), (80, 95)), [[2.0, 3.0]]
     )
+    skewed = {"lo-95": y - 1.96, "hi-95": y + 1000.0}  # a log-scale tail: the near side counts
+    np.testing.assert_allclose(sigma_from_bounds(y, skewed, (95,)), [[1.0, 1.0]], rtol=1e-3)
     hist = np.array([[np.nan] * 5 + [1.0, 2.0, 4.0, 7.0, 11.0]])
     res = proxy_residuals(hist, season_length=1)
     assert res.shape == (1, 8)
