@@ -340,7 +340,7 @@ def insights(
     )
     names = list(previous)
     out = _title(run, name) + _headline(run, comparison, names, meta or {})
-    out += totals_section(run, comparison, names)
+    out += totals_section(run, comparison, previous)
     out += _checkpoint_lines(comparison, names)
     if names:
         out += _change_section(run, previous, comparison, top, min_change)

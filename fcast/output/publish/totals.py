@@ -37,32 +37,66 @@ def _key_rows(
     if key is None or run.totals is None or run.totals.empty:
         return pd.DataFrame(), {}
     total = comparison[(comparison["market"] == TOTAL) & (comparison["checkpoint"] == key)]
+    if names and (total["vintage"] == names[0]).any():  # the change against the last vintage
+        total = total[total["vintage"] == names[0]]
     first = total.iloc[0].to_dict()
     rows = run.totals[pd.to_datetime(run.totals["date"]) == pd.Timestamp(first["date"])]
     return rows, first
 
 
-def _adjustment_line(total: dict[str, Any], first: dict[str, Any], names: list[str]) -> str:
+def _elsewhere(totals: pd.DataFrame) -> str:
+    """Where in the horizon the adjustments move the total most, or that they never do."""
+    rows = totals[totals[LEVEL_COLUMN] == TOTAL_LEVEL]
+    if "yhat_base" not in rows or rows["yhat_base"].isna().all():
+        return "No business adjustment changes the total."
+    moved = (rows["yhat"] - rows["yhat_base"]).fillna(0.0)
+    if moved.abs().max() < 0.5:
+        return "No business adjustment changes the total."
+    i = moved.abs().idxmax()
+    return (
+        "Business adjustments do not change the total at that date; they move it most in the "
+        f"{pd.Timestamp(rows.loc[i, 'date']):%Y-%m-%d} period, by {fmt_delta(float(moved[i]))}."
+    )
+
+
+def _adjustment_line(
+    totals: pd.DataFrame, total: dict[str, Any], first: dict[str, Any], before: float | None
+) -> str:
     """How much of the total, and of its change against the last vintage, the adjustments make."""
     base = total.get("yhat_base")
-    if base is None or (isinstance(base, float) and math.isnan(base)):
-        return "No business adjustment changes the total at that date."
+    if (
+        base is None
+        or (isinstance(base, float) and math.isnan(base))
+        or abs(total["yhat"] - base) < 0.5
+    ):
+        return _elsewhere(totals)
     part = float(total["yhat"] - base)
-    if abs(part) < 0.5:
-        return "No business adjustment changes the total at that date."
     text = f"Business adjustments make {fmt_delta(part)} of the total at that date"
     diff = first.get("diff")
-    if names and diff is not None and not math.isnan(diff) and abs(diff) >= 0.5:
+    if before is not None and diff is not None and not math.isnan(diff) and abs(diff) >= 0.5:
+        mine = part - before
         text += (
-            f"; of the change of {fmt_delta(diff)} against {names[0]}, "
-            f"{fmt_delta(part)} comes from adjustments and {fmt_delta(diff - part)} from the models"
-            " (if the last vintage had no adjustments)"
+            f"; of the change of {fmt_delta(diff)} against {first['vintage']}, "
+            f"{fmt_delta(mine)} comes from adjustments and {fmt_delta(diff - mine)} from the models"
         )
     return text + "."
 
 
-def totals_section(run: RunArtifacts, comparison: pd.DataFrame, names: list[str]) -> list[str]:
+def _adjusted_part(previous: pd.DataFrame | None, week: pd.Timestamp) -> float | None:
+    """How much the adjustments added to a vintage's total (sum over markets of yhat - yhat_base) in a week."""
+    if previous is None:
+        return None
+    rows = previous[pd.to_datetime(previous["date"]) == week]
+    if "yhat_base" not in rows:
+        return 0.0
+    return float((rows["yhat"] - rows["yhat_base"].fillna(rows["yhat"])).sum())
+
+
+def totals_section(
+    run: RunArtifacts, comparison: pd.DataFrame, previous: dict[str, pd.DataFrame]
+) -> list[str]:
     """Markdown lines: the reconciled total and groups with bands at the key checkpoint."""
+    names = list(previous)
     rows, first = _key_rows(run, comparison, names)
     if rows.empty:
         return []
@@ -82,5 +116,7 @@ def totals_section(run: RunArtifacts, comparison: pd.DataFrame, names: list[str]
             lines.append(
                 f"- {q(r['market'])}: {fmt_count(r['yhat'])} ({band(r, levels)}), {share:.0f}% of the total"
             )
-    lines.append(_adjustment_line(total, first, names))
+    last = previous.get(str(first.get("vintage"))) if names else None
+    before = _adjusted_part(last, pd.Timestamp(first["date"]))
+    lines.append(_adjustment_line(run.totals, total, first, before))
     return lines
