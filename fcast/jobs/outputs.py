@@ -24,7 +24,13 @@ from fcast.jobs.prepare import (
     Prepared,
     known_markets,
 )
-from fcast.jobs.totals import membership, reconcile_table, totals_lines, with_aggregates
+from fcast.jobs.totals import (
+    check_hierarchy,
+    membership,
+    reconcile_table,
+    totals_lines,
+    with_aggregates,
+)
 from fcast.markets.adjustments import (
     Adjustment,
     adjustments_table,
@@ -72,6 +78,7 @@ def business_input(cfg: RunConfig, prep: Prepared) -> BusinessInput:
     dates = horizon_dates(prep.cube.time.values[-1], cfg.horizon, cfg.data.freq)
     adjs = run_adjustments(cfg.adjustments, known_markets(prep), dates)
     forced = {m: cfg.custom[m] for m in prep.of("custom")}
+    check_hierarchy(cfg, prep)  # a market without a group value fails here, before compute
     return BusinessInput(adjs, custom_members(forced, season_length(cfg.data.freq)))
 
 

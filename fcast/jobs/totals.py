@@ -28,6 +28,14 @@ class Totals:
     aggregates: pd.DataFrame
 
 
+def check_hierarchy(cfg: RunConfig, prep: Prepared) -> None:
+    """Build the hierarchy of every market of the run once before compute: missing group values fail early."""
+    if cfg.hierarchy is not None:
+        build_hierarchy(
+            prep.markets, cfg.hierarchy.groups, prep.segments["market"].values.astype(str)
+        )
+
+
 def reconcile_table(
     cfg: RunConfig, prep: Prepared, table: pd.DataFrame, client: Any = None
 ) -> tuple[pd.DataFrame, Totals | None]:

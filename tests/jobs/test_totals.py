@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +128,21 @@ def test_report_shows_total_and_groups_first(weekly, tmp_path) -> None:
         .tail(len(nordics.actuals))
     )
     np.testing.assert_allclose(nordics.actuals["y"], expected.to_numpy())
-    page = open(build_report(run, {}, tmp_path / "report", pngs=False), encoding="utf-8").read()
+    page = Path(build_report(run, {}, tmp_path / "report", pngs=False)).read_text(encoding="utf-8")
     heads = [page.index(f"<h3>{t}</h3>") for t in ("Nordics (region)", "Central (region)", "DK")]
     assert heads == sorted(heads)
+
+
+def test_a_market_without_a_group_fails_before_compute(tmp_path) -> None:
+    """A market with no region in the markets table is a data error naming it, before any tuning."""
+    from fcast.errors import DataError
+
+    pd.DataFrame(
+        {"market": list(REGION), "launch_date": "2019-01-07", "region": ["N", "N", "N", "N", None]}
+    ).to_csv(tmp_path / "markets.csv", index=False)
+    cfg = tiny_project(tmp_path, markets=MARKETS, periods=PERIODS, hierarchy={"groups": ["region"]})
+    cfg.data.markets = str(tmp_path / "markets.csv")
+    with pytest.raises(DataError, match=r"\['DE'\]"):
+        run_tuning(cfg, progress=False)
+    runs = Store(cfg.store).runs()
+    assert not any(Path(cfg.store, "runs", r["run_id"], "tuning.zarr").exists() for r in runs)
