@@ -7,17 +7,30 @@ the config both hand the table back unchanged.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 from fcast.config import RunConfig
 from fcast.contract import LEVEL_COLUMN, aggregate_rows, levels_in
+from fcast.core.label import label
 from fcast.data import season_length
+from fcast.errors import DataError
 from fcast.jobs.prepare import Prepared
 from fcast.markets.hierarchy import Hierarchy, build_hierarchy
-from fcast.markets.totals import carry_adjustments, forecast_aggregates, history, reconciled_rows
+from fcast.markets.totals import (
+    carry_adjustments,
+    choose_method,
+    forecast_aggregates,
+    history,
+    reconciled_rows,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,8 +61,34 @@ def reconcile_table(
     m = season_length(cfg.data.freq)
     y = prep.cube["y_clean"]
     agg = forecast_aggregates(hier, y, h, cfg.horizon, cfg.levels, cfg.data.freq, m, client)
-    rows, aggregates = reconciled_rows(hier, table, agg, history(hier, y), h.method, cfg.levels, m)
+    hist = history(hier, y)
+    method = h.method if h.method != "auto" else auto_method(cfg, hier, hist, y, client)
+    rows, aggregates = reconciled_rows(hier, table, agg, hist, method, cfg.levels, m)
     return rows, Totals(hier, aggregates)
+
+
+def auto_method(
+    cfg: RunConfig, hier: Hierarchy, hist: np.ndarray, y: xr.DataArray, client: Any = None
+) -> str:
+    """`hierarchy.method: auto`: the method that forecast the total and groups best on the models' CV splits."""
+    h = cfg.hierarchy
+    assert h is not None
+    try:
+        splits = label(y["time"], cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout)
+    except DataError as exc:
+        log.warning(f"hierarchy.method auto: {exc}; using bottom_up")
+        return "bottom_up"
+    cutoffs = [int(c) for c in splits["train_stop"].values]
+    dates = pd.DatetimeIndex(y["time"].values)
+    m = season_length(cfg.data.freq)
+    best, scores = choose_method(
+        hier, hist, dates, cutoffs, cfg.cv_horizon, h, cfg.data.freq, m, client
+    )
+    ranked = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
+    log.info(
+        f"hierarchy.method auto: {best} (mean MASE of total and groups on the CV splits: {ranked})"
+    )
+    return best
 
 
 def with_aggregates(table: pd.DataFrame, totals: Totals | None) -> pd.DataFrame:

@@ -24,8 +24,9 @@ from fcast.options import Options
 #: the name and the level of the one series over all markets
 TOTAL = "TOTAL"
 TOTAL_LEVEL = "total"
-#: the reconciliation methods (fcast.markets.reconcile), bottom-up first (the default)
-Method = Literal["bottom_up", "top_down", "ols", "wls_struct", "mint_shrink"]
+#: the reconciliation methods (fcast.markets.reconcile), bottom-up first (the default);
+#: `auto` picks one by a backtest on the CV splits (fcast.markets.totals.choose_method)
+Method = Literal["bottom_up", "top_down", "ols", "wls_struct", "mint_shrink", "auto"]
 METHODS: tuple[str, ...] = ("bottom_up", "top_down", "ols", "wls_struct", "mint_shrink")
 
 
@@ -36,7 +37,8 @@ class HierarchyConfig(Options):
         default_factory=list, description="markets-table columns that group markets (e.g. region)"
     )
     method: Method = Field(
-        "bottom_up", description="reconciliation: bottom_up, top_down, ols, wls_struct, mint_shrink"
+        "bottom_up",
+        description="reconciliation: bottom_up, top_down, ols, wls_struct, mint_shrink, or auto (CV)",
     )
     family: str = Field("mstl", description="model family of the aggregate series' own forecast")
     params: dict = Field(

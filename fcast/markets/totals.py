@@ -25,10 +25,14 @@ import xarray as xr
 
 from fcast.contract import LEVEL_COLUMN, MARKET_LEVEL, bound_columns, levels_in, quantiles_of
 from fcast.core.apply import apply
+from fcast.core.metrics import mase_scale
 from fcast.core.models import Model
-from fcast.markets.hierarchy import Hierarchy, HierarchyConfig
+from fcast.errors import ConfigError
+from fcast.markets.hierarchy import METHODS, Hierarchy, HierarchyConfig
 from fcast.markets.reconcile import reconcile
 
+#: how much lower (relative) a method's CV loss must be than bottom-up's for `auto` to pick it
+MARGIN = 0.01
 #: the segment of the aggregate rows
 AGGREGATE_SEGMENT = "aggregate"
 
@@ -153,3 +157,57 @@ def carry_adjustments(
         out[col] = np.maximum(out[col].to_numpy() + d, 0.0)
     out["adjustment_id"] = pd.Series([None] * len(out), index=out.index, dtype=object)
     return out
+
+
+def choose_method(
+    hier: Hierarchy,
+    hist: np.ndarray,
+    dates: pd.DatetimeIndex,
+    cutoffs: Sequence[int],
+    horizon: int,
+    cfg: HierarchyConfig,
+    freq: str,
+    season_length: int,
+    client: Any = None,
+) -> tuple[str, dict[str, float]]:
+    """The method with the lowest mean MASE of the total and groups over the CV cutoffs, if it beats bottom-up by MARGIN.
+
+    At each cutoff (periods of training) every series, markets too, is forecast `horizon`
+    periods with the aggregates' model, then reconciled with each method; a method that
+    cannot reconcile this hierarchy (top-down on crossed groups) is left out.
+    """
+    keys = [f"s{i}" for i in range(hist.shape[0])]
+    model = Model.create(cfg.family, cfg.params, season_length)
+    k = hier.n_aggregates
+    losses: dict[str, list[float]] = {m: [] for m in METHODS}
+    for c in cutoffs:
+        train, test = hist[:, :c], hist[:, c : c + horizon]
+        y = xr.DataArray(train, dims=("market", "time"), coords={"market": keys, "time": dates[:c]})
+        fc = apply(
+            y,
+            {key: [(model, 1.0)] for key in keys},
+            test.shape[1],
+            (80,),
+            freq,
+            client,
+            season_length=season_length,
+        )
+        base = fc["yhat"].values
+        bounds = {
+            f"{s}-80": fc["bounds"].sel(quantile=q).values
+            for s, q in zip(("lo", "hi"), quantiles_of(80), strict=True)
+        }
+        scale = np.array([mase_scale(train[i], season_length) for i in range(k)])
+        for method in METHODS:
+            try:
+                mean = reconcile(hier, base, bounds, train, method, (80,), season_length).mean
+            except ConfigError:
+                losses[method].append(float("inf"))
+                continue
+            losses[method].append(
+                float(np.nanmean(np.mean(np.abs(mean[:k] - test[:k]), axis=1) / scale))
+            )
+    score = {m: float(np.mean(v)) for m, v in losses.items()}
+    best = min(METHODS, key=lambda m: score[m])
+    keep = score[best] >= (1 - MARGIN) * score["bottom_up"] - 1e-12  # noise is no reason to change
+    return ("bottom_up" if keep else best), score

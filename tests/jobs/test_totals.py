@@ -146,3 +146,21 @@ def test_a_market_without_a_group_fails_before_compute(tmp_path) -> None:
         run_tuning(cfg, progress=False)
     runs = Store(cfg.store).runs()
     assert not any(Path(cfg.store, "runs", r["run_id"], "tuning.zarr").exists() for r in runs)
+
+
+def test_auto_method_is_chosen_on_the_cv_splits(weekly, caplog) -> None:
+    """hierarchy.method auto: the job logs the CV scores and reconciles with the winner, coherently."""
+    import logging
+
+    cfg, _ = weekly
+    auto = cfg.model_copy(deep=True)
+    auto.hierarchy.method = "auto"
+    with caplog.at_level(logging.INFO, logger="fcast.jobs.totals"):
+        result = run_weekly(auto, progress=False)
+    line = next(r.message for r in caplog.records if "hierarchy.method auto" in r.message)
+    chosen = line.split("auto: ")[1].split(" ")[0]
+    table = Store(cfg.store).read_parquet("runs", result.run_id, "forecast.parquet")
+    agg = aggregate_rows(table)
+    assert agg["family"].str.startswith(f"{chosen}(").all()
+    total = agg[agg["level"] == "total"].set_index("date")["yhat"]
+    np.testing.assert_allclose(total, market_rows(table).groupby("date")["yhat"].sum(), atol=1e-6)
