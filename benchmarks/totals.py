@@ -13,7 +13,9 @@ Every series (markets and aggregates) gets the same model, the hierarchy default
 `fcast.core.apply.apply`; `direct` is the aggregates' own forecast, the other arms are
 `fcast.markets.reconcile.reconcile` with each method. Scores: MASE and sMAPE of the total
 and of each group level, MASE of the markets, and the share of test points inside the
-80% / 95% intervals (the markets' own bands moved with their reconciled means, as in the jobs). Writes benchmarks/results/totals.json.
+80% / 95% intervals (the markets' own bands moved with their reconciled means, as in the jobs).
+`auto` is `hierarchy.method: auto`: the method chosen on 3 rolling splits before the origin
+(step h/2, horizon h), scored at the origin. Writes benchmarks/results/totals.json.
 
     nice -n 10 python benchmarks/totals.py [--datasets sample tourism-quarterly]
 """
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 LEVELS = (80, 95)
-ARMS = ("direct", "bottom_up", "top_down", "ols", "wls_struct", "mint_shrink")
+ARMS = ("direct", "bottom_up", "top_down", "ols", "wls_struct", "mint_shrink", "auto")
 
 
 def base_forecasts(
@@ -83,6 +85,11 @@ def score_arm(
     return out
 
 
+def cv_cutoffs(n: int, splits: int, step: int, h: int) -> list[int]:
+    """Training lengths of rolling-origin splits ending at the origin (as fcast.core.label, no holdout)."""
+    return [n - h - step * (splits - 1 - k) for k in range(splits)]
+
+
 def run_origin(
     hier: Any, hist: np.ndarray, test: np.ndarray, dates: pd.DatetimeIndex, freq: str, m: int
 ) -> dict:
@@ -93,7 +100,7 @@ def run_origin(
     yhat, bounds = base_forecasts(hist, dates, h, freq, m)
     arms = {"direct": score_arm(hier, hist, test, yhat, bounds, m)}
     seconds = {}
-    for method in ARMS[1:]:
+    for method in ARMS[1:-1]:
         t0 = time.perf_counter()
         rec = reconcile(hier, yhat, bounds, hist, method, LEVELS, m)
         seconds[method] = round(time.perf_counter() - t0, 3)
@@ -104,7 +111,15 @@ def run_origin(
         for key, b in rec.bounds.items():
             bounds_out[key] = np.vstack([b[:k], bounds[key][k:] + rec.mean[k:] - yhat[k:]])
         arms[method] = score_arm(hier, hist, test, rec.mean, bounds_out, m)
-    return {"arms": arms, "reconcile_seconds": seconds}
+    from fcast.markets.hierarchy import HierarchyConfig
+    from fcast.markets.totals import choose_method
+
+    t0 = time.perf_counter()
+    cuts = cv_cutoffs(hist.shape[1], 3, max(h // 2, 1), h)
+    chosen, cv = choose_method(hier, hist, dates, cuts, h, HierarchyConfig(), freq, m)
+    arms["auto"] = arms[chosen]
+    seconds["auto"] = round(time.perf_counter() - t0, 3)
+    return {"arms": arms, "auto": {"chosen": chosen, "cv_mase": cv}, "reconcile_seconds": seconds}
 
 
 def sample_origins() -> list[dict]:
