@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving
+.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-totals
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,3 +93,8 @@ bench-halving: setup
 	$(BIN)/python benchmarks/halving.py
 	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly
 	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly --splits 3 --step 12
+
+# totals and groups: reconciled vs bottom-up vs direct on the sample and Tourism quarterly
+bench-totals: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench,totals]'
+	nice -n 10 $(BIN)/python benchmarks/totals.py
