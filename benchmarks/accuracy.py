@@ -572,17 +572,13 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     results = {}
     for name in names:
-<<<<<<< HEAD
-        results[name] = evaluate(name, limit, methods, progress=not args.quiet, variants=variants)
-=======
         if name == WEEKLY:
             results[name] = W.evaluate(
                 C.WORK / "accuracy" / WEEKLY, methods, progress=not args.quiet, quick=args.quick
             )
             results[name]["fcast"]["measured"] = date.today().isoformat()
         else:
-            results[name] = evaluate(name, limit, methods, progress=not args.quiet)
->>>>>>> weekly-accuracy
+            results[name] = evaluate(name, limit, methods, progress=not args.quiet, variants=variants)
         if out is not None:  # merge per data set, so partial runs keep the other data sets
             old = json.loads(out.read_text()) if out.exists() else {}
             old[name] = {**old.get(name, {}), **results[name]}

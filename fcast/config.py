@@ -22,6 +22,7 @@ from fcast.data.qa import QAConfig
 from fcast.errors import ConfigError
 from fcast.infra.cluster import ClusterConfig
 from fcast.infra.warehouse import SqlActuals, SqlSink, resolve_paths
+from fcast.markets.hierarchy import HierarchyConfig
 from fcast.markets.proxies import NewMarketsConfig
 from fcast.options import Options
 from fcast.output.qc import QCConfig
@@ -193,6 +194,9 @@ class RunConfig(_Strict):
     qa: QAConfig = QAConfig()
     clean: CleanConfig = CleanConfig()
     new_markets: NewMarketsConfig = NewMarketsConfig()
+    hierarchy: HierarchyConfig | None = Field(
+        None, description="totals and groups: reconciled forecasts of the total and groups"
+    )
     custom: dict[str, CustomModelConfig] = Field(
         default_factory=dict, description="market -> forced model"
     )

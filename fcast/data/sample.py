@@ -31,7 +31,7 @@ import pandas as pd
 
 from fcast.contract import bound_columns, levels_in
 from fcast.data.calendar import calendar
-from fcast.data.sample_markets import EMERGING_POOL, MATURE_POOL
+from fcast.data.sample_markets import EMERGING_POOL, MATURE_POOL, REGIONS
 
 # mature markets with a strong effect of moving holidays (only those selected are used)
 STRONG_HOLIDAY_MARKETS: tuple[str, ...] = ("DE", "BR", "ID", "SA", "TR", "KR", "VN", "IN")
@@ -57,7 +57,7 @@ class SampleData:
     """Observed sample data plus the ground truth used to generate it.
 
     actuals: market, date (Monday), users -- observed history up to ``end``.
-    markets: one row per market with launch_date, segment_hint and external features.
+    markets: one row per market with launch_date, segment_hint, region (continent) and external features.
     events: ground-truth one-time disruptions (market, start, end, kind, effect, note).
     truth: market, date, users_clean, users_signal, holiday_effect, trend, seasonal
         for the history and ``future_weeks`` weeks after ``end``.
@@ -94,6 +94,7 @@ def _features(seed: int, row: tuple[str, str, float, float, float, float]) -> di
     return {
         "market": code,
         "name": name,
+        "region": REGIONS[code],
         "population": int(round(pop_m * 1e6)),
         "gdp_per_capita": float(gdp_k * 1000.0),
         "internet_penetration": round(float(internet), 4),

@@ -26,6 +26,7 @@ import pandas as pd
 
 from fcast import names
 from fcast.atomic import create_in
+from fcast.contract import market_rows
 from fcast.errors import StoreError
 from fcast.infra.lock import pid_alive
 from fcast.infra.store import Store
@@ -42,6 +43,7 @@ RUN_FILES = (
     "qc.parquet",
     "qa.parquet",
     "cleaning.parquet",
+    "hierarchy.parquet",
     "proxies.parquet",
     "adjustments.parquet",
     "insights.md",
@@ -357,7 +359,7 @@ def _vintage_record(
 ) -> dict[str, Any]:
     """The vintage manifest of a run, before its file digests."""
     run = run_manifest(store, run_id)
-    forecast = store.read_parquet("runs", run_id, "forecast.parquet")
+    forecast = market_rows(store.read_parquet("runs", run_id, "forecast.parquet"))
     return {
         "name": name,
         "run_id": run_id,
@@ -390,10 +392,11 @@ def vintage_manifest(store: Store, name: str) -> dict[str, Any]:
     return store.read_json(OFFICIAL, name, MANIFEST)
 
 
-def read_vintage(store: Store, name: str) -> pd.DataFrame:
-    """The forecast table of a committed vintage."""
+def read_vintage(store: Store, name: str, aggregates: bool = False) -> pd.DataFrame:
+    """The forecast table of a committed vintage: its market rows, or with `aggregates` every row."""
     vintage_manifest(store, name)
-    return store.read_parquet(OFFICIAL, name, "forecast.parquet")
+    table = store.read_parquet(OFFICIAL, name, "forecast.parquet")
+    return table if aggregates else market_rows(table)
 
 
 def verify_vintage(store: Store, name: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from fcast.contract import aggregate_rows, market_rows
 from fcast.errors import FcastError
 from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
@@ -101,8 +102,9 @@ def load_run(
 ) -> RunArtifacts:
     """Read a run folder: manifest, forecast, actuals before the forecast, optional stage tables."""
     manifest = store.read_json("runs", run_id, "manifest.json")
-    forecast = store.read_parquet("runs", run_id, "forecast.parquet")
-    forecast["date"] = pd.to_datetime(forecast["date"])
+    full = store.read_parquet("runs", run_id, "forecast.parquet")
+    full["date"] = pd.to_datetime(full["date"])
+    forecast = market_rows(full)  # the total and group rows go to RunArtifacts.totals
     hist = actuals_frame(actuals) if actuals is not None else read_run_actuals(manifest)
     tables = {
         name: store.read_parquet("runs", run_id, f"{name}.parquet")
@@ -110,7 +112,7 @@ def load_run(
         if store.exists("runs", run_id, f"{name}.parquet")
     }
     hist = history_before(hist, forecast) if hist is not None else None
-    return RunArtifacts(run_id, manifest, forecast, hist, **tables)
+    return RunArtifacts(run_id, manifest, forecast, hist, totals=aggregate_rows(full), **tables)
 
 
 def read_previous(store: Store, n: int = COMPARED) -> Previous:

@@ -11,7 +11,7 @@ import xarray as xr
 from fcast.output.publish.comparison import period_name
 
 #: the stage tables a run folder may hold besides its forecast, by file stem
-OPTIONAL_TABLES = ("qc", "qa", "cleaning", "proxies", "adjustments")
+OPTIONAL_TABLES = ("qc", "qa", "cleaning", "proxies", "adjustments", "hierarchy")
 
 
 @dataclass
@@ -27,6 +27,8 @@ class RunArtifacts:
     cleaning: pd.DataFrame | None = None
     proxies: pd.DataFrame | None = None
     adjustments: pd.DataFrame | None = None
+    hierarchy: pd.DataFrame | None = None  # level, name, market: the markets of each aggregate
+    totals: pd.DataFrame | None = None  # the total and group rows (with `level`), if any
 
     @property
     def value(self) -> str:

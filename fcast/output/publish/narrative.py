@@ -33,6 +33,7 @@ from fcast.output.publish.formatting import (
     fmt_pct,
     vintage_ref,
 )
+from fcast.output.publish.totals import totals_section
 
 
 def _headline(
@@ -339,6 +340,7 @@ def insights(
     )
     names = list(previous)
     out = _title(run, name) + _headline(run, comparison, names, meta or {})
+    out += totals_section(run, comparison, previous)
     out += _checkpoint_lines(comparison, names)
     if names:
         out += _change_section(run, previous, comparison, top, min_change)
