@@ -313,7 +313,7 @@ def _mismatch(ds: xr.Dataset, expected: xr.Dataset) -> str | None:
     if dict(ds.sizes) != dict(expected.sizes):
         return f"it was started for another cube (sizes {dict(ds.sizes)}, expected {dict(expected.sizes)})"
     for name in expected.coords:
-        if name not in ds.coords or not ds[name].equals(expected[name]):
+        if name not in ds.coords or not ds[name].variable.equals(expected[name].variable):
             return f"it was started for another cube (coordinate {name!r} differs)"
     for key, value in expected.attrs.items():
         if ds.attrs.get(key) != value:
