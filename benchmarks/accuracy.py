@@ -143,7 +143,7 @@ def run_fcast(
             for k, v in cfg.model_dump(mode="json").items()
             if k in ("horizon", "cv", "select", "tune")
         }
-        | {"space": f"configs/spaces/{Path(cfg.space).name}"},
+        | {"space": f"fcast/spaces/{Path(cfg.space).name}"},
         "run_id": result.run_id,
     }
     return forecasts, {"wall_s": sw.timings["wall_s"], **info}

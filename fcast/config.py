@@ -136,7 +136,7 @@ class SearchConfig(_Strict):
 
 
 class HolidaysConfig(_Strict):
-    """Holiday features for families that take regressors (see configs/spaces/holidays.yaml)."""
+    """Holiday features for families that take regressors (see the built-in space `holidays`, fcast/spaces/holidays.yaml)."""
 
     lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
     lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
@@ -162,7 +162,10 @@ class RunConfig(_Strict):
     data: DataConfig
     horizon: int = Field(52, ge=1)
     cv: CVConfig = CVConfig()
-    space: str = "spaces/default.yaml"
+    space: str | None = Field(
+        None,
+        description="space YAML path, or a built-in name (weekly, monthly, ...); default: the built-in one for data.freq",
+    )
     tune: TuneConfig = TuneConfig()
     select: SelectConfig = SelectConfig()
     segments: SegmentsConfig = SegmentsConfig()
@@ -272,7 +275,6 @@ def parse_config(
         if cfg.publish.sql is not None:
             resolve_paths(cfg.publish.sql, base)
         cfg.data.markets = _resolve(cfg.data.markets, base)
-        cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
         cfg.clean.events = _resolve(cfg.clean.events, base)
         cfg.holidays.events = _resolve(cfg.holidays.events, base)
@@ -280,7 +282,19 @@ def parse_config(
         cfg.qc.totals = _resolve(cfg.qc.totals, base)
         if cfg.cluster.kubernetes:
             cfg.cluster.kubernetes.spec = _resolve(cfg.cluster.kubernetes.spec, base)  # type: ignore[assignment]
+    cfg.space = _space_file(cfg.space, cfg.data.freq, base)
     return cfg
+
+
+def _space_file(space: str | None, freq: str, base: Path | None) -> str:
+    """The space file a config uses: its path, a built-in name's file, or the default for `freq`."""
+    from fcast.core.space import builtin_space, default_space, is_space_name
+
+    if space is None:
+        return str(default_space(freq))
+    if is_space_name(space):
+        return str(builtin_space(space))
+    return space if base is None else str(_resolve(space, base))
 
 
 def load_config(path: str | Path) -> RunConfig:
