@@ -672,15 +672,20 @@ def validate_cmd(
     try:
         from fcast.data import season_length
         from fcast.jobs.adjust import load_adjustments
+        from fcast.jobs.inputs import check_actuals_header
         from fcast.markets.custom import custom_members
 
         custom_members(cfg.custom, season_length(cfg.data.freq))
         load_adjustments(cfg.adjustments)
+        unchecked = check_actuals_header(cfg)
     except FcastError as exc:
         _fail(exc)
+    if unchecked:
+        typer.echo(f"note: data header not checked: {unchecked}", err=True)
     families = sorted(set(hp["family"].values.tolist()))
     typer.echo(
-        f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})"
+        f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)}; "
+        f"space {Path(cfg.space).name})"
     )
 
 

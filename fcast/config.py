@@ -33,15 +33,48 @@ Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 _Strict = Options
 
 
+class ColumnsConfig(_Strict):
+    """Which of the data file's columns hold the market, the date and the value."""
+
+    market: str = Field("market", min_length=1, description="the file's market column")
+    date: str = Field("date", min_length=1, description="the file's date column")
+    value: str | None = Field(
+        None, min_length=1, description="the file's value column; default: data.value"
+    )
+
+
 class DataConfig(_Strict):
     """Where the actuals come from and how to read them."""
 
     actuals: str | SqlActuals = Field(
         description="file URL (CSV/Parquet) or {sql: {url, query | table, credentials}}"
     )
-    value: str = "users"
+    value: str = Field("users", description="name of the value (default: data.columns.value)")
     freq: str = "W-MON"
     markets: str | None = None
+    columns: ColumnsConfig = Field(
+        ColumnsConfig(),
+        description="the file's column names: {market: country, date: month, value: sessions}",
+    )
+
+    @model_validator(mode="after")
+    def _value_from_columns(self) -> DataConfig:
+        if self.columns.value and "value" not in self.model_fields_set:
+            self.value = self.columns.value  # the file's value column names the value
+        renamed = self.columns.model_dump(exclude_defaults=True)
+        if renamed and not isinstance(self.actuals, str):
+            raise ValueError(
+                "data.columns renames a file's columns; for a SQL source name them in the "
+                "query instead (SELECT country AS market, month AS date, ...)"
+            )
+        return self
+
+    @property
+    def column_map(self) -> dict[str, str] | None:
+        """`data.columns` as given (None when the file uses market, date and data.value)."""
+        given = self.columns.model_dump(exclude_none=True)
+        default = {"market": "market", "date": "date", "value": self.value}
+        return None if all(default[k] == v for k, v in given.items()) else given
 
     @field_validator("freq")
     @classmethod

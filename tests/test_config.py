@@ -278,6 +278,40 @@ def test_space_by_builtin_name_or_path(tmp_path):
         parse_config({"data": {"actuals": "a.csv", "freq": "h"}})
 
 
+def test_data_columns_map_the_files_columns_and_name_the_value():
+    cfg = parse_config(
+        {
+            "data": {
+                "actuals": "a.csv",
+                "freq": "MS",
+                "columns": {"market": "country", "date": "month", "value": "sessions"},
+            }
+        }
+    )
+    assert cfg.data.value == "sessions"  # the value is named after the file's column
+    assert cfg.data.column_map == {"market": "country", "date": "month", "value": "sessions"}
+    named = parse_config(
+        {"data": {"actuals": "a.csv", "value": "users", "columns": {"value": "n"}}}
+    )
+    assert named.data.value == "users" and named.data.column_map == {
+        "market": "market",
+        "date": "date",
+        "value": "n",
+    }
+    assert parse_config(minimal()).data.column_map is None
+    with pytest.raises(ConfigError, match="for a SQL source name them in the query"):
+        parse_config(
+            {
+                "data": {
+                    "actuals": {"sql": {"url": "sqlite://", "table": "t"}},
+                    "columns": {"date": "d"},
+                }
+            }
+        )
+    with pytest.raises(ConfigError, match=r"data.columns.day"):
+        parse_config({"data": {"actuals": "a.csv", "columns": {"day": "d"}}})
+
+
 def test_fingerprint_ignores_store_and_cluster():
     a = parse_config({**minimal(), "store": "./one"})
     b = parse_config({**minimal(), "store": "s3://other/store", "cluster": "tcp://h:8786"})

@@ -67,7 +67,11 @@ def run_input_qa(
     raw: pd.DataFrame | None = None,
 ) -> QAResult:
     """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
-    table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    table = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     if as_of is not None and "date" in table.columns:
         try:
             cut = pd.Timestamp(as_of)
@@ -108,7 +112,11 @@ def prepare(
     raw: pd.DataFrame | None = None,
 ) -> Prepared:
     """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
-    raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    raw = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:

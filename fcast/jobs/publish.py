@@ -85,7 +85,10 @@ def read_run_actuals(manifest: dict[str, Any]) -> pd.DataFrame | None:
         return None
     try:
         cube = load_actuals_source(
-            data["actuals"], value=data.get("value", "users"), freq=data.get("freq", "W-MON")
+            data["actuals"],
+            value=data.get("value", "users"),
+            freq=data.get("freq", "W-MON"),
+            columns=data.get("columns"),
         )
     except (FcastError, OSError, ValueError) as exc:
         warnings.warn(
