@@ -689,6 +689,36 @@ def validate_cmd(
     )
 
 
+@app.command("init")
+def init_cmd(
+    data: Annotated[str, typer.Argument(help="the actuals file (CSV or Parquet, any fsspec URL)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="config to write (never overwritten)")
+    ] = Path("fcast.yaml"),
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="pandas frequency (default: detected)")
+    ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="built-in space name or YAML path (default: per frequency)"),
+    ] = None,
+) -> None:
+    """Write a starter run config for a data file: detects its columns and frequency."""
+    from fcast.jobs.starter import write_starter
+
+    try:
+        found = write_starter(data, output, freq=freq, space=space)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(
+        f"wrote {output}: {found.markets} markets, {found.periods} {found.kind} periods "
+        f"(freq {found.freq}); columns market={found.market}, date={found.date}, "
+        f"value={found.value}; space {space or found.kind}"
+    )
+    c = "" if output == Path("fcast.yaml") else f" -c {output}"
+    typer.echo(f"\nnext: fcast validate{c}   then: fcast run tuning{c}")
+
+
 @app.command("demo")
 def demo_cmd(
     config: Annotated[Path, typer.Option("--config", "-c", help="demo config")] = DEMO_CONFIG,
