@@ -187,6 +187,11 @@ class PublishConfig(_Strict):
     sql: SqlSink | None = Field(
         None, description="also append the vintage to a SQL table ({} = the store's DuckDB)"
     )
+    headline: int | None = Field(
+        None,
+        ge=1,
+        description="periods ahead the headline looks: its last quarter end; default: the horizon",
+    )
 
 
 class RunConfig(_Strict):

@@ -21,6 +21,7 @@ from fcast.output.publish.comparison import (
     TOTAL,
     checkpoints,
     compare,
+    headline_checkpoint,
     key_checkpoint,
     movers,
     tracking,
@@ -40,7 +41,7 @@ def _headline(
 ) -> list[str]:
     """Title and the paragraph on the total."""
     total = comparison[comparison["market"] == TOTAL]
-    key = key_checkpoint(comparison, names[0] if names else None) or key_checkpoint(comparison)
+    key = headline_checkpoint(comparison, run.forecast["date"], run.headline_periods)
     if key is None:
         return [f"No quarter end falls within the forecast horizon of run {run.run_id}."]
     first = total[total["checkpoint"] == key].iloc[0]
