@@ -233,3 +233,14 @@ def test_headline_checkpoint_is_fixed_by_the_run_not_by_the_previous_vintage():
         "weekly-y", {"config": {"data": {"value": "users"}, "publish": {"headline": 20}}}, new, None
     )
     assert "Total users at end of Q1 2027" in insights(limited, {}, alone, name="v")
+
+
+def test_a_pre_launch_market_is_described_from_its_launch():
+    new = flat({**MATURE, "UZ": 3e4}, "2026-11-23", 30)
+    uz = new["market"] == "UZ"
+    new.loc[uz, "segment"] = "new"
+    new.loc[uz & (new["date"] < "2027-03-08"), "yhat"] = 0.0  # launches 2027-03-08
+    actuals = history(MATURE, "2024-01-01", "2026-11-16")
+    run = RunArtifacts("weekly-z", {"config": {"data": {"value": "users"}}}, new, actuals)
+    text = insights(run, {})
+    assert "**UZ** (pre-launch): from 30k in the week of 2027-03-08 (launch) to 30k by" in text
