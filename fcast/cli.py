@@ -558,7 +558,9 @@ def adjust_preview(
         rows = changes(preview(inputs.forecast, adj, saved))
     except FcastError as exc:
         _fail(exc)
-    typer.echo(rows.to_string(index=False))
+    from fcast.output.publish import human_numbers
+
+    typer.echo(human_numbers(rows).to_string(index=False))  # 1.43M, not 1.433076e+06
 
 
 @adjust_app.command("serve")

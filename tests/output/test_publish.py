@@ -13,6 +13,7 @@ from fcast.output.publish import (
     checkpoints,
     compare,
     headline_checkpoint,
+    human_numbers,
     insights,
     key_checkpoint,
     movers,
@@ -244,3 +245,12 @@ def test_a_pre_launch_market_is_described_from_its_launch():
     run = RunArtifacts("weekly-z", {"config": {"data": {"value": "users"}}}, new, actuals)
     text = insights(run, {})
     assert "**UZ** (pre-launch): from 30k in the week of 2027-03-08 (launch) to 30k by" in text
+
+
+def test_human_numbers_shortens_large_float_columns_only():
+    table = pd.DataFrame(
+        {"market": ["SE", "NO"], "yhat": [1_433_076.0, 845_300.0], "factor": [1.5, 0.25]}
+    )
+    out = human_numbers(table)
+    assert out["yhat"].tolist() == ["1.43M", "845k"]
+    assert out["factor"].tolist() == [1.5, 0.25] and table["yhat"].dtype.kind == "f"

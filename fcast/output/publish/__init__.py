@@ -25,7 +25,13 @@ from fcast.output.publish.comparison import (
     period_step,
     tracking,
 )
-from fcast.output.publish.formatting import adjustment_amount, fmt_count, fmt_delta, fmt_pct
+from fcast.output.publish.formatting import (
+    adjustment_amount,
+    fmt_count,
+    fmt_delta,
+    fmt_pct,
+    human_numbers,
+)
 from fcast.output.publish.narrative import insights
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "checkpoints",
     "compare",
     "fmt_count",
+    "human_numbers",
     "fmt_delta",
     "fmt_pct",
     "insights",
