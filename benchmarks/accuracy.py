@@ -267,7 +267,7 @@ def run_fcast(
             for k, v in cfg.model_dump(mode="json").items()
             if k in ("horizon", "cv", "select", "tune", "intervals")
         }
-        | {"space": f"configs/spaces/{Path(cfg.space).name}"},
+        | {"space": f"fcast/spaces/{Path(cfg.space).name}"},
         "run_id": result.run_id,
     }
     variant_arrays = {

@@ -5,11 +5,11 @@ The sample's mature markets (55 with the default seed), the next 52 weeks scored
 actuals (`actuals.parquet`):
 
 - `fcast`: what `make run` gives, i.e. `configs/demo.yaml` with the unedited default space
-  (`configs/spaces/default.yaml`): QA, cleaning, tuning on a 2-worker LocalCluster,
+  (`fcast/spaces/weekly.yaml`): QA, cleaning, tuning on a 2-worker LocalCluster,
   selection, refit. Business adjustments are not a forecasting method: the demo's are left
   out, so every market is scored on the models' forecast;
 - fcast variants on the same config: `fcast-classic` (the statsforecast-only space that was
-  the weekly default before `harmonic`, `configs/spaces/classic.yaml`) and, when Prophet
+  the weekly default before `harmonic`, `fcast/spaces/classic.yaml`) and, when Prophet
   is installed, `fcast-prophet` (the `prophet` family with fcast's holiday features,
   tuned over `changepoint_prior_scale`);
 - `Prophet`: what a user would loop over the markets: Prophet with yearly seasonality and
@@ -47,7 +47,7 @@ ENSEMBLES = {
     "ensemble": ("median", ["SeasonalNaive", "MSTL", "AutoTheta"]),
     "ensemble_all": ("mean", ["MSTL", "AutoETS", "AutoARIMA", "AutoTheta", "AutoCES"]),
 }
-VARIANTS = {"fcast": "default.yaml", "fcast-classic": "classic.yaml"}
+VARIANTS = {"fcast": "weekly.yaml", "fcast-classic": "classic.yaml"}
 PROPHET_SPACE = {
     "preprocess": {"log": [True]},
     "families": {
@@ -168,7 +168,7 @@ def run_fcast_variant(
             for k, v in cfg.model_dump(mode="json").items()
             if k in ("horizon", "cv", "select", "tune")
         }
-        | {"space": f"configs/spaces/{Path(cfg.space).name}" if name in VARIANTS else str(space)},
+        | {"space": f"fcast/spaces/{Path(cfg.space).name}" if name in VARIANTS else str(space)},
         "run_id": result.run_id,
     }
     return mature, info

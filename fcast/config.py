@@ -34,13 +34,23 @@ Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 _Strict = Options
 
 
+class ColumnsConfig(_Strict):
+    """Which of the data file's columns hold the market, the date and the value."""
+
+    market: str = Field("market", min_length=1, description="the file's market column")
+    date: str = Field("date", min_length=1, description="the file's date column")
+    value: str | None = Field(
+        None, min_length=1, description="the file's value column; default: data.value"
+    )
+
+
 class DataConfig(_Strict):
     """Where the actuals come from and how to read them."""
 
     actuals: str | SqlActuals = Field(
         description="file URL (CSV/Parquet) or {sql: {url, query | table, credentials}}"
     )
-    value: str = "users"
+    value: str = Field("users", description="name of the value (default: data.columns.value)")
     freq: str = "W-MON"
     markets: str | None = None
     ragged: Literal["per_market", "align", "error"] = Field(
@@ -49,6 +59,29 @@ class DataConfig(_Strict):
         "cross-validated from its own last actual), align (every market cut at the earliest "
         "end) or error (refuse, naming them)",
     )
+    columns: ColumnsConfig = Field(
+        ColumnsConfig(),
+        description="the file's column names: {market: country, date: month, value: sessions}",
+    )
+
+    @model_validator(mode="after")
+    def _value_from_columns(self) -> DataConfig:
+        if self.columns.value and "value" not in self.model_fields_set:
+            self.value = self.columns.value  # the file's value column names the value
+        renamed = self.columns.model_dump(exclude_defaults=True)
+        if renamed and not isinstance(self.actuals, str):
+            raise ValueError(
+                "data.columns renames a file's columns; for a SQL source name them in the "
+                "query instead (SELECT country AS market, month AS date, ...)"
+            )
+        return self
+
+    @property
+    def column_map(self) -> dict[str, str] | None:
+        """`data.columns` as given (None when the file uses market, date and data.value)."""
+        given = self.columns.model_dump(exclude_none=True)
+        default = {"market": "market", "date": "date", "value": self.value}
+        return None if all(default[k] == v for k, v in given.items()) else given
 
     @field_validator("freq")
     @classmethod
@@ -160,7 +193,7 @@ class SearchConfig(_Strict):
 
 
 class HolidaysConfig(_Strict):
-    """Holiday features for families that take regressors (see configs/spaces/holidays.yaml)."""
+    """Holiday features for families that take regressors (see the built-in space `holidays`, fcast/spaces/holidays.yaml)."""
 
     lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
     lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
@@ -179,6 +212,11 @@ class PublishConfig(_Strict):
     sql: SqlSink | None = Field(
         None, description="also append the vintage to a SQL table ({} = the store's DuckDB)"
     )
+    headline: int | None = Field(
+        None,
+        ge=1,
+        description="periods ahead the headline looks: its last quarter end; default: the horizon",
+    )
 
 
 class RunConfig(_Strict):
@@ -187,7 +225,10 @@ class RunConfig(_Strict):
     data: DataConfig
     horizon: int = Field(52, ge=1)
     cv: CVConfig = CVConfig()
-    space: str = "spaces/default.yaml"
+    space: str | None = Field(
+        None,
+        description="space YAML path, or a built-in name (weekly, monthly, ...); default: the built-in one for data.freq",
+    )
     tune: TuneConfig = TuneConfig()
     select: SelectConfig = SelectConfig()
     segments: SegmentsConfig = SegmentsConfig()
@@ -333,7 +374,6 @@ def parse_config(
         if cfg.publish.sql is not None:
             resolve_paths(cfg.publish.sql, base)
         cfg.data.markets = _resolve(cfg.data.markets, base)
-        cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
         cfg.clean.events = _resolve(cfg.clean.events, base)
         cfg.holidays.events = _resolve(cfg.holidays.events, base)
@@ -341,7 +381,19 @@ def parse_config(
         cfg.qc.totals = _resolve(cfg.qc.totals, base)
         if cfg.cluster.kubernetes:
             cfg.cluster.kubernetes.spec = _resolve(cfg.cluster.kubernetes.spec, base)  # type: ignore[assignment]
+    cfg.space = _space_file(cfg.space, cfg.data.freq, base)
     return cfg
+
+
+def _space_file(space: str | None, freq: str, base: Path | None) -> str:
+    """The space file a config uses: its path, a built-in name's file, or the default for `freq`."""
+    from fcast.core.space import builtin_space, default_space, is_space_name
+
+    if space is None:
+        return str(default_space(freq))
+    if is_space_name(space):
+        return str(builtin_space(space))
+    return space if base is None else str(_resolve(space, base))
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from fcast.config import RunConfig, load_config, parse_config
+from fcast.core.space import BUILTIN
 from fcast.errors import ConfigError
 
 SMALL_SPACE = {"families": {"ets": {"spec": ["ANN", "AAdN"]}, "seasonal_naive": {}}}
@@ -138,7 +139,7 @@ def test_cluster_local_mapping():
 def test_repo_demo_config_loads():
     demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
     cfg = load_config(demo)
-    assert cfg.space == str(demo.parent / "spaces" / "default.yaml")
+    assert cfg.space == str(BUILTIN / "weekly.yaml")  # no `space:`: the weekly default
     assert cfg.cluster.local.workers == 2
     assert cfg.tune.block_markets == 6
 
@@ -263,6 +264,62 @@ def test_fingerprint_changes_with_cv_and_metric():
     base = parse_config(minimal()).fingerprint()
     assert parse_config({**minimal(), "cv": {"splits": 5}}).fingerprint() != base
     assert parse_config({**minimal(), "tune": {"metric": "mae"}}).fingerprint() != base
+
+
+@pytest.mark.parametrize(
+    ("freq", "name"), [("D", "daily"), ("W-MON", "weekly"), ("MS", "monthly"), ("QS", "quarterly")]
+)
+def test_space_is_optional_with_a_builtin_default_per_frequency(tmp_path, freq, name):
+    raw = {"data": {"actuals": "a.csv", "freq": freq}}
+    path = tmp_path / "fcast.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    assert cfg.space == str(BUILTIN / f"{name}.yaml")
+    assert load_config(path).fingerprint() == cfg.fingerprint()
+
+
+def test_space_by_builtin_name_or_path(tmp_path):
+    assert parse_config({**minimal(), "space": "holidays"}).space == str(BUILTIN / "holidays.yaml")
+    cfg = load_config(write_config(tmp_path, minimal()))  # a path relative to the config
+    assert cfg.space == str(tmp_path.resolve() / "spaces" / "s.yaml")
+    with pytest.raises(ConfigError, match="unknown built-in space 'nope'"):
+        parse_config({**minimal(), "space": "nope"})
+    with pytest.raises(ConfigError, match="no built-in default space for data.freq 'h'"):
+        parse_config({"data": {"actuals": "a.csv", "freq": "h"}})
+
+
+def test_data_columns_map_the_files_columns_and_name_the_value():
+    cfg = parse_config(
+        {
+            "data": {
+                "actuals": "a.csv",
+                "freq": "MS",
+                "columns": {"market": "country", "date": "month", "value": "sessions"},
+            }
+        }
+    )
+    assert cfg.data.value == "sessions"  # the value is named after the file's column
+    assert cfg.data.column_map == {"market": "country", "date": "month", "value": "sessions"}
+    named = parse_config(
+        {"data": {"actuals": "a.csv", "value": "users", "columns": {"value": "n"}}}
+    )
+    assert named.data.value == "users" and named.data.column_map == {
+        "market": "market",
+        "date": "date",
+        "value": "n",
+    }
+    assert parse_config(minimal()).data.column_map is None
+    with pytest.raises(ConfigError, match="for a SQL source name them in the query"):
+        parse_config(
+            {
+                "data": {
+                    "actuals": {"sql": {"url": "sqlite://", "table": "t"}},
+                    "columns": {"date": "d"},
+                }
+            }
+        )
+    with pytest.raises(ConfigError, match=r"data.columns.day"):
+        parse_config({"data": {"actuals": "a.csv", "columns": {"day": "d"}}})
 
 
 def test_fingerprint_ignores_store_and_cluster():

@@ -436,13 +436,25 @@ def list_vintages(store: Store) -> pd.DataFrame:
     return df.sort_values(["published", "name"], ignore_index=True)
 
 
+def period_name(when: pd.Timestamp, freq: str) -> str:
+    """The data's period holding `when`, as a vintage name: 2026-W47, 2026-11, 2026-Q4, 2026-11-23."""
+    kind = pd.tseries.frequencies.to_offset(freq).name.split("-")[0]
+    if kind in ("MS", "ME", "M"):
+        return f"{when:%Y-%m}"
+    if kind in ("QS", "QE", "Q"):
+        return f"{when.year}-Q{when.quarter}"
+    if kind in ("D", "B"):
+        return f"{when:%Y-%m-%d}"
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def default_name(store: Store, run_id: str) -> str:
-    """A free vintage name from the run's last week of actuals: 2026-W47, else 2026-W47-2, -3, ..."""
+    """A free vintage name from the run's last period of actuals (2026-W47 for weekly data,
+    2026-11 monthly, 2026-Q4 quarterly, 2026-11-23 daily), else with -2, -3, ..."""
     manifest = run_manifest(store, run_id)
-    year, week, _ = pd.Timestamp(
-        _data_end(manifest, store.read_parquet("runs", run_id, "forecast.parquet"))
-    ).isocalendar()
-    base = f"{year}-W{week:02d}"
+    end = pd.Timestamp(_data_end(manifest, store.read_parquet("runs", run_id, "forecast.parquet")))
+    base = period_name(end, manifest.get("config", {}).get("data", {}).get("freq", "W-MON"))
     taken = set(_entries(store))
     n = 2
     name = base

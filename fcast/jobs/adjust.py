@@ -194,7 +194,9 @@ def actuals_table(actuals: pd.DataFrame | xr.Dataset | xr.DataArray) -> pd.DataF
 def run_inputs(cfg: RunConfig) -> RunInputs:
     """The latest forecast in a config's store, its actuals, and every known market (actuals and markets table)."""
     run_id, forecast = latest_forecast(Store(cfg.store))
-    cube = load_actuals_source(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq)
+    cube = load_actuals_source(
+        cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq, columns=cfg.data.column_map
+    )
     markets = cube["market"].values.astype(str).tolist()
     if cfg.data.markets:
         markets += read_markets(cfg.data.markets)["market"].astype(str).tolist()

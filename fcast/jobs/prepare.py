@@ -79,7 +79,11 @@ def run_input_qa(
 
     `countries`: the run's market -> country mapping (default `run_countries`).
     """
-    table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    table = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     if as_of is not None and "date" in table.columns:
         try:
             cut = pd.Timestamp(as_of)
@@ -152,7 +156,11 @@ def prepare(
     raw: pd.DataFrame | None = None,
 ) -> Prepared:
     """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
-    raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    raw = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)
     qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, countries)

@@ -56,9 +56,8 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     scope = sorted(markets) if markets else ["*"]
-    raw = read_actuals_source(
-        cfg.data.actuals, cfg.data.value
-    )  # read once: a SQL source has no file to hash
+    # read once: a SQL source has no file to hash
+    raw = read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None

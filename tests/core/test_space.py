@@ -11,7 +11,11 @@ import yaml
 
 from fcast.core.models import Model
 from fcast.core.space import (
+    BUILTIN,
     SpaceSpec,
+    builtin_space,
+    builtin_spaces,
+    default_space,
     expand,
     load_space,
     models_of,
@@ -21,7 +25,7 @@ from fcast.core.space import (
 )
 from fcast.errors import ConfigError
 
-SPACES = Path(__file__).resolve().parents[2] / "configs" / "spaces"
+SPACES = Path(__file__).resolve().parents[2] / "fcast" / "spaces"
 
 FULL = {
     "preprocess": {"log": [False, True], "window": [None, 104]},
@@ -255,7 +259,7 @@ def test_load_space_missing_file(tmp_path):
 
 
 def test_default_space_loads_for_weekly():
-    hp = load_space(SPACES / "default.yaml", "W-MON")
+    hp = load_space(SPACES / "weekly.yaml", "W-MON")
     # harmonic regression on log users with every holiday group, three changepoint penalties
     assert hp.sizes["hp"] == 3
     models = models_of(hp, 52)
@@ -285,6 +289,30 @@ def test_small_space_loads_for_weekly(tmp_path):
     copy = tmp_path / "small.yaml"
     copy.write_text((SPACES / "small.yaml").read_text())
     xr.testing.assert_identical(load_space(str(copy), "W-MON"), hp)
+
+
+@pytest.mark.parametrize(
+    ("freq", "name", "season"),
+    [("D", "daily", 7), ("W-MON", "weekly", 52), ("MS", "monthly", 12), ("QS", "quarterly", 4)],
+)
+def test_a_builtin_default_space_per_frequency_loads_for_it(freq, name, season):
+    path = default_space(freq)
+    assert path == BUILTIN / f"{name}.yaml" and path.is_file()
+    hp = load_space(name, freq)  # by name, as `space: monthly` in a config
+    assert hp.sizes["hp"] > 1
+    assert len(models_of(hp, season)) == hp.sizes["hp"]
+
+
+def test_builtin_spaces_are_package_files():
+    assert BUILTIN.parent.name == "fcast"
+    assert {"daily", "weekly", "monthly", "quarterly", "holidays", "small"} <= set(builtin_spaces())
+
+
+def test_unknown_builtin_space_and_frequency_without_default_are_clear_errors():
+    with pytest.raises(ConfigError, match=r"unknown built-in space 'weekley'; built-in: classic, daily, "):
+        builtin_space("weekley")
+    with pytest.raises(ConfigError, match=r"no built-in default space for data.freq 'h'"):
+        default_space("h")
 
 
 def test_arima_label_from_space_is_in_p_d_q_order():

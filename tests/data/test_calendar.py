@@ -210,9 +210,9 @@ def test_space_validation_and_shipped_spaces():
         parse_space({"families": {"mstl": {"trend": "ets", "holidays": "all"}}}, W)
     with pytest.raises(ConfigError, match="no parameter 'holidays'"):
         parse_space({"families": {"theta": {"variant": "standard", "holidays": "all"}}}, W)
-    assert "holidays" not in load_space("configs/spaces/classic.yaml", W).coords
-    assert set(load_space("configs/spaces/default.yaml", W)["holidays"].values) == {"all"}
-    hp = load_space("configs/spaces/holidays.yaml", W)
+    assert "holidays" not in load_space("classic", W).coords
+    assert set(load_space("weekly", W)["holidays"].values) == {"all"}
+    hp = load_space("holidays", W)
     models = models_of(hp, 52)
     assert sum(m.uses_x for m in models) == 20 and len(models) == 44
 

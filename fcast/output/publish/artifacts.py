@@ -36,6 +36,12 @@ class RunArtifacts:
         return str(self.manifest.get("config", {}).get("data", {}).get("value", "users"))
 
     @property
+    def headline_periods(self) -> int | None:
+        """Periods ahead the headline looks (config `publish.headline`; None: the whole forecast)."""
+        value = self.manifest.get("config", {}).get("publish", {}).get("headline")
+        return int(value) if value else None
+
+    @property
     def unit(self) -> str:
         """What one period of the forecast is called: week, month, quarter, day or period."""
         return period_name(self.forecast["date"])

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from fcast.names import safe_name
-from fcast.output.publish import TOTAL, RunArtifacts, fmt_count, fmt_pct, key_checkpoint
+from fcast.output.publish import TOTAL, RunArtifacts, fmt_count, fmt_pct, headline_checkpoint
 from fcast.output.publish.formatting import vintage_ref
 from fcast.output.report.interactive import bokeh_figure, movers_figure
 from fcast.output.report.views import caption, group_views, market_order, market_view, total_view
@@ -81,9 +81,11 @@ def _table_row(
     return f"<tr><td>{link}</td><td>{html.escape(segment)}</td>{''.join(cells)}</tr>"
 
 
-def comparison_table(comparison: pd.DataFrame, forecast: pd.DataFrame, names: list[str]) -> str:
-    """An HTML table: per market the level at the key checkpoint, against each previous vintage, and growth."""
-    key = key_checkpoint(comparison, names[0] if names else None) or key_checkpoint(comparison)
+def comparison_table(
+    comparison: pd.DataFrame, forecast: pd.DataFrame, names: list[str], periods: int | None = None
+) -> str:
+    """An HTML table: per market the level at the headline checkpoint, against each previous vintage, and growth."""
+    key = headline_checkpoint(comparison, forecast["date"], periods)
     if key is None:
         return ""
     at = comparison[comparison["checkpoint"] == key]
@@ -193,7 +195,7 @@ def build_html(
             "meta": html.escape(_meta_line(run, names, meta or {})),
             "insights_html": markdown_html(_body(insights_text)),
             "has_movers": bool(names),
-            "table_html": comparison_table(comparison, run.forecast, names),
+            "table_html": comparison_table(comparison, run.forecast, names, run.headline_periods),
             "nav_html": " ".join(f"<a href='#{s['anchor']}'>{s['title']}</a>" for s in sections),
             "markets": sections,
         },
