@@ -96,12 +96,19 @@ def reference(tmp_path_factory) -> str:
 
 # --- (a) a worker dies -------------------------------------------------------------------
 
-# named in reverse, the market with the highest level (the last one made) is M00 and sorts
-# first; its first fit in the `once` hp claims the gate and blocks there, so block 0-4
-# (M00, M01 x once) is surely unfinished while the worker that claimed it runs it
+# named in reverse, the market with the highest level (the last one made) is M00, the only
+# one above 10800; its first fit in the `once` hp claims the gate and blocks there, so that
+# block (slow_block) is surely unfinished while the worker that claimed it runs it
 MARKETS_A = [f"M{11 - k:02d}" for k in range(12)]
 SPACE_A = {"families": {**SPACE["families"], "faulty": {"mode": ["once"], "above": [10800.0]}}}
-SLOW_BLOCK = "0-4"
+
+
+def slow_block(tuning_url: str) -> str:
+    """The name of the block holding M00 x the `once` hp, from a run's tuning cube (block_hps=1)."""
+    cube = xr.open_zarr(f"{tuning_url}/tuning.zarr")
+    market = cube.indexes["market"].get_loc("M00")
+    (hp,) = np.flatnonzero(cube["family"].values == "faulty")
+    return f"{market // 2}-{hp}"
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +181,7 @@ def test_a_worker_killed_mid_tuning_changes_nothing(tmp_path, reference_a):
     assert workers_left == 1
     lost = killer.in_flight - killer.written
     # the worker died holding the blocked block, unfinished ...
-    assert SLOW_BLOCK in lost, (killer.in_flight, killer.written)
+    assert slow_block(reference_a) in lost, (killer.in_flight, killer.written)
     assert set(blocks_written(tmp_path / "store")) >= lost  # ... which the other worker redid
     n_blocks = 6 * 5
     assert (
