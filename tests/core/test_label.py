@@ -66,3 +66,16 @@ def test_history_exactly_at_the_minimum_is_accepted():
     np.testing.assert_array_equal(lab["train_stop"].values, [3, 7, 11])
     with pytest.raises(DataError, match="need at least 22"):
         label(time[:21], splits=3, step=4, horizon=5, holdout=6, min_train=3)
+
+
+def test_valid_splits_at_exactly_min_train_is_valid():
+    """train_stop - first == min_train counts; one period less does not."""
+    import xarray as xr
+
+    labels = xr.Dataset({"train_stop": ("split", np.array([10, 11, 12]))})
+    first = xr.DataArray([2, 0], dims="market")
+    ok = valid_splits(labels, first, min_train=10)
+    assert ok.transpose("market", "split").values.tolist() == [
+        [False, False, True],
+        [True, True, True],
+    ]

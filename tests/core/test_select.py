@@ -279,3 +279,60 @@ def test_no_scored_market_gives_an_empty_table_with_the_columns():
     assert table.empty
     assert {"market", "hp", "weight", "cv_score", "family"} <= set(table.columns)
     assert table[table["weight"] > 0].empty
+
+
+# --- known answers for the small pieces (written to kill mutmut's survivors, docs/testing.md) ---
+
+
+def test_split_weights_default_is_linear_with_its_coords_and_name():
+    """3 splits by default: 1/6, 2/6, 3/6 over split 0..2, float, named weight."""
+    w = split_weights(3)
+    assert w.dims == ("split",) and w.name == "weight" and w.dtype == np.float64
+    assert w["split"].values.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(w.values, [1 / 6, 2 / 6, 3 / 6])
+    np.testing.assert_allclose(split_weights([4, 7], [1, 3]).values, [0.25, 0.75])
+    assert split_weights([4, 7], [1, 3])["split"].values.tolist() == [4, 7]
+    np.testing.assert_allclose(split_weights(2, [0, 2]).values, [0.0, 1.0])  # a zero is allowed
+    np.testing.assert_allclose(split_weights(2, [0.25, 0.25]).values, [0.5, 0.5])  # sum below 1
+    for bad in ([1, -1], [0, 0], [1, 2, 3]):
+        with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+            split_weights(2, bad)
+
+
+def test_score_by_hand_with_a_failed_cell_and_no_valid_split():
+    """Known weighted scores; a failed cell or a NaN error in a valid split gives NaN, named score."""
+    err = xr.DataArray(
+        np.array([[[2.0], [4.0]], [[1.0], [np.nan]]]).reshape(2, 2, 1, 1),
+        dims=("market", "split", "hp", "step"),
+        coords={"market": ["A", "B"], "split": [0, 1], "hp": [0]},
+    )
+    status = xr.DataArray(
+        np.array([[[OK], [OK]], [[OK], [OK]]], dtype="int8"),
+        dims=("market", "split", "hp"),
+        coords={"market": ["A", "B"], "split": [0, 1], "hp": [0]},
+    )
+    s = score(err, status, split_weights(2, [1, 3]), "mae")
+    assert s.name == "score"
+    assert s.sel(market="A").item() == pytest.approx(0.25 * 2 + 0.75 * 4)
+    assert np.isnan(s.sel(market="B").item())  # a NaN error in a valid split disqualifies
+    skipped = status.where(status.market != "B", SKIPPED).astype("int8")
+    s2 = score(err, skipped, split_weights(2, [1, 3]), "mae")
+    assert np.isnan(s2.sel(market="B").item())  # no valid split: no score (0/0 is not 0)
+    failed = status.copy()
+    failed.loc[{"market": "A", "split": 0}] = FAILED
+    assert np.isnan(score(err, failed, split_weights(2), "mae").sel(market="A").item())
+
+
+def test_top_hps_known_order_ties_and_missing():
+    """Best first, ties to the lower hp, NaN scores never ranked (-1), dims market x rank."""
+    s = xr.DataArray(
+        [[3.0, 1.0, 1.0, np.nan], [np.nan, np.nan, 2.0, np.nan]],
+        dims=("market", "hp"),
+        coords={"market": ["A", "B"], "hp": [10, 11, 12, 13]},
+    )
+    top = top_hps(s, 3)
+    assert top.dims == ("market", "rank") and top["rank"].values.tolist() == [1, 2, 3]
+    assert top["market"].values.tolist() == ["A", "B"]
+    assert top.values.tolist() == [[11, 12, 10], [12, -1, -1]]
+    # the same scores laid out hp-first give the same answer
+    assert top_hps(s.transpose("hp", "market"), 3).values.tolist() == top.values.tolist()
