@@ -308,9 +308,10 @@ def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
         f"256 in one chunk {one_chunk['peak'] / 1024:.0f}; working MiB {one['working'] / 1024:.1f}, "
         f"{many['working'] / 1024:.1f}, {one_chunk['working'] / 1024:.1f}"
     )
-    # yhat and error of all 256 markets x 16 hps x 4 splits x 52 steps, float64: what a worker
-    # holds at once if it sees the whole cube (one chunk), in KiB
+    # yhat and error of all 256 markets x 16 hps x 4 splits x 52 steps, float64, in KiB: what a
+    # worker holds at once when it sees the whole cube (measured: one chunk ~1.5x that, chunks
+    # of 8 ~0.3x, growing only with the per-task bookkeeping)
     whole = 2 * 256 * 16 * 4 * 52 * 8 // 1024
-    assert one_chunk["working"] > 0.5 * whole  # the measurement does see chunk size ...
-    assert many["working"] < 0.25 * whole  # ... and in chunks of 8 the worker never holds it
-    assert one["working"] < 0.25 * whole
+    assert one_chunk["working"] > whole  # the measurement does see chunk size ...
+    assert many["working"] < 0.5 * whole  # ... and in chunks of 8 the worker never holds it
+    assert one["working"] < 0.5 * whole
