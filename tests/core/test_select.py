@@ -14,6 +14,7 @@ from fcast.core.label import label
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
 from fcast.core.select import (
+    SELECTION_COLUMNS,
     choose,
     holdout_block,
     holdout_scores,
@@ -177,6 +178,16 @@ def test_unknown_combine_is_refused(small_cube):
 
 
 def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
+    check_select_end_to_end(small_cube, tmp_path, client2)
+
+
+def test_select_end_to_end_in_process(small_cube, tmp_path):
+    """The same checks without a cluster (the path `make mutate` exercises)."""
+    check_select_end_to_end(small_cube, tmp_path, None)
+
+
+def check_select_end_to_end(small_cube, tmp_path, client) -> None:  # noqa: ANN001
+    """Tune a small space, select the top 2 by CV with an 8-week holdout; scores by hand."""
     hp = parse_space(
         {
             "families": {
@@ -196,10 +207,10 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
         horizon=13,
         season_length=52,
         min_train=60,
-        client=client2,
+        client=client,
         progress=False,
     )
-    sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client2)
+    sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client)
     assert set(sel["market"]) == {"DK", "FI", "NO", "SE"}
     assert (sel.groupby("market")["weight"].sum() == 1).all()
     assert (sel.groupby("market").size() == 2).all()
@@ -211,6 +222,13 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
     # rank 1 has the lowest CV score among the market's rows
     first = sel[sel["rank"] == 1].set_index("market")["cv_score"]
     assert (first <= sel.groupby("market")["cv_score"].min() + 1e-12).all()
+    # "best": the member with the lower holdout score gets weight 1, and its score is the
+    # holdout window's MASE of a direct refit
+    for market, rows in sel.groupby("market"):
+        assert rows["holdout_score"].notna().all(), market
+        best = rows.loc[rows["holdout_score"].idxmin()]
+        assert best["weight"] == 1 and set(rows["combine"]) == {"best"}, market
+    assert list(sel.columns) == SELECTION_COLUMNS
 
 
 def test_a_late_starting_market_refits_from_its_first_observation():
