@@ -15,6 +15,7 @@ import pytest
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.infra.vintage import (
+    MANIFEST,
     MARKER,
     claim_vintage,
     clean_incomplete,
@@ -161,30 +162,29 @@ def test_a_publish_interrupted_at_any_step_leaves_no_vintage_that_looks_complete
     assert list_vintages(store)["name"].tolist() == ["v2"] and verify_vintage(store, "v2") == []
 
 
-#: a publisher process whose store blocks in its 3rd file write into official/v002, after
-#: v000 and v001 are complete: it says so (the `midway` file) and waits on a FIFO nobody opens
+#: a publisher process whose store blocks at the rename that would put v002's commit marker
+#: in place (its files and manifest all staged), after v000 and v001 are complete: it says so
+#: (the `midway` file) and waits on a FIFO nobody opens
 GATED_PUBLISHER = """
 import os, sys
 from fcast.infra.store import Store
 from fcast.infra.vintage import publish_vintage
 
-store, midway, fifo = Store(sys.argv[1]), sys.argv[2], sys.argv[3]
+store, midway, fifo, marker = Store(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 
 
 class GatedFS:
     def __init__(self, fs):
-        self.fs, self.writes = fs, 0
+        self.fs = fs
 
     def __getattr__(self, name):
         return getattr(self.fs, name)
 
-    def open(self, path, mode="rb", **kw):
-        if "w" in mode and "/official/v002/" in str(path):
-            self.writes += 1
-            if self.writes == 3:
-                open(midway, "w").close()
-                os.open(fifo, os.O_RDONLY)  # blocks: the test kills this process here
-        return self.fs.open(path, mode, **kw)
+    def mv(self, source, target, **kw):  # the rename that commits a file into place
+        if str(target).endswith("/official/v002/" + marker):
+            open(midway, "w").close()
+            os.open(fifo, os.O_RDONLY)  # blocks: the test kills this process here
+        return self.fs.mv(source, target, **kw)
 
 
 store.fs = GatedFS(store.fs)
@@ -202,7 +202,8 @@ def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vin
     midway, fifo = tmp_path / "midway", tmp_path / "gate"
     os.mkfifo(fifo)
     proc = subprocess.Popen(
-        [sys.executable, "-c", GATED_PUBLISHER, store.url, str(midway), str(fifo)], cwd=ROOT
+        [sys.executable, "-c", GATED_PUBLISHER, store.url, str(midway), str(fifo), MARKER],
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 240  # bounds a hang; the wait is for the state
@@ -213,10 +214,11 @@ def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vin
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    # killed with two files of v002 copied: that folder is incomplete, v000 and v001 are not
+    # killed with all of v002 staged but its marker: that folder is incomplete, v000 and v001 not
     assert incomplete_vintages(store) == ["v002"]
-    assert (Path(store.root) / "official" / "v002").exists()
-    assert not (Path(store.root) / "official" / "v002" / MARKER).exists()
+    v002 = Path(store.root) / "official" / "v002"
+    assert (v002 / MANIFEST).exists() and (v002 / "forecast.parquet").exists()
+    assert not (v002 / MARKER).exists()
     listing = list_vintages(store)
     assert listing["name"].tolist() == ["v000", "v001"]
     assert all(verify_vintage(store, n) == [] for n in listing["name"])
