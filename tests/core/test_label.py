@@ -79,3 +79,17 @@ def test_valid_splits_at_exactly_min_train_is_valid():
         [False, False, True],
         [True, True, True],
     ]
+
+
+def test_label_dims_coords_and_attrs():
+    """The labels' schema that tune, select and the cubes rely on."""
+    time = pd.date_range("2024-01-01", periods=100, freq="W-MON")
+    lab = label(time, splits=3, step=4, horizon=6, holdout=5, min_train=20)
+    assert lab["cutoff"].dims == lab["train_stop"].dims == lab["test_stop"].dims == ("split",)
+    assert lab["split"].values.tolist() == [0, 1, 2]
+    assert lab["time"].values.tolist() == time.values.tolist()
+    assert {k: lab.attrs[k] for k in ("horizon", "step", "holdout")} == {
+        "horizon": 6,
+        "step": 4,
+        "holdout": 5,
+    }
