@@ -17,7 +17,12 @@ def test_quantiles_of_known_levels():
 
 def test_bound_and_forecast_columns_in_the_contract_order():
     """lo before hi, level by level; key columns first, family and segment last."""
-    assert contract.bound_columns([80, 95]) == ["yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    assert contract.bound_columns([80, 95]) == [
+        "yhat_lo_80",
+        "yhat_hi_80",
+        "yhat_lo_95",
+        "yhat_hi_95",
+    ]
     assert contract.forecast_columns() == [
         "market",
         "date",
@@ -45,16 +50,27 @@ def test_bound_and_forecast_columns_in_the_contract_order():
 def test_levels_in_needs_both_bounds_and_a_number():
     """A level counts only with its lo and hi column; other yhat_lo_ names are ignored."""
     cols = ["yhat", "yhat_lo_95", "yhat_hi_95", "yhat_lo_80", "yhat_hi_80", "yhat_lo_50"]
-    assert contract.levels_in(cols + ["yhat_lo_x", "yhat_hi_x", "xyhat_lo_70", "yhat_hi_70"]) == [80, 95]
+    assert contract.levels_in(cols + ["yhat_lo_x", "yhat_hi_x", "xyhat_lo_70", "yhat_hi_70"]) == [
+        80,
+        95,
+    ]
     assert contract.levels_in(["yhat"]) == []
-    assert contract.value_columns(cols) == ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    assert contract.value_columns(cols) == [
+        "yhat",
+        "yhat_lo_80",
+        "yhat_hi_80",
+        "yhat_lo_95",
+        "yhat_hi_95",
+    ]
 
 
 def test_check_severity_passes_known_and_refuses_others():
     """Each known severity comes back as is; another is a ValueError listing the three."""
     for s in ("error", "warning", "info"):
         assert contract.check_severity(s) == s
-    with pytest.raises(ValueError, match=r"^severity must be one of error, warning, info, got 'fatal'$"):
+    with pytest.raises(
+        ValueError, match=r"^severity must be one of error, warning, info, got 'fatal'$"
+    ):
         contract.check_severity("fatal")
 
 
