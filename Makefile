@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-totals
+.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-totals mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,16 @@ image:
 	docker build -f clusters/kubernetes/Dockerfile --build-arg FCAST_IMAGE=$(IMAGE):$(IMAGE_TAG) -t $(IMAGE):$(IMAGE_TAG) .
 	docker push $(IMAGE):$(IMAGE_TAG)
 	$(PYTHON) clusters/pin_image.py "$$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' $(IMAGE):$(IMAGE_TAG) | grep -m1 '^$(IMAGE)@')"
+
+# Mutation testing of the core ([tool.mutmut] in pyproject.toml; docs/testing.md): on demand,
+# not part of `make test`. One worker, niced; results are cached in mutants/ (rm -rf mutants
+# for a fresh run). Prints killed/total and lists the survivors.
+MUTATE_CHILDREN ?= 1
+mutate: setup
+	OMP_NUM_THREADS=1 nice -n 15 $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN)
+	$(BIN)/mutmut export-cicd-stats
+	$(BIN)/mutmut results
+	$(BIN)/python ci/mutation_score.py mutants/mutmut-cicd-stats.json
 
 lint: setup
 	$(BIN)/ruff check fcast tests benchmarks

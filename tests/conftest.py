@@ -23,6 +23,29 @@ STRICT_SKIPS = os.environ.get("FCAST_STRICT_SKIPS") == "1" or os.environ.get("CI
 )
 
 
+CLUSTER_FIXTURES = frozenset({"client1", "client2"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--no-cluster`: leave out the tests that start a LocalCluster (`make mutate`)."""
+    parser.addoption(
+        "--no-cluster",
+        action="store_true",
+        help="deselect the tests that use a LocalCluster fixture (client1, client2)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `--no-cluster`, deselect every test that needs a LocalCluster fixture."""
+    if not config.getoption("--no-cluster"):
+        return
+    keep = [i for i in items if not CLUSTER_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    gone = [i for i in items if i not in keep]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = keep
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
     """In strict mode a skip is a failure that names the missing part."""

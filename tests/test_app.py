@@ -226,8 +226,8 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def wait_for(fn, what: str, timeout: float = 30.0):  # noqa: ANN001, ANN201
-    """Poll until fn() is truthy."""
+def wait_for(fn, what: str, timeout: float = 180.0):  # noqa: ANN001, ANN201
+    """Poll until fn() is truthy; `timeout` only bounds a hang (generous on a loaded machine)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = fn()

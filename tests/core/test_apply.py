@@ -11,7 +11,14 @@ import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive, Theta
 
 from fcast.contract import FALLBACK
-from fcast.core.apply import apply, combine_of, forecast_series, members_from_selection, to_table
+from fcast.core.apply import (
+    apply,
+    combine_of,
+    forecast_series,
+    members_from_selection,
+    pool,
+    to_table,
+)
 from fcast.core.models import Model
 
 COLUMNS = [
@@ -297,3 +304,30 @@ def test_a_market_that_ends_early_is_forecast_from_its_own_last_actual_known_ans
     np.testing.assert_allclose(fi_rows["yhat"], [11, 21, 31, 41, 11, 21], atol=1e-12)
     assert table.groupby("market").size().tolist() == [6, 6, 6]
     assert table[["yhat", "yhat_lo_80", "yhat_hi_80"]].notna().all().all()
+
+
+# --- known answers for the small pieces (written to kill mutmut's survivors, docs/testing.md) ---
+
+
+def test_pool_known_answers_for_each_combine():
+    """Default: the plain pointwise mean; weights re-normalised; median: the weighted median."""
+    a, b, c = np.array([1.0, 2.0]), np.array([3.0, 6.0]), np.array([8.0, 1.0])
+    np.testing.assert_allclose(pool([a, b]), [2.0, 4.0])
+    np.testing.assert_allclose(pool([a, b], "mean", [1, 3]), [2.5, 5.0])
+    np.testing.assert_allclose(pool([a, b, c], "median", [1, 1, 1]), [3.0, 2.0])
+    np.testing.assert_allclose(pool([a, b, c], "median", [100, 0, 0]), [1.0, 2.0])
+    with pytest.raises(ValueError):
+        pool([a, b], "mean", [1, 2, 3])  # one weight per member, never silently cut
+
+
+def test_to_table_default_segment_and_bounds_in_contract_order(small_cube):
+    """The table's columns and default segment, from a forecast without business input."""
+    sel = selection([("FI", "seasonal_naive", {}, 1.0)])
+    fc = apply(small_cube["y"].sel(market=["FI"]), members_from_selection(sel, 52), horizon=4)
+    table = to_table(fc)
+    assert len(table) == 4 and set(table["market"]) == {"FI"}
+    assert set(table["segment"]) == {"mature"}
+    assert list(table.columns[:7]) == [
+        "market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
+    ]  # fmt: skip
+    assert set(to_table(fc, segment="new")["segment"]) == {"new"}

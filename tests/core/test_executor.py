@@ -62,21 +62,21 @@ def never(tmp_path):
 
 def test_in_process_a_block_past_the_limit_gets_its_timed_out_output(never):
     blocks = [Block("fast", 0, (str(Path(never).parent), 1.0)), Block("stuck", 1, (never, 2.0))]
-    t0 = time.monotonic()
+    # the stuck block waits until the test ends, so returning at all means it was cut off; the
+    # limit is far above what the fast block needs on a loaded machine
     out = run_blocks(
         wait_for,
         blocks,
-        task_timeout=0.5,
+        task_timeout=5.0,
         timed_out=nan_for,
         commit=lambda key, value, t, late: (value, late),
     )
     assert out[0] == (1.0, False) and np.isnan(out[1][0]) and out[1][1] is True
-    assert time.monotonic() - t0 < 30
 
 
 def test_on_a_cluster_a_block_past_the_limit_gets_its_timed_out_output(never, client2):
     blocks = [Block("fast", 0, (str(Path(never).parent), 1.0)), Block("stuck", 1, (never, 2.0))]
-    out = run_blocks(wait_for, blocks, client=client2, task_timeout=0.5, timed_out=nan_for)
+    out = run_blocks(wait_for, blocks, client=client2, task_timeout=5.0, timed_out=nan_for)
     assert out[0] == 1.0 and np.isnan(out[1])
 
 

@@ -66,3 +66,30 @@ def test_history_exactly_at_the_minimum_is_accepted():
     np.testing.assert_array_equal(lab["train_stop"].values, [3, 7, 11])
     with pytest.raises(DataError, match="need at least 22"):
         label(time[:21], splits=3, step=4, horizon=5, holdout=6, min_train=3)
+
+
+def test_valid_splits_at_exactly_min_train_is_valid():
+    """train_stop - first == min_train counts; one period less does not."""
+    import xarray as xr
+
+    labels = xr.Dataset({"train_stop": ("split", np.array([10, 11, 12]))})
+    first = xr.DataArray([2, 0], dims="market")
+    ok = valid_splits(labels, first, min_train=10)
+    assert ok.transpose("market", "split").values.tolist() == [
+        [False, False, True],
+        [True, True, True],
+    ]
+
+
+def test_label_dims_coords_and_attrs():
+    """The labels' schema that tune, select and the cubes rely on."""
+    time = pd.date_range("2024-01-01", periods=100, freq="W-MON")
+    lab = label(time, splits=3, step=4, horizon=6, holdout=5, min_train=20)
+    assert lab["cutoff"].dims == lab["train_stop"].dims == lab["test_stop"].dims == ("split",)
+    assert lab["split"].values.tolist() == [0, 1, 2]
+    assert lab["time"].values.tolist() == time.values.tolist()
+    assert {k: lab.attrs[k] for k in ("horizon", "step", "holdout")} == {
+        "horizon": 6,
+        "step": 4,
+        "holdout": 5,
+    }

@@ -14,6 +14,7 @@ from fcast.core.label import label
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
 from fcast.core.select import (
+    SELECTION_COLUMNS,
     choose,
     holdout_block,
     holdout_scores,
@@ -177,6 +178,16 @@ def test_unknown_combine_is_refused(small_cube):
 
 
 def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
+    check_select_end_to_end(small_cube, tmp_path, client2)
+
+
+def test_select_end_to_end_in_process(small_cube, tmp_path):
+    """The same checks without a cluster (the path `make mutate` exercises)."""
+    check_select_end_to_end(small_cube, tmp_path, None)
+
+
+def check_select_end_to_end(small_cube, tmp_path, client) -> None:  # noqa: ANN001
+    """Tune a small space, select the top 2 by CV with an 8-week holdout; scores by hand."""
     hp = parse_space(
         {
             "families": {
@@ -196,10 +207,10 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
         horizon=13,
         season_length=52,
         min_train=60,
-        client=client2,
+        client=client,
         progress=False,
     )
-    sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client2)
+    sel = select(tuning, small_cube["y"], top=2, combine="best", holdout=8, client=client)
     assert set(sel["market"]) == {"DK", "FI", "NO", "SE"}
     assert (sel.groupby("market")["weight"].sum() == 1).all()
     assert (sel.groupby("market").size() == 2).all()
@@ -211,6 +222,13 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
     # rank 1 has the lowest CV score among the market's rows
     first = sel[sel["rank"] == 1].set_index("market")["cv_score"]
     assert (first <= sel.groupby("market")["cv_score"].min() + 1e-12).all()
+    # "best": the member with the lower holdout score gets weight 1, and its score is the
+    # holdout window's MASE of a direct refit
+    for market, rows in sel.groupby("market"):
+        assert rows["holdout_score"].notna().all(), market
+        best = rows.loc[rows["holdout_score"].idxmin()]
+        assert best["weight"] == 1 and set(rows["combine"]) == {"best"}, market
+    assert list(sel.columns) == SELECTION_COLUMNS
 
 
 def _weighting_cube() -> xr.Dataset:
@@ -363,3 +381,60 @@ def test_cv_residuals_follow_the_selection():
     np.testing.assert_allclose(res.values, np.full((1, 3, 2), 10.0 - 12.0))
     inv = select(tuning, y, top=3, combine="median", weights="equal", weighting="inverse_error")
     np.testing.assert_allclose(cv_residuals(tuning, inv).values, 0.0)
+
+
+# --- known answers for the small pieces (written to kill mutmut's survivors, docs/testing.md) ---
+
+
+def test_split_weights_default_is_linear_with_its_coords_and_name():
+    """3 splits by default: 1/6, 2/6, 3/6 over split 0..2, float, named weight."""
+    w = split_weights(3)
+    assert w.dims == ("split",) and w.name == "weight" and w.dtype == np.float64
+    assert w["split"].values.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(w.values, [1 / 6, 2 / 6, 3 / 6])
+    np.testing.assert_allclose(split_weights([4, 7], [1, 3]).values, [0.25, 0.75])
+    assert split_weights([4, 7], [1, 3])["split"].values.tolist() == [4, 7]
+    np.testing.assert_allclose(split_weights(2, [0, 2]).values, [0.0, 1.0])  # a zero is allowed
+    np.testing.assert_allclose(split_weights(2, [0.25, 0.25]).values, [0.5, 0.5])  # sum below 1
+    for bad in ([1, -1], [0, 0], [1, 2, 3]):
+        with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+            split_weights(2, bad)
+
+
+def test_score_by_hand_with_a_failed_cell_and_no_valid_split():
+    """Known weighted scores; a failed cell or a NaN error in a valid split gives NaN, named score."""
+    err = xr.DataArray(
+        np.array([[[2.0], [4.0]], [[1.0], [np.nan]]]).reshape(2, 2, 1, 1),
+        dims=("market", "split", "hp", "step"),
+        coords={"market": ["A", "B"], "split": [0, 1], "hp": [0]},
+    )
+    status = xr.DataArray(
+        np.array([[[OK], [OK]], [[OK], [OK]]], dtype="int8"),
+        dims=("market", "split", "hp"),
+        coords={"market": ["A", "B"], "split": [0, 1], "hp": [0]},
+    )
+    s = score(err, status, split_weights(2, [1, 3]), "mae")
+    assert s.name == "score"
+    assert s.sel(market="A").item() == pytest.approx(0.25 * 2 + 0.75 * 4)
+    assert np.isnan(s.sel(market="B").item())  # a NaN error in a valid split disqualifies
+    skipped = status.where(status.market != "B", SKIPPED).astype("int8")
+    s2 = score(err, skipped, split_weights(2, [1, 3]), "mae")
+    assert np.isnan(s2.sel(market="B").item())  # no valid split: no score (0/0 is not 0)
+    failed = status.copy()
+    failed.loc[{"market": "A", "split": 0}] = FAILED
+    assert np.isnan(score(err, failed, split_weights(2), "mae").sel(market="A").item())
+
+
+def test_top_hps_known_order_ties_and_missing():
+    """Best first, ties to the lower hp, NaN scores never ranked (-1), dims market x rank."""
+    s = xr.DataArray(
+        [[3.0, 1.0, 1.0, np.nan], [np.nan, np.nan, 2.0, np.nan]],
+        dims=("market", "hp"),
+        coords={"market": ["A", "B"], "hp": [10, 11, 12, 13]},
+    )
+    top = top_hps(s, 3)
+    assert top.dims == ("market", "rank") and top["rank"].values.tolist() == [1, 2, 3]
+    assert top["market"].values.tolist() == ["A", "B"]
+    assert top.values.tolist() == [[11, 12, 10], [12, -1, -1]]
+    # the same scores laid out hp-first give the same answer
+    assert top_hps(s.transpose("hp", "market"), 3).values.tolist() == top.values.tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,24 @@ def test_space_filling_is_seeded_and_covers_the_families():
     assert len(np.unique(a["hp"].values)) == 5
     assert set(a["family"].values) == {"ets", "theta", "seasonal_naive"}
     assert space_filling(hp, 50, seed=1).sizes["hp"] == hp.sizes["hp"]
+
+
+# --- known answers for the small pieces (written to kill mutmut's survivors, docs/testing.md) ---
+
+
+def test_grid_method_ignores_n_and_random_draws_without_replacement():
+    """`grid` keeps every hp whatever n; a random draw of all but one never repeats an hp."""
+    grid = parse_space({**FULL, "sample": {"method": "grid", "n": 3}}, "W-MON")
+    assert grid.sizes["hp"] == FULL_SIZE
+    almost = parse_space({**FULL, "sample": {"method": "random", "n": FULL_SIZE - 1}}, "W-MON")
+    assert len(set(almost["label"].values.tolist())) == FULL_SIZE - 1
+
+
+def test_the_space_is_kept_as_sorted_json_and_a_file_names_itself_in_errors(tmp_path):
+    """attrs['space'] is the raw space as sorted JSON; a bad file's error names the file."""
+    raw = {"families": {"seasonal_naive": {}}}
+    assert parse_space(raw, "W-MON").attrs["space"] == json.dumps(raw, sort_keys=True)
+    bad = tmp_path / "bad-space.yaml"
+    bad.write_text("families: {nonsense: {}}\n")
+    with pytest.raises(ConfigError, match="bad-space.yaml"):
+        load_space(bad, "W-MON")

@@ -197,14 +197,14 @@ def test_kubernetes_without_a_cluster_fails_cleanly_before_tuning(tmp_path):
 
 
 SIGTERM_SCRIPT = """
-import os, sys, time
+import os, sys, threading
 from fcast.infra.cluster import connect
 from fcast.config import ClusterConfig
 if __name__ == "__main__":
     try:
         with connect(ClusterConfig(local={"workers": 1, "threads": 1}), quiet=True) as client:
             print(*client.run(os.getpid).values(), flush=True)
-            time.sleep(120)
+            threading.Event().wait()  # the job's work: runs until the signal comes
     finally:
         print("cluster closed", flush=True)
 """
@@ -220,34 +220,41 @@ def test_sigterm_shuts_the_cluster_down(tmp_path):
     try:
         worker_pid = int(proc.stdout.readline())
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=180)  # bounds a hang; the exit is the state
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM
     assert "cluster closed" in out
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # waits for the state (worker gone); bounds a hang
     while time.monotonic() < deadline and Path(f"/proc/{worker_pid}").exists():
         time.sleep(0.1)
     assert not Path(f"/proc/{worker_pid}").exists()
 
 
-def reset_peak_memory() -> None:
-    """Start a new high-water mark of this process's resident memory (Linux: /proc/self/clear_refs)."""
-    Path("/proc/self/clear_refs").write_text("5")
+def start_tracing() -> None:
+    """Trace this process's Python and numpy allocations from now on, with a fresh peak."""
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+    tracemalloc.reset_peak()
 
 
-def memory_kb() -> dict[str, int]:
-    """This process's resident memory now and its high-water mark since the last reset, in KiB."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    return {"rss": int(fields["VmRSS"].split()[0]), "peak": int(fields["VmHWM"].split()[0])}
+def traced_kb() -> dict[str, int]:
+    """The traced memory now and its peak since `start_tracing`, in KiB (allocator-independent)."""
+    import tracemalloc
+
+    now, peak = tracemalloc.get_traced_memory()
+    return {"now": now // 1024, "peak": peak // 1024}
 
 
-@pytest.mark.skipif(
-    not Path("/proc/self/clear_refs").exists(), reason="peak memory is read from Linux /proc"
-)
 def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
-    """16x the markets in the same chunks: the worker's peak memory stays put; one big chunk raises it."""
+    """16x the markets in the same chunks: the worker's peak memory stays put; one big chunk raises it.
+
+    Measured with tracemalloc (the bytes Python and numpy allocate), not the resident set: the
+    same computation gives the same numbers whatever the allocator keeps or the machine's load.
+    """
     from distributed import Client, LocalCluster
 
     from fcast.core.label import label
@@ -268,8 +275,8 @@ def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
             synthetic_actuals([f"M{i:03d}" for i in range(markets)], periods=200), "W-MON"
         )
         labels = label(cube.time, splits=4, step=8, horizon=52, holdout=8, min_train=60)
-        client.run(reset_peak_memory)
-        before = next(iter(client.run(memory_kb).values()))
+        client.run(start_tracing)
+        before = next(iter(client.run(traced_kb).values()))
         tune(
             cube["y"],
             labels,
@@ -283,8 +290,8 @@ def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
             client=client,
             progress=False,
         )
-        after = next(iter(client.run(memory_kb).values()))
-        return {"peak": after["peak"], "working": after["peak"] - before["rss"]}
+        after = next(iter(client.run(traced_kb).values()))
+        return {"peak": after["peak"], "working": after["peak"] - before["now"]}
 
     with (
         LocalCluster(
@@ -297,11 +304,14 @@ def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
         many = measure(client, 256, 8, "16x")
         one_chunk = measure(client, 256, 256, "16x-one-chunk")
     print(
-        f"worker peak MiB: 16 markets {one['peak'] / 1024:.0f}, 256 markets {many['peak'] / 1024:.0f}, "
+        f"worker traced peak MiB: 16 markets {one['peak'] / 1024:.0f}, 256 markets {many['peak'] / 1024:.0f}, "
         f"256 in one chunk {one_chunk['peak'] / 1024:.0f}; working MiB {one['working'] / 1024:.1f}, "
         f"{many['working'] / 1024:.1f}, {one_chunk['working'] / 1024:.1f}"
     )
-    assert many["peak"] <= 1.5 * one["peak"]
-    # the measurement does see chunk size: one chunk of 256 markets x 16 hps x 4 splits x 52 steps
-    # holds 2 x 13.6 MB of forecasts and errors at once
-    assert one_chunk["working"] > many["working"] + 5 * 1024
+    # yhat and error of all 256 markets x 16 hps x 4 splits x 52 steps, float64, in KiB: what a
+    # worker holds at once when it sees the whole cube (measured: one chunk ~1.5x that, chunks
+    # of 8 ~0.3x, growing only with the per-task bookkeeping)
+    whole = 2 * 256 * 16 * 4 * 52 * 8 // 1024
+    assert one_chunk["working"] > whole  # the measurement does see chunk size ...
+    assert many["working"] < 0.5 * whole  # ... and in chunks of 8 the worker never holds it
+    assert one["working"] < 0.5 * whole

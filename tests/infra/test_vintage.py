@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.infra.vintage import (
+    MANIFEST,
     MARKER,
     claim_vintage,
     clean_incomplete,
@@ -163,39 +163,71 @@ def test_a_publish_interrupted_at_any_step_leaves_no_vintage_that_looks_complete
     assert list_vintages(store)["name"].tolist() == ["v2"] and verify_vintage(store, "v2") == []
 
 
-def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vintage(store):
+#: a publisher process whose store blocks at the rename that would put v002's commit marker
+#: in place (its files and manifest all staged), after v000 and v001 are complete: it says so
+#: (the `midway` file) and waits on a FIFO nobody opens
+GATED_PUBLISHER = """
+import os, sys
+from fcast.infra.store import Store
+from fcast.infra.vintage import publish_vintage
+
+store, midway, fifo, marker = Store(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+
+
+class GatedFS:
+    def __init__(self, fs):
+        self.fs = fs
+
+    def __getattr__(self, name):
+        return getattr(self.fs, name)
+
+    def mv(self, source, target, **kw):  # the rename that commits a file into place
+        if str(target).endswith("/official/v002/" + marker):
+            open(midway, "w").close()
+            os.open(fifo, os.O_RDONLY)  # blocks: the test kills this process here
+        return self.fs.mv(source, target, **kw)
+
+
+store.fs = GatedFS(store.fs)
+for i in range(3):
+    publish_vintage(store, "weekly-a", f"v{i:03d}")
+"""
+
+
+def test_a_publish_killed_midway_leaves_complete_vintages_intact_and_no_half_vintage(
+    store, tmp_path
+):
     make_run(store, "weekly-a")
-    rng = np.random.default_rng(0)
-    for k in range(150):  # a report heavy enough that a publish takes a while
-        store.write_bytes(rng.bytes(40_000), "runs", "weekly-a", "report", "png", f"m{k:03d}.png")
-    script = (
-        f"from fcast.infra.store import Store\nfrom fcast.infra.vintage import publish_vintage\nstore = Store({store.url!r})\n"
-        f"for i in range(1000):\n    publish_vintage(store, 'weekly-a', f'v{{i:03d}}')\n"
+    for k in range(5):  # report files: a publish copies more than the tables
+        store.write_bytes(bytes([k]) * 1000, "runs", "weekly-a", "report", "png", f"m{k:03d}.png")
+    midway, fifo = tmp_path / "midway", tmp_path / "gate"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GATED_PUBLISHER, store.url, str(midway), str(fifo), MARKER],
+        cwd=ROOT,
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
-    official = Path(store.root) / "official"
-    deadline = time.time() + 120
     try:
-        while time.time() < deadline:
-            entries = os.listdir(official) if official.exists() else []
-            complete = [e for e in entries if (official / e / MARKER).exists()]
-            if len(complete) >= 2 and len(complete) < len(entries):
-                break
-            time.sleep(0.002)
+        deadline = time.monotonic() + 240  # bounds a hang; the wait is for the state
+        while not midway.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "never reached v002"
+            time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    assert incomplete_vintages(store), "the publish was not caught midway"
+    # killed with all of v002 staged but its marker: that folder is incomplete, v000 and v001 not
+    assert incomplete_vintages(store) == ["v002"]
+    v002 = Path(store.root) / "official" / "v002"
+    assert (v002 / MANIFEST).exists() and (v002 / "forecast.parquet").exists()
+    assert not (v002 / MARKER).exists()
     listing = list_vintages(store)
-    assert len(listing) >= 2 and all(verify_vintage(store, n) == [] for n in listing["name"])
-    for entry in incomplete_vintages(store):
-        assert entry not in set(listing["name"]) and entry not in previous_vintages(store, n=100)
-    clean_incomplete(store, older_than=0)
+    assert listing["name"].tolist() == ["v000", "v001"]
+    assert all(verify_vintage(store, n) == [] for n in listing["name"])
+    assert "v002" not in previous_vintages(store, n=100)
+    clean_incomplete(store, older_than=3600)  # its publisher's pid is dead: removed now
     assert incomplete_vintages(store) == []
-    nxt = f"v{len(listing):03d}"
-    publish_vintage(store, "weekly-a", nxt)
-    assert verify_vintage(store, nxt) == []
+    publish_vintage(store, "weekly-a", "v002")
+    assert verify_vintage(store, "v002") == []
 
 
 def test_qc_errors_refuse_the_publish_unless_overridden_with_a_reason(store):

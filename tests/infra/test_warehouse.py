@@ -399,7 +399,7 @@ def test_a_publish_interrupted_mid_transaction_leaves_no_rows(warehouse, request
 
 KILLED_WRITER = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading
     from datetime import UTC, datetime
     import pandas as pd, sqlalchemy as sa
     from fcast.infra.warehouse import SqlSink, write_vintage_sql
@@ -412,7 +412,7 @@ KILLED_WRITER = textwrap.dedent(
             inserts.append(1)
             if len(inserts) == 2:  # half of the 4 batches are in, the transaction is open
                 print("half", flush=True)
-                time.sleep(600)
+                threading.Event().wait()  # until the test kills this process
 
     sa.event.listen(sa.Engine, "after_cursor_execute", pause)
     forecast = pd.read_parquet(path)

@@ -2,9 +2,13 @@
 
 (a) SIGKILL one of two worker processes while it runs a block: the job completes on the
     other with the same numbers. (b) SIGKILL the `fcast run tuning` process: the rerun
-    resumes, refits only the blocks without a marker and ends with the same numbers. (c) A fit that sleeps,
+    resumes, refits only the blocks without a marker and ends with the same numbers. (c) A fit that blocks,
     one that freezes its worker holding the GIL, one that raises: the first two are cut off
     at `task_timeout` and reported, the third is a failed cell, everything else completes.
+
+Nothing here races the clock: a fit that must be slow blocks on a gate (a FIFO that only the
+test opens) until the test releases it, so it is running for sure when the test acts, and a
+hang lasts until the test ends, whatever `task_timeout` is and however loaded the machine.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -91,17 +96,24 @@ def reference(tmp_path_factory) -> str:
 
 # --- (a) a worker dies -------------------------------------------------------------------
 
-# named in reverse, the market with the highest level (the last one made) is M00 and sorts
-# first; its fits in the `slow` hp take a second each, so block 0-4 (M00, M01 x slow) is
-# surely unfinished while a worker runs it
+# named in reverse, the market with the highest level (the last one made) is M00, the only
+# one above 10800; its first fit in the `once` hp claims the gate and blocks there, so that
+# block (slow_block) is surely unfinished while the worker that claimed it runs it
 MARKETS_A = [f"M{11 - k:02d}" for k in range(12)]
-SPACE_A = {"families": {**SPACE["families"], "faulty": {"mode": ["slow"], "above": [10800.0]}}}
-SLOW_BLOCK = "0-4"
+SPACE_A = {"families": {**SPACE["families"], "faulty": {"mode": ["once"], "above": [10800.0]}}}
+
+
+def slow_block(tuning_url: str) -> str:
+    """The name of the block holding M00 x the `once` hp, from a run's tuning cube (block_hps=1)."""
+    cube = xr.open_zarr(f"{tuning_url}/tuning.zarr")
+    market = cube.indexes["market"].get_loc("M00")
+    (hp,) = np.flatnonzero(cube["family"].values == "faulty")
+    return f"{market // 2}-{hp}"
 
 
 @pytest.fixture(scope="module")
 def reference_a(tmp_path_factory, faulty_family) -> str:
-    """The uninterrupted run of the worker test's space, in-process."""
+    """The uninterrupted run of the worker test's space, in-process (no gate: nothing blocks)."""
     config = write_project(
         tmp_path_factory.mktemp("reference-a"),
         MARKETS_A,
@@ -114,41 +126,33 @@ def reference_a(tmp_path_factory, faulty_family) -> str:
 
 
 class WorkerKiller(threading.Thread):
-    """SIGKILL the worker (one we started) that runs `block`, soon after it is handed the block."""
+    """SIGKILL the worker (one we started) whose fit claimed the gate, while that fit blocks."""
 
-    def __init__(self, client, store: Path, pids: set[int], block: str) -> None:  # noqa: ANN001
+    def __init__(self, client, store: Path, pids: set[int], gate: Path) -> None:  # noqa: ANN001
         super().__init__(daemon=True)
-        self.client, self.store, self.pids, self.block = client, store, pids, block
+        self.client, self.store, self.pids, self.gate = client, store, pids, gate
         self.killed: int | None = None
         self.in_flight: set[str] = set()
         self.written: set[str] = set()
         self.errors: list[str] = []
 
     def run(self) -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and self.killed is None:
-            try:
-                self._kill_the_worker_running_the_block()
-            except Exception as exc:  # reported by the test, not lost in this thread
-                self.errors.append(repr(exc))
-            time.sleep(0.05)
+        try:
+            pid = int(wait_for_file(self.gate / CLAIM).read_text())
+            self._kill(pid)
+        except Exception as exc:  # reported by the test, not lost in this thread
+            self.errors.append(repr(exc))
 
-    def _kill_the_worker_running_the_block(self) -> None:
-        for worker, keys in self.client.processing().items():
-            names = {"-".join(str(k).split("-")[2:4]) for k in keys}
-            if self.block in names:
-                pid = self.client.run(os.getpid, workers=[worker])[worker]
-                if pid in self.pids:
-                    os.kill(pid, signal.SIGKILL)
-                    self.killed, self.in_flight, self.written = (
-                        pid,
-                        names,
-                        set(blocks_written(self.store)),
-                    )
-                else:
-                    self.errors.append(
-                        f"worker {worker} has pid {pid}, not one of ours {self.pids}"
-                    )
+    def _kill(self, pid: int) -> None:
+        if pid not in self.pids:
+            self.errors.append(f"the blocked fit runs in pid {pid}, not one of ours {self.pids}")
+            return
+        pids = self.client.run(os.getpid)
+        (worker,) = [w for w, p in pids.items() if p == pid]
+        names = {"-".join(str(k).split("-")[2:4]) for k in self.client.processing()[worker]}
+        self.in_flight, self.written = names, set(blocks_written(self.store))
+        os.kill(pid, signal.SIGKILL)
+        self.killed = pid
 
 
 def test_a_worker_killed_mid_tuning_changes_nothing(tmp_path, reference_a):
@@ -163,25 +167,21 @@ def test_a_worker_killed_mid_tuning_changes_nothing(tmp_path, reference_a):
         cfg = load_config(
             write_project(tmp_path, MARKETS_A, address, SPACE_A, block_markets=2, block_hps=1)
         )
-        with connect(cfg.cluster, quiet=True) as client:
-            client.register_plugin(RegisterFaulty())
-            killer = WorkerKiller(
-                client, tmp_path / "store", {p.pid for p in procs[1:]}, SLOW_BLOCK
-            )
+        gate = make_gate(tmp_path / "gate")
+        with connect(cfg.cluster, quiet=True) as client, released(gate):
+            client.register_plugin(RegisterFaulty(str(gate)))
+            killer = WorkerKiller(client, tmp_path / "store", {p.pid for p in procs[1:]}, gate)
             killer.start()
             result = run_tuning(cfg, client=client, progress=False)
             killer.join(timeout=10)
             workers_left = len(client.scheduler_info()["workers"])
     finally:
         stop(procs)
-    assert killer.killed is not None, (
-        f"the run finished before a worker could be killed: {killer.errors}"
-    )
+    assert killer.killed is not None and not killer.errors, killer.errors
     assert workers_left == 1
     lost = killer.in_flight - killer.written
-    # the worker died holding unfinished blocks (usually the slow one; under heavy load the
-    # scheduler may have moved it, so any unfinished block counts) ...
-    assert lost, (killer.in_flight, killer.written)
+    # the worker died holding the blocked block, unfinished ...
+    assert slow_block(reference_a) in lost, (killer.in_flight, killer.written)
     assert set(blocks_written(tmp_path / "store")) >= lost  # ... which the other worker redid
     n_blocks = 6 * 5
     assert (
@@ -252,12 +252,79 @@ def test_a_killed_tuning_job_resumes_refitting_only_the_rest(tmp_path, reference
 
 # --- (c) a fit hangs or raises --------------------------------------------------------------
 
-HANG_SECONDS = 600
+#: the gate's FIFO every blocking fit opens for reading (blocks until the test opens it too)
+FIFO = "release"
+#: the file a fit in `once` mode creates (O_EXCL) with its pid before it blocks
+CLAIM = "claimed"
+#: the file that tells a fit arriving after the release not to block
+RELEASED = "released"
+#: the directory of the gate, in this process (tests) or a worker (set by RegisterFaulty)
+GATE: dict[str, Path] = {}
+
+
+def make_gate(folder: Path) -> Path:
+    """A fresh gate: a folder with the FIFO the blocking fits wait on."""
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / FIFO)
+    return folder
+
+
+@contextmanager
+def released(gate: Path) -> Iterator[None]:
+    """Release the gate on leaving: every fit blocked on it (or arriving later) goes on."""
+    try:
+        yield
+    finally:
+        (gate / RELEASED).touch()
+        # a writer wakes every reader blocked in open(), even after it closes again
+        os.close(os.open(gate / FIFO, os.O_RDWR | os.O_NONBLOCK))
+
+
+def wait_for_state(check, what: str, limit: float = 240.0):  # noqa: ANN001, ANN201
+    """Poll `check()` until truthy; `limit` only bounds a hang (nothing waits for a time)."""
+    deadline = time.monotonic() + limit
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.05)
+    return value
+
+
+def wait_for_file(path: Path) -> Path:
+    """`path` once it exists and is not empty (written whole by the one who creates it)."""
+    wait_for_state(lambda: path.exists() and path.stat().st_size > 0, str(path))
+    return path
+
+
+def hold(hold_gil: bool) -> None:
+    """Block until the test releases the gate: in Python (GIL released) or in C holding the GIL."""
+    gate = GATE.get("path")
+    if gate is None:
+        raise RuntimeError("a blocking faulty fit needs a gate (make_gate, RegisterFaulty)")
+    if (gate / RELEASED).exists():
+        return
+    fifo = os.fsencode(gate / FIFO)
+    # with the GIL: a C call that keeps it, like stuck compiled model code
+    opener = ctypes.PyDLL(None).open if hold_gil else os.open
+    os.close(opener(fifo, os.O_RDONLY))
+
+
+def claim() -> bool:
+    """Whether this fit is the first to reach the gate (it then writes its pid into the claim)."""
+    gate = GATE.get("path")
+    if gate is None:
+        return False
+    try:
+        fd = os.open(gate / CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
 
 
 class FaultyModel:
-    """A seasonal naive forecast; for series that start above `above` it hangs (sleeping or holding the
-    GIL), raises, or takes a second."""
+    """A seasonal naive forecast; for series that start above `above` it blocks until released
+    (`block`: GIL released, `gil`: holding it), raises, or (`once`) blocks in the first fit only."""
 
     def __init__(self, mode: str, above: float, season_length: int) -> None:
         self.mode, self.above, self.season_length = mode, above, season_length
@@ -268,12 +335,10 @@ class FaultyModel:
         if y[0] > self.above:
             if self.mode == "raise":
                 raise RuntimeError("injected fault")
-            if self.mode == "sleep":
-                time.sleep(HANG_SECONDS)
-            if self.mode == "gil":  # a C call that keeps the GIL, like stuck compiled model code
-                ctypes.PyDLL(None).sleep(HANG_SECONDS)
-            if self.mode == "slow":
-                time.sleep(1.0)
+            if self.mode in ("block", "gil"):
+                hold(hold_gil=self.mode == "gil")
+            if self.mode == "once" and claim():
+                hold(hold_gil=False)
         return SeasonalNaive(season_length=self.season_length).forecast(y=y, h=h, level=level)
 
 
@@ -283,15 +348,21 @@ FAULTY = Family(
 
 
 def warm_up() -> None:
-    """Load the model code in a worker before timing anything."""
+    """Load and compile the model code in a worker before it runs any block."""
     SeasonalNaive(season_length=4).forecast(y=np.arange(20.0), h=2)
 
 
 class RegisterFaulty(WorkerPlugin):
-    """Register the faulty family in every worker process, including restarted ones."""
+    """Register the faulty family and the gate in every worker process, including restarted ones."""
+
+    def __init__(self, gate: str | None = None) -> None:
+        self.gate = gate
 
     def setup(self, worker) -> None:  # noqa: ANN001
         register(FAULTY)
+        if self.gate:
+            GATE["path"] = Path(self.gate)
+        warm_up()
 
 
 @pytest.fixture(scope="module")
@@ -311,13 +382,23 @@ def faulty(faulty_family):
         {
             "families": {
                 "seasonal_naive": {},
-                "faulty": {"mode": ["gil", "raise", "sleep"], "above": [3500.0]},
+                "faulty": {"mode": ["block", "gil", "raise"], "above": [3500.0]},
             }
         },
         "W-MON",
     )
-    assert hp["mode"].values.tolist() == ["", "gil", "raise", "sleep"]
+    assert hp["mode"].values.tolist() == ["", "block", "gil", "raise"]
     return cube, labels, hp
+
+
+@pytest.fixture()
+def gate(tmp_path) -> Iterator[Path]:
+    """A gate for this test, known in this process too; released (and forgotten) at the end."""
+    path = make_gate(tmp_path / "gate")
+    GATE["path"] = path
+    with released(path):
+        yield path
+    GATE.pop("path", None)
 
 
 def run_faulty(faulty, path: Path, client, hps: list[int], timeout: float):  # noqa: ANN001
@@ -375,12 +456,16 @@ def naive_reference(faulty, path: Path) -> xr.DataArray:  # noqa: ANN001
     return tuning["yhat"].isel(hp=0).drop_vars(list(hp_coords(tuning))).load()
 
 
+#: the time limit of the hang tests: far above what a normal block needs on a loaded machine
+#: (milliseconds), and any value works for the blocked ones: they block until the test ends
+LIMIT = 30.0
+
+
 def test_hanging_and_raising_fits_are_bounded_reported_and_the_rest_completes(
-    faulty, tmp_path, capfd
+    faulty, gate, tmp_path, capfd
 ):
     from distributed import Client, LocalCluster
 
-    limit = 4.0
     reference = naive_reference(faulty, tmp_path / "ref.zarr")
     with (
         LocalCluster(
@@ -388,41 +473,39 @@ def test_hanging_and_raising_fits_are_bounded_reported_and_the_rest_completes(
         ) as cluster,
         Client(cluster) as client,
     ):
-        client.register_plugin(RegisterFaulty())
-        client.run(warm_up)  # imports are not part of any block's time
-        t0 = time.monotonic()
-        tuning, reports = run_faulty(faulty, tmp_path / "t.zarr", client, [0, 1, 2, 3], limit)
-        elapsed = time.monotonic() - t0
-        client.wait_for_workers(2, timeout=60)  # the frozen worker was restarted, not lost
+        client.register_plugin(
+            RegisterFaulty(str(gate))
+        )  # also warms up: imports are no block's time
+        tuning, reports = run_faulty(faulty, tmp_path / "t.zarr", client, [0, 1, 2, 3], LIMIT)
+        client.wait_for_workers(2, timeout=120)  # the frozen worker was restarted, not lost
+        assert not (gate / RELEASED).exists()  # nothing was let go: the run ended on its own
     err = capfd.readouterr().err
     timed_out = {r.block: r.seconds for r in reports if r.timed_out}
-    assert set(timed_out) == {
-        "3-1",
-        "3-3",
-    }  # SE x gil, SE x sleep; SE x raise is a plain failed fit
-    # no wall-clock window: a loaded machine only makes these longer. The laws: never cut off
-    # before the limit (the frozen worker only after the client's grace period), and always cut
-    # off rather than waited out (a hang lasts HANG_SECONDS)
-    assert limit <= timed_out["3-3"] < HANG_SECONDS  # the sleeping fit: cut off by its task
-    assert limit + 2 <= timed_out["3-1"] < HANG_SECONDS  # the frozen worker: by the client
-    assert elapsed < HANG_SECONDS  # the run did not wait for any hang to end
-    for block in ("3-1", "3-3"):
+    # SE x block, SE x gil; SE x raise is a plain failed fit
+    assert set(timed_out) == {"3-1", "3-2"}
+    # never cut off before the limit; the frozen worker only by the client, after its grace
+    assert timed_out["3-1"] >= LIMIT  # the blocked fit: cut off by its own task
+    assert timed_out["3-2"] >= LIMIT + 2  # the frozen worker: by the client
+    for block in ("3-1", "3-2"):
         assert (
             f"block {block} (markets SE; hps faulty(" in err
-            and f"exceeded task_timeout={limit:g}s after" in err
+            and f"exceeded task_timeout={LIMIT:g}s after" in err
         )
     assert (
-        "3-2" not in timed_out and sum(r.failed for r in reports) == 3 * 2
+        "3-3" not in timed_out and sum(r.failed for r in reports) == 3 * 2
     )  # three SE cells x two splits
     check_cells(tuning, reference, failed_hps=[1, 2, 3])
-    print(f"timed out: {timed_out}; tuning took {elapsed:.1f}s with a {limit:g}s limit")
+    print(f"timed out: {timed_out} with a {LIMIT:g}s limit")
 
 
-def test_in_process_a_hanging_fit_is_cut_off_at_the_limit(faulty, tmp_path, capfd):
+def test_in_process_a_hanging_fit_is_cut_off_at_the_limit(faulty, gate, tmp_path, capfd):
     reference = naive_reference(faulty, tmp_path / "ref.zarr")
     tuning, reports = run_faulty(
-        faulty, tmp_path / "t.zarr", None, [0, 3], 2.0
-    )  # seasonal naive, sleep
-    assert [(r.block, r.timed_out) for r in reports if r.timed_out] == [("3-1", True)]
+        faulty, tmp_path / "t.zarr", None, [0, 1], LIMIT
+    )  # seasonal naive, block
+    assert not (gate / RELEASED).exists()
+    late = [r for r in reports if r.timed_out]
+    assert [(r.block, r.timed_out) for r in late] == [("3-1", True)]
+    assert late[0].seconds >= LIMIT  # never cut off before the limit (a lower bound: load-safe)
     assert "block 3-1 (markets SE; hps faulty(" in capfd.readouterr().err
     check_cells(tuning, reference, failed_hps=[1])

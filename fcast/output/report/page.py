@@ -122,8 +122,28 @@ nav a { margin-right: 6px; } section.market { margin-top: 24px; } .plot { min-he
 <nav><h2>Per market</h2>{{ nav_html }}</nav>
 {% for m in markets %}<section class="market" id="{{ m.anchor }}"><h3>{{ m.title }}</h3>
 <div class="plot" id="plot-{{ m.anchor }}">{{ embed(roots[m.root]) }}</div><p class="caption">{{ m.caption }}</p></section>
-{% endfor %}</main>{% endblock %}
+{% endfor %}</main>
+<script>{{ ready_js }}</script>{% endblock %}
 """
+
+#: Marks the page ready once bokeh has rendered every root of its document: sets
+#: `data-ready="true"` on <body> and resolves `window.fcastReady` (with the number of roots).
+#: Headless tests wait for that state instead of sleeping.
+READY_JS = """(function () {
+  let done;
+  window.fcastReady = new Promise(function (resolve) { done = resolve; });
+  function rendered() {
+    const docs = window.Bokeh === undefined ? [] : Bokeh.documents;
+    return docs.length > 0 && docs.every(function (d) { return d.roots().length > 0 && d.is_idle; });
+  }
+  function check() {
+    if (!rendered()) { window.setTimeout(check, 50); return; }
+    const roots = Bokeh.documents.reduce(function (n, d) { return n + d.roots().length; }, 0);
+    document.body.setAttribute("data-ready", "true");
+    done(roots);
+  }
+  check();
+})();"""
 
 
 def _add_figures(
@@ -198,6 +218,7 @@ def build_html(
             "table_html": comparison_table(comparison, run.forecast, names, run.headline_periods),
             "nav_html": " ".join(f"<a href='#{s['anchor']}'>{s['title']}</a>" for s in sections),
             "markets": sections,
+            "ready_js": READY_JS,
         },
     )
     return _without_server_scripts(page)
