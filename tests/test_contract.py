@@ -16,7 +16,7 @@ def test_quantiles_of_known_levels():
 
 
 def test_bound_and_forecast_columns_in_the_contract_order():
-    """lo before hi, level by level; key columns first, family and segment last."""
+    """lo before hi, level by level; key columns first, family, segment and origin last."""
     assert contract.bound_columns([80, 95]) == [
         "yhat_lo_80",
         "yhat_hi_80",
@@ -33,6 +33,7 @@ def test_bound_and_forecast_columns_in_the_contract_order():
         "yhat_hi_95",
         "family",
         "segment",
+        "origin",
     ]
     assert contract.forecast_columns([90], adjusted=True) == [
         "market",
@@ -42,6 +43,7 @@ def test_bound_and_forecast_columns_in_the_contract_order():
         "yhat_hi_90",
         "family",
         "segment",
+        "origin",
         "yhat_base",
         "adjustment_id",
     ]
