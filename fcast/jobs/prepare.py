@@ -1,15 +1,20 @@
 """A job's input: QA of the raw actuals, the cube, cleaning and segments, the run folder."""
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import xarray as xr
 
 from fcast.config import RunConfig, load_disruptions
+from fcast.core.executor import Block, Progress, run_blocks
 from fcast.core.label import required_history
 from fcast.core.space import load_space
+from fcast.core.tune.plan import client_threads
 from fcast.data import restrict, season_length
+from fcast.data.blockwise import BlockMap, auto_block_markets
 from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
@@ -59,12 +64,43 @@ class QAFailed(DataError):
         self.findings = findings
 
 
+@dataclass(frozen=True)
+class Blocks:
+    """How the per-market stages of `prepare` run: `map_blocks` (None: in this process) and the block size."""
+
+    map_blocks: BlockMap | None = None
+    markets: int | None = None
+
+
+def cluster_map(client: Any, progress: bool = True) -> BlockMap:
+    """A `BlockMap` that runs a data stage's blocks as tasks on `client` (`run_blocks`), with progress lines."""
+
+    def run(fn: Callable[..., Any], args: Sequence[tuple], label: str) -> list[Any]:
+        """Every block of the stage `label` as one task; the results in block order."""
+        blocks = [Block(str(i), i, a) for i, a in enumerate(args)]
+        shown = Progress(label, len(blocks)) if progress and blocks else None
+        return run_blocks(fn, blocks, client=client, progress=shown, prefix=label)
+
+    return run
+
+
+def blocks_for(
+    client: Any, n_markets: int, block_markets: int | None = None, progress: bool = True
+) -> Blocks:
+    """In this process without a client; else blocks on it, sized for its threads unless `block_markets` says."""
+    if client is None:
+        return Blocks(None, block_markets)
+    size = block_markets or auto_block_markets(n_markets, client_threads(client) or 1)
+    return Blocks(cluster_map(client, progress), size)
+
+
 def run_input_qa(
     cfg: RunConfig,
     markets: list[str] | None = None,
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    blocks: Blocks | None = None,
 ) -> QAResult:
     """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
     table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
@@ -86,6 +122,8 @@ def run_input_qa(
         min_history=min_history(cfg),
         as_of=pd.Timestamp(as_of) if as_of else None,
         previous_markets=previous_markets,
+        map_blocks=(blocks or Blocks()).map_blocks,
+        block_markets=(blocks or Blocks()).markets,
     )
     return result
 
@@ -106,10 +144,20 @@ def prepare(
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    client: Any = None,
+    block_markets: int | None = None,
+    progress: bool = True,
 ) -> Prepared:
-    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
+    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market.
+
+    With a `client`, QA's per-market checks and the cleaning run as blocks of markets on
+    the cluster (`block_markets` each, or sized for its threads); segmenting is vectorised.
+    The result is the same whatever the blocks and the workers.
+    """
     raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
-    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw)
+    n = int(raw["market"].nunique()) if "market" in raw.columns else 0
+    blocks = blocks_for(client, n, block_markets, progress)
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -126,6 +174,8 @@ def prepare(
         auto=cfg.clean.auto,
         season_length=season_length(cfg.data.freq),
         countries=cfg.holidays.country or None,
+        map_blocks=blocks.map_blocks,
+        block_markets=blocks.markets,
     )
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
@@ -178,11 +228,21 @@ def start_run(
     as_of: str | None,
     run_id: str | None = None,
     raw: pd.DataFrame | None = None,
+    client: Any = None,
+    progress: bool = True,
 ) -> tuple[str, Prepared]:
-    """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
+    """Create the run folder, run QA and cleaning (on `client` when given), and write their records; QA errors fail the run here."""
     run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
     try:
-        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind), raw)
+        prep = prepare(
+            cfg,
+            markets,
+            as_of,
+            previous_input_markets(store, kind),
+            raw,
+            client=client,
+            progress=progress,
+        )
     except QAFailed as exc:
         store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
         store.write_json(

@@ -1,0 +1,89 @@
+"""Preparing a job's input in blocks: the same QA findings, cube and cleaning whatever the blocks and workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from fcast.data.sample import copy_countries, make_scaled_sample
+from fcast.jobs.prepare import Prepared, prepare
+from tests.conftest import tiny_project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """A config and raw actuals of 23 generated markets with QA findings of every cube check."""
+    folder = tmp_path_factory.mktemp("prepare")
+    raw = make_scaled_sample(23, years=3.0).actuals
+    markets = sorted(raw["market"].unique())
+    stale, short, jumpy = markets[3], markets[10], markets[17]
+    raw = raw[
+        ~((raw["market"] == stale) & (raw["date"] > raw["date"].max() - pd.Timedelta(weeks=4)))
+    ]
+    raw = raw[
+        ~((raw["market"] == short) & (raw["date"] < raw["date"].max() - pd.Timedelta(weeks=30)))
+    ]
+    raw = raw.copy()
+    hit = (raw["market"] == jumpy) & (raw["date"] == raw["date"].max() - pd.Timedelta(weeks=20))
+    raw.loc[hit, "users"] *= 5.0  # a one-week spike: a jump and a detected disruption
+    raw.loc[raw.index[(raw["market"] == markets[5])][40], "users"] = 0.0  # a zero
+    raw = raw.reset_index(drop=True)
+    raw.to_csv(folder / "actuals.csv", index=False)
+    cfg = tiny_project(
+        folder,
+        data={"actuals": "actuals.csv", "freq": "W-MON"},
+        holidays={"country": copy_countries(markets)},
+        clean={"auto": True},
+    )
+    return cfg, raw
+
+
+def _same(a: Prepared, b: Prepared) -> None:
+    """Equal findings, cleaning records, cubes and segments."""
+    pd.testing.assert_frame_equal(a.qa, b.qa)
+    pd.testing.assert_frame_equal(a.cleaning, b.cleaning)
+    xr.testing.assert_identical(a.cube, b.cube)
+    xr.testing.assert_identical(a.segments, b.segments)
+
+
+@pytest.fixture(scope="module")
+def reference(project: tuple) -> Prepared:
+    """Prepared in this process, all markets in one block."""
+    cfg, raw = project
+    return prepare(cfg, raw=raw)
+
+
+def test_reference_has_findings_and_cleaning(reference: Prepared) -> None:
+    """The data exercises every per-market check and the cleaning."""
+    checks = set(reference.qa["check"])
+    assert {"stale", "jump", "short_history", "zero"} <= checks
+    assert reference.cleaning["applied"].any()
+    changed = ~np.isclose(reference.cube["y"], reference.cube["y_clean"], equal_nan=True)
+    assert changed.any()
+
+
+@pytest.mark.parametrize("block_markets", [1, 4, 7])
+def test_in_process_blocks_give_the_same_input(
+    project: tuple, reference: Prepared, block_markets: int
+) -> None:
+    """Blocks of any size in this process give what one block gives."""
+    cfg, raw = project
+    _same(reference, prepare(cfg, raw=raw, block_markets=block_markets))
+
+
+@pytest.mark.parametrize(("workers", "block_markets"), [(1, 5), (2, 3), (2, None)])
+def test_cluster_blocks_give_the_same_input(
+    project: tuple,
+    reference: Prepared,
+    request: pytest.FixtureRequest,
+    workers: int,
+    block_markets: int | None,
+) -> None:
+    """On 1 or 2 workers, with any block size (None: sized for the cluster), the input is the same."""
+    cfg, raw = project
+    client = request.getfixturevalue(f"client{workers}")
+    _same(
+        reference, prepare(cfg, raw=raw, client=client, block_markets=block_markets, progress=False)
+    )
