@@ -203,8 +203,34 @@ def previous_input_markets(store: Store, kind: str) -> list[str] | None:
     return done[-1]["input_markets"] if done else None
 
 
-def write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
-    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets."""
+#: cleaned markets whose before/after charts one task draws
+CHART_BLOCK = 4
+
+
+def chart_block(cube: xr.Dataset, record: pd.DataFrame, folder: str) -> int:
+    """The kernel of one block of cleaned markets: their charts written under `folder`; how many files."""
+    return len(save_cleaning_charts(cube, record, folder))
+
+
+def _save_charts(
+    cube: xr.Dataset, charted: pd.DataFrame, folder: str, client: Any, progress: bool
+) -> None:
+    """Before/after charts of the cleaned markets: in this process, or as blocks on the cluster."""
+    if client is None:
+        save_cleaning_charts(cube, charted, folder)
+        return
+    shown = sorted(charted.loc[charted["applied"].astype(bool), "market"].astype(str).unique())
+    groups = [shown[i : i + CHART_BLOCK] for i in range(0, len(shown), CHART_BLOCK)]
+    args = [
+        (cube.sel(market=g), charted[charted["market"].isin(g)], folder) for g in groups
+    ]  # each task gets its markets only
+    cluster_map(client, progress)(chart_block, args, "charts")
+
+
+def write_inputs(
+    store: Store, run_id: str, prep: Prepared, client: Any = None, progress: bool = True
+) -> None:
+    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets (drawn on `client` when given)."""
     store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
     store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
     # every market is cleaned (proxies use them all) but only the run's markets get charts
@@ -215,7 +241,7 @@ def write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
     )
     if len(charted) and charted["applied"].any():
         try:
-            save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
+            _save_charts(prep.cube, charted, store.run_url(run_id, "charts"), client, progress)
         except ImportError:
             log.info("note: install fcast[viz] for before/after cleaning charts")
 
@@ -259,7 +285,7 @@ def start_run(
             "manifest.json",
         )
         raise
-    write_inputs(store, run_id, prep)
+    write_inputs(store, run_id, prep, client, progress)
     return run_id, prep
 
 

@@ -87,3 +87,22 @@ def test_cluster_blocks_give_the_same_input(
     _same(
         reference, prepare(cfg, raw=raw, client=client, block_markets=block_markets, progress=False)
     )
+
+
+def test_charts_on_the_cluster_are_the_charts_in_process(
+    reference: Prepared, client2: object, tmp_path: object
+) -> None:
+    """The cluster draws a chart for every cleaned market, as this process does."""
+    pytest.importorskip("hvplot")
+    from fcast.infra.store import Store
+    from fcast.jobs.prepare import write_inputs
+
+    names = []
+    for where, client in (("here", None), ("cluster", client2)):
+        store = Store(str(tmp_path / where))
+        write_inputs(store, "run-1", reference, client, progress=False)
+        names.append(
+            sorted(p.name for p in (tmp_path / where / "runs" / "run-1" / "charts").iterdir())
+        )
+    cleaned = reference.cleaning.loc[reference.cleaning["applied"], "market"].unique()
+    assert names[0] == names[1] and len(names[0]) == len(cleaned)
