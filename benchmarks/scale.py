@@ -3,7 +3,7 @@
 Workload per size: `fcast.data.sample.make_scaled_sample(n)` (weekly, 4 years, the sample's
 disruptions), a space of 5 hps (3 ETS, theta, seasonal naive), 2 CV splits, automatic
 cleaning with each copy's holiday calendar, on a LocalCluster of single-threaded workers
-(2 by default). Each size runs in its own process (so its peak memory is its own): the
+(2 by default), warmed up first by both jobs on 12 markets (reported as `warmup_s`). Each size runs in its own process (so its peak memory is its own): the
 tuning job, then the weekly job on the same store.
 
 Per job and size: each stage's wall time (the manifest's timings), the fits and fits per
@@ -40,8 +40,10 @@ SPACE = (
     "  seasonal_naive: {}\n"
 )
 HPS, SPLITS = 5, 2
+#: markets of the warm-up run on each fresh cluster (imports, JIT caches; not measured)
+WARMUP = 12
 #: stages whose time is model fits (everything else is the job's overhead)
-FIT_STAGES = ("tune", "select", "apply")
+FIT_STAGES = ("tune", "select", "apply", "select_apply")
 
 
 def project(folder: Path, markets: int) -> Any:
@@ -68,10 +70,12 @@ def project(folder: Path, markets: int) -> Any:
 def fits(job: str, timings: dict[str, float], result: Any, mature: int) -> dict[str, int]:
     """Model fits of each fitting stage of a finished job."""
     sel = result.selection
-    out = {"apply": int((sel["weight"] > 0).sum()) if len(sel) else 0}
+    applied = int((sel["weight"] > 0).sum()) if len(sel) else 0
+    out = {"apply": applied}
     if job == "tuning":
         out["tune"] = mature * HPS * SPLITS
         out["select"] = len(sel)
+        out["select_apply"] = len(sel) + applied  # holdout refits and refits in one wave
     return {k: v for k, v in out.items() if k in timings}
 
 
@@ -111,6 +115,12 @@ def one(markets: int, workers: int) -> dict[str, Any]:
     cfg = project(folder, markets)
     generate = time.perf_counter() - t0
     with C.local_cluster(workers) as cluster, Client(cluster) as client:
+        t0 = time.perf_counter()
+        warm = project(C.WORK / "scale-warmup", WARMUP)
+        run_tuning(warm, client=client, progress=False)  # imports and caches on every worker
+        run_weekly(warm, client=client, progress=False)
+        warmup = time.perf_counter() - t0
+        shutil.rmtree(C.WORK / "scale-warmup", ignore_errors=True)
         tuning = measure("tuning", lambda: run_tuning(cfg, client=client), client, markets)
         weekly = measure("weekly", lambda: run_weekly(cfg, client=client), client, markets)
     shutil.rmtree(folder, ignore_errors=True)
@@ -118,6 +128,7 @@ def one(markets: int, workers: int) -> dict[str, Any]:
         "markets": markets,
         "workers": workers,
         "generate_s": round(generate, 2),
+        "warmup_s": round(warmup, 2),
         "tuning": tuning,
         "weekly": weekly,
     }

@@ -77,7 +77,7 @@ def test_tuning_then_weekly(project):
         assert (run / name).exists(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
-    assert {"load", "tune", "select", "apply", "new_markets"} <= set(manifest["timings"])
+    assert {"load", "tune", "select_apply", "new_markets"} <= set(manifest["timings"])
     assert len(manifest["input_hash"]) == 64
     mature = manifest["segments"]["mature"]
     assert len(mature) >= 50

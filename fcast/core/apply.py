@@ -218,13 +218,25 @@ def apply(
         for g in groups
     ]
     results = run_blocks(apply_block, blocks, client=client, prefix="apply")
+    return forecast_dataset(results, markets, y["time"].values[-1], horizon, levels, freq)
+
+
+def forecast_dataset(
+    results: Sequence[tuple[np.ndarray, list[str]]],
+    markets: Sequence[str],
+    last_time: object,
+    horizon: int,
+    levels: Sequence[int],
+    freq: str,
+) -> xr.Dataset:
+    """The forecast of `apply_block` results (in market order) after `last_time`: yhat, bounds, family."""
     stacked = (
         np.concatenate([r[0] for r in results])
         if results
         else np.empty((0, 1 + 2 * len(levels), horizon))
     )
     families = [f for r in results for f in r[1]]
-    last = pd.Timestamp(y["time"].values[-1])
+    last = pd.Timestamp(last_time)
     dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
     quantiles = [q for lv in levels for q in quantiles_of(lv)]
     bounds = stacked[:, 1:, :].transpose(0, 2, 1)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from fcast.config import RunConfig
+from fcast.core.fused import select_and_apply
 from fcast.core.label import label
-from fcast.core.select import select
 from fcast.core.space import load_space, models_of
 from fcast.core.tune import tune
 from fcast.data import season_length
@@ -28,7 +28,6 @@ from fcast.jobs.manifest import (
     qc_counts,
 )
 from fcast.jobs.outputs import (
-    apply_selection,
     business_input,
     holiday_x,
     unselected_markets,
@@ -136,10 +135,13 @@ def run_tuning(
                     else {"block_hps": cfg.tune.block_hps}
                 ),
             )
-        with timer("select"):
-            selection = select(
+        with timer("select_apply"):  # one wave: holdout refits, choice and refit per block
+            selection, fc = select_and_apply(
                 tuning,
                 y,
+                horizon=cfg.horizon,
+                freq=cfg.data.freq,
+                levels=cfg.levels,
                 top=cfg.select.top,
                 combine=cfg.select.combine,
                 weights=cfg.select.weights,
@@ -155,8 +157,6 @@ def run_tuning(
                 "(every hp failed or scored NaN on some split); they get the seasonal naive "
                 "forecast (manifest: unselected)"
             )
-        with timer("apply"):
-            fc = apply_selection(cfg, y, selection, unselected, client, x)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
