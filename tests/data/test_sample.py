@@ -209,3 +209,16 @@ def test_parameters_respected() -> None:
         make_sample(end="2026-11-17")
     with pytest.raises(ValueError):
         make_sample(n_mature=500)
+
+
+def test_scaled_sample_has_any_number_of_distinct_markets() -> None:
+    """Beyond the pool, copies get their own codes, series and their country's holidays."""
+    from fcast.data.sample import copy_countries, make_scaled_sample
+
+    data = make_scaled_sample(75, years=2.0)
+    codes = data.markets["market"].tolist()
+    assert len(codes) == len(set(codes)) == 75
+    assert "US-0070" in codes
+    assert copy_countries(codes)["US-0070"] == "US"
+    wide = data.actuals.pivot(index="date", columns="market", values="users")
+    assert not wide["US"].equals(wide["US-0070"])
