@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-scale
+.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-scale bench-totals
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,totals]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
@@ -55,7 +55,7 @@ test-min: $(MIN_STAMP)
 # clusters/constraints.txt, the versions the image installs: everything in the project venv
 # (all extras, the tests passed with them), without the editable fcast itself
 constraints: setup
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,cloud]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,k8s,sql,docs,cloud,totals]'
 	{ echo "# Versions the image installs (clusters/kubernetes/Dockerfile): pip freeze of the project"; \
 	  echo "# venv with every extra, without fcast itself. Regenerate after changing dependencies"; \
 	  echo "# and passing make test: make constraints"; \
@@ -99,3 +99,8 @@ bench-halving: setup
 MARKETS ?= 100,1000,10000
 bench-scale: setup
 	$(BIN)/python benchmarks/scale.py --markets $(MARKETS)
+
+# totals and groups: reconciled vs bottom-up vs direct on the sample and Tourism quarterly
+bench-totals: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench,totals]'
+	nice -n 10 $(BIN)/python benchmarks/totals.py

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
 RESULTS = ROOT / "results"
 REPO = ROOT.parent
-SPACES = REPO / "configs" / "spaces"
+SPACES = REPO / "fcast" / "spaces"  # the built-in spaces shipped in the package
 
 #: last training period of every (right-aligned) series
 END = {"MS": pd.Timestamp("2019-12-01"), "QS": pd.Timestamp("2019-10-01")}

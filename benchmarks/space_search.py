@@ -214,7 +214,7 @@ SUBSETS: dict[str, dict] = {
         "families": {**_CORE, "ets": _CORE["ets"] + ["ANN", "AAN", "AAdN"]},
         "log": ["ets", "arima"],
     },
-    # the chosen defaults: configs/spaces/monthly.yaml and quarterly.yaml (24 hps)
+    # the chosen defaults: fcast/spaces/monthly.yaml and quarterly.yaml (24 hps)
     "default": {
         "families": {
             "ets": ["ANA", "AAA", "AAdA"],

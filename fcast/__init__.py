@@ -5,7 +5,7 @@ The stages are plain functions over xarray objects, importable from the top leve
     import fcast
     cube = fcast.load_actuals("actuals.parquet", value="users", freq="W-MON")
     labels = fcast.label(cube.time, splits=4, step=13, horizon=52, holdout=13)
-    hp = fcast.load_space("configs/spaces/default.yaml", freq="W-MON")
+    hp = fcast.load_space("weekly", freq="W-MON")
     tuning, _ = fcast.tune(cube.y, labels, hp, "tuning.zarr", horizon=52, season_length=52)
     selection = fcast.select(tuning, cube.y, top=3, holdout=13)
     forecast = fcast.apply(cube.y, fcast.members_from_selection(selection, 52), horizon=52)

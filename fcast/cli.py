@@ -304,7 +304,10 @@ def publish_cmd(
     run_id: Annotated[str, typer.Argument(help="run to publish, or `latest` (newest weekly run)")],
     official: Annotated[
         str | None,
-        typer.Option("--official", help="vintage name (default: ISO week of the last actuals)"),
+        typer.Option(
+            "--official",
+            help="vintage name (default: the last period of actuals: 2026-W47, 2026-11, 2026-Q4)",
+        ),
     ] = None,
     config: PublishConfigOpt = None,
     store: StoreOpt = None,
@@ -319,6 +322,16 @@ def publish_cmd(
         list[str] | None,
         typer.Option("--channel", help="publish channel, repeatable (default: store)"),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="only write insights and the report to a scratch folder (--out)"
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="scratch folder of --dry-run (default: ./fcast-preview/RUN_ID)"),
+    ] = None,
 ) -> None:
     """Promote a run to an immutable official vintage: comparison, insights.md, report, channels."""
     from fcast.infra.store import Store
@@ -326,6 +339,9 @@ def publish_cmd(
     from fcast.infra.warehouse import sink_options
     from fcast.jobs.publish import publish_run
 
+    if dry_run:
+        _preview(run_id, official, config, store, out)
+        return
     try:
         cfg = load_config(config)
         st = Store(store or cfg.store)
@@ -349,6 +365,30 @@ def publish_cmd(
     _print_publish(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _preview(
+    run_id: str, official: str | None, config: Path | None, store: str | None, out: Path | None
+) -> None:
+    """`fcast publish --dry-run`: insights and report in a scratch folder; no vintage, no channel."""
+    from fcast.infra.vintage import default_name
+    from fcast.jobs.publish import preview_run
+
+    try:
+        st = _store(config, store)
+        run_id = resolve_run(st, run_id, "weekly")
+        name = official or default_name(st, run_id)
+        result = preview_run(st, run_id, name, out or Path("fcast-preview") / run_id)
+    except FcastError as exc:
+        _fail(exc)
+    previous = ", ".join(result.previous) or "no earlier vintage"
+    typer.echo(
+        f"\npreview of vintage {name} <- run {run_id} (compared with {previous}); "
+        "nothing published, no vintage made"
+    )
+    typer.echo(f"  insights: {Path(result.folder) / 'insights.md'}")
+    typer.echo(f"  report: {result.report}")
+    typer.echo(f"\nnext: fcast publish {run_id} --official {name}   (QC-gated)")
 
 
 @app.command("vintages")
@@ -518,7 +558,9 @@ def adjust_preview(
         rows = changes(preview(inputs.forecast, adj, saved))
     except FcastError as exc:
         _fail(exc)
-    typer.echo(rows.to_string(index=False))
+    from fcast.output.publish import human_numbers
+
+    typer.echo(human_numbers(rows).to_string(index=False))  # 1.43M, not 1.433076e+06
 
 
 @adjust_app.command("serve")
@@ -672,16 +714,51 @@ def validate_cmd(
     try:
         from fcast.data import season_length
         from fcast.jobs.adjust import load_adjustments
+        from fcast.jobs.inputs import check_actuals_header
         from fcast.markets.custom import custom_members
 
         custom_members(cfg.custom, season_length(cfg.data.freq))
         load_adjustments(cfg.adjustments)
+        unchecked = check_actuals_header(cfg)
     except FcastError as exc:
         _fail(exc)
+    if unchecked:
+        typer.echo(f"note: data header not checked: {unchecked}", err=True)
     families = sorted(set(hp["family"].values.tolist()))
     typer.echo(
-        f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)})"
+        f"{config}: ok ({hp.sizes['hp']} hps in {len(families)} families: {', '.join(families)}; "
+        f"space {Path(cfg.space).name})"
     )
+
+
+@app.command("init")
+def init_cmd(
+    data: Annotated[str, typer.Argument(help="the actuals file (CSV or Parquet, any fsspec URL)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="config to write (never overwritten)")
+    ] = Path("fcast.yaml"),
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="pandas frequency (default: detected)")
+    ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="built-in space name or YAML path (default: per frequency)"),
+    ] = None,
+) -> None:
+    """Write a starter run config for a data file: detects its columns and frequency."""
+    from fcast.jobs.starter import write_starter
+
+    try:
+        found = write_starter(data, output, freq=freq, space=space)
+    except FcastError as exc:
+        _fail(exc)
+    typer.echo(
+        f"wrote {output}: {found.markets} markets, {found.periods} {found.kind} periods "
+        f"(freq {found.freq}); columns market={found.market}, date={found.date}, "
+        f"value={found.value}; space {space or found.kind}"
+    )
+    c = "" if output == Path("fcast.yaml") else f" -c {output}"
+    typer.echo(f"\nnext: fcast validate{c}   then: fcast run tuning{c}")
 
 
 @app.command("demo")
@@ -737,12 +814,12 @@ def _print_truth_score(forecast: Any, truth_path: str) -> None:
     """Sample data only: how the weekly forecast compares with what the generator says happened next."""
     import pandas as pd
 
-    from fcast.data.sample import score_against_truth
+    from fcast.data.sample import score_against_truth, truth_summary
 
-    scores = score_against_truth(forecast, pd.read_parquet(truth_path))
-    typer.echo("\nagainst the sample's ground truth for the next 52 weeks (median over markets):")
-    summary = scores.groupby("segment").agg(
-        markets=("market", "size"), smape=("smape", "median"), coverage_80=("coverage_80", "median")
+    summary = truth_summary(score_against_truth(forecast, pd.read_parquet(truth_path)))
+    typer.echo(
+        "\nagainst the sample's ground truth for the next 52 weeks (sMAPE: median and mean over "
+        "markets; coverage: share of all market-weeks inside the interval):"
     )
     typer.echo(summary.round(3).to_string())
 

@@ -22,6 +22,7 @@ from fcast.data.qa import QAConfig
 from fcast.errors import ConfigError
 from fcast.infra.cluster import ClusterConfig
 from fcast.infra.warehouse import SqlActuals, SqlSink, resolve_paths
+from fcast.markets.hierarchy import HierarchyConfig
 from fcast.markets.proxies import NewMarketsConfig
 from fcast.options import Options
 from fcast.output.qc import QCConfig
@@ -33,15 +34,54 @@ Metric = Literal["mae", "rmse", "mape", "smape", "mase"]
 _Strict = Options
 
 
+class ColumnsConfig(_Strict):
+    """Which of the data file's columns hold the market, the date and the value."""
+
+    market: str = Field("market", min_length=1, description="the file's market column")
+    date: str = Field("date", min_length=1, description="the file's date column")
+    value: str | None = Field(
+        None, min_length=1, description="the file's value column; default: data.value"
+    )
+
+
 class DataConfig(_Strict):
     """Where the actuals come from and how to read them."""
 
     actuals: str | SqlActuals = Field(
         description="file URL (CSV/Parquet) or {sql: {url, query | table, credentials}}"
     )
-    value: str = "users"
+    value: str = Field("users", description="name of the value (default: data.columns.value)")
     freq: str = "W-MON"
     markets: str | None = None
+    ragged: Literal["per_market", "align", "error"] = Field(
+        "per_market",
+        description="markets ending on different dates: per_market (each forecast and "
+        "cross-validated from its own last actual), align (every market cut at the earliest "
+        "end) or error (refuse, naming them)",
+    )
+    columns: ColumnsConfig = Field(
+        ColumnsConfig(),
+        description="the file's column names: {market: country, date: month, value: sessions}",
+    )
+
+    @model_validator(mode="after")
+    def _value_from_columns(self) -> DataConfig:
+        if self.columns.value and "value" not in self.model_fields_set:
+            self.value = self.columns.value  # the file's value column names the value
+        renamed = self.columns.model_dump(exclude_defaults=True)
+        if renamed and not isinstance(self.actuals, str):
+            raise ValueError(
+                "data.columns renames a file's columns; for a SQL source name them in the "
+                "query instead (SELECT country AS market, month AS date, ...)"
+            )
+        return self
+
+    @property
+    def column_map(self) -> dict[str, str] | None:
+        """`data.columns` as given (None when the file uses market, date and data.value)."""
+        given = self.columns.model_dump(exclude_none=True)
+        default = {"market": "market", "date": "date", "value": self.value}
+        return None if all(default[k] == v for k, v in given.items()) else given
 
     @field_validator("freq")
     @classmethod
@@ -93,6 +133,11 @@ class SelectConfig(_Strict):
     top: int = Field(3, ge=1)
     combine: Literal["best", "mean", "median"] = "best"
     weights: Literal["equal", "linear", "exponential"] | list[float] = "linear"
+    weighting: str | list[str] = Field(
+        "equal",
+        description="member weights for mean/median: equal, inverse_error, stacked, or a list "
+        "of them to choose from on the holdout (fcast.core.weighting)",
+    )
     max_age_days: int | None = Field(
         180, ge=1, description="weekly runs warn about markets whose tuned selection is older"
     )
@@ -116,6 +161,18 @@ class CleanConfig(_Strict):
         None, description="YAML of known disruptions: events: [{market, start, end, kind, note}]"
     )
     auto: bool = Field(False, description="also remove automatically detected disruptions")
+    near_zero: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="a period at or below this share of the local level is near zero (zero runs)",
+    )
+    max_zero_periods: int | None = Field(
+        None,
+        ge=1,
+        description="longest zero run removed automatically (longer: proposed for review); "
+        "default a quarter season (weekly: 13)",
+    )
 
 
 class CustomModelConfig(_Strict):
@@ -136,7 +193,7 @@ class SearchConfig(_Strict):
 
 
 class HolidaysConfig(_Strict):
-    """Holiday features for families that take regressors (see configs/spaces/holidays.yaml)."""
+    """Holiday features for families that take regressors (see the built-in space `holidays`, fcast/spaces/holidays.yaml)."""
 
     lead: int = Field(0, ge=0, description="lead columns per holiday group (periods before)")
     lag: int = Field(0, ge=0, description="lag columns per holiday group (periods after)")
@@ -144,7 +201,8 @@ class HolidaysConfig(_Strict):
         None, description="YAML of custom event calendars: events: {name: [date or range]}"
     )
     country: dict[str, str] = Field(
-        default_factory=dict, description="market code -> holidays country code"
+        default_factory=dict,
+        description="market code -> holidays country code (wins over the markets table's country column)",
     )
 
 
@@ -154,6 +212,11 @@ class PublishConfig(_Strict):
     sql: SqlSink | None = Field(
         None, description="also append the vintage to a SQL table ({} = the store's DuckDB)"
     )
+    headline: int | None = Field(
+        None,
+        ge=1,
+        description="periods ahead the headline looks: its last quarter end; default: the horizon",
+    )
 
 
 class RunConfig(_Strict):
@@ -162,13 +225,19 @@ class RunConfig(_Strict):
     data: DataConfig
     horizon: int = Field(52, ge=1)
     cv: CVConfig = CVConfig()
-    space: str = "spaces/default.yaml"
+    space: str | None = Field(
+        None,
+        description="space YAML path, or a built-in name (weekly, monthly, ...); default: the built-in one for data.freq",
+    )
     tune: TuneConfig = TuneConfig()
     select: SelectConfig = SelectConfig()
     segments: SegmentsConfig = SegmentsConfig()
     qa: QAConfig = QAConfig()
     clean: CleanConfig = CleanConfig()
     new_markets: NewMarketsConfig = NewMarketsConfig()
+    hierarchy: HierarchyConfig | None = Field(
+        None, description="totals and groups: reconciled forecasts of the total and groups"
+    )
     custom: dict[str, CustomModelConfig] = Field(
         default_factory=dict, description="market -> forced model"
     )
@@ -180,6 +249,11 @@ class RunConfig(_Strict):
     search: SearchConfig = SearchConfig()
     publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
+    intervals: Literal["model", "conformal"] = Field(
+        "model",
+        description="mature-market intervals: the models' own (combined like the forecast) or "
+        "conformal from the CV residuals of the combined forecast (fcast.core.conformal)",
+    )
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()
     source: str | None = Field(
@@ -218,6 +292,34 @@ class RunConfig(_Strict):
                 raise ValueError(
                     f"select.weights: weights must be non-negative with a positive sum, got {w}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _weighting(self) -> RunConfig:
+        from fcast.core.weighting import WEIGHTINGS
+
+        w = self.select.weighting
+        names = [w] if isinstance(w, str) else list(w)
+        unknown = [n for n in names if n not in WEIGHTINGS]
+        if unknown or not names:
+            raise ValueError(
+                f"select.weighting: unknown {unknown or names}; choose from {sorted(WEIGHTINGS)} (or a list of them)"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"select.weighting: {names} names a strategy twice")
+        if names != ["equal"] and self.select.combine == "best":
+            raise ValueError(
+                "select.weighting: learned weights need combine: mean or median (best keeps one member)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _conformal_horizon(self) -> RunConfig:
+        if self.intervals == "conformal" and self.cv_horizon < self.horizon:
+            raise ValueError(
+                f"intervals: conformal needs CV windows as long as the horizon: cv.horizon "
+                f"{self.cv_horizon} < horizon {self.horizon}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -272,7 +374,6 @@ def parse_config(
         if cfg.publish.sql is not None:
             resolve_paths(cfg.publish.sql, base)
         cfg.data.markets = _resolve(cfg.data.markets, base)
-        cfg.space = _resolve(cfg.space, base)  # type: ignore[assignment]
         cfg.store = _resolve(cfg.store, base)  # type: ignore[assignment]
         cfg.clean.events = _resolve(cfg.clean.events, base)
         cfg.holidays.events = _resolve(cfg.holidays.events, base)
@@ -280,7 +381,19 @@ def parse_config(
         cfg.qc.totals = _resolve(cfg.qc.totals, base)
         if cfg.cluster.kubernetes:
             cfg.cluster.kubernetes.spec = _resolve(cfg.cluster.kubernetes.spec, base)  # type: ignore[assignment]
+    cfg.space = _space_file(cfg.space, cfg.data.freq, base)
     return cfg
+
+
+def _space_file(space: str | None, freq: str, base: Path | None) -> str:
+    """The space file a config uses: its path, a built-in name's file, or the default for `freq`."""
+    from fcast.core.space import builtin_space, default_space, is_space_name
+
+    if space is None:
+        return str(default_space(freq))
+    if is_space_name(space):
+        return str(builtin_space(space))
+    return space if base is None else str(_resolve(space, base))
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -1,16 +1,20 @@
 """The forecast contract every part shares: columns, levels <-> quantiles, cell statuses, formats.
 
 `forecast.parquet` (docs: README "CLI and file contract") has one row per market and date:
-``market, date, yhat, yhat_lo_<L>, yhat_hi_<L> (per level L), family, segment`` and, once
-business input exists, ``yhat_base, adjustment_id``. An interval level L (80, 95) is the
-pair of quantiles ``0.5 - L/200`` and ``0.5 + L/200``. Build and parse it only through the
-functions here.
+``market, date, yhat, yhat_lo_<L>, yhat_hi_<L> (per level L), family, segment, origin`` and,
+once business input exists, ``yhat_base, adjustment_id``. `origin` is the market's last actual
+date, the period its forecast starts after (markets of one panel may end on different
+dates). A run with a hierarchy (docs/totals.md) adds a ``level`` column (``market``, a group
+column such as ``region``, or ``total``) and the aggregate rows: ``market`` then holds the
+group's value (``Europe``) or ``TOTAL``; the markets sum to their groups and the groups to the
+total at every date. An interval level L (80, 95) is the pair of quantiles ``0.5 - L/200`` and
+``0.5 + L/200``. Build and parse it only through the functions here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 #: interval levels a forecast carries unless asked otherwise
 LEVELS: tuple[int, ...] = (80, 95)
@@ -29,8 +33,11 @@ SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 SEGMENTS: tuple[str, ...] = ("mature", "new", "custom")
 #: the columns of forecast.parquet besides the interval bounds
 KEY_COLUMNS = ("market", "date", "yhat")
-TAIL_COLUMNS = ("family", "segment")
+TAIL_COLUMNS = ("family", "segment", "origin")
 ADJUSTED_COLUMNS = ("yhat_base", "adjustment_id")
+#: the column of a forecast with aggregate rows, and its value on the market rows
+LEVEL_COLUMN = "level"
+MARKET_LEVEL = "market"
 
 
 def quantiles_of(level: int | float) -> tuple[float, float]:
@@ -43,10 +50,28 @@ def bound_columns(levels: Iterable[int]) -> list[str]:
     return [f"yhat_{side}_{lv}" for lv in levels for side in ("lo", "hi")]
 
 
-def forecast_columns(levels: Iterable[int] = LEVELS, adjusted: bool = False) -> list[str]:
+def forecast_columns(
+    levels: Iterable[int] = LEVELS, adjusted: bool = False, hierarchy: bool = False
+) -> list[str]:
     """The forecast table's columns in order."""
     cols = [*KEY_COLUMNS, *bound_columns(levels), *TAIL_COLUMNS]
-    return cols + list(ADJUSTED_COLUMNS) if adjusted else cols
+    cols += list(ADJUSTED_COLUMNS) if adjusted else []
+    return cols + [LEVEL_COLUMN] if hierarchy else cols
+
+
+def market_rows(table: Any) -> Any:
+    """The market rows of a forecast table, without the level column (the table itself if it has none)."""
+    if LEVEL_COLUMN not in table.columns:
+        return table
+    keep = table[LEVEL_COLUMN] == MARKET_LEVEL
+    return table[keep].drop(columns=LEVEL_COLUMN).reset_index(drop=True)
+
+
+def aggregate_rows(table: Any) -> Any:
+    """The total and group rows of a forecast table (none when it has no level column)."""
+    if LEVEL_COLUMN not in table.columns:
+        return table.iloc[0:0].assign(**{LEVEL_COLUMN: []})
+    return table[table[LEVEL_COLUMN] != MARKET_LEVEL].reset_index(drop=True)
 
 
 def levels_in(columns: Sequence[str]) -> list[int]:

@@ -212,6 +212,10 @@ def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
                 "market",
                 per_market[col].reindex(ds["market"].values).fillna("").astype(str).to_numpy(),
             )
+    if "origin" in per_market:  # each market's rows are the dates after its own origin
+        origin = pd.DatetimeIndex(per_market["origin"].reindex(ds["market"].values))
+        ds = ds.assign_coords(origin=("market", origin.to_numpy()))
+        ds.attrs["horizon"] = int(df.groupby("market").size().max())
     ds.attrs["levels"] = json.dumps(levels)
     return ds.assign_coords(market=ds["market"].values.astype(str))
 

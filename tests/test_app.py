@@ -159,7 +159,7 @@ def run_folder(tmp_path: Path) -> Path:
     config = {
         "data": {"actuals": "actuals.csv", "value": "users", "freq": "W-MON"},
         "horizon": 12,
-        "space": str(ROOT / "configs" / "spaces" / "small.yaml"),
+        "space": "small",
         "store": "store",
         "adjustments": "adjustments",
     }

@@ -77,7 +77,7 @@ def test_tuning_then_weekly(project):
         assert (run / name).exists(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["cluster"]["workers"] == 2
-    assert {"load", "tune", "select_apply", "new_markets"} <= set(manifest["timings"])
+    assert {"load", "tune", "select", "apply", "new_markets"} <= set(manifest["timings"])
     assert len(manifest["input_hash"]) == 64
     mature = manifest["segments"]["mature"]
     assert len(mature) >= 50
@@ -96,6 +96,7 @@ def test_tuning_then_weekly(project):
         "yhat_hi_95",
         "family",
         "segment",
+        "origin",
     ]
     new = manifest["segments"]["new"]
     assert {"UZ", "LK", "BD", "PK"} <= set(new)  # pre-launch and recently launched markets
@@ -269,3 +270,15 @@ def test_space_report_on_a_weekly_run_is_a_clear_error(tmp_path):
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error: run weekly-1") and "needs a tuning run" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_demo_prints_coverage_pooled_over_market_weeks(tmp_path, capsys):
+    from fcast.cli import _print_truth_score
+    from tests.data.test_sample import _scored_forecast
+
+    fc, truth = _scored_forecast()  # 80%: A 2 of 4 weeks inside, B 0 of 2
+    truth.to_parquet(tmp_path / "truth.parquet")
+    _print_truth_score(fc, str(tmp_path / "truth.parquet"))
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mature")][0]
+    # markets, median and mean sMAPE, then pooled coverage: 2 of 6 market-weeks (not the median 0.25)
+    assert line.split()[1:] == ["2", "0.0", "0.0", "0.333", "1.0"]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from fcast.config import RunConfig, load_config, parse_config
+from fcast.core.space import BUILTIN
 from fcast.errors import ConfigError
 
 SMALL_SPACE = {"families": {"ets": {"spec": ["ANN", "AAdN"]}, "seasonal_naive": {}}}
@@ -43,6 +44,7 @@ def test_minimal_config_defaults():
     assert cfg.data.value == "users"
     assert cfg.data.freq == "W-MON"
     assert cfg.data.markets is None
+    assert cfg.data.ragged == "per_market"
     assert cfg.horizon == 52
     assert (cfg.cv.splits, cfg.cv.step, cfg.cv.holdout) == (4, 13, 13)
     assert cfg.cv_horizon == 52
@@ -52,6 +54,15 @@ def test_minimal_config_defaults():
     assert cfg.cluster.local is not None and cfg.cluster.local.workers == 2
     assert cfg.cluster.address is None and cfg.cluster.kubernetes is None
     assert cfg.source == "mem.yaml"
+
+
+def test_ragged_policy_is_one_of_three_named_choices():
+    raw = minimal()
+    raw["data"]["ragged"] = "error"
+    assert parse_config(raw).data.ragged == "error"
+    raw["data"]["ragged"] = "shift"
+    with pytest.raises(ConfigError, match=r"data\.ragged"):
+        parse_config(raw, source="run.yaml")
 
 
 def test_cv_horizon_override_and_levels_sorted_unique():
@@ -128,7 +139,7 @@ def test_cluster_local_mapping():
 def test_repo_demo_config_loads():
     demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
     cfg = load_config(demo)
-    assert cfg.space == str(demo.parent / "spaces" / "default.yaml")
+    assert cfg.space == str(BUILTIN / "weekly.yaml")  # no `space:`: the weekly default
     assert cfg.cluster.local.workers == 2
     assert cfg.tune.block_markets == 6
 
@@ -212,13 +223,13 @@ def test_non_mapping_top_level(tmp_path, text):
 
 
 def test_load_config_validates_the_space(tmp_path):
-    space = {"families": {"prophet": {"growth": ["linear"]}}}
+    space = {"families": {"nbeats": {"layers": [2]}}}
     path = write_config(tmp_path, minimal(), space=space)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     msg = str(info.value)
     assert "s.yaml" in msg
-    assert "families.prophet" in msg
+    assert "families.nbeats" in msg
     assert "unknown family" in msg
 
 
@@ -253,6 +264,62 @@ def test_fingerprint_changes_with_cv_and_metric():
     base = parse_config(minimal()).fingerprint()
     assert parse_config({**minimal(), "cv": {"splits": 5}}).fingerprint() != base
     assert parse_config({**minimal(), "tune": {"metric": "mae"}}).fingerprint() != base
+
+
+@pytest.mark.parametrize(
+    ("freq", "name"), [("D", "daily"), ("W-MON", "weekly"), ("MS", "monthly"), ("QS", "quarterly")]
+)
+def test_space_is_optional_with_a_builtin_default_per_frequency(tmp_path, freq, name):
+    raw = {"data": {"actuals": "a.csv", "freq": freq}}
+    path = tmp_path / "fcast.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    assert cfg.space == str(BUILTIN / f"{name}.yaml")
+    assert load_config(path).fingerprint() == cfg.fingerprint()
+
+
+def test_space_by_builtin_name_or_path(tmp_path):
+    assert parse_config({**minimal(), "space": "holidays"}).space == str(BUILTIN / "holidays.yaml")
+    cfg = load_config(write_config(tmp_path, minimal()))  # a path relative to the config
+    assert cfg.space == str(tmp_path.resolve() / "spaces" / "s.yaml")
+    with pytest.raises(ConfigError, match="unknown built-in space 'nope'"):
+        parse_config({**minimal(), "space": "nope"})
+    with pytest.raises(ConfigError, match="no built-in default space for data.freq 'h'"):
+        parse_config({"data": {"actuals": "a.csv", "freq": "h"}})
+
+
+def test_data_columns_map_the_files_columns_and_name_the_value():
+    cfg = parse_config(
+        {
+            "data": {
+                "actuals": "a.csv",
+                "freq": "MS",
+                "columns": {"market": "country", "date": "month", "value": "sessions"},
+            }
+        }
+    )
+    assert cfg.data.value == "sessions"  # the value is named after the file's column
+    assert cfg.data.column_map == {"market": "country", "date": "month", "value": "sessions"}
+    named = parse_config(
+        {"data": {"actuals": "a.csv", "value": "users", "columns": {"value": "n"}}}
+    )
+    assert named.data.value == "users" and named.data.column_map == {
+        "market": "market",
+        "date": "date",
+        "value": "n",
+    }
+    assert parse_config(minimal()).data.column_map is None
+    with pytest.raises(ConfigError, match="for a SQL source name them in the query"):
+        parse_config(
+            {
+                "data": {
+                    "actuals": {"sql": {"url": "sqlite://", "table": "t"}},
+                    "columns": {"date": "d"},
+                }
+            }
+        )
+    with pytest.raises(ConfigError, match=r"data.columns.day"):
+        parse_config({"data": {"actuals": "a.csv", "columns": {"day": "d"}}})
 
 
 def test_fingerprint_ignores_store_and_cluster():
@@ -300,3 +367,34 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
 def test_a_config_path_that_is_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is a folder, expected a YAML file"):
         load_config(tmp_path)
+
+
+def test_select_weighting_and_intervals():
+    cfg = parse_config(minimal())
+    assert cfg.select.weighting == "equal" and cfg.intervals == "model"
+    raw = minimal() | {
+        "select": {
+            "top": 5,
+            "combine": "median",
+            "weighting": ["equal", "inverse_error", "stacked"],
+        },
+        "intervals": "conformal",
+    }
+    cfg = parse_config(raw)
+    assert cfg.select.weighting == ["equal", "inverse_error", "stacked"]
+    assert cfg.intervals == "conformal"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"select": {"combine": "median", "weighting": "fancy"}}, "select.weighting: unknown"),
+        ({"select": {"combine": "median", "weighting": ["stacked", "stacked"]}}, "twice"),
+        ({"select": {"combine": "best", "weighting": "stacked"}}, "combine: mean or median"),
+        ({"intervals": "conformal", "cv": {"horizon": 4}}, "as long as the horizon"),
+        ({"intervals": "bootstrap"}, "intervals"),
+    ],
+)
+def test_select_weighting_and_intervals_are_validated(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(minimal() | extra)

@@ -145,7 +145,7 @@ def test_installed_entry_point_is_found_by_name(on_site):
 
 def test_unknown_extension_lists_installed_entry_points(on_site):
     with pytest.raises(KeyError) as info:
-        get_family("prophet")
+        get_family("nbeats")
     assert "'drift'" in str(info.value) and "dotted path" in str(info.value)
 
 

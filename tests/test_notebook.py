@@ -318,3 +318,17 @@ def test_launch_curve_plot(sample):
 def test_plot_of_something_else_is_a_clear_error():
     with pytest.raises(TypeError, match="nothing to plot"):
         xr.Dataset({"z": ("x", [1.0])}).fcast.plot()
+
+
+def test_a_ragged_forecast_table_round_trips_with_its_origins():
+    from fcast.core.models import Model
+
+    time = pd.date_range("2024-01-01", periods=12, freq="W-MON")
+    values = np.tile([1.0, 2.0, 3.0, 4.0], (2, 3))
+    values[0, 9:] = np.nan  # A ends 3 weeks before B
+    y = xr.DataArray(values, dims=("market", "time"), coords={"market": ["A", "B"], "time": time})
+    snaive = [(Model.create("seasonal_naive", {}, 4), 1.0)]
+    table = to_table(apply(y, {"A": snaive, "B": snaive}, horizon=4, levels=[80]))
+    assert table.groupby("market")["origin"].first().tolist() == [time[8], time[11]]
+    again = to_table(nb.forecast_cube(table))
+    pd.testing.assert_frame_equal(again, table)

@@ -103,6 +103,8 @@ def test_the_wheel_ships_types_license_and_metadata(tmp_path):
         metadata = zf.read(f"{info}/METADATA").decode()
         license_text = zf.read(f"{info}/licenses/LICENSE").decode()
     assert "fcast/py.typed" in names
+    # the built-in parameter spaces are package data (a config without `space:` needs them)
+    assert {f"fcast/spaces/{n}.yaml" for n in ("daily", "weekly", "monthly", "quarterly")} <= names
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
     assert "License-Expression: Apache-2.0" in metadata
     assert "Classifier: Typing :: Typed" in metadata

@@ -1,11 +1,12 @@
 """Applier: refit the selected model(s) per market on all history and forecast the horizon.
 
 A market's forecast is the weighted mean of its selected members (one member with
-weight 1 for `combine: best`), or with `combine: median` their pointwise median; interval
-bounds are combined the same way. A member that fails to refit is dropped and the others
-re-weighted. A market whose members all fail, or that has none (an empty member list: a
-market the selector could not choose for, or one without a tuned selection), gets the one
-fallback, `fallback_forecast` (seasonal naive), labelled `fcast.contract.FALLBACK` in `family`.
+weight 1 for `combine: best`), or with `combine: median` their pointwise weighted median
+(the plain median for equal weights); interval bounds are combined the same way. A member
+that fails to refit is dropped and the others re-weighted. A market whose members all fail,
+or that has none (an empty member list: a market the selector could not choose for, or one
+without a tuned selection), gets the one fallback, `fallback_forecast` (seasonal naive),
+labelled `fcast.contract.FALLBACK` in `family`.
 User counts cannot be negative, so forecasts and bounds are clipped at zero.
 """
 
@@ -21,7 +22,8 @@ import xarray as xr
 from fcast.contract import FALLBACK, LEVELS, bound_columns, forecast_columns, quantiles_of
 from fcast.core.executor import Block, run_blocks
 from fcast.core.models import Model
-from fcast.core.series import align_x, first_observed
+from fcast.core.series import align_x, first_observed, lags, last_observed
+from fcast.core.weighting import weighted_median
 from fcast.data.calendar import future_index
 
 Member = tuple[Model, float]
@@ -31,9 +33,14 @@ COMBINES = ("mean", "median")
 def pool(
     values: Sequence[np.ndarray], combine: str = "mean", weights: Sequence[float] | None = None
 ) -> np.ndarray:
-    """Members' forecasts pooled pointwise: weighted mean (equal weights by default) or median."""
-    if combine == "median":  # weights do not enter
-        return np.median(values, axis=0)
+    """Members' forecasts pooled pointwise: weighted mean or weighted median (equal weights by default).
+
+    With equal weights the median is `np.median` (see `fcast.core.weighting.weighted_median`).
+    """
+    if combine == "median":
+        if weights is None:
+            return np.median(values, axis=0)
+        return weighted_median(np.asarray(values), np.asarray(weights, dtype=float))
     if weights is None:
         return np.mean(values, axis=0)
     w = np.asarray(weights) / np.sum(weights)
@@ -125,9 +132,12 @@ def apply_block(
     features: Sequence[str] | None = None,
     combine: str = "mean",
     season_length: int = 1,
+    ends: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Forecast a block of markets: array (market, column, step) with mean then lo/hi per level.
 
+    Each market is forecast from its own last observation, `ends[i]` (default: its last finite
+    value): it trains on y[first:end + 1] and its future features are x[end + 1 : end + 1 + horizon].
     `x` (market, time, feature) covers y's times followed by the `horizon` future periods.
     `season_length`: the fallback's, for a market without members.
     """
@@ -135,10 +145,12 @@ def apply_block(
     out = np.full((y.shape[0], len(cols), horizon), np.nan)
     families = []
     first = first_observed(y)
+    stop = (last_observed(y) if ends is None else np.asarray(ends)) + 1
     for mi in range(y.shape[0]):
+        train = slice(first[mi], max(stop[mi], first[mi]))
         if x is None:
             fc, family = forecast_series(
-                y[mi, first[mi] :],
+                y[mi, train],
                 members[mi],
                 horizon,
                 levels,
@@ -146,14 +158,13 @@ def apply_block(
                 season_length=season_length,
             )
         else:
-            n = y.shape[1]
             fc, family = forecast_series(
-                y[mi, first[mi] :],
+                y[mi, train],
                 members[mi],
                 horizon,
                 levels,
-                x[mi, first[mi] : n],
-                x[mi, n : n + horizon],
+                x[mi, train],
+                x[mi, stop[mi] : stop[mi] + horizon],
                 features,
                 combine,
                 season_length,
@@ -203,6 +214,7 @@ def apply(
     if season_length is None:
         given = [model.season_length for m in markets for model, _ in members[m]]
         season_length = given[0] if given else 1
+    ends = sub.sizes["time"] - 1 - lags(sub)
     groups = [
         slice(i, min(i + block_markets, len(markets)))
         for i in range(0, len(markets), block_markets)
@@ -213,37 +225,25 @@ def apply(
             g,
             (values[g], [members[m] for m in markets[g]], horizon, list(levels))
             + ((None, None) if x_values is None else (x_values[g], features))
-            + (combine, season_length),
+            + (combine, season_length, ends[g]),
         )
         for g in groups
     ]
     results = run_blocks(apply_block, blocks, client=client, prefix="apply")
-    return forecast_dataset(results, markets, y["time"].values[-1], horizon, levels, freq)
-
-
-def forecast_dataset(
-    results: Sequence[tuple[np.ndarray, list[str]]],
-    markets: Sequence[str],
-    last_time: object,
-    horizon: int,
-    levels: Sequence[int],
-    freq: str,
-) -> xr.Dataset:
-    """The forecast of `apply_block` results (in market order) after `last_time`: yhat, bounds, family."""
     stacked = (
         np.concatenate([r[0] for r in results])
         if results
         else np.empty((0, 1 + 2 * len(levels), horizon))
     )
     families = [f for r in results for f in r[1]]
-    last = pd.Timestamp(last_time)
-    dates = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+    origin = pd.DatetimeIndex(sub["time"].values[ends]) if markets else pd.DatetimeIndex([])
+    placed, dates = on_dates(stacked, origin, pd.Timestamp(y["time"].values[-1]), horizon, freq)
     quantiles = [q for lv in levels for q in quantiles_of(lv)]
-    bounds = stacked[:, 1:, :].transpose(0, 2, 1)
+    bounds = placed[:, 1:, :].transpose(0, 2, 1)
     order = np.argsort(quantiles)
     return xr.Dataset(
         {
-            "yhat": (("market", "time"), stacked[:, 0, :]),
+            "yhat": (("market", "time"), placed[:, 0, :]),
             "bounds": (("market", "time", "quantile"), bounds[:, :, order]),
             "family": ("market", np.array(families, dtype=str)),
         },
@@ -251,15 +251,42 @@ def forecast_dataset(
             "market": np.array(markets, dtype=str),
             "time": dates,
             "quantile": np.round(np.asarray(quantiles)[order], 4),
+            "origin": ("market", origin.to_numpy()),
         },
-        attrs={"levels": json.dumps(list(levels))},
+        attrs={"levels": json.dumps(list(levels)), "horizon": horizon},
     )
 
 
+def on_dates(
+    stacked: np.ndarray, origin: pd.DatetimeIndex, last: pd.Timestamp, horizon: int, freq: str
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Forecasts (market, column, step) put on the union of the markets' dates: (market, column, time).
+
+    Market i's steps are the `horizon` periods after `origin[i]`; its cells outside them are
+    NaN. Without markets the dates follow `last`.
+    """
+    if not len(origin):
+        return stacked, pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+    grid = pd.date_range(origin.min(), origin.max(), freq=freq)
+    offset = grid.get_indexer(origin)
+    if (offset < 0).any():
+        raise ValueError(f"forecast origins {list(origin[offset < 0])} are not on the {freq} grid")
+    dates = pd.date_range(origin.min(), periods=len(grid) + horizon, freq=freq)[1:]
+    placed = np.full((stacked.shape[0], stacked.shape[1], len(dates)), np.nan)
+    for i, k in enumerate(offset):
+        placed[i, :, k : k + horizon] = stacked[i]
+    return placed, dates
+
+
 def to_table(fc: xr.Dataset, segment: str = "mature") -> pd.DataFrame:
-    """The forecast as the file-contract table (`fcast.contract.forecast_columns`): market, date, yhat, bounds, family, segment."""
+    """The forecast as the file-contract table (`fcast.contract.forecast_columns`): market, date, yhat, bounds, family, segment, origin.
+
+    `origin` is each market's last actual (the `origin` coord; NaT without one); a market's
+    rows are the `horizon` dates after its origin (its cells outside them are dropped).
+    """
     levels = json.loads(fc.attrs["levels"])
-    df = fc["yhat"].to_dataframe().reset_index().rename(columns={"time": "date"})
+    yhat = fc["yhat"].reset_coords(drop=True)
+    df = yhat.to_dataframe().reset_index().rename(columns={"time": "date"})
     bounds = [
         fc["bounds"].sel(quantile=q).values.ravel() for lv in levels for q in quantiles_of(lv)
     ]
@@ -268,4 +295,11 @@ def to_table(fc: xr.Dataset, segment: str = "mature") -> pd.DataFrame:
     fam = dict(zip(fc["market"].values.tolist(), fc["family"].values.tolist(), strict=True))
     df["family"] = df["market"].map(fam)
     df["segment"] = segment
+    df["origin"] = pd.NaT
+    if "origin" in fc.coords:
+        own = pd.Series(pd.DatetimeIndex(fc["origin"].values), index=fc["market"].values)
+        df["origin"] = pd.DatetimeIndex(df["market"].map(own))
+        horizon = int(fc.attrs.get("horizon", fc.sizes["time"]))
+        inside = df["origin"].isna() | (df["date"] > df["origin"])
+        df = df[inside].groupby("market", sort=False).head(horizon).reset_index(drop=True)
     return df[forecast_columns(levels)]

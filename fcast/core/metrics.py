@@ -65,3 +65,66 @@ def finish(metric: str, mean_loss: np.ndarray | float) -> np.ndarray | float:
 def score(metric: str, y: np.ndarray, yhat: np.ndarray, scale: float = 1.0) -> float:
     """The metric over one window."""
     return float(finish(metric, np.nanmean(pointwise(metric, y, yhat, scale))))
+
+
+# --- interval metrics (utilsforecast definitions: losses.coverage, losses.winkler_score) ---------
+
+
+def inside(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Pointwise: 1.0 where lo <= y <= hi (bounds included), 0.0 outside, NaN where any is missing."""
+    y, lo, hi = (np.asarray(a, dtype="float64") for a in (y, lo, hi))
+    out = ((y >= lo) & (y <= hi)).astype("float64")
+    return np.where(np.isfinite(y) & np.isfinite(lo) & np.isfinite(hi), out, np.nan)
+
+
+def winkler(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: float) -> np.ndarray:
+    """Pointwise interval (Winkler) score of a central `level`% interval, alpha = 1 - level/100.
+
+    (hi - lo) + 2/alpha (lo - y) when y < lo, + 2/alpha (y - hi) when y > hi; lower is better.
+    """
+    if not 0 < level < 100:
+        raise ValueError(f"level must be between 0 and 100, got {level}")
+    alpha = 1 - level / 100
+    y, lo, hi = (np.asarray(a, dtype="float64") for a in (y, lo, hi))
+    return (
+        (hi - lo)
+        + (2 / alpha) * np.clip(lo - y, 0.0, None)
+        + (2 / alpha) * np.clip(y - hi, 0.0, None)
+    )
+
+
+def interval_scores(
+    y: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    level: float,
+    scale: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Interval metrics of (market, step) arrays: pooled coverage, interval score, scaled interval score.
+
+    `coverage`: share of all finite market-periods inside the interval (pooled, not a mean
+    of per-market shares). `interval_score`: the Winkler score averaged per market, then
+    over markets (utilsforecast's per-id mean, then the mean of ids). `scaled_interval_score`
+    (with `scale`, market): each market's mean Winkler score divided by its MASE scale, then
+    averaged (the M4 competition's MSIS), so markets of any size weigh the same.
+    """
+    y, lo, hi = (np.atleast_2d(np.asarray(a, dtype="float64")) for a in (y, lo, hi))
+    cover = inside(y, lo, hi)
+    ws = winkler(y, lo, hi, level)
+    ws = np.where(np.isfinite(cover), ws, np.nan)
+    with np.errstate(invalid="ignore"):
+        per_market = np.nanmean(ws, axis=1) if ws.size else np.array([])
+    out = {
+        "coverage": float(np.nanmean(cover)) if np.isfinite(cover).any() else float("nan"),
+        "interval_score": float(np.nanmean(per_market))
+        if np.isfinite(per_market).any()
+        else float("nan"),
+    }
+    if scale is not None:
+        s = np.asarray(scale, dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = per_market / np.where(s > 0, s, np.nan)
+        out["scaled_interval_score"] = (
+            float(np.nanmean(scaled)) if np.isfinite(scaled).any() else float("nan")
+        )
+    return out

@@ -1,9 +1,11 @@
-"""Model families: a registry from family name to a statsforecast model, plus preprocessing.
+"""Model families: a registry from family name to a model, plus preprocessing.
 
 A family declares its parameters (name -> type) and a builder that turns a parameter
-dict and the season length into a statsforecast model object. `Model` wraps one family
-with its parameters and the preprocessing shared by every family (log transform,
-training window), and exposes `forecast(y, h, level)` like a statsforecast model.
+dict and the season length into a model object: a statsforecast model, or one of fcast's
+own estimators (`fcast.core.estimators`: `harmonic`, the weekly default, and `prophet`, the
+optional extra), which offer the same `forecast(y, h, level, X, X_future)` call. `Model`
+wraps one family with its parameters and the preprocessing shared by every family (log
+transform, training window), and exposes `forecast(y, h, level)` like a statsforecast model.
 
 Extension families plug in without editing fcast: a package declares an entry point in
 the group ``fcast.models`` (``drift = "my_pkg:family"``), or a config names a dotted path
@@ -12,6 +14,10 @@ is loaded on first use and registered under the name it was asked for, so the sa
 lookup works in the client and in every Dask worker that can import the package.
 `FAMILIES` is a `fcast.registry.Registry` (group ``fcast.models``); look families up with
 `get_family`, add them with `register`.
+
+Longer than 520 lines because every built-in family (statsforecast's and fcast's own) is
+registered in this one table, next to the `Model` that reads it: a family's parameters,
+defaults and checks are found in one place.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ PREPROCESS: dict[str, ParamType] = {"log": bool, "window": int}
 
 #: regressor parameters every family with `uses_x` accepts (see fcast.data.calendar): which holiday
 #: groups ("all", "moving", "none" or group names), the largest lead and lag, and the encoding
-#: ("share" of the period's days, or "any": 1 when the period holds a holiday of the group)
+#: ("share" of the period's days, "any": 1 when the period holds a holiday of the group, or
+#: "both": the share columns and the indicators, for effects that grow with the days and
+#: effects of the holiday as such)
+HOLIDAY_FORMS = ("share", "any", "both")
 X_PARAMS: dict[str, ParamType] = {
     "holidays": str,
     "holiday_lead": int,
@@ -228,8 +237,8 @@ def _check_x(p: Mapping[str, Any]) -> str | None:
     problem = check_set(p.get("holidays"))
     if problem:
         return problem
-    if p.get("holiday_form", "share") not in ("share", "any"):
-        return f"unknown holiday_form {p.get('holiday_form')!r}; choose share or any"
+    if p.get("holiday_form", "share") not in HOLIDAY_FORMS:
+        return f"unknown holiday_form {p.get('holiday_form')!r}; choose from {list(HOLIDAY_FORMS)}"
     if min(int(p.get("holiday_lead", 0)), int(p.get("holiday_lag", 0))) < 0:
         return "holiday_lead and holiday_lag must be >= 0"
     return None
@@ -304,6 +313,99 @@ register(
 register(Family("seasonal_naive", {}, _build_seasonal_naive))
 
 
+# --- families fcast implements (fcast.core.estimators) ------------------------------
+
+
+def _build_harmonic(p: Mapping[str, Any], m: int) -> Any:
+    from fcast.core.estimators import HarmonicRegression, season_period
+
+    return HarmonicRegression(
+        float(p["period"]) if p.get("period") else season_period(m),
+        harmonics=int(p["harmonics"]),
+        changepoint_penalty=float(p["changepoint_penalty"]),
+        changepoint_every=int(p["changepoint_every"]) if p.get("changepoint_every") else None,
+        changepoint_end=int(p["changepoint_end"]) if "changepoint_end" in p else None,
+        level_scale=not p.get("log", False),  # the penalty is relative to the level of raw data
+        robust=bool(p["robust"]),
+    )
+
+
+def _check_harmonic(p: Mapping[str, Any], m: int) -> str | None:
+    if int(p.get("harmonics", 0)) < 0 or float(p.get("changepoint_penalty", 0)) < 0:
+        return "harmonic needs harmonics >= 0 and changepoint_penalty >= 0"
+    if p.get("period") is not None and float(p["period"]) <= 0:
+        return "harmonic needs a period > 0"
+    if int(p.get("changepoint_every", 1)) < 1 or int(p.get("changepoint_end", 0)) < 0:
+        return "harmonic needs changepoint_every >= 1 and changepoint_end >= 0"
+    return _check_x(p)
+
+
+PROPHET_MODES = ("additive", "multiplicative")
+
+
+def _build_prophet(p: Mapping[str, Any], m: int) -> Any:
+    from fcast.core.estimators import ProphetRegression
+
+    return ProphetRegression(
+        m,
+        changepoint_prior_scale=float(p["changepoint_prior_scale"]),
+        seasonality_prior_scale=float(p["seasonality_prior_scale"]),
+        holidays_prior_scale=float(p["holidays_prior_scale"]),
+        seasonality_mode=str(p["seasonality_mode"]),
+    )
+
+
+def _check_prophet(p: Mapping[str, Any], m: int) -> str | None:
+    from fcast.core.estimators import PROPHET_FREQ, prophet_available
+
+    if not prophet_available():
+        return "the prophet family needs the optional extra: pip install 'fcast[prophet]'"
+    if p.get("seasonality_mode", "additive") not in PROPHET_MODES:
+        return f"unknown seasonality_mode {p.get('seasonality_mode')!r}; choose from {list(PROPHET_MODES)}"
+    if m not in PROPHET_FREQ:
+        return f"prophet needs a season length in {sorted(PROPHET_FREQ)}, the data has {m}"
+    return _check_x(p)
+
+
+register(
+    Family(
+        "harmonic",
+        {
+            "changepoint_penalty": float,
+            "harmonics": int,
+            "period": float,
+            "changepoint_every": int,
+            "changepoint_end": int,
+            "robust": bool,
+        },
+        _build_harmonic,
+        defaults={"changepoint_penalty": 200.0, "harmonics": 4, "robust": True},
+        check=_check_harmonic,
+        uses_x=True,
+    )
+)
+register(
+    Family(
+        "prophet",
+        {
+            "changepoint_prior_scale": float,
+            "seasonality_prior_scale": float,
+            "holidays_prior_scale": float,
+            "seasonality_mode": str,
+        },
+        _build_prophet,
+        defaults={
+            "changepoint_prior_scale": 0.05,
+            "seasonality_prior_scale": 10.0,
+            "holidays_prior_scale": 10.0,
+            "seasonality_mode": "additive",
+        },
+        check=_check_prophet,
+        uses_x=True,
+    )
+)
+
+
 # --- the model object ----------------------------------------------------------------
 
 
@@ -345,7 +447,7 @@ class Model:
         return fam.check(self.params, self.season_length) if fam.check else None
 
     def estimator(self) -> Any:
-        """The underlying statsforecast model object."""
+        """The underlying model object (statsforecast's or one of fcast.core.estimators)."""
         return get_family(self.family).build(self.params, self.season_length)
 
     def prepare(self, y: np.ndarray) -> np.ndarray:
@@ -393,8 +495,12 @@ class Model:
         window = self.params.get("window")
         if window:
             X = X[-int(window) :]
-        if self.params.get("holiday_form") == "any":
+        form = self.params.get("holiday_form", "share")
+        if form == "any":
             X, X_future = (X > 0).astype("float64"), (X_future > 0).astype("float64")
+        elif form == "both":  # the share columns, then the 'any' indicators
+            X = np.concatenate([X, (X > 0).astype("float64")], axis=1)
+            X_future = np.concatenate([X_future, (X_future > 0).astype("float64")], axis=1)
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_future))):
             raise ValueError("holiday features have missing values")
         keep: list[int] = []
@@ -459,6 +565,6 @@ class Model:
             for key, short in (("holiday_lead", "+"), ("holiday_lag", "-")):
                 if self.params.get(key):
                     text += f"{short}{self.params[key]}"
-            if self.params.get("holiday_form") == "any":
-                text += " any"
+            if self.params.get("holiday_form", "share") != "share":
+                text += f" {self.params['holiday_form']}"
         return text

@@ -7,8 +7,15 @@
 3. `holdout_scores`: refit each of the top X on everything before the final holdout and
    score it on the holdout; the combination of the X (mean, or median) is scored too.
 4. `choose`: `best` keeps the member with the lowest holdout score (the CV best when
-   there is no holdout); `mean` keeps all X with equal weights; `median` keeps all X and
-   the applier takes their pointwise median (the table's `combine` column says which).
+   there is no holdout); `mean` keeps all X and the applier takes their weighted mean;
+   `median` keeps all X and the applier takes their pointwise (weighted) median (the
+   table's `combine` column says which).
+5. `fcast.core.learned.learn_weights` (with `mean` or `median`): the members' weights, equal or learned from
+   the market's CV forecasts by a `weighting` strategy (`fcast.core.weighting`); given
+   several strategies, the one whose combination scores best on the final holdout (or the
+   newest CV split), pooled over markets, is kept (the table's `weighting` column).
+   Unlike the score, a learned weighting reads the CV forecasts (`yhat`) of the markets'
+   top X on the client; `equal` (the default) never does.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ import xarray as xr
 from fcast.contract import FAILED, SKIPPED
 from fcast.core.apply import COMBINES, pool
 from fcast.core.executor import Block, run_blocks
+from fcast.core.learned import ensemble_holdout, holdout_window, learn_weights
 from fcast.core.metrics import finish, mase_scale
 from fcast.core.metrics import score as window_score
 from fcast.core.models import Model
-from fcast.core.series import align_x, first_observed
+from fcast.core.series import align_x, first_observed, right_align
 from fcast.core.space import models_of
+from fcast.core.weighting import WEIGHTINGS
 
 
 def split_weights(
@@ -86,12 +95,17 @@ def holdout_block(
     x: np.ndarray | None = None,
     features: list[str] | None = None,
     combine: str = "mean",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per market: each member's holdout score and the score of the members' combined forecast."""
+    keep_forecasts: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Per market: each member's holdout score and the score of the members' combined forecast.
+
+    `keep_forecasts`: also return the members' holdout forecasts (market, member, step).
+    """
     n_m = y.shape[0]
     width = max((len(m) for m in members), default=0)
     scores = np.full((n_m, width), np.nan)
     mean_scores = np.full(n_m, np.nan)
+    kept = np.full((n_m, width, holdout), np.nan)
     first = first_observed(y)
     for mi in range(n_m):
         train, test = y[mi, first[mi] : y.shape[1] - holdout], y[mi, y.shape[1] - holdout :]
@@ -115,9 +129,12 @@ def holdout_block(
             except Exception:  # a member that cannot refit is out of the running, not a crash
                 continue
             scores[mi, k] = window_score(metric, test, fc, scale)
+            kept[mi, k] = fc
             forecasts.append(fc)
         if forecasts:
             mean_scores[mi] = window_score(metric, test, pool(forecasts, combine), scale)
+    if keep_forecasts:
+        return scores, mean_scores, kept
     return scores, mean_scores
 
 
@@ -132,8 +149,11 @@ def holdout_scores(
     block_markets: int = 8,
     x: xr.DataArray | None = None,
     combine: str = "mean",
-) -> tuple[xr.DataArray, xr.DataArray]:
+    forecasts: bool = False,
+) -> tuple[xr.DataArray, ...]:
     """Holdout score of each top-X member (market, rank) and of their mean or median (market).
+
+    `forecasts`: also return the members' holdout forecasts (market, rank, step).
 
     `x` (market, time, feature): holiday features on y's time axis, for members with regressors.
     """
@@ -157,7 +177,7 @@ def holdout_scores(
             b,
             (values[b], members[b], holdout, metric)
             + ((None, None) if x_values is None else (x_values[b], features))
-            + (combine,),
+            + (combine, forecasts),
         )
         for b in slices
     ]
@@ -165,10 +185,25 @@ def holdout_scores(
     width = top.sizes["rank"]
     member = np.full((len(members), width), np.nan)
     mean = np.full(len(members), np.nan)
-    for b, (s, m) in zip(slices, results, strict=True):
-        member[b, : s.shape[1]] = s
-        mean[b] = m
+    kept = np.full((len(members), width, holdout), np.nan)
+    for b, res in zip(slices, results, strict=True):
+        member[b, : res[0].shape[1]] = res[0]
+        mean[b] = res[1]
+        if forecasts:
+            kept[b, : res[2].shape[1]] = res[2]
     coords = {"market": y["market"].values}
+    if forecasts:
+        return (
+            xr.DataArray(
+                member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
+            ),
+            xr.DataArray(mean, dims="market", coords=coords),
+            xr.DataArray(
+                kept,
+                dims=("market", "rank", "step"),
+                coords={**coords, "rank": top["rank"].values, "step": np.arange(1, holdout + 1)},
+            ),
+        )
     return (
         xr.DataArray(
             member, dims=("market", "rank"), coords={**coords, "rank": top["rank"].values}
@@ -180,7 +215,7 @@ def holdout_scores(
 #: the selection table's columns (kept when it is empty, e.g. every market constant)
 SELECTION_COLUMNS = [
     "market", "rank", "hp", "family", "label", "params", "cv_score", "holdout_score",
-    "weight", "ensemble_holdout_score", "combine",
+    "weight", "ensemble_holdout_score", "combine", "weighting",
 ]  # fmt: skip
 
 
@@ -191,8 +226,13 @@ def choose(
     holdout_mean: xr.DataArray | None,
     hp: xr.Dataset,
     combine: str = "best",
+    member_weights: dict[str, list[float]] | None = None,
+    weighting: str = "equal",
 ) -> pd.DataFrame:
-    """The selection table: one row per market and top-X member, with the chosen weight."""
+    """The selection table: one row per market and top-X member, with the chosen weight.
+
+    `member_weights` (market -> weights in rank order): learned weights for `mean`/`median`.
+    """
     rows = []
     names = [
         c for c in hp.coords if c not in ("hp", "family", "label") and hp.coords[c].dims == ("hp",)
@@ -210,7 +250,9 @@ def choose(
             if holdout is not None
             else [float("nan")] * len(ranks)
         )
-        if combine in COMBINES:
+        if combine in COMBINES and member_weights is not None and str(market) in member_weights:
+            weights = [float(w) for w in member_weights[str(market)]]
+        elif combine in COMBINES:
             weights = [1.0 / len(ranks)] * len(ranks)
         else:
             # lowest holdout score wins; NaN holdout (no holdout or refit failed) falls back on CV rank
@@ -239,6 +281,7 @@ def choose(
                     if holdout_mean is not None and combine in COMBINES
                     else float("nan"),
                     "combine": combine,
+                    "weighting": weighting if combine in COMBINES else "equal",
                 }
             )
     return pd.DataFrame(
@@ -263,23 +306,36 @@ def select(
     holdout: int = 0,
     client=None,  # noqa: ANN001
     x: xr.DataArray | None = None,
+    weighting: str | Sequence[str] = "equal",
 ) -> pd.DataFrame:
     """The whole selector: CV score, top-X, holdout refits, choice; returns the selection table.
 
     `x`: holiday features (market, time, feature) covering y, for members with regressors.
     `combine`: `best` (one member), `mean` or `median` (all top X, combined by the applier).
+    `weighting`: how the top X are weighted for `mean`/`median`, a name in
+    `fcast.core.weighting.WEIGHTINGS` or a list of them (the holdout, or without one the
+    newest CV split, picks one for all markets).
     """
     if combine not in ("best", *COMBINES):
         raise ValueError(f"combine must be best, mean or median, got {combine!r}")
+    names = [weighting] if isinstance(weighting, str) else list(weighting)
+    unknown = [n for n in names if n not in WEIGHTINGS]
+    if unknown or not names:
+        raise ValueError(f"weighting must be among {sorted(WEIGHTINGS)}, got {names}")
+    if combine == "best" and names != ["equal"]:
+        raise ValueError("a weighting other than equal needs combine: mean or median")
     metric = tuning.attrs["metric"]
     w = split_weights(tuning["split"].values, weights)
     cv = score(tuning["error"], tuning["status"], w, metric).compute()
     best = top_hps(cv, top)
     hp = hp_coords(tuning)
     ho = ho_mean = None
-    if holdout > 0:
-        ho, ho_mean = holdout_scores(
-            y.sel(market=best["market"]),
+    learned = names != ["equal"]
+    ho_window = None
+    if holdout > 0:  # the holdout is each market's own last `holdout` periods
+        y, x = right_align(y.sel(market=best["market"]), x)
+        out = holdout_scores(
+            y,
             best,
             hp,
             holdout,
@@ -288,5 +344,21 @@ def select(
             client,
             x=x,
             combine=combine if combine in COMBINES else "mean",
+            forecasts=learned,
         )
-    return choose(best, cv, ho, ho_mean, hp, combine)
+        ho, ho_mean = out[0], out[1]
+        if learned:
+            ho_window = holdout_window(y, out[2], holdout, int(tuning.attrs["season_length"]))
+    if not learned:
+        return choose(best, cv, ho, ho_mean, hp, combine)
+    older = None  # without a holdout, candidates are scored on the newest CV split
+    if len(names) > 1 and ho_window is None and tuning.sizes["split"] > 1:
+        sub = tuning.isel(split=slice(0, -1))
+        w_old = split_weights(sub["split"].values, [float(v) for v in w[:-1].values])
+        older = score(sub["error"], sub["status"], w_old, metric).compute()
+    member_weights, chosen, _ = learn_weights(
+        tuning, best, cv, metric, names, combine, ho_window, older
+    )
+    if ho_window is not None:  # the ensemble's holdout score with the learned weights
+        ho_mean = ensemble_holdout(ho_window, member_weights, combine, metric, ho_mean)
+    return choose(best, cv, ho, ho_mean, hp, combine, member_weights, chosen)

@@ -162,8 +162,58 @@ def parse_space(raw: Any, freq: str, source: str = "<space>") -> xr.Dataset:
     return ds
 
 
+#: the parameter spaces shipped in the package (fcast/spaces/*.yaml), by name
+BUILTIN = Path(__file__).resolve().parents[1] / "spaces"
+#: the built-in space a config without `space:` uses, by pandas offset name
+_DEFAULTS = {
+    "D": "daily",
+    "B": "daily",
+    "W": "weekly",
+    "MS": "monthly",
+    "ME": "monthly",
+    "M": "monthly",
+    "QS": "quarterly",
+    "QE": "quarterly",
+    "Q": "quarterly",
+}
+
+
+def builtin_spaces() -> list[str]:
+    """Names of the spaces shipped in the package (`space: weekly` in a config)."""
+    return sorted(p.stem for p in BUILTIN.glob("*.yaml"))
+
+
+def is_space_name(value: str) -> bool:
+    """Whether `value` names a built-in space (a bare word) rather than a file path."""
+    return not any(c in value for c in "/\\:") and not value.endswith((".yaml", ".yml"))
+
+
+def builtin_space(name: str) -> Path:
+    """The file of built-in space `name`; an unknown name is a ConfigError listing them."""
+    path = BUILTIN / f"{name}.yaml"
+    if not is_space_name(name) or not path.is_file():
+        raise ConfigError(
+            f"unknown built-in space {name!r}; built-in: {', '.join(builtin_spaces())} "
+            "(or give the path of a space YAML file)"
+        )
+    return path
+
+
+def default_space(freq: str) -> Path:
+    """The built-in space for data of frequency `freq` (what a config without `space:` uses)."""
+    name = _DEFAULTS.get(pd.tseries.frequencies.to_offset(freq).name.split("-")[0])
+    if name is None:
+        raise ConfigError(
+            f"no built-in default space for data.freq {freq!r} (there are daily, weekly, "
+            "monthly and quarterly ones): give `space:` in the config"
+        )
+    return builtin_space(name)
+
+
 def load_space(path: str | Path, freq: str) -> xr.Dataset:
-    """Read and expand a space YAML file."""
+    """Read and expand a space YAML file, or a built-in space given by name (`weekly`)."""
+    if isinstance(path, str) and is_space_name(path):
+        path = builtin_space(path)
     return parse_space(read_yaml(path), freq=freq, source=str(path))
 
 

@@ -1,10 +1,14 @@
 """Ingestion of actuals into the cube, and the built-in sample data."""
 
 from fcast.data.ingest import (
+    apply_columns,
+    check_header,
+    column_sources,
     file_hash,
     history_length,
     load_actuals,
     on_grid,
+    read_header,
     read_table,
     restrict,
     season_length,
@@ -16,10 +20,14 @@ from fcast.data.ingest import (
 )
 
 __all__ = [
+    "apply_columns",
+    "check_header",
+    "column_sources",
     "file_hash",
     "history_length",
     "load_actuals",
     "on_grid",
+    "read_header",
     "read_table",
     "restrict",
     "season_length",

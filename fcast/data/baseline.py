@@ -49,7 +49,7 @@ def default_knot_every(season_length: int) -> int:
     return max(season_length // 4, 2 * default_max_periods(season_length), 4)
 
 
-def _yearly(times: pd.DatetimeIndex, season_length: int) -> bool:
+def yearly(times: pd.DatetimeIndex, season_length: int) -> bool:
     """Whether `season_length` periods of this time axis make about one year."""
     if len(times) < 2:
         return False
@@ -59,7 +59,7 @@ def _yearly(times: pd.DatetimeIndex, season_length: int) -> bool:
 
 def _phase(times: pd.DatetimeIndex, season_length: int) -> np.ndarray:
     """Position in the season in [0, 1): day of the year for yearly seasons, else the cycle index."""
-    if _yearly(times, season_length):
+    if yearly(times, season_length):
         return ((times.dayofyear.to_numpy() - 1) / 365.25) % 1.0
     return (np.arange(len(times)) % max(season_length, 1)) / max(season_length, 1)
 

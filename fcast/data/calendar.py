@@ -3,8 +3,11 @@
 Every part that needs holidays asks here: cleaning (holiday regressors of the baseline),
 QA (holiday weeks exempt from the jump check), the sample generator and the models'
 features. Each market code maps to a country of the `holidays` package (`country_of`:
-an explicit mapping first, then ``COUNTRY``, which fixes the few codes that differ, such
-as ``UK -> GB`` and ``EL -> GR``); names are English where the package has them.
+an explicit mapping first -- the `country` column of the markets table and
+``holidays.country`` of the config, see `fcast.jobs.prepare.run_countries` -- then
+``COUNTRY``, which fixes the few codes that differ, such as ``UK -> GB`` and ``EL -> GR``);
+names are English where the package has them. `has_calendar` says whether a market gets
+holidays at all (QA reports those that do not: check ``calendar``).
 `market_holidays` lists a market's holidays over a time index, `holiday_count` and
 `holiday_periods` count them per period, and `period_bounds` says where each period
 starts and ends.
@@ -93,6 +96,16 @@ def group_of(name: str) -> str:
 def country_of(market: str, country: Mapping[str, str] | None = None) -> str:
     """The `holidays` country code of a market: `country` first, then the ``COUNTRY`` fix-up, else the code."""
     return {**COUNTRY, **(country or {})}.get(market, market)
+
+
+def known_country(code: str) -> bool:
+    """Whether the `holidays` package has a calendar for a country code."""
+    return _country_calendar(str(code), (2020,)) is not None
+
+
+def has_calendar(market: str, country: Mapping[str, str] | None = None) -> bool:
+    """Whether a market gets public holidays: its country (`country_of`) is known to the `holidays` package."""
+    return known_country(country_of(market, country))
 
 
 @functools.lru_cache(maxsize=512)

@@ -33,7 +33,7 @@ from fcast.data.baseline import (
     window_mask,
 )
 from fcast.data.blockwise import BlockMap, market_blocks, serial
-from fcast.data.detect import PROPOSAL_COLUMNS, detect
+from fcast.data.detect import NEAR_ZERO, PROPOSAL_COLUMNS, detect, zero_runs
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors
 
@@ -143,10 +143,17 @@ def _replace_market(
     country: str | None,
     knot_every: int,
     harmonics: int,
+    near_zero: float = NEAR_ZERO,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One market's series with its windows replaced by the baseline fitted without them, and what changed."""
+    """One market's series with its windows replaced by the baseline fitted without them, and what changed.
+
+    Zero runs that are not removed (for review) are left out of the fit too, as in detection.
+    """
     excluded = window_mask(times, windows, windows["market"].iloc[0])
-    fit, _ = fit_baseline(values, times, season_length, country, excluded, knot_every, harmonics)
+    unfitted = excluded.copy()
+    for a, b in zero_runs(values, season_length, near_zero):
+        unfitted[a : b + 1] = True
+    fit, _ = fit_baseline(values, times, season_length, country, unfitted, knot_every, harmonics)
     replaced = excluded & np.isfinite(values) & np.isfinite(fit)
     out = values.copy()
     out[replaced] = np.exp(fit[replaced])
@@ -199,6 +206,7 @@ def remove(
     countries: dict[str, str] | None = None,
     knot_every: int | None = None,
     harmonics: int = 6,
+    near_zero: float = NEAR_ZERO,
 ) -> tuple[xr.DataArray, pd.DataFrame]:
     """Replace each window (market, start, end, ...) by a counterfactual; return y_clean and the record."""
     knot_every = knot_every or default_knot_every(season_length)
@@ -220,6 +228,7 @@ def remove(
             calendar_of(market, use_holidays, countries),
             knot_every,
             harmonics,
+            near_zero,
         )
         full = values.copy()
         full[span] = new
@@ -247,7 +256,8 @@ def clean(
 
     Markets are cleaned in blocks of `block_markets` (all at once when None) through
     `map_blocks` (`fcast.data.blockwise`; in this process when None): every market is
-    fitted on its own, so the result does not depend on the blocks.
+    fitted on its own, so the result does not depend on the blocks. Proposals with a
+    `review` reason (recurring, an overlong zero run) are recorded, never removed.
     """
     blocks = market_blocks(cube[["y"]], block_markets)
     args = [(b["y"], events, auto, season_length, detect_kwargs) for b in blocks]
@@ -283,17 +293,22 @@ def clean_block(
     markets = y["market"].values.tolist()
     known = expand_events(events, markets).assign(source="known")
     proposals = detect(y, season_length, exclude=known, **detect_kwargs).assign(source="auto")
-    proposals["note"] = "detected automatically" + (
-        "" if auto else " (not removed: clean.auto is false)"
+    one_time = (proposals["review"] == "").to_numpy()
+    proposals["note"] = np.where(
+        one_time,
+        "detected automatically" + ("" if auto else " (not removed: clean.auto is false)"),
+        "detected automatically; not removed: " + proposals["review"].astype(str),
     )
+    removed = proposals[one_time] if auto else proposals.iloc[:0]
     applied = (
-        pd.concat([f for f in (known, proposals) if len(f)], ignore_index=True)
-        if auto and len(proposals)
+        pd.concat([f for f in (known, removed) if len(f)], ignore_index=True)
+        if len(removed)
         else known
     )
     y_clean, record = remove(y, applied, season_length, **_removal_kwargs(detect_kwargs))
-    if not auto and len(proposals):
-        skipped = proposals.assign(
+    skipped = proposals[~one_time] if auto else proposals
+    if len(skipped):
+        skipped = skipped.assign(
             applied=False, mean_before=np.nan, mean_after=np.nan, change_pct=np.nan
         )
         record = pd.concat(
@@ -303,11 +318,11 @@ def clean_block(
 
 
 def _removal_kwargs(kwargs: dict[str, object]) -> dict[str, object]:
-    """The detection settings that removal shares (holidays, knots, harmonics)."""
+    """The detection settings that removal shares (holidays, knots, harmonics, near zero)."""
     return {
         k: v
         for k, v in kwargs.items()
-        if k in ("use_holidays", "countries", "knot_every", "harmonics")
+        if k in ("use_holidays", "countries", "knot_every", "harmonics", "near_zero")
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 
 import fsspec
 import numpy as np
@@ -49,11 +50,11 @@ def is_id_column(name: object) -> bool:
     return text in ID_COLUMNS or text.endswith("_id")
 
 
-def _read_csv(url: str, compression: str | None) -> pd.DataFrame:
-    """A CSV with its id columns as strings: only an empty field is missing there."""
+def _read_csv(url: str, compression: str | None, text: Iterable[str] = ()) -> pd.DataFrame:
+    """A CSV with its id columns (and `text`) as strings: only an empty field is missing there."""
     with fsspec.open(url, "rb") as fh:
         header = pd.read_csv(fh, compression=compression, nrows=0).columns
-    ids = [c for c in header if is_id_column(c)]
+    ids = [c for c in header if is_id_column(c) or c in set(text)]
     na = {c: ([""] if c in ids else NA_STRINGS) for c in header}
     with fsspec.open(url, "rb") as fh:
         return pd.read_csv(
@@ -65,12 +66,12 @@ def _read_csv(url: str, compression: str | None) -> pd.DataFrame:
         )
 
 
-def read_table(url: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file at an fsspec URL (CSV id columns such as market as text)."""
+def read_table(url: str, text: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file at an fsspec URL (CSV id columns such as market, and `text`, as text)."""
     lower = url.lower()
     try:
         if lower.endswith((".csv", ".csv.gz", ".txt")):
-            return _read_csv(url, "gzip" if lower.endswith(".gz") else None)
+            return _read_csv(url, "gzip" if lower.endswith(".gz") else None, text)
         with fsspec.open(url, "rb") as fh:
             if lower.endswith((".parquet", ".pq")):
                 return pd.read_parquet(fh)
@@ -84,6 +85,63 @@ def read_table(url: str) -> pd.DataFrame:
     ) as exc:
         raise DataError(f"{url}: cannot read the actuals table ({exc})") from None
     raise DataError(f"{url}: unsupported file type (expected .csv or .parquet)")
+
+
+def read_header(url: str) -> list[str]:
+    """The column names of a CSV or Parquet file, without reading its rows."""
+    lower = url.lower()
+    try:
+        with fsspec.open(url, "rb") as fh:
+            if lower.endswith((".parquet", ".pq")):
+                import pyarrow.parquet as pq
+
+                return list(pq.read_schema(fh).names)
+            compression = "gzip" if lower.endswith(".gz") else None
+            return [str(c) for c in pd.read_csv(fh, compression=compression, nrows=0).columns]
+    except FileNotFoundError:
+        raise DataError(f"actuals file not found: {url}") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, pa.ArrowException) as exc:
+        raise DataError(f"{url}: cannot read the header of the actuals table ({exc})") from None
+
+
+def column_sources(columns: Mapping[str, str | None] | None, value: str) -> dict[str, str]:
+    """Column fcast uses -> the file's column: market, date and `value` as named by `data.columns`."""
+    c = dict(columns or {})
+    return {
+        "market": c.get("market") or "market",
+        "date": c.get("date") or "date",
+        value: c.get("value") or value,
+    }
+
+
+def check_header(
+    header: Iterable[str], columns: Mapping[str, str | None] | None, value: str, source: str
+) -> None:
+    """A DataError naming the columns the config expects that the file's header lacks."""
+    found = [str(c) for c in header]
+    want = column_sources(columns, value)
+    missing = [col for col in want.values() if col not in found]
+    if missing:
+        keys = ", ".join(
+            f"{k}: {v}" for k, v in zip(("market", "date", "value"), want.values(), strict=True)
+        )
+        raise DataError(
+            f"{source}: missing column(s) {missing}; found {found} "
+            f"(data.columns maps the file's columns: {{{keys}}})"
+        )
+
+
+def apply_columns(
+    df: pd.DataFrame, columns: Mapping[str, str | None] | None, value: str, source: str
+) -> pd.DataFrame:
+    """The table with its columns renamed to market, date and `value` as `data.columns` says."""
+    want = column_sources(columns, value)
+    renames = {src: dst for dst, src in want.items() if src != dst}
+    if not renames:
+        return df
+    check_header(df.columns, columns, value, source)
+    shadowed = [c for c, src in want.items() if src != c and c in df.columns and c not in renames]
+    return df.drop(columns=shadowed).rename(columns=renames)
 
 
 def file_hash(url: str) -> str:
@@ -290,10 +348,11 @@ def restrict(
 
 
 def history_length(y: xr.DataArray) -> xr.DataArray:
-    """Periods from a market's first observation to the end of the cube."""
+    """Periods from a market's first observation to its own last one (a market may end early)."""
     observed = y.notnull()
     first = observed.argmax("time")
-    return (y.sizes["time"] - first).where(observed.any("time"), 0).rename("history")
+    last = y.sizes["time"] - 1 - observed.isel(time=slice(None, None, -1)).argmax("time")
+    return (last - first + 1).where(observed.any("time"), 0).rename("history")
 
 
 def season_length(freq: str) -> int:
@@ -324,11 +383,15 @@ def to_frame(y: xr.DataArray, value: str = "users") -> pd.DataFrame:
 
 __all__ = [
     "allows_time_of_day",
+    "apply_columns",
+    "check_header",
+    "column_sources",
     "file_hash",
     "history_length",
     "is_id_column",
     "load_actuals",
     "on_grid",
+    "read_header",
     "read_table",
     "restrict",
     "season_length",

@@ -29,9 +29,9 @@ import fsspec
 import numpy as np
 import pandas as pd
 
-from fcast.contract import bound_columns
+from fcast.contract import bound_columns, levels_in
 from fcast.data.calendar import calendar
-from fcast.data.sample_markets import EMERGING_POOL, MATURE_POOL
+from fcast.data.sample_markets import EMERGING_POOL, MATURE_POOL, REGIONS
 
 # mature markets with a strong effect of moving holidays (only those selected are used)
 STRONG_HOLIDAY_MARKETS: tuple[str, ...] = ("DE", "BR", "ID", "SA", "TR", "KR", "VN", "IN")
@@ -57,7 +57,7 @@ class SampleData:
     """Observed sample data plus the ground truth used to generate it.
 
     actuals: market, date (Monday), users -- observed history up to ``end``.
-    markets: one row per market with launch_date, segment_hint and external features.
+    markets: one row per market with launch_date, segment_hint, region (continent) and external features.
     events: ground-truth one-time disruptions (market, start, end, kind, effect, note).
     truth: market, date, users_clean, users_signal, holiday_effect, trend, seasonal
         for the history and ``future_weeks`` weeks after ``end``.
@@ -94,6 +94,7 @@ def _features(seed: int, row: tuple[str, str, float, float, float, float]) -> di
     return {
         "market": code,
         "name": name,
+        "region": REGIONS[code],
         "population": int(round(pop_m * 1e6)),
         "gdp_per_capita": float(gdp_k * 1000.0),
         "internet_penetration": round(float(internet), 4),
@@ -438,7 +439,7 @@ def write_sample(root: str, data: SampleData | None = None) -> dict[str, str]:
 
 
 def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per market: sMAPE of `yhat` against the sample's undisrupted future, and 80% interval coverage."""
+    """Per market: sMAPE of `yhat` against the sample's undisrupted future, interval coverage per level, weeks."""
     merged = forecast.merge(
         truth[["market", "date", "users_clean"]], on=["market", "date"], how="inner"
     )
@@ -448,10 +449,26 @@ def score_against_truth(forecast: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
         * (merged["yhat"] - merged["users_clean"]).abs()
         / (merged["yhat"].abs() + merged["users_clean"])
     )
-    lo, hi = bound_columns([80])
-    inside = (merged["users_clean"] >= merged[lo]) & (merged["users_clean"] <= merged[hi])
-    scored = merged.assign(smape=ape, covered_80=inside.astype(float))
-    out = scored.groupby(["market", "segment"], as_index=False).agg(
-        smape=("smape", "mean"), coverage_80=("covered_80", "mean"), weeks=("date", "size")
+    covered = {}
+    for lv in levels_in(merged.columns):
+        lo, hi = bound_columns([lv])
+        inside = (merged["users_clean"] >= merged[lo]) & (merged["users_clean"] <= merged[hi])
+        covered[f"coverage_{lv}"] = inside.astype(float)
+    scored = merged.assign(smape=ape, **covered)
+    return scored.groupby(["market", "segment"], as_index=False).agg(
+        smape=("smape", "mean"), **{c: (c, "mean") for c in covered}, weeks=("date", "size")
     )
-    return out
+
+
+def truth_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per segment, from `score_against_truth`: markets, median and mean sMAPE over markets, and
+    each level's interval coverage pooled over all market-weeks (a median of per-market coverage
+    would hide intervals too narrow in some markets and too wide in others)."""
+    cover = [c for c in scores.columns if c.startswith("coverage_")]
+    pooled = scores[cover].mul(scores["weeks"], axis=0).assign(weeks=scores["weeks"])
+    pooled = pooled.groupby(scores["segment"]).sum()
+    summary = scores.groupby("segment").agg(
+        markets=("market", "size"), smape=("smape", "median"), smape_mean=("smape", "mean")
+    )
+    summary[cover] = pooled[cover].div(pooled["weeks"], axis=0)
+    return summary

@@ -94,3 +94,16 @@ EMERGING_POOL: tuple[tuple[str, str, float, float, float, float], ...] = (
     ("QA", "Qatar", 2.7, 81.4, 33.2, 0.99),
     ("TZ", "Tanzania", 67.4, 1.2, 17.7, 0.37),
 )
+
+# continent of every market in both pools (the sample's `region` column, a hierarchy level)
+_CONTINENTS: dict[str, str] = {
+    "Europe": "GB DE FR SE NO DK FI NL BE ES IT PT IE AT CH PL CZ HU RO GR IS LU MT LI AD MC "
+    "EE LV LT SK BG HR SI CY RS",
+    "North America": "US CA",
+    "Latin America": "MX BR AR CL CO PE UY CR EC PA DO GT",
+    "Asia Pacific": "AU NZ JP KR TW HK SG MY TH ID PH VN IN KZ PK BD UZ LK",
+    "Middle East and Africa": "IL TR ZA AE SA EG NG KE MA GH JO QA TZ",
+}
+REGIONS: dict[str, str] = {
+    code: region for region, codes in _CONTINENTS.items() for code in codes.split()
+}

@@ -1,7 +1,8 @@
 """Segmenting: each market is `mature`, `new` (short history or not launched yet) or `custom`.
 
-The markets table (`data.markets`) has one row per market: `market`, `launch_date` and
-any external features. A market is `new` when its history is shorter than `min_history`
+The markets table (`data.markets`) has one row per market: `market`, `launch_date`, an
+optional `country` (the `holidays` country code of a market whose code is not one, such
+as ``Nordics-North -> SE``; `countries_of`) and any external features. A market is `new` when its history is shorter than `min_history`
 periods or its launch date lies after the as-of date (pre-launch: it has no actuals and
 enters the segments from the table alone); `custom` when the configuration lists it, which
 wins over both; `mature` otherwise.
@@ -17,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.data import history_length, read_table
+from fcast.data.calendar import known_country
 from fcast.errors import DataError
 
 MAX_LISTED = 5
@@ -70,8 +72,42 @@ def validate_markets(markets: pd.DataFrame) -> pd.DataFrame:
         ]
         raise DataError(f"{source}: unparseable launch_date for {_listing(rows)}")
     out["launch_date"] = dates
+    if "country" in out.columns:
+        out["country"] = _countries(out, source)
     out.attrs["source"] = source
     return out.reset_index(drop=True)
+
+
+def _countries(markets: pd.DataFrame, source: str) -> pd.Series:
+    """The country column as stripped, upper-case codes (None where blank); unknown codes are an error."""
+    codes = pd.Series(
+        [str(c).strip().upper() or None if pd.notna(c) else None for c in markets["country"]],
+        index=markets.index,
+        dtype=object,
+    )
+    bad = [
+        f"{m} ({c!r})"
+        for m, c in zip(markets["market"], codes, strict=True)
+        if c is not None and not known_country(c)
+    ]
+    if bad:
+        raise DataError(
+            f"{source}: unknown country code for {_listing(bad)}; "
+            "use a country code of the holidays package (ISO 3166 alpha-2, e.g. SE)"
+        )
+    return codes
+
+
+def countries_of(markets: pd.DataFrame | None) -> dict[str, str]:
+    """market -> holidays country code from the markets table's `country` column ({} without one)."""
+    if markets is None or "country" not in markets.columns:
+        return {}
+    table = validate_markets(markets)
+    return {
+        str(m): str(c)
+        for m, c in zip(table["market"], table["country"], strict=True)
+        if isinstance(c, str) and c
+    }
 
 
 def first_observation(y: xr.DataArray) -> pd.Series:

@@ -167,7 +167,7 @@ def local_cluster(
         "processes": True,
         "memory_limit": memory_limit,
         "dashboard_address": ":0" if find_spec("bokeh") else None,
-        "silence_logs": 40,
+        "silence_logs": 50,  # a worker heartbeat racing the shutdown logs an ERROR traceback
         **options,
     }
     return LocalCluster(n_workers=workers, threads_per_worker=threads, **kwargs)

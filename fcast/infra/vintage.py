@@ -26,6 +26,7 @@ import pandas as pd
 
 from fcast import names
 from fcast.atomic import create_in
+from fcast.contract import market_rows
 from fcast.errors import StoreError
 from fcast.infra.lock import pid_alive
 from fcast.infra.store import Store
@@ -42,6 +43,7 @@ RUN_FILES = (
     "qc.parquet",
     "qa.parquet",
     "cleaning.parquet",
+    "hierarchy.parquet",
     "proxies.parquet",
     "adjustments.parquet",
     "insights.md",
@@ -357,7 +359,7 @@ def _vintage_record(
 ) -> dict[str, Any]:
     """The vintage manifest of a run, before its file digests."""
     run = run_manifest(store, run_id)
-    forecast = store.read_parquet("runs", run_id, "forecast.parquet")
+    forecast = market_rows(store.read_parquet("runs", run_id, "forecast.parquet"))
     return {
         "name": name,
         "run_id": run_id,
@@ -390,10 +392,11 @@ def vintage_manifest(store: Store, name: str) -> dict[str, Any]:
     return store.read_json(OFFICIAL, name, MANIFEST)
 
 
-def read_vintage(store: Store, name: str) -> pd.DataFrame:
-    """The forecast table of a committed vintage."""
+def read_vintage(store: Store, name: str, aggregates: bool = False) -> pd.DataFrame:
+    """The forecast table of a committed vintage: its market rows, or with `aggregates` every row."""
     vintage_manifest(store, name)
-    return store.read_parquet(OFFICIAL, name, "forecast.parquet")
+    table = store.read_parquet(OFFICIAL, name, "forecast.parquet")
+    return table if aggregates else market_rows(table)
 
 
 def verify_vintage(store: Store, name: str) -> list[str]:
@@ -433,13 +436,25 @@ def list_vintages(store: Store) -> pd.DataFrame:
     return df.sort_values(["published", "name"], ignore_index=True)
 
 
+def period_name(when: pd.Timestamp, freq: str) -> str:
+    """The data's period holding `when`, as a vintage name: 2026-W47, 2026-11, 2026-Q4, 2026-11-23."""
+    kind = pd.tseries.frequencies.to_offset(freq).name.split("-")[0]
+    if kind in ("MS", "ME", "M"):
+        return f"{when:%Y-%m}"
+    if kind in ("QS", "QE", "Q"):
+        return f"{when.year}-Q{when.quarter}"
+    if kind in ("D", "B"):
+        return f"{when:%Y-%m-%d}"
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def default_name(store: Store, run_id: str) -> str:
-    """A free vintage name from the run's last week of actuals: 2026-W47, else 2026-W47-2, -3, ..."""
+    """A free vintage name from the run's last period of actuals (2026-W47 for weekly data,
+    2026-11 monthly, 2026-Q4 quarterly, 2026-11-23 daily), else with -2, -3, ..."""
     manifest = run_manifest(store, run_id)
-    year, week, _ = pd.Timestamp(
-        _data_end(manifest, store.read_parquet("runs", run_id, "forecast.parquet"))
-    ).isocalendar()
-    base = f"{year}-W{week:02d}"
+    end = pd.Timestamp(_data_end(manifest, store.read_parquet("runs", run_id, "forecast.parquet")))
+    base = period_name(end, manifest.get("config", {}).get("data", {}).get("freq", "W-MON"))
     taken = set(_entries(store))
     n = 2
     name = base

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -319,22 +319,35 @@ def sql_source(actuals: Any) -> SqlSource | None:
     return None
 
 
-def read_actuals_source(actuals: Any, value: str | None = None) -> pd.DataFrame:
-    """The raw actuals table from a file URL (CSV/Parquet) or a SQL source."""
+def read_actuals_source(
+    actuals: Any, value: str | None = None, columns: Mapping[str, str | None] | None = None
+) -> pd.DataFrame:
+    """The raw actuals table from a file URL (CSV/Parquet) or a SQL source; `columns` renames a file's."""
     source = sql_source(actuals)
     if source is None:
-        from fcast.data import read_table
+        from fcast.data import apply_columns, column_sources, read_table
 
-        return read_table(str(actuals))
+        if not columns or value is None:
+            return read_table(str(actuals))
+        table = read_table(str(actuals), text=[column_sources(columns, value)["market"]])
+        return apply_columns(table, columns, value, actuals_label(actuals))
     return read_sql_actuals(source, value)
 
 
-def load_actuals_source(actuals: Any, value: str = "users", freq: str = "W-MON") -> xr.Dataset:
+def load_actuals_source(
+    actuals: Any,
+    value: str = "users",
+    freq: str = "W-MON",
+    columns: Mapping[str, str | None] | None = None,
+) -> xr.Dataset:
     """The validated cube y(market, time) from a file URL or a SQL source."""
     from fcast.data import to_cube
 
     return to_cube(
-        read_actuals_source(actuals, value), freq=freq, value=value, source=actuals_label(actuals)
+        read_actuals_source(actuals, value, columns),
+        freq=freq,
+        value=value,
+        source=actuals_label(actuals),
     )
 
 

@@ -20,6 +20,7 @@ import xarray as xr
 
 from fcast.atomic import is_aside, write_bytes
 from fcast.config import RunConfig
+from fcast.contract import market_rows
 from fcast.data.segment import read_markets
 from fcast.errors import ConfigError, StoreError
 from fcast.infra.store import Store
@@ -167,7 +168,7 @@ def latest_forecast(store: Store) -> tuple[str, pd.DataFrame]:
         if manifest.get("as_of") is not None:
             replays.append(run_id)
             continue
-        table = store.read_parquet("runs", run_id, "forecast.parquet")
+        table = market_rows(store.read_parquet("runs", run_id, "forecast.parquet"))
         return run_id, table.assign(date=pd.to_datetime(table["date"]))
     only = (
         f" (only --as-of replays, which do not count: {', '.join(replays[:3])})" if replays else ""
@@ -193,7 +194,9 @@ def actuals_table(actuals: pd.DataFrame | xr.Dataset | xr.DataArray) -> pd.DataF
 def run_inputs(cfg: RunConfig) -> RunInputs:
     """The latest forecast in a config's store, its actuals, and every known market (actuals and markets table)."""
     run_id, forecast = latest_forecast(Store(cfg.store))
-    cube = load_actuals_source(cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq)
+    cube = load_actuals_source(
+        cfg.data.actuals, value=cfg.data.value, freq=cfg.data.freq, columns=cfg.data.column_map
+    )
     markets = cube["market"].values.astype(str).tolist()
     if cfg.data.markets:
         markets += read_markets(cfg.data.markets)["market"].astype(str).tolist()

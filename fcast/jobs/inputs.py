@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import fsspec
 import pandas as pd
 
-from fcast.data import read_table
+from fcast.data import check_header, read_header, read_table
 from fcast.errors import DataError
+
+if TYPE_CHECKING:
+    from fcast.config import RunConfig
+
+
+def check_actuals_header(cfg: RunConfig) -> str | None:
+    """Check the data file's header against `data.columns`: a DataError naming missing columns.
+
+    Returns None when checked, or why it could not be (a SQL source, a file not written yet).
+    """
+    from fcast.infra.warehouse import actuals_label, sql_source
+
+    if sql_source(cfg.data.actuals) is not None:
+        return "a SQL source: its columns are checked when a run reads it"
+    url = str(cfg.data.actuals)
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.exists(path):
+        return f"actuals file not found (yet): {url}"
+    check_header(read_header(url), cfg.data.column_map, cfg.data.value, actuals_label(url))
+    return None
 
 
 def read_totals(url: str) -> pd.DataFrame:

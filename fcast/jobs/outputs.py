@@ -8,6 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.config import RunConfig, load_event_calendars
+from fcast.contract import market_rows
 from fcast.core.apply import Member, apply, combine_of, members_from_selection, to_table
 from fcast.core.models import Model
 from fcast.data import season_length
@@ -22,6 +23,14 @@ from fcast.jobs.manifest import (
 from fcast.jobs.prepare import (
     Prepared,
     known_markets,
+    run_countries,
+)
+from fcast.jobs.totals import (
+    check_hierarchy,
+    membership,
+    reconcile_table,
+    totals_lines,
+    with_aggregates,
 )
 from fcast.markets.adjustments import (
     Adjustment,
@@ -70,6 +79,7 @@ def business_input(cfg: RunConfig, prep: Prepared) -> BusinessInput:
     dates = horizon_dates(prep.cube.time.values[-1], cfg.horizon, cfg.data.freq)
     adjs = run_adjustments(cfg.adjustments, known_markets(prep), dates)
     forced = {m: cfg.custom[m] for m in prep.of("custom")}
+    check_hierarchy(cfg, prep)  # a market without a group value fails here, before compute
     return BusinessInput(adjs, custom_members(forced, season_length(cfg.data.freq)))
 
 
@@ -106,9 +116,15 @@ def write_outputs(
         parts.append(to_table(custom, segment="custom"))
         cubes.append(custom)
     table = pd.concat(parts, ignore_index=True)
+    with timer("totals"):  # the total and groups (hierarchy:), reconciled with the markets
+        table, totals = reconcile_table(cfg, prep, table, client)
     if business.adjustments:  # yhat_base and adjustment_id exist once business input does
         table = apply_adjustments(table, business.adjustments)
-    store.write_parquet(table, "runs", run_id, "forecast.parquet")
+    full = with_aggregates(table, totals)  # aggregates follow their markets' adjustments
+    table = market_rows(table)
+    store.write_parquet(full, "runs", run_id, "forecast.parquet")
+    if totals is not None:
+        store.write_parquet(membership(totals), "runs", run_id, "hierarchy.parquet")
     store.write_parquet(
         adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
     )
@@ -126,6 +142,8 @@ def write_outputs(
         )
     store.write_parquet(qc, "runs", run_id, "qc.parquet")
     if progress:
+        for line in totals_lines(full):
+            log.info(line)
         for line in effects(table, business.adjustments):
             log.info(line)
         log.info(qc_summary(qc))
@@ -145,7 +163,7 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         lead=h.lead,
         lag=h.lag,
         events=load_event_calendars(h.events) if h.events else None,
-        country=h.country,
+        country=run_countries(cfg),
     )
 
 

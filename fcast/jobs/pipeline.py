@@ -5,9 +5,11 @@ the Dask client it is given (or in-process when it is given none), and writes th
 folder `<store>/runs/<run_id>/` with its manifest. The stages themselves know nothing of
 files or configs. The jobs live in modules named for what they do: `prepare` (QA, cube,
 cleaning, segments, the run folder), `tuning`, `weekly`, `outputs` (new and custom markets,
-business input, QC, files), `manifest`, `selections` (per-market tuned selections).
+business input, QC, files), `manifest`, `selections` (per-market tuned selections),
+`intervals` (conformal intervals).
 """
 
+from fcast.jobs.intervals import conformal_intervals, stored_conformal
 from fcast.jobs.manifest import RunResult, Timer, code_version
 from fcast.jobs.outputs import apply_selection, business_input, holiday_x, unselected_markets
 from fcast.jobs.prepare import (
@@ -35,6 +37,7 @@ __all__ = [
     "business_input",
     "chosen_table",
     "code_version",
+    "conformal_intervals",
     "estimate_fits",
     "holiday_x",
     "known_markets",
@@ -45,5 +48,6 @@ __all__ = [
     "run_input_qa",
     "run_tuning",
     "run_weekly",
+    "stored_conformal",
     "unselected_markets",
 ]

@@ -11,6 +11,7 @@ import xarray as xr
 from fcast.config import RunConfig, load_disruptions
 from fcast.core.executor import Block, Progress, run_blocks
 from fcast.core.label import required_history
+from fcast.core.series import lags, origins
 from fcast.core.space import load_space
 from fcast.core.tune.plan import client_threads
 from fcast.data import restrict, season_length
@@ -18,7 +19,7 @@ from fcast.data.blockwise import BlockMap, auto_block_markets
 from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
-from fcast.data.segment import read_markets, segment
+from fcast.data.segment import countries_of, read_markets, segment
 from fcast.errors import DataError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
@@ -94,6 +95,13 @@ def blocks_for(
     return Blocks(cluster_map(client, progress), size)
 
 
+def run_countries(cfg: RunConfig, table: pd.DataFrame | None = None) -> dict[str, str]:
+    """market -> holidays country: the markets table's `country` column, then `holidays.country` (which wins)."""
+    if table is None and cfg.data.markets:
+        table = read_markets(cfg.data.markets)
+    return {**countries_of(table), **cfg.holidays.country}
+
+
 def run_input_qa(
     cfg: RunConfig,
     markets: list[str] | None = None,
@@ -101,9 +109,17 @@ def run_input_qa(
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
     blocks: Blocks | None = None,
+    countries: dict[str, str] | None = None,
 ) -> QAResult:
-    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count."""
-    table = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count.
+
+    `countries`: the run's market -> country mapping (default `run_countries`).
+    """
+    table = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     if as_of is not None and "date" in table.columns:
         try:
             cut = pd.Timestamp(as_of)
@@ -124,6 +140,7 @@ def run_input_qa(
         previous_markets=previous_markets,
         map_blocks=(blocks or Blocks()).map_blocks,
         block_markets=(blocks or Blocks()).markets,
+        countries=run_countries(cfg) if countries is None else countries,
     )
     return result
 
@@ -136,6 +153,37 @@ def blocking_errors(qa: QAResult, markets: list[str] | None) -> pd.DataFrame:
             errors["market"].isna() | errors["market"].isin(markets) | (errors["market"] == "*")
         ]
     return errors
+
+
+LISTED = 10
+
+
+def ragged_policy(cube: xr.Dataset, policy: str, markets: list[str] | None = None) -> xr.Dataset:
+    """`data.ragged` on markets (of `markets`, default all) that end before the panel.
+
+    per_market keeps them (each is forecast and cross-validated from its own last actual),
+    align cuts every market at the earliest end, error refuses the panel naming them.
+    """
+    y = cube["y"].sel(market=markets) if markets else cube["y"]
+    early = lags(y)
+    if policy == "per_market" or not early.any():
+        return cube
+    end = pd.Timestamp(cube["time"].values[-1])
+    last = pd.Series(origins(y), index=y["market"].values.astype(str))[early > 0]
+    listing = ", ".join(f"{m} ({str(d)[:10]})" for m, d in last.sort_values().head(LISTED).items())
+    more = f" and {len(last) - LISTED} more" if len(last) > LISTED else ""
+    if policy == "error":
+        raise DataError(
+            f"{len(last)} market(s) end before the panel's last date {str(end)[:10]}: {listing}{more} "
+            "(data.ragged: error; per_market forecasts each market from its own last actual, "
+            "align cuts every market at the earliest end)"
+        )
+    common = last.min()
+    log.warning(
+        f"data.ragged: align: every market cut at {str(common)[:10]}, the earliest end "
+        f"({listing}{more}); the other markets' later actuals are not used"
+    )
+    return cube.sel(time=slice(None, common))
 
 
 def prepare(
@@ -152,12 +200,19 @@ def prepare(
 
     With a `client`, QA's per-market checks and the cleaning run as blocks of markets on
     the cluster (`block_markets` each, or sized for its threads); segmenting is vectorised.
-    The result is the same whatever the blocks and the workers.
+    The result is the same whatever the blocks and the workers. Every block gets the run's
+    countries (`run_countries`) and cleaning options.
     """
-    raw = read_actuals_source(cfg.data.actuals, cfg.data.value) if raw is None else raw
+    raw = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if raw is None
+        else raw
+    )
     n = int(raw["market"].nunique()) if "market" in raw.columns else 0
     blocks = blocks_for(client, n, block_markets, progress)
-    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks)
+    table = read_markets(cfg.data.markets) if cfg.data.markets else None
+    countries = run_countries(cfg, table)
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -167,17 +222,22 @@ def prepare(
     cube = qa.cube
     if markets:
         restrict(cube, markets)  # unknown markets are a clear error
+    try:
+        cube = ragged_policy(cube, cfg.data.ragged, markets)
+    except DataError as exc:  # recorded like a QA failure: qa.parquet and a failed manifest
+        raise QAFailed(qa.findings, str(exc)) from None
     events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
     cube, record = clean(
         cube,
         events,
         auto=cfg.clean.auto,
         season_length=season_length(cfg.data.freq),
-        countries=cfg.holidays.country or None,
+        countries=countries or None,
+        near_zero=cfg.clean.near_zero,
+        max_zero_periods=cfg.clean.max_zero_periods,
         map_blocks=blocks.map_blocks,
         block_markets=blocks.markets,
     )
-    table = read_markets(cfg.data.markets) if cfg.data.markets else None
     segments = segment(
         cube,
         table,

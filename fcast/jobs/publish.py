@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from fcast.contract import aggregate_rows, market_rows
 from fcast.errors import FcastError
 from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
@@ -85,7 +86,10 @@ def read_run_actuals(manifest: dict[str, Any]) -> pd.DataFrame | None:
         return None
     try:
         cube = load_actuals_source(
-            data["actuals"], value=data.get("value", "users"), freq=data.get("freq", "W-MON")
+            data["actuals"],
+            value=data.get("value", "users"),
+            freq=data.get("freq", "W-MON"),
+            columns=data.get("columns"),
         )
     except (FcastError, OSError, ValueError) as exc:
         warnings.warn(
@@ -101,8 +105,9 @@ def load_run(
 ) -> RunArtifacts:
     """Read a run folder: manifest, forecast, actuals before the forecast, optional stage tables."""
     manifest = store.read_json("runs", run_id, "manifest.json")
-    forecast = store.read_parquet("runs", run_id, "forecast.parquet")
-    forecast["date"] = pd.to_datetime(forecast["date"])
+    full = store.read_parquet("runs", run_id, "forecast.parquet")
+    full["date"] = pd.to_datetime(full["date"])
+    forecast = market_rows(full)  # the total and group rows go to RunArtifacts.totals
     hist = actuals_frame(actuals) if actuals is not None else read_run_actuals(manifest)
     tables = {
         name: store.read_parquet("runs", run_id, f"{name}.parquet")
@@ -110,7 +115,7 @@ def load_run(
         if store.exists("runs", run_id, f"{name}.parquet")
     }
     hist = history_before(hist, forecast) if hist is not None else None
-    return RunArtifacts(run_id, manifest, forecast, hist, **tables)
+    return RunArtifacts(run_id, manifest, forecast, hist, totals=aggregate_rows(full), **tables)
 
 
 def read_previous(store: Store, n: int = COMPARED) -> Previous:
@@ -186,6 +191,56 @@ def write_outputs(
             pngs=pngs,
         )
     return comparison, text
+
+
+@dataclass
+class PreviewResult:
+    """What `fcast publish --dry-run` wrote: no vintage, nothing sent."""
+
+    name: str
+    run_id: str
+    folder: str
+    insights: str
+    report: str | None
+    previous: list[str]
+
+
+def preview_run(
+    store: Store | str,
+    run_id: str,
+    name: str,
+    out_dir: str | Path,
+    *,
+    actuals: pd.DataFrame | xr.Dataset | None = None,
+    report: bool = True,
+    pngs: bool = True,
+) -> PreviewResult:
+    """Insights and report of publishing `run_id` as `name`, written to `out_dir` only.
+
+    Nothing in the store changes (no vintage, no claim, no file in the run folder) and no
+    channel is used, so a preview never counts among "the previous two" vintages.
+    """
+    store = store if isinstance(store, Store) else Store(store)
+    run, prev = load_run(store, run_id, actuals), read_previous(store)
+    comparison = compare(run.forecast, prev.forecasts, run.actuals)
+    text = insights(run, prev.forecasts, comparison, name=name, meta=prev.meta, override=None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "insights.md").write_text(text, encoding="utf-8")
+    comparison.to_parquet(out / "comparison.parquet")
+    page = None
+    if report:
+        page = build_report(
+            run,
+            prev.forecasts,
+            out / "report",
+            comparison=comparison,
+            insights_text=text,
+            name=name,
+            meta=prev.meta,
+            pngs=pngs,
+        )
+    return PreviewResult(name, run_id, str(out), text, page, prev.names)
 
 
 def publish_run(

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from fcast.config import RunConfig
-from fcast.core.fused import select_and_apply
 from fcast.core.label import label
+from fcast.core.select import select
+from fcast.core.series import lags
 from fcast.core.space import load_space, models_of
 from fcast.core.tune import tune
 from fcast.data import season_length
@@ -18,6 +19,7 @@ from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
 from fcast.infra.warehouse import actuals_hash, read_actuals_source
 from fcast.jobs import selections
+from fcast.jobs.intervals import CONFORMAL_FILE, conformal_intervals
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -28,6 +30,7 @@ from fcast.jobs.manifest import (
     qc_counts,
 )
 from fcast.jobs.outputs import (
+    apply_selection,
     business_input,
     holiday_x,
     unselected_markets,
@@ -53,9 +56,8 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     scope = sorted(markets) if markets else ["*"]
-    raw = read_actuals_source(
-        cfg.data.actuals, cfg.data.value
-    )  # read once: a SQL source has no file to hash
+    # read once: a SQL source has no file to hash
+    raw = read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
@@ -92,7 +94,11 @@ def run_tuning(
         scope,
         cluster=cluster_info(client),
         resumed=resumed,
-        cv={"cutoffs": [str(c)[:10] for c in labels.cutoff.values], "holdout_start": holdout_start},
+        cv={
+            "cutoffs": [str(c)[:10] for c in labels.cutoff.values],
+            "holdout_start": holdout_start,
+            "shifted": shifted_markets(prep.cube["y_clean"].sel(market=mature)),
+        },
     )
     store.write_json(manifest, "runs", run_id, "manifest.json")
     store.write_text(
@@ -135,19 +141,17 @@ def run_tuning(
                     else {"block_hps": cfg.tune.block_hps}
                 ),
             )
-        with timer("select_apply"):  # one wave: holdout refits, choice and refit per block
-            selection, fc = select_and_apply(
+        with timer("select"):
+            selection = select(
                 tuning,
                 y,
-                horizon=cfg.horizon,
-                freq=cfg.data.freq,
-                levels=cfg.levels,
                 top=cfg.select.top,
                 combine=cfg.select.combine,
                 weights=cfg.select.weights,
                 holdout=cfg.cv.holdout,
                 client=client,
                 x=x,
+                weighting=cfg.select.weighting,
             )
             store.write_parquet(selection, "runs", run_id, "selection.parquet")
         unselected = unselected_markets(selection, y["market"].values.tolist())
@@ -157,6 +161,11 @@ def run_tuning(
                 "(every hp failed or scored NaN on some split); they get the seasonal naive "
                 "forecast (manifest: unselected)"
             )
+        with timer("apply"):
+            fc = apply_selection(cfg, y, selection, unselected, client, x)
+            if cfg.intervals == "conformal":
+                fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
+                store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )
@@ -193,6 +202,11 @@ def run_tuning(
         )
         store.set_latest("tuning", run_id)
     return RunResult(run_id, store.run_url(run_id), selection, table, manifest, proxies)
+
+
+def shifted_markets(y: Any) -> dict[str, int]:
+    """Markets that end before the panel and by how many periods (their CV dates are that much earlier)."""
+    return {str(mk): int(k) for mk, k in zip(y["market"].values, lags(y), strict=True) if k}
 
 
 def chosen_table(selection: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from fcast.config import RunConfig
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.jobs import selections
+from fcast.jobs.intervals import stored_conformal
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -89,6 +90,10 @@ def run_weekly(
                 columns=selections.PROVENANCE
             )
             fc = apply_selection(cfg, y, used, untuned, client)
+            if cfg.intervals == "conformal":
+                fc = stored_conformal(
+                    cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
+                )
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )

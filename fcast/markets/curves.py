@@ -6,7 +6,7 @@ proxies (`curve_forecast`): each is extended flat past its last known period, ca
 to the new market's own history (the level ratio over its last `CALIBRATION` periods,
 fading with time constant `DECAY` to n / (n + `SHRINK`) of itself), and the calibrated
 curves are combined as a weighted geometric mean with a Student-t interval on their log
-spread. Choosing the proxies and scaling by market size is `fcast.markets.proxies`.
+spread (at least `MIN_DF` degrees of freedom: calibrated on the sample's new markets). Choosing the proxies and scaling by market size is `fcast.markets.proxies`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ CALIBRATION = 8
 SHRINK = 4.0
 DECAY = 13.0
 TAIL = 4
+#: fewest degrees of freedom of the interval's Student-t. The effective number of proxies minus
+#: one (1-4 with the default 5 proxies, 1 = Cauchy when one proxy dominates) gave 80% intervals
+#: covering 92% of the sample's new-market weeks (PK's 95% upper bound 14x its point); with 10
+#: they cover 82% (95%: 94%), and 75% of the launched markets' weeks in the leave-one-out backtest
+MIN_DF = 10.0
 
 
 # --- launch curves ----------------------------------------------------------------------
@@ -138,7 +143,10 @@ def quantiles(levels: Sequence[int]) -> np.ndarray:
 def combine(
     paths: xr.DataArray, weights: xr.DataArray, levels: Sequence[int]
 ) -> tuple[xr.DataArray, xr.DataArray]:
-    """Weighted geometric mean over `proxy`, and bounds(quantile): a Student-t interval on the log spread."""
+    """Weighted geometric mean over `proxy`, and bounds(quantile): a Student-t interval on the log spread.
+
+    The t has the effective number of proxies minus one degrees of freedom, at least `MIN_DF`.
+    """
     w = weights / weights.sum()
     logp = np.log(paths.clip(min=1e-12))
     mu = (w * logp).sum("proxy")
@@ -147,7 +155,7 @@ def combine(
     sd = np.sqrt(var / (1.0 - c) * (1.0 + c)) if c < 1 else xr.zeros_like(mu)
     q = quantiles(levels)
     z = xr.DataArray(
-        student_t.ppf(q, max(1.0 / c - 1.0, 1.0)), dims="quantile", coords={"quantile": q}
+        student_t.ppf(q, max(1.0 / c - 1.0, MIN_DF)), dims="quantile", coords={"quantile": q}
     )
     return np.exp(mu), np.exp(mu + z * sd)
 

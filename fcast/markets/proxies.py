@@ -16,7 +16,8 @@
    in full at the last known period and its log fades (time constant `DECAY`) to
    n / (n + `SHRINK`) of itself for n periods of history. The calibrated curves are combined
    as a weighted geometric mean and scaled by the new market's size. Intervals: Student-t
-   prediction interval on the weighted spread of the calibrated log curves. Before launch: 0.
+   prediction interval on the weighted spread of the calibrated log curves (at least
+   `fcast.markets.curves.MIN_DF` degrees of freedom). Before launch: 0.
 """
 
 from __future__ import annotations
@@ -261,7 +262,10 @@ def _dataset(
     bounds: np.ndarray,
     levels: Sequence[int],
 ) -> xr.Dataset:
-    """yhat(market, time), bounds(market, time, quantile), family(market), as `fcast.core.apply.apply` has them."""
+    """yhat(market, time), bounds(market, time, quantile), family and origin(market), as `fcast.core.apply.apply` has them.
+
+    The origin of a proxy forecast is the panel's last period, the one its dates follow.
+    """
     return xr.Dataset(
         {
             "yhat": (("market", "time"), yhat),
@@ -272,8 +276,9 @@ def _dataset(
             "market": np.array(targets, dtype=str),
             "time": dates,
             "quantile": quantiles(levels),
+            "origin": ("market", np.full(len(targets), (dates[0] - dates.freq).to_datetime64())),
         },
-        attrs={"levels": json.dumps(list(levels))},
+        attrs={"levels": json.dumps(list(levels)), "horizon": len(dates)},
     )
 
 

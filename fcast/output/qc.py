@@ -14,6 +14,7 @@ The built-in checks (y: actuals, m: season length, n = min(horizon, m), T: last 
 | finite | error | yhat or a bound is NaN or infinite |
 | non_negative | error | yhat or a bound is below zero |
 | intervals_ordered | error | not lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95 (any levels) |
+| starts_after_actuals | error | a market's first forecast date is not one period after its own last actual, or its `origin` is not that actual's date (markets without actuals are skipped) |
 | origin_jump | error | abs(j - s) > jump_tolerance. Mature and custom markets compare 4-period medians, so one holiday week at the origin does not look like a jump: j = med(yhat_1..4) / med(y_(T-3..T)) - 1 and s = med(y_(T+1-m..T+4-m)) / med(y_(T-m-3..T-m)) - 1, the same step a season earlier (0 if unknown). Segment `new`: j = yhat_1 / y_T - 1 and s = the mean of y_t / y_(t-1) - 1 over the last min(13, n-1) periods (launch trend) |
 | growth | warning | g = sum(yhat_1..n) / sum(y_(T-m+1)..y_(T-m+n)) - 1 lies outside [min G, max G] -+ growth_tolerance, G the market's rolling growth of n-period sums over m periods; needs m windows of history; markets of segment `new` are skipped |
 | deviation | warning | abs(sum yhat / sum previous - 1) over the common dates > deviation_threshold |
@@ -40,6 +41,7 @@ from pydantic import Field
 
 from fcast.contract import SEVERITIES, Severity, bound_columns, check_severity, levels_in
 from fcast.contract import value_columns as contract_values
+from fcast.core.series import lags
 from fcast.data import season_length
 from fcast.options import Options
 from fcast.registry import Registry, RegistryError
@@ -93,12 +95,12 @@ class QCContext:
         return contract_values(list(self.forecast.columns))
 
     def series(self, market: str) -> np.ndarray:
-        """A market's actuals from its first observation (empty when it has none)."""
+        """A market's actuals from its first to its last observation (empty when it has none)."""
         if self.y is None or market not in self.y["market"].values:
             return np.array([])
         v = np.asarray(self.y.sel(market=market).values, dtype="float64")
         seen = np.flatnonzero(np.isfinite(v))
-        return v[seen[0] :] if len(seen) else np.array([])
+        return v[seen[0] : seen[-1] + 1] if len(seen) else np.array([])
 
     def by_market(self) -> Iterable[tuple[str, pd.DataFrame]]:
         """The forecast rows of each market, sorted by date."""
@@ -240,6 +242,33 @@ def _is_new(grp: pd.DataFrame) -> bool:
     return "segment" in grp and bool((grp["segment"] == "new").all())
 
 
+def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
+    """Each market's forecast starts one period after its own last actual, and `origin` says so."""
+    if ctx.y is None or ctx.y.sizes.get("time", 0) < 3:
+        raise SkipCheck("no actuals")
+    time = pd.DatetimeIndex(ctx.y["time"].values)
+    freq = pd.infer_freq(time)
+    if freq is None:
+        raise SkipCheck("the actuals' frequency cannot be told")
+    last = pd.Series(time[len(time) - 1 - lags(ctx.y)], index=ctx.y["market"].values.astype(str))
+    seen = ctx.y.notnull().any("time").to_series()
+    for market, grp in ctx.by_market():
+        if market not in last.index or not seen[market]:
+            continue  # pre-launch: no actuals to start after
+        first, end = grp["date"].iloc[0], last[market]
+        gap = len(pd.date_range(end, first, freq=freq)) - 1 if first > end else 0
+        if gap != 1:
+            yield (
+                market,
+                (
+                    f"forecast starts {first:%Y-%m-%d}, {gap} period(s) after its last actual "
+                    f"{end:%Y-%m-%d} (expected 1)"
+                ),
+            )
+        elif "origin" in grp and pd.Timestamp(grp["origin"].iloc[0]) != end:
+            yield market, f"origin {grp['origin'].iloc[0]} is not its last actual {end:%Y-%m-%d}"
+
+
 def origin_jump(ctx: QCContext) -> Iterable[Finding]:
     """The first forecast period moves from the last actual about as expected (season or launch trend)."""
     if ctx.y is None:
@@ -373,6 +402,7 @@ for _name, _sev, _fn in (
     ("non_negative", "error", non_negative),
     ("intervals_ordered", "error", intervals_ordered),
     ("origin_jump", "error", origin_jump),
+    ("starts_after_actuals", "error", starts_after_actuals),
     ("growth", "warning", growth),
     ("deviation", "warning", deviation),
     ("totals", "warning", totals),

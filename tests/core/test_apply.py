@@ -24,6 +24,7 @@ COLUMNS = [
     "yhat_hi_95",
     "family",
     "segment",
+    "origin",
 ]
 
 
@@ -162,9 +163,12 @@ def test_median_of_known_forecasts():
         (Model.create("seasonal_naive", {}, 4), 0.5),  # 5, 6
     ]
     fc, family = forecast_series(y, members, 2, [80], combine="median")
-    np.testing.assert_allclose(
-        fc["mean"], [7.0, 8.0]
-    )  # median of (8,7,5) and (8,8,6); weights ignored
+    # weighted median of (8,7,5) and (8,8,6) with weights (.2,.3,.5): the smallest value, 5 or 6,
+    # holds exactly half the weight, so the mean of it and the next value (select.weighting)
+    np.testing.assert_allclose(fc["mean"], [6.0, 7.0])
+    equal = [(m, 1 / 3) for m, _ in members]
+    fc_equal, _ = forecast_series(y, equal, 2, [80], combine="median")
+    np.testing.assert_allclose(fc_equal["mean"], [7.0, 8.0])  # equal weights: the plain median
     mean, _ = forecast_series(y, members, 2, [80])
     np.testing.assert_allclose(
         mean["mean"], [0.2 * 8 + 0.3 * 7 + 0.5 * 5, 0.2 * 8 + 0.3 * 8 + 0.5 * 6]
@@ -184,6 +188,18 @@ def test_median_of_known_forecasts():
             horizon=2,
             combine="trimmed",
         )
+
+
+def test_pool_median_with_weights_is_a_weighted_median():
+    from fcast.core.apply import pool
+
+    values = [np.array([1.0, 10.0]), np.array([2.0, 20.0]), np.array([3.0, 30.0])]
+    np.testing.assert_array_equal(pool(values, "median"), [2.0, 20.0])
+    np.testing.assert_array_equal(
+        pool(values, "median", [1 / 3] * 3), [2.0, 20.0]
+    )  # equal: np.median
+    np.testing.assert_array_equal(pool(values, "median", [0.6, 0.2, 0.2]), [1.0, 10.0])
+    np.testing.assert_allclose(pool(values, "mean", [0.5, 0.5, 0.0]), [1.5, 15.0])
 
 
 def test_a_market_without_members_gets_the_one_fallback_known_answer():
@@ -255,3 +271,29 @@ def test_the_combined_path_clips_mean_and_bounds_at_zero():
     for k in ("mean", "lo-80", "hi-80", "lo-95", "hi-95"):
         np.testing.assert_allclose(fc[k], np.maximum(direct[k], 0.0), atol=1e-9, err_msg=k)
     assert (fc["lo-95"] == 0.0).all()
+
+
+def test_a_market_that_ends_early_is_forecast_from_its_own_last_actual_known_answer():
+    """DK stops 20 weeks before the others: its forecast follows its own last week, its origin says so."""
+    time = pd.date_range("2024-01-01", periods=40, freq="W-MON")
+    season = np.array([10.0, 20.0, 30.0, 40.0])
+    dk = np.tile(season, 10)
+    dk[20:] = np.nan  # last actual: time[19], a 40 (season position 3)
+    y = xr.DataArray(
+        [dk, np.tile(season, 10) + 1, np.tile(season, 10) + 2],
+        dims=("market", "time"),
+        coords={"market": ["DK", "FI", "NO"], "time": time},
+    )
+    snaive = [(Model.create("seasonal_naive", {}, 4), 1.0)]
+    fc = apply(y, {"DK": snaive, "FI": snaive, "NO": snaive}, horizon=6, levels=[80])
+    assert pd.DatetimeIndex(fc["origin"].values).tolist() == [time[19], time[39], time[39]]
+    table = to_table(fc)
+    dk_rows = table[table["market"] == "DK"]
+    assert dk_rows["date"].tolist() == list(pd.date_range(time[19], periods=7, freq="W-MON")[1:])
+    assert (dk_rows["origin"] == time[19]).all()
+    np.testing.assert_allclose(dk_rows["yhat"], [10, 20, 30, 40, 10, 20], atol=1e-12)
+    fi_rows = table[table["market"] == "FI"]
+    assert fi_rows["date"].iloc[0] == time[39] + pd.offsets.Week(weekday=0)
+    np.testing.assert_allclose(fi_rows["yhat"], [11, 21, 31, 41, 11, 21], atol=1e-12)
+    assert table.groupby("market").size().tolist() == [6, 6, 6]
+    assert table[["yhat", "yhat_lo_80", "yhat_hi_80"]].notna().all().all()

@@ -132,3 +132,36 @@ def test_mase_scale_exactly_periodic_series_falls_back_to_lag_1():
     # every seasonal difference is 0 (M1's MNB50 starts like this): the lag-1 scale is used
     y = np.array([1.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0, 3.0, 2.0])
     assert mase_scale(y, 3) == pytest.approx(11.0 / 8.0)  # |diffs| 2,1,1,2,1,1,2,1
+
+
+def test_inside_and_winkler_known_answers():
+    from fcast.core.metrics import inside, winkler
+
+    y = np.array([5.0, 0.0, 12.0, np.nan])
+    lo, hi = np.full(4, 1.0), np.full(4, 10.0)
+    np.testing.assert_array_equal(inside(y, lo, hi)[:3], [1.0, 0.0, 0.0])
+    assert np.isnan(inside(y, lo, hi)[3])
+    assert inside(np.array([1.0, 10.0]), np.array([1.0, 1.0]), np.array([10.0, 10.0])).tolist() == [
+        1.0,
+        1.0,
+    ]
+    # alpha = 0.2: width 9, plus 10 x the miss
+    np.testing.assert_allclose(winkler(y[:3], lo[:3], hi[:3], 80), [9.0, 9.0 + 10.0, 9.0 + 20.0])
+    np.testing.assert_allclose(
+        winkler(np.array([0.0]), np.array([1.0]), np.array([3.0]), 95), [2.0 + 40.0]
+    )
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        winkler(y, lo, hi, 100)
+
+
+def test_interval_scores_pool_coverage_and_average_per_market():
+    from fcast.core.metrics import interval_scores
+
+    y = np.array([[5.0, 5.0, 5.0, 20.0], [5.0, np.nan, 5.0, 5.0]])
+    lo, hi = np.full((2, 4), 0.0), np.full((2, 4), 10.0)
+    out = interval_scores(y, lo, hi, 80, scale=np.array([2.0, 10.0]))
+    assert out["coverage"] == pytest.approx(6 / 7)  # pooled over the 7 finite points
+    # market 0: (10 + 10 + 10 + 110) / 4 = 35; market 1: 10; mean 22.5; scaled (17.5 + 1) / 2
+    assert out["interval_score"] == pytest.approx(22.5)
+    assert out["scaled_interval_score"] == pytest.approx(9.25)
+    assert "scaled_interval_score" not in interval_scores(y, lo, hi, 80)

@@ -229,15 +229,24 @@ def test_register_custom_family():
 
 def test_get_family_unknown_lists_known():
     with pytest.raises(KeyError) as info:
-        get_family("prophet")
+        get_family("nbeats")
     msg = str(info.value)
-    assert "prophet" in msg
-    for known in ("arima", "ets", "seasonal_naive", "theta"):
+    assert "nbeats" in msg
+    for known in ("arima", "ets", "harmonic", "prophet", "seasonal_naive", "theta"):
         assert known in msg
 
 
 def test_builtin_families_and_preprocess():
-    assert {"ets", "arima", "theta", "mstl", "holt_winters", "seasonal_naive"} <= set(FAMILIES)
+    assert {
+        "ets",
+        "arima",
+        "theta",
+        "mstl",
+        "holt_winters",
+        "seasonal_naive",
+        "harmonic",
+        "prophet",
+    } <= set(FAMILIES)
     assert sorted(PREPROCESS) == ["log", "window"]
     assert PREPROCESS["log"] is bool and PREPROCESS["window"] is int
 

@@ -213,6 +213,78 @@ def test_select_end_to_end_on_a_tuning_cube(small_cube, tmp_path, client2):
     assert (first <= sel.groupby("market")["cv_score"].min() + 1e-12).all()
 
 
+def _weighting_cube() -> xr.Dataset:
+    """One market, 3 splits, 3 hps, 2 steps: actuals 10; hp0 forecasts 10, hp1 12, hp2 14 (scale 1)."""
+    hp = _hp()
+    yhat = np.broadcast_to(np.array([10.0, 12.0, 14.0])[None, None, :, None], (1, 3, 3, 2)).copy()
+    dims = ("market", "split", "hp", "step")
+    coords = {"market": ["A"], "split": np.arange(3), "step": [1, 2]}
+    ds = xr.Dataset(
+        {
+            "yhat": (dims, yhat),
+            "error": (dims, np.abs(10.0 - yhat)),
+            "status": (dims[:3], np.zeros((1, 3, 3), dtype="int8")),
+            "y_test": (("market", "split", "step"), np.full((1, 3, 2), 10.0)),
+            "scale": (("market", "split"), np.ones((1, 3))),
+        },
+        coords=coords,
+        attrs={"metric": "mase", "season_length": 52},
+    )
+    return ds.assign_coords({c: hp.coords[c] for c in hp.coords})
+
+
+def test_learned_weighting_known_answers():
+    from fcast.core.weighting import INVERSE_SHRINK, STACK_SHRINK
+
+    tuning = _weighting_cube()
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    equal = select(tuning, y, top=3, combine="median", weights="equal")
+    np.testing.assert_allclose(equal["weight"], [1 / 3] * 3)
+    assert (equal["weighting"] == "equal").all()
+    inv = select(tuning, y, top=3, combine="median", weights="equal", weighting="inverse_error")
+    # hp0 has CV score 0: it takes the whole inverse-error share
+    np.testing.assert_allclose(
+        inv["weight"],
+        [1 - INVERSE_SHRINK + INVERSE_SHRINK / 3, INVERSE_SHRINK / 3, INVERSE_SHRINK / 3],
+    )
+    stacked = select(tuning, y, top=3, combine="mean", weights="equal", weighting="stacked")
+    np.testing.assert_allclose(
+        stacked["weight"],
+        [1 - STACK_SHRINK + STACK_SHRINK / 3, STACK_SHRINK / 3, STACK_SHRINK / 3],
+        atol=1e-9,
+    )
+    assert stacked["hp"].tolist() == [0, 1, 2]  # rank order
+
+
+@pytest.mark.parametrize(
+    ("combine", "expected"),
+    [("median", "inverse_error"), ("mean", "inverse_error")],
+)
+def test_weighting_list_is_chosen_on_the_newest_split(combine, expected):
+    # newest split as holdout, weights learned on the two older ones: the weighted median of
+    # inverse_error (hp0 weight 2/3) is exact, stacked's (0.47) and equal's are 12
+    tuning = _weighting_cube()
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    sel = select(
+        tuning,
+        y,
+        top=3,
+        combine=combine,
+        weights="equal",
+        weighting=["equal", "stacked", "inverse_error"],
+    )
+    assert (sel["weighting"] == expected).all()
+
+
+def test_weighting_is_validated():
+    tuning = _weighting_cube()
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    with pytest.raises(ValueError, match="weighting must be among"):
+        select(tuning, y, top=3, combine="median", weighting="nope")
+    with pytest.raises(ValueError, match="combine: mean or median"):
+        select(tuning, y, top=3, combine="best", weighting="stacked")
+
+
 def test_a_late_starting_market_refits_from_its_first_observation():
     # 12 leading NaN (the market opens late), then 30 observed weeks; holdout 6
     rng = np.random.default_rng(7)
@@ -279,3 +351,15 @@ def test_no_scored_market_gives_an_empty_table_with_the_columns():
     assert table.empty
     assert {"market", "hp", "weight", "cv_score", "family"} <= set(table.columns)
     assert table[table["weight"] > 0].empty
+
+
+def test_cv_residuals_follow_the_selection():
+    from fcast.core.conformal import cv_residuals
+
+    tuning = _weighting_cube()
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    sel = select(tuning, y, top=3, combine="median", weights="equal")
+    res = cv_residuals(tuning, sel)
+    np.testing.assert_allclose(res.values, np.full((1, 3, 2), 10.0 - 12.0))
+    inv = select(tuning, y, top=3, combine="median", weights="equal", weighting="inverse_error")
+    np.testing.assert_allclose(cv_residuals(tuning, inv).values, 0.0)

@@ -11,7 +11,11 @@ import yaml
 
 from fcast.core.models import Model
 from fcast.core.space import (
+    BUILTIN,
     SpaceSpec,
+    builtin_space,
+    builtin_spaces,
+    default_space,
     expand,
     load_space,
     models_of,
@@ -21,7 +25,7 @@ from fcast.core.space import (
 )
 from fcast.errors import ConfigError
 
-SPACES = Path(__file__).resolve().parents[2] / "configs" / "spaces"
+SPACES = Path(__file__).resolve().parents[2] / "fcast" / "spaces"
 
 FULL = {
     "preprocess": {"log": [False, True], "window": [None, 104]},
@@ -179,9 +183,9 @@ def test_random_sample_larger_than_grid_keeps_everything():
 
 ERRORS = {
     "unknown_family": (
-        {"families": {"prophet": {}}},
+        {"families": {"nbeats": {}}},
         "W-MON",
-        ["families.prophet", "unknown family", "ets"],
+        ["families.nbeats", "unknown family", "ets"],
     ),
     "unknown_param": (
         {"families": {"ets": {"spec": ["ANN"], "alpha": [0.1]}}},
@@ -255,7 +259,18 @@ def test_load_space_missing_file(tmp_path):
 
 
 def test_default_space_loads_for_weekly():
-    hp = load_space(SPACES / "default.yaml", "W-MON")
+    hp = load_space(SPACES / "weekly.yaml", "W-MON")
+    # harmonic regression on log users with every holiday group, three changepoint penalties
+    assert hp.sizes["hp"] == 3
+    models = models_of(hp, 52)
+    assert {m.family for m in models} == {"harmonic"}
+    assert [m.params["changepoint_penalty"] for m in models] == [60.0, 200.0, 600.0]
+    assert all(m.uses_x and m.params["log"] and m.params["holidays"] == "all" for m in models)
+    assert all(m.params["holiday_form"] == "both" and m.check() is None for m in models)
+
+
+def test_classic_space_is_the_former_statsforecast_default():
+    hp = load_space(SPACES / "classic.yaml", "W-MON")
     # (3 ets + 3 theta + 2 mstl + 2*1*2 arima + 1 seasonal_naive) x 2 log
     assert hp.sizes["hp"] == 26
     assert set(hp["family"].values.tolist()) == {"ets", "theta", "mstl", "arima", "seasonal_naive"}
@@ -274,6 +289,30 @@ def test_small_space_loads_for_weekly(tmp_path):
     copy = tmp_path / "small.yaml"
     copy.write_text((SPACES / "small.yaml").read_text())
     xr.testing.assert_identical(load_space(str(copy), "W-MON"), hp)
+
+
+@pytest.mark.parametrize(
+    ("freq", "name", "season"),
+    [("D", "daily", 7), ("W-MON", "weekly", 52), ("MS", "monthly", 12), ("QS", "quarterly", 4)],
+)
+def test_a_builtin_default_space_per_frequency_loads_for_it(freq, name, season):
+    path = default_space(freq)
+    assert path == BUILTIN / f"{name}.yaml" and path.is_file()
+    hp = load_space(name, freq)  # by name, as `space: monthly` in a config
+    assert hp.sizes["hp"] > 1
+    assert len(models_of(hp, season)) == hp.sizes["hp"]
+
+
+def test_builtin_spaces_are_package_files():
+    assert BUILTIN.parent.name == "fcast"
+    assert {"daily", "weekly", "monthly", "quarterly", "holidays", "small"} <= set(builtin_spaces())
+
+
+def test_unknown_builtin_space_and_frequency_without_default_are_clear_errors():
+    with pytest.raises(ConfigError, match=r"unknown built-in space 'weekley'; built-in: classic, daily, "):
+        builtin_space("weekley")
+    with pytest.raises(ConfigError, match=r"no built-in default space for data.freq 'h'"):
+        default_space("h")
 
 
 def test_arima_label_from_space_is_in_p_d_q_order():

@@ -24,7 +24,14 @@ from fcast.core.space import load_space, models_of, parse_space
 from fcast.core.tune import tune
 from fcast.core.tune.kernel import evaluate_block
 from fcast.data import to_cube
-from fcast.data.calendar import columns, future_index, group_of, holiday_features
+from fcast.data.calendar import (
+    columns,
+    future_index,
+    group_of,
+    has_calendar,
+    holiday_features,
+    market_holidays,
+)
 from fcast.data.sample import make_sample
 from fcast.errors import ConfigError
 
@@ -88,6 +95,20 @@ def test_monthly_share_and_unknown_country_is_zero():
         x.sel(market="DE", feature="christmas_newyear", time="2025-01-01")
     ) == pytest.approx(1 / 31)
     assert float(x.sel(market="XX").sum()) == 0.0
+
+
+def test_a_market_that_names_its_country_gets_that_calendar():
+    """Known answer: market "Nordics-North" with country SE gets the Swedish holidays of 2024."""
+    country = {"Nordics-North": "SE"}
+    year = weeks("2024-01-01", 52)
+    days = dict(market_holidays("Nordics-North", year, country))
+    assert days == dict(market_holidays("SE", year))
+    assert days[np.datetime64("2024-06-22")] == "Midsummer Day"
+    assert days[np.datetime64("2024-12-26")] == "Second Day of Christmas"
+    assert has_calendar("Nordics-North", country) and not has_calendar("Nordics-North")
+    x = holiday_features(["Nordics-North", "SE"], year, W, country=country)
+    np.testing.assert_array_equal(x.sel(market="Nordics-North").values, x.sel(market="SE").values)
+    assert float(x.sel(market="Nordics-North", feature="christmas_newyear").sum()) > 0
 
 
 def test_custom_events_yearly_and_one_off(tmp_path):
@@ -182,15 +203,16 @@ def test_split_never_sees_regressors_after_its_test_window():
     )
 
 
-def test_space_validation_and_unchanged_default_space():
+def test_space_validation_and_shipped_spaces():
     with pytest.raises(ConfigError, match="invalid holidays"):
         parse_space({"families": {"arima": {"p": 1, "d": 1, "q": 0, "holidays": ",,"}}}, W)
     with pytest.raises(ConfigError, match="only with trend: arima"):
         parse_space({"families": {"mstl": {"trend": "ets", "holidays": "all"}}}, W)
     with pytest.raises(ConfigError, match="no parameter 'holidays'"):
         parse_space({"families": {"theta": {"variant": "standard", "holidays": "all"}}}, W)
-    assert "holidays" not in load_space("configs/spaces/default.yaml", W).coords
-    hp = load_space("configs/spaces/holidays.yaml", W)
+    assert "holidays" not in load_space("classic", W).coords
+    assert set(load_space("weekly", W)["holidays"].values) == {"all"}
+    hp = load_space("holidays", W)
     models = models_of(hp, 52)
     assert sum(m.uses_x for m in models) == 20 and len(models) == 44
 

@@ -8,8 +8,11 @@ import pytest
 import xarray as xr
 
 from fcast.data.ingest import (
+    apply_columns,
+    check_header,
     history_length,
     load_actuals,
+    read_header,
     read_table,
     restrict,
     season_length,
@@ -482,3 +485,55 @@ def test_infinite_values_are_an_error(actuals, value):
     df.loc[(df["market"] == "NO") & (df["date"] == START), "users"] = value
     with pytest.raises(DataError, match=r"non-finite.*NO: 2024-01-01"):
         to_cube(df, "W-MON")
+
+
+def test_history_length_ends_at_the_market_own_last_observation():
+    """A market that stopped reporting has the history it observed, not up to the panel's end."""
+    y = xr.DataArray(
+        [[5.0, np.nan, np.nan, np.nan], [1.0, 2.0, 3.0, 4.0], [np.nan, 1.0, 2.0, np.nan]],
+        dims=("market", "time"),
+        coords={
+            "market": ["OLD", "A", "B"],
+            "time": pd.date_range("2024-01-01", periods=4, freq="W-MON"),
+        },
+    )
+    assert history_length(y).values.tolist() == [1, 4, 2]
+
+
+# --- data.columns: the file's own column names -------------------------------------------------
+
+COLUMNS = {"market": "country", "date": "month", "value": "sessions"}
+
+
+def test_apply_columns_renames_to_market_date_value_and_keeps_codes_as_text(tmp_path):
+    path = tmp_path / "own.csv"
+    path.write_text("month,country,sessions,market\n2024-01-01,NA,5,x\n2024-02-01,SE,6,y\n")
+    table = read_table(str(path), text=["country"])
+    assert read_header(str(path)) == ["month", "country", "sessions", "market"]
+    out = apply_columns(table, COLUMNS, "sessions", "own.csv")
+    assert sorted(out.columns) == [
+        "date",
+        "market",
+        "sessions",
+    ]  # the file's own `market` is shadowed
+    assert out["market"].tolist() == ["NA", "SE"]  # Namibia, not a missing value
+    cube = to_cube(out, freq="MS", value="sessions")
+    assert cube.y.sel(market="SE").dropna("time").values.tolist() == [6.0]
+    assert apply_columns(table, None, "sessions", "own.csv") is table  # no mapping: untouched
+
+
+def test_check_header_names_the_missing_columns_and_the_mapping(tmp_path):
+    path = tmp_path / "own.parquet"
+    pd.DataFrame({"country": ["SE"], "day": ["2024-01-01"], "sessions": [1.0]}).to_parquet(path)
+    header = read_header(str(path))
+    assert header == ["country", "day", "sessions"]
+    with pytest.raises(DataError) as err:
+        check_header(header, COLUMNS, "sessions", "own.parquet")
+    assert str(err.value) == (
+        "own.parquet: missing column(s) ['month']; found ['country', 'day', 'sessions'] "
+        "(data.columns maps the file's columns: {market: country, date: month, value: sessions})"
+    )
+    with pytest.raises(DataError, match=r"missing column\(s\) \['market', 'date', 'users'\]"):
+        check_header(header, None, "users", "own.parquet")
+    with pytest.raises(DataError, match="actuals file not found"):
+        read_header(str(tmp_path / "absent.csv"))

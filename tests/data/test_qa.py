@@ -447,3 +447,15 @@ def test_fill_gaps_option_is_validated():
         QAConfig(fill_gaps="zero")
     with pytest.raises(ValueError, match="max_gap"):
         QAConfig(max_gap=0)
+
+
+def test_a_market_without_a_holiday_calendar_gets_an_info_finding(base):
+    """Not a silent no-holidays: a non-ISO market without a country is reported (info)."""
+    renamed = base.assign(market=base["market"].replace({"SE": "Nordics-North"}))
+    result = qa_of(renamed)
+    found = result.findings[result.findings["check"] == "calendar"]
+    assert found[["market", "severity"]].values.tolist() == [["Nordics-North", "info"]]
+    assert "markets table (column country)" in found["detail"].iloc[0]
+    assert result.ok
+    named = qa_of(renamed, countries={"Nordics-North": "SE"})
+    assert "calendar" not in set(named.findings["check"])

@@ -222,3 +222,49 @@ def test_scaled_sample_has_any_number_of_distinct_markets() -> None:
     assert copy_countries(codes)["US-0070"] == "US"
     wide = data.actuals.pivot(index="date", columns="market", values="users")
     assert not wide["US"].equals(wide["US-0070"])
+
+
+def _scored_forecast() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Truth 100 for A (4 weeks) and B (2 weeks); 80% bounds hold 2 of A's weeks and none of B's."""
+    dates = pd.date_range("2030-01-07", periods=4, freq="W-MON")
+    truth = pd.DataFrame(
+        {"market": ["A"] * 4 + ["B"] * 2, "date": [*dates, *dates[:2]], "users_clean": 100.0}
+    )
+    fc = truth.rename(columns={"users_clean": "yhat"}).assign(
+        segment="mature", yhat_lo_80=99.0, yhat_lo_95=50.0, yhat_hi_95=150.0
+    )
+    fc["yhat_hi_80"] = [101.0, 101.0, 99.5, 99.5, 99.5, 99.5]
+    return fc, truth
+
+
+def test_score_against_truth_known_answers() -> None:
+    """Per market: sMAPE, coverage for every level of the forecast, and the weeks scored."""
+    from fcast.data.sample import score_against_truth
+
+    fc, truth = _scored_forecast()
+    scores = score_against_truth(fc, truth).set_index("market")
+    assert scores.loc["A", "coverage_80"] == 0.5 and scores.loc["B", "coverage_80"] == 0.0
+    assert (scores["coverage_95"] == 1.0).all() and (scores["smape"] == 0.0).all()
+    assert scores["weeks"].tolist() == [4, 2]
+
+
+def test_truth_summary_pools_coverage_over_market_weeks() -> None:
+    """Market A: 4 weeks, all inside; market B: 1 week, outside. Pooled 4/5, not the median 1/2."""
+    from fcast.data.sample import score_against_truth, truth_summary
+
+    dates = pd.date_range("2026-01-05", periods=4, freq="7D")
+    truth = pd.DataFrame(
+        {"market": ["A"] * 4 + ["B"], "date": [*dates, dates[0]], "users_clean": 100.0}
+    )
+    fc = truth.drop(columns="users_clean").assign(
+        segment="mature",
+        yhat=[100.0, 100.0, 100.0, 100.0, 300.0],
+        yhat_lo_80=[90.0] * 4 + [250.0],
+        yhat_hi_80=[110.0] * 4 + [350.0],
+    )
+    out = truth_summary(score_against_truth(fc, truth))
+    row = out.loc["mature"]
+    assert row["markets"] == 2
+    assert row["coverage_80"] == pytest.approx(0.8)
+    assert row["smape"] == pytest.approx(50.0)  # median of 0 and 100
+    assert row["smape_mean"] == pytest.approx(50.0)

@@ -9,6 +9,7 @@ import pytest
 from fcast.data import to_cube
 from fcast.data.sample import make_sample
 from fcast.data.segment import (
+    countries_of,
     launch_dates,
     prelaunch_markets,
     read_markets,
@@ -139,3 +140,20 @@ def test_read_markets(tmp_path, table):
     assert np.isnat(got["launch_date"].to_numpy()[0])
     with pytest.raises(DataError, match="markets file not found: .*nope.csv"):
         read_markets(str(tmp_path / "nope.csv"))
+
+
+def test_country_column_names_a_markets_holiday_country():
+    table = pd.DataFrame(
+        {
+            "market": ["Nordics-North", "DE", "LATAM"],
+            "launch_date": ["2020-01-06"] * 3,
+            "country": [" se ", None, ""],
+        }
+    )
+    assert validate_markets(table)["country"].tolist() == ["SE", None, None]
+    assert countries_of(table) == {"Nordics-North": "SE"}
+    assert countries_of(table.drop(columns="country")) == {} and countries_of(None) == {}
+    bad = table.assign(country=["SE", "XX", None])
+    bad.attrs["source"] = "markets.csv"
+    with pytest.raises(DataError, match=r"markets.csv: unknown country code for DE \('XX'\)"):
+        validate_markets(bad)

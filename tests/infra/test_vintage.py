@@ -22,6 +22,7 @@ from fcast.infra.vintage import (
     default_name,
     incomplete_vintages,
     list_vintages,
+    period_name,
     previous_vintages,
     publish_vintage,
     read_vintage,
@@ -253,6 +254,20 @@ def test_bad_names_and_runs_are_clear_errors(store):
     with pytest.raises(StoreError, match="run weekly-f is not complete \\(status 'failed'\\)"):
         publish_vintage(store, "weekly-f", "v1")
     assert not (Path(store.root) / "official").exists() or list_vintages(store).empty
+
+
+@pytest.mark.parametrize(
+    ("freq", "name"),
+    [
+        ("W-MON", "2026-W48"),
+        ("MS", "2026-11"),
+        ("QS", "2026-Q4"),
+        ("D", "2026-11-23"),
+        ("QE", "2026-Q4"),
+    ],
+)
+def test_period_names_follow_the_datas_frequency(freq, name):
+    assert period_name(pd.Timestamp("2026-11-23"), freq) == name
 
 
 def test_default_names_follow_the_last_week_of_actuals_and_never_collide(store):

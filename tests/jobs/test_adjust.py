@@ -184,7 +184,7 @@ def run_folder(tmp_path: Path) -> Path:
     config = {
         "data": {"actuals": "actuals.csv", "value": "users", "freq": "W-MON"},
         "horizon": 4,
-        "space": str(ROOT / "configs" / "spaces" / "small.yaml"),
+        "space": "small",
         "store": "store",
         "adjustments": "adjustments",
     }

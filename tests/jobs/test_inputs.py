@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from fcast.config import parse_config
 from fcast.errors import DataError
-from fcast.jobs.inputs import read_totals
+from fcast.jobs.inputs import check_actuals_header, read_totals
 
 
 def test_read_totals(tmp_path):
@@ -18,3 +19,18 @@ def test_read_totals(tmp_path):
         read_totals(str(path))
     with pytest.raises(DataError, match=r"totals file not found: .*missing.csv \(qc.totals\)"):
         read_totals(str(tmp_path / "missing.csv"))
+
+
+def test_check_actuals_header_against_data_columns(tmp_path):
+    path = tmp_path / "own.csv"
+    path.write_text("country,month,sessions\nSE,2024-01-01,5\n")
+    columns = {"market": "country", "date": "month", "value": "sessions"}
+    cfg = parse_config({"data": {"actuals": str(path), "freq": "MS", "columns": columns}})
+    assert check_actuals_header(cfg) is None
+    plain = parse_config({"data": {"actuals": str(path), "freq": "MS", "value": "sessions"}})
+    with pytest.raises(
+        DataError, match=r"missing column\(s\) \['market', 'date'\]; found \['country'"
+    ):
+        check_actuals_header(plain)
+    absent = parse_config({"data": {"actuals": str(tmp_path / "later.csv")}})
+    assert check_actuals_header(absent) == f"actuals file not found (yet): {tmp_path / 'later.csv'}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fcast.config import parse_config
@@ -250,3 +251,32 @@ def test_weekly_forecasts_untuned_markets_with_the_seasonal_naive(cfg, caplog):
     assert {"DK", "FI", "NO", "SE"} <= set(fc["market"])
     assert set(fc.loc[fc["market"].isin(["NO", "SE"]), "family"]) == {FALLBACK}
     assert set(weekly.selection["market"]) == {"DK", "FI"}  # the stored selection is not invented
+
+
+def test_conformal_intervals_and_learned_weights_through_tuning_and_weekly(tmp_path, cfg):
+    from fcast.core.metrics import mase_scale
+
+    raw = cfg.model_dump(mode="json", exclude_none=True)
+    raw.update(intervals="conformal")
+    raw["select"].update(combine="median", weighting=["equal", "inverse_error"])
+    conf = parse_config(raw, source="test", base=tmp_path)
+    tuned = run_tuning(conf, progress=False)
+    store = Store(conf.store)
+    widths = store.read_parquet("runs", tuned.run_id, "conformal.parquet")
+    assert set(widths["level"]) == {80, 95} and set(widths["step"]) == set(range(1, 14))
+    assert set(tuned.selection["weighting"]) <= {"equal", "inverse_error"}
+    assert tuned.selection["weighting"].nunique() == 1  # one strategy for all markets
+    # known answer: hi_80 - yhat at step t is the stored half-width x the market's MASE scale
+    y = prepare(conf).cube["y_clean"].sel(market="DK").values
+    fc = tuned.forecast[tuned.forecast["market"] == "DK"].sort_values("date")
+    half = widths[widths["level"] == 80].sort_values("step")["half_width"].to_numpy()
+    np.testing.assert_allclose(
+        (fc["yhat_hi_80"] - fc["yhat"]).to_numpy(), half * mase_scale(y, 52), rtol=1e-9
+    )
+    # weekly on the same data reuses the stored half-widths: the same bounds
+    weekly = run_weekly(conf, progress=False)
+    cols = ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    key = ["market", "date"]
+    a = tuned.forecast.sort_values(key)[cols].to_numpy()
+    b = weekly.forecast.sort_values(key)[cols].to_numpy()
+    np.testing.assert_allclose(b, a, rtol=1e-9)

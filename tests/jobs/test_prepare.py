@@ -1,4 +1,5 @@
-"""Preparing a job's input in blocks: the same QA findings, cube and cleaning whatever the blocks and workers."""
+"""Preparing a job's input: the same QA findings, cube and cleaning whatever the blocks and workers;
+the markets table's country column and the cleaning options reach QA and cleaning in every block."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from fcast.config import parse_config
 from fcast.data.sample import copy_countries, make_scaled_sample
-from fcast.jobs.prepare import Prepared, prepare
+from fcast.jobs.prepare import Prepared, prepare, run_countries
 from tests.conftest import tiny_project
+from tests.data.test_detect import DATES, MARKET, strike_users, swedish_christmas_users
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +109,70 @@ def test_charts_on_the_cluster_are_the_charts_in_process(
         )
     cleaned = reference.cleaning.loc[reference.cleaning["applied"], "market"].unique()
     assert names[0] == names[1] and len(names[0]) == len(cleaned)
+
+
+def config(
+    tmp_path,
+    country: str | None,
+    holidays: dict | None = None,
+    clean: dict | None = None,
+    names: tuple[str, ...] = (MARKET,),
+):
+    """A run config over Nordics-North (a strike and Swedish Christmas dips) and a markets table.
+
+    `names`: markets with that series (the later ones scaled up); `clean`: more cleaning options.
+    """
+    users = swedish_christmas_users()
+    users[120:127] = strike_users()[120:127]
+    actuals = pd.concat(
+        [
+            pd.DataFrame({"market": name, "date": DATES, "users": users * (1 + 0.5 * i)})
+            for i, name in enumerate(names)
+        ]
+    )
+    actuals.to_parquet(tmp_path / "actuals.parquet")
+    markets = pd.DataFrame(
+        {"market": list(names), "launch_date": DATES[0], "country": [country] * len(names)}
+    )
+    markets.to_csv(tmp_path / "markets.csv", index=False)
+    raw = {
+        "data": {"actuals": "actuals.parquet", "markets": "markets.csv"},
+        "clean": {"auto": True, **(clean or {})},
+        "holidays": {"country": holidays or {}},
+        "horizon": 13,
+    }
+    return parse_config(raw, base=tmp_path)
+
+
+def test_the_markets_table_country_gives_cleaning_and_qa_a_calendar(tmp_path):
+    prep = prepare(config(tmp_path, "SE"))
+    assert run_countries(config(tmp_path, "SE")) == {MARKET: "SE"}
+    assert "calendar" not in set(prep.qa["check"])
+    record = prep.cleaning
+    assert record[["start", "end", "kind", "applied"]].values.tolist() == [
+        [DATES[120], DATES[126], "zero", True]
+    ]
+
+
+def test_without_a_country_qa_says_so_and_recurring_dips_stay(tmp_path):
+    prep = prepare(config(tmp_path, None))
+    calendar = prep.qa[prep.qa["check"] == "calendar"]
+    assert calendar[["market", "severity"]].values.tolist() == [[MARKET, "info"]]
+    record = prep.cleaning
+    assert record.loc[record["applied"], "kind"].tolist() == ["zero"]
+    assert (~record.loc[record["kind"] == "dip", "applied"]).all()
+    # holidays.country of the config wins over the table
+    assert run_countries(config(tmp_path, "SE", {MARKET: "NO"})) == {MARKET: "NO"}
+
+
+def test_blocks_get_the_table_countries_and_the_cleaning_options(tmp_path, client2):
+    """Blocks of one market on the cluster see the table's country and clean.max_zero_periods."""
+    names = (MARKET, "Nordics-South", "Nordics-East")
+    cfg = config(tmp_path, "SE", clean={"max_zero_periods": 4, "near_zero": 0.1}, names=names)
+    here = prepare(cfg)
+    _same(here, prepare(cfg, client=client2, block_markets=1, progress=False))
+    assert "calendar" not in set(here.qa["check"])  # every block knew the country
+    zero = here.cleaning[here.cleaning["kind"] == "zero"]
+    assert sorted(zero["market"]) == sorted(names)
+    assert not zero["applied"].any()  # 7 zero weeks > max_zero_periods: proposed for review
+    assert zero["note"].str.contains("not removed").all()

@@ -11,8 +11,8 @@ import pytest
 
 from fcast.errors import StoreError
 from fcast.infra.vintage import list_vintages, read_vintage, verify_vintage
-from fcast.jobs.publish import load_run, publish_run
-from fcast.output.publish import TOTAL, checkpoints, fmt_count, key_checkpoint
+from fcast.jobs.publish import load_run, preview_run, publish_run
+from fcast.output.publish import TOTAL, checkpoints, fmt_count, headline_checkpoint
 from tests.output.runs import MARKETS, fresh_store, sample_runs
 from tests.output.test_channels import webhook_server
 
@@ -52,9 +52,11 @@ def test_publish_two_runs_as_vintages_with_report_insights_and_channels(runs, tm
     }
     assert list_vintages(store)["name"].tolist() == ["demo-1", "demo-2"]
     assert (Path(store.root) / "published" / "latest" / "report" / "png" / "DK.png").exists()
-    # the headline is the real total of the new forecast at the latest checkpoint demo-1 also covers
+    # the headline is the real total of the new forecast at the last quarter end of its horizon,
+    # wherever demo-1 reached (fixed by the run, not by the previous vintage)
     fc = read_vintage(store, "demo-2")
-    key = key_checkpoint(second.comparison, "demo-1")
+    key = headline_checkpoint(second.comparison, fc["date"])
+    assert key == checkpoints(fc["date"])["checkpoint"].max()
     week = checkpoints(fc["date"]).set_index("checkpoint").loc[key, "date"]
     assert f"**{fmt_count(fc.loc[fc['date'] == week, 'yhat'].sum())}**" in second.insights
     assert "## Actuals against previous forecasts (last 8 weeks)" in second.insights
@@ -66,6 +68,25 @@ def test_publish_two_runs_as_vintages_with_report_insights_and_channels(runs, tm
     with pytest.raises(StoreError, match="'demo-2' already exists"):
         publish_run(store, runs["first"], "demo-2")
     assert verify_vintage(store, "demo-2") == [] and read_vintage(store, "demo-2").equals(fc)
+
+
+def test_preview_writes_insights_and_report_to_a_scratch_folder_and_leaves_the_store(
+    runs, tmp_path
+):
+    store = fresh_store(runs, tmp_path)
+    publish_run(store, runs["first"], "demo-1", author="ci", pngs=False)
+    before = sorted(str(p) for p in Path(store.root).rglob("*"))
+    out = tmp_path / "scratch"
+    preview = preview_run(store, runs["second"], "demo-2", out, pngs=False)
+    assert sorted(str(p) for p in Path(store.root).rglob("*")) == before  # nothing in the store
+    assert list_vintages(store)["name"].tolist() == ["demo-1"]
+    assert preview.previous == ["demo-1"] and preview.report == str(out / "report" / "index.html")
+    text = (out / "insights.md").read_text()
+    assert text == preview.insights and text.startswith("# Forecast demo-2")
+    assert "demo-1" in text and (out / "comparison.parquet").exists()
+    # the same text a real publish would write
+    real = publish_run(store, runs["second"], "demo-2", author="ci", pngs=False)
+    assert real.insights == text
 
 
 def test_publish_refuses_before_any_work_when_a_channel_is_misconfigured(runs, tmp_path):

@@ -30,7 +30,7 @@ def test_custom_members_force_one_model_per_market():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"family": "prophet"}, "custom.IS: unknown model family 'prophet'"),
+        ({"family": "nbeats"}, "custom.IS: unknown model family 'nbeats'"),
         (
             {"family": "ets", "params": {"alpha": 1}},
             "custom.IS: family 'ets' has no parameter 'alpha'",

@@ -40,6 +40,7 @@ COLUMNS = [
     "yhat_hi_95",
     "family",
     "segment",
+    "origin",
 ]
 
 
@@ -180,9 +181,12 @@ def test_forecast_new_scales_combines_and_calibrates_exactly():
     a = 0.001 * (np.arange(130) + 1)
     # N, pre-launch: 0 for two weeks, then 500 x geometric mean of a and 4a = 500 x 2a from its week 0
     np.testing.assert_allclose(fc["yhat"].sel(market="N"), [0, 0, *(500 * 2 * a[:4])])
-    # interval: weighted log spread of (a, 4a) is log 2; two equal weights -> sd = log 2 * sqrt(3), t with 1 dof
-    hi80 = 500 * 2 * a[:4] * 2 ** (np.sqrt(3) * student_t.ppf(0.9, 1))
+    # interval: weighted log spread of (a, 4a) is log 2; two equal weights -> sd = log 2 * sqrt(3);
+    # t with max(2 - 1, MIN_DF) = 10 dof (not 1: a Cauchy interval is 10x wider at 95%)
+    hi80 = 500 * 2 * a[:4] * 2 ** (np.sqrt(3) * student_t.ppf(0.9, 10))
     np.testing.assert_allclose(fc["bounds"].sel(market="N", quantile=0.9)[2:], hi80)
+    hi95 = 500 * 2 * a[:4] * 2 ** (np.sqrt(3) * student_t.ppf(0.975, 10))
+    np.testing.assert_allclose(fc["bounds"].sel(market="N", quantile=0.975)[2:], hi95)
     # M: 10 weeks at 3a -> level ratios 3 (vs a) and 3/4 (vs 4a); the log ratio is kept in full at the
     # last known week and fades, with time constant 13 weeks, to 10 / (10 + 4) of itself
     kept = 10 / 14 + (1 - 10 / 14) * np.exp(-np.arange(1, 7) / 13)
@@ -324,3 +328,26 @@ def test_bad_markets_tables_are_named():
             cfg=NewMarketsConfig(features=["x"]),
             **run,
         )
+
+
+def test_interval_dof_is_the_effective_proxies_minus_one_with_a_floor():
+    from fcast.markets.curves import MIN_DF, combine
+
+    def hi80(n: int) -> float:
+        """Upper 80% bound of n equal-weight proxies at e^-1 and e^1 alternately (log mean 0)."""
+        logs = np.array([(-1.0) ** i for i in range(n)])
+        logs -= logs.mean()
+        paths = xr.DataArray(np.exp(logs)[:, None], dims=("proxy", "step"))
+        _, bounds = combine(paths, xr.DataArray(np.full(n, 1.0 / n), dims="proxy"), [80])
+        return float(bounds.sel(quantile=0.9).item())
+
+    def by_hand(n: int, dof: float) -> float:
+        logs = np.array([(-1.0) ** i for i in range(n)])
+        logs -= logs.mean()
+        c = 1.0 / n  # equal weights: sum of squares
+        sd = np.sqrt(np.mean(logs**2) / (1 - c) * (1 + c))
+        return float(np.exp(student_t.ppf(0.9, dof) * sd))
+
+    assert MIN_DF == 10.0
+    assert hi80(4) == pytest.approx(by_hand(4, 10.0), rel=1e-12)  # 3 dof raised to the floor
+    assert hi80(22) == pytest.approx(by_hand(22, 21.0), rel=1e-12)  # 21 dof: above the floor

@@ -12,6 +12,8 @@ from fcast.output.publish import (
     RunArtifacts,
     checkpoints,
     compare,
+    headline_checkpoint,
+    human_numbers,
     insights,
     key_checkpoint,
     movers,
@@ -213,3 +215,42 @@ def test_tracking_scores_previous_vintages_on_recent_actuals():
     assert se["diff_pct"] == pytest.approx(5.0) and se["first"] == pd.Timestamp("2026-09-28")
     assert track.loc[("v1", TOTAL), "diff_pct"] == pytest.approx(100 * (4.368 / 4.3 - 1))
     assert track.loc[("v0", "DK"), "diff_pct"] == pytest.approx(100 * (1 / 0.9 - 1))
+
+
+def test_headline_checkpoint_is_fixed_by_the_run_not_by_the_previous_vintage():
+    new = flat(MATURE, "2026-11-30", 52)  # a year ahead: last quarter end 2027-09-30
+    short = flat(MATURE, "2026-11-30", 10)  # a previous vintage that reaches only Q4 2026
+    comparison = compare(new, {"short": short}, None)
+    alone = compare(new, {}, None)
+    assert headline_checkpoint(comparison, new["date"]) == pd.Timestamp("2027-09-30")
+    assert headline_checkpoint(alone, new["date"]) == pd.Timestamp("2027-09-30")
+    assert key_checkpoint(comparison, "short") == pd.Timestamp("2026-12-31")  # what it used to be
+    assert headline_checkpoint(comparison, new["date"], periods=20) == pd.Timestamp("2027-03-31")
+    run = RunArtifacts("weekly-y", {"config": {"data": {"value": "users"}}}, new, None)
+    text = insights(run, {"short": short}, comparison, name="v")
+    assert "Total users at end of Q3 2027" in text
+    assert "The previous official forecasts do not reach end of Q3 2027." in text
+    limited = RunArtifacts(
+        "weekly-y", {"config": {"data": {"value": "users"}, "publish": {"headline": 20}}}, new, None
+    )
+    assert "Total users at end of Q1 2027" in insights(limited, {}, alone, name="v")
+
+
+def test_a_pre_launch_market_is_described_from_its_launch():
+    new = flat({**MATURE, "UZ": 3e4}, "2026-11-23", 30)
+    uz = new["market"] == "UZ"
+    new.loc[uz, "segment"] = "new"
+    new.loc[uz & (new["date"] < "2027-03-08"), "yhat"] = 0.0  # launches 2027-03-08
+    actuals = history(MATURE, "2024-01-01", "2026-11-16")
+    run = RunArtifacts("weekly-z", {"config": {"data": {"value": "users"}}}, new, actuals)
+    text = insights(run, {})
+    assert "**UZ** (pre-launch): from 30k in the week of 2027-03-08 (launch) to 30k by" in text
+
+
+def test_human_numbers_shortens_large_float_columns_only():
+    table = pd.DataFrame(
+        {"market": ["SE", "NO"], "yhat": [1_433_076.0, 845_300.0], "factor": [1.5, 0.25]}
+    )
+    out = human_numbers(table)
+    assert out["yhat"].tolist() == ["1.43M", "845k"]
+    assert out["factor"].tolist() == [1.5, 0.25] and table["yhat"].dtype.kind == "f"

@@ -194,11 +194,43 @@ def test_totals_inconsistent_with_the_sum_of_markets():
     assert fired(findings(fc, totals=totals_of(fc, 1.01))) == []
 
 
+def test_every_forecast_starts_one_period_after_its_own_last_actual():
+    """B's actuals end 20 weeks early: a forecast dated from the panel's end is an error naming B."""
+    y = actuals()
+    y.loc[{"market": "B"}] = np.where(np.arange(HISTORY) < HISTORY - 20, y.sel(market="B"), np.nan)
+    fc = clean_forecast(actuals())
+    checked = {"checks": ["starts_after_actuals"], "y": y}
+    found = findings(fc, **checked)
+    assert fired(found) == [("starts_after_actuals", "B", "error")]
+    b_last = y["time"].values[HISTORY - 21]
+    assert found["detail"].iloc[0] == (
+        f"forecast starts {fc['date'].iloc[0]:%Y-%m-%d}, 21 period(s) after its last actual "
+        f"{pd.Timestamp(b_last):%Y-%m-%d} (expected 1)"
+    )
+    # B dated from its own last actual, with that origin: passes
+    own = fc["market"] == "B"
+    fc.loc[own, "date"] = pd.date_range(b_last, periods=M + 1, freq="W-MON")[1:]
+    fc["origin"] = np.where(own, b_last, y["time"].values[-1])
+    assert fired(findings(fc, **checked)) == []
+    # an origin that is not the market's last actual is an error too
+    fc.loc[~own, "origin"] = y["time"].values[-2]
+    found = findings(fc, **checked)
+    assert fired(found) == [("starts_after_actuals", "A", "error")]
+    assert "is not its last actual" in found["detail"].iloc[0]
+
+
 def test_checks_without_inputs_are_skipped_and_recorded():
     fc = clean_forecast(actuals())
     out = run_qc(fc)
     skipped = out.loc[out["severity"] == "skipped", "check"].tolist()
-    assert skipped == ["markets_present", "origin_jump", "growth", "deviation", "totals"]
+    assert skipped == [
+        "markets_present",
+        "origin_jump",
+        "starts_after_actuals",
+        "growth",
+        "deviation",
+        "totals",
+    ]
     assert not has_errors(out)
 
 
@@ -246,6 +278,7 @@ BUILT_IN = [
     "non_negative",
     "intervals_ordered",
     "origin_jump",
+    "starts_after_actuals",
     "growth",
     "deviation",
     "totals",
@@ -303,7 +336,7 @@ def test_summary_lists_errors_and_warnings():
     fc.loc[0, "yhat_lo_95"] = -5.0
     text = qc_summary(run_qc(fc, y=actuals(), expected_markets=["A", "B", "C"]))
     lines = text.splitlines()
-    assert lines[0] == "QC: 8 checks, 2 error(s), 0 warning(s); skipped: deviation, totals"
+    assert lines[0] == "QC: 9 checks, 2 error(s), 0 warning(s); skipped: deviation, totals"
     assert lines[1] == "  error    markets_present   C: no forecast for this market"
     assert lines[2].startswith("  error    non_negative      A: 1 negative value(s), lowest -5")
     assert lines[-1] == "  errors block publishing as official unless overridden with a reason"
@@ -357,5 +390,5 @@ def test_clean_sample_run_is_silent(sample_run):
         previous=previous,
         totals=totals_of(table),
     )
-    assert qc_summary(out) == "QC: 8 checks, 0 error(s), 0 warning(s)"
-    assert out["severity"].tolist() == ["ok"] * 8
+    assert qc_summary(out) == "QC: 9 checks, 0 error(s), 0 warning(s)"
+    assert out["severity"].tolist() == ["ok"] * 9

@@ -18,6 +18,7 @@ import xarray as xr
 
 from fcast.contract import FAILED, OK
 from fcast.core.metrics import pointwise
+from fcast.core.series import right_align
 from fcast.core.tune import grid, halving  # the modules: no package name shadows a module
 
 #: strategy name -> the function that runs it, and the options only it takes
@@ -52,6 +53,9 @@ def tune(
     split, default 0.33), ``min_keep`` (at least this many, default 1) and ``weights`` (split
     weights of the ranking, default "linear"). `x` (market, time, feature): holiday features
     for the models that take regressors. `client`: a `distributed.Client`, or None in-process.
+    A market that ends before the panel is right-aligned (`fcast.core.series.right_align`):
+    its splits and holdout lie on its own latest data, and the cube's `origin` coord gives
+    its last actual (its cutoffs are `origin` minus as many periods as the panel's).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -62,6 +66,7 @@ def tune(
             f"tune(strategy={strategy!r}) takes no option {', '.join(unknown)}; "
             f"its own options: {', '.join(own)}"
         )
+    y, x = right_align(y, x)  # CV windows count back from each market's own last actual
     return run(
         y,
         labels,

@@ -74,6 +74,8 @@ def template(
             "min_train": min_train,
         },
     )
+    if "origin" in y_tune.coords:  # right-aligned markets (`fcast.core.series.right_align`)
+        ds = ds.assign_coords(origin=("market", y_tune["origin"].values))
     return ds.assign_coords(hp.coords)
 
 

@@ -32,6 +32,7 @@ built-in ones.
 | stale | warning | cube | a market's last period lags the run date by more than `qa.stale_after` periods |
 | jump | warning | cube | the robust z-score of a period-over-period change exceeds `qa.jump_z` |
 | short_history | warning | cube | a market has less history than the CV design needs (it is handled as new) |
+| calendar | info | cube | a market has no holiday calendar: its code is not a country and it names none (markets table column `country` or `holidays.country`) |
 
 The package: `base` (the check record, its input, the registry, finding helpers),
 `checks` (the built-in checks above) and `run` (`run_qa`, `QAResult`, `summary`).
@@ -39,7 +40,8 @@ The package: `base` (the check record, its input, the registry, finding helpers)
 Jumps: ``d[t] = log y[t] - log y[t-1]``; the deviation from the median change of the 9
 surrounding periods (so launch ramps and trends are not jumps) divided by 1.4826 x its
 median absolute deviation over the market. Changes into or out of a period holding a
-public holiday (when the market is a country known to the `holidays` package) are exempt.
+public holiday (when the market's country, its code or the one it names, is known to the
+`holidays` package) are exempt.
 """
 
 from fcast.data.qa import checks as checks  # registers the built-in checks

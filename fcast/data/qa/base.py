@@ -64,6 +64,7 @@ class QAInput:
     previous_markets: list[str] | None = None
     columns: list[str] = field(default_factory=list)
     cube: xr.Dataset | None = None
+    countries: dict[str, str] = field(default_factory=dict)  # market -> holidays country code
 
 
 CheckFn = Callable[[QAInput], list[dict]]

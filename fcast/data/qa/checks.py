@@ -7,7 +7,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.data import history_length, on_grid, time_of_day
-from fcast.data.calendar import holiday_periods
+from fcast.data.calendar import country_of, has_calendar, holiday_periods
 from fcast.data.qa.base import (
     SHOWN,
     QAInput,
@@ -300,7 +300,7 @@ def check_jump(inp: QAInput) -> list[dict]:
     out = []
     for market in y["market"].values.tolist():
         values = y.sel(market=market).values
-        z = jump_scores(values, holiday_periods(market, times))
+        z = jump_scores(values, holiday_periods(market, times, inp.countries))
         hits = np.flatnonzero(np.nan_to_num(np.abs(z)) > inp.qa.jump_z)
         if hits.size:
             change = [
@@ -332,6 +332,23 @@ def check_short_history(inp: QAInput) -> list[dict]:
     return out
 
 
+def check_calendar(inp: QAInput) -> list[dict]:
+    """Markets without a holiday calendar: neither a country code nor given a country."""
+    y = inp.cube["y"]
+    times = pd.DatetimeIndex(y["time"].values)[[0, -1]]
+    return [
+        finding(
+            market,
+            times,
+            f"no holiday calendar: {country_of(market, inp.countries)!r} is not a country code of the "
+            "holidays package, so cleaning, QA and features see no public holidays; "
+            "set its country in the markets table (column country) or under holidays.country",
+        )
+        for market in y["market"].values.astype(str).tolist()
+        if not has_calendar(market, inp.countries)
+    ]
+
+
 for _name, _sev, _fn, _level in (
     ("columns", "error", check_columns, "table"),
     ("empty", "error", check_empty, "table"),
@@ -351,5 +368,6 @@ for _name, _sev, _fn, _level in (
     ("stale", "warning", check_stale, "cube"),
     ("jump", "warning", check_jump, "cube"),
     ("short_history", "warning", check_short_history, "cube"),
+    ("calendar", "info", check_calendar, "cube"),
 ):
     register_check(_name, _sev, _fn, level=_level, blockwise=_level == "cube")

@@ -136,16 +136,28 @@ def run_qa(
     checks: list[str] | None = None,
     map_blocks: BlockMap | None = None,
     block_markets: int | None = None,
+    countries: dict[str, str] | None = None,
 ) -> QAResult:
     """Run the registered checks on a raw actuals table and on the cube built from the rows that pass.
 
     The blockwise cube checks run on blocks of `block_markets` markets (one block when None)
     through `map_blocks` (`fcast.data.blockwise`; in this process when None); the findings
-    do not depend on the blocks.
+    do not depend on the blocks. `countries`: market -> holidays country code, for markets
+    whose code is not one (every block gets the mapping).
     """
     chosen = [CHECKS.get(c) for c in (checks or all_checks())]
     columns = [str(c) for c in table.columns]
-    inp = QAInput(pd.DataFrame(), value, freq, qa, min_history, as_of, previous_markets, columns)
+    inp = QAInput(
+        pd.DataFrame(),
+        value,
+        freq,
+        qa,
+        min_history,
+        as_of,
+        previous_markets,
+        columns,
+        countries=dict(countries or {}),
+    )
     rows = _run([CHECKS.get("columns")], inp)
     if rows:
         return QAResult(_frame(rows, qa.fail_on_warning), None, source)

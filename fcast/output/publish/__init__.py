@@ -18,13 +18,20 @@ from fcast.output.publish.comparison import (
     TRACKING_COLUMNS,
     checkpoints,
     compare,
+    headline_checkpoint,
     key_checkpoint,
     movers,
     period_name,
     period_step,
     tracking,
 )
-from fcast.output.publish.formatting import adjustment_amount, fmt_count, fmt_delta, fmt_pct
+from fcast.output.publish.formatting import (
+    adjustment_amount,
+    fmt_count,
+    fmt_delta,
+    fmt_pct,
+    human_numbers,
+)
 from fcast.output.publish.narrative import insights
 
 __all__ = [
@@ -38,9 +45,11 @@ __all__ = [
     "checkpoints",
     "compare",
     "fmt_count",
+    "human_numbers",
     "fmt_delta",
     "fmt_pct",
     "insights",
+    "headline_checkpoint",
     "key_checkpoint",
     "movers",
     "period_name",

@@ -11,7 +11,7 @@ import xarray as xr
 from fcast.output.publish.comparison import period_name
 
 #: the stage tables a run folder may hold besides its forecast, by file stem
-OPTIONAL_TABLES = ("qc", "qa", "cleaning", "proxies", "adjustments")
+OPTIONAL_TABLES = ("qc", "qa", "cleaning", "proxies", "adjustments", "hierarchy")
 
 
 @dataclass
@@ -27,11 +27,19 @@ class RunArtifacts:
     cleaning: pd.DataFrame | None = None
     proxies: pd.DataFrame | None = None
     adjustments: pd.DataFrame | None = None
+    hierarchy: pd.DataFrame | None = None  # level, name, market: the markets of each aggregate
+    totals: pd.DataFrame | None = None  # the total and group rows (with `level`), if any
 
     @property
     def value(self) -> str:
         """Name of the forecast metric (e.g. users)."""
         return str(self.manifest.get("config", {}).get("data", {}).get("value", "users"))
+
+    @property
+    def headline_periods(self) -> int | None:
+        """Periods ahead the headline looks (config `publish.headline`; None: the whole forecast)."""
+        value = self.manifest.get("config", {}).get("publish", {}).get("headline")
+        return int(value) if value else None
 
     @property
     def unit(self) -> str:

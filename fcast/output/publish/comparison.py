@@ -185,6 +185,20 @@ def key_checkpoint(comparison: pd.DataFrame, vintage: str | None = None) -> pd.T
     return None if rows.empty else pd.Timestamp(rows["checkpoint"].max())
 
 
+def headline_checkpoint(
+    comparison: pd.DataFrame, dates: pd.Series, periods: int | None = None
+) -> pd.Timestamp | None:
+    """The headline's checkpoint: the last quarter end within the first `periods` forecast periods.
+
+    Fixed by the run (config `publish.headline`, default the whole horizon), never by how far
+    a previous vintage reached, so republishing the same data gives the same headline.
+    """
+    ahead = pd.DatetimeIndex(sorted(pd.to_datetime(pd.Series(dates)).unique()))[:periods]
+    covered = set(comparison.loc[comparison["market"] == TOTAL, "checkpoint"])
+    ends = [cp for cp in checkpoints(ahead)["checkpoint"] if cp in covered]
+    return pd.Timestamp(max(ends)) if ends else None
+
+
 def movers(
     comparison: pd.DataFrame, vintage: str, checkpoint: pd.Timestamp | None = None
 ) -> pd.DataFrame:

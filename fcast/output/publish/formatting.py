@@ -16,6 +16,16 @@ def fmt_count(x: float) -> str:
     return f"{x:.0f}"
 
 
+def human_numbers(table: Any, at_least: float = 1e4) -> Any:
+    """A copy of a DataFrame whose large float columns (|max| >= at_least) read 1.43M, 845k."""
+    out = table.copy()
+    for col in out.columns:
+        values = out[col]
+        if values.dtype.kind == "f" and values.abs().max() >= at_least:
+            out[col] = [fmt_count(v) for v in values]
+    return out
+
+
 def fmt_delta(x: float) -> str:
     """A signed count in short form: +1.2M, -45.3k."""
     return ("+" if x >= 0 else "-") + fmt_count(abs(x))

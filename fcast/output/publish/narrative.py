@@ -21,6 +21,7 @@ from fcast.output.publish.comparison import (
     TOTAL,
     checkpoints,
     compare,
+    headline_checkpoint,
     key_checkpoint,
     movers,
     tracking,
@@ -33,6 +34,7 @@ from fcast.output.publish.formatting import (
     fmt_pct,
     vintage_ref,
 )
+from fcast.output.publish.totals import totals_section
 
 
 def _headline(
@@ -40,7 +42,7 @@ def _headline(
 ) -> list[str]:
     """Title and the paragraph on the total."""
     total = comparison[comparison["market"] == TOTAL]
-    key = key_checkpoint(comparison, names[0] if names else None) or key_checkpoint(comparison)
+    key = headline_checkpoint(comparison, run.forecast["date"], run.headline_periods)
     if key is None:
         return [f"No quarter end falls within the forecast horizon of run {run.run_id}."]
     first = total[total["checkpoint"] == key].iloc[0]
@@ -239,7 +241,9 @@ def _new_market_lines(run: RunArtifacts, limit: int = 10) -> list[str]:
             else pd.DataFrame()
         )
         if hist.empty:
-            text = f"- **{q(market)}** (pre-launch): from {fmt_count(grp['yhat'].iloc[0])} in the {run.unit} of {grp['date'].iloc[0]:%Y-%m-%d} to {fmt_count(end['yhat'])} by {end['date']:%Y-%m-%d}"
+            live = grp[grp["yhat"] > 0]  # before its launch a pre-launch market is forecast at 0
+            start = live.iloc[0] if len(live) else grp.iloc[0]
+            text = f"- **{q(market)}** (pre-launch): from {fmt_count(start['yhat'])} in the {run.unit} of {start['date']:%Y-%m-%d} (launch) to {fmt_count(end['yhat'])} by {end['date']:%Y-%m-%d}"
         else:
             last = hist.sort_values("date").iloc[-1]
             growth = f" (x{end['yhat'] / last['y']:.1f})" if last["y"] > 0 else ""
@@ -339,6 +343,7 @@ def insights(
     )
     names = list(previous)
     out = _title(run, name) + _headline(run, comparison, names, meta or {})
+    out += totals_section(run, comparison, previous)
     out += _checkpoint_lines(comparison, names)
     if names:
         out += _change_section(run, previous, comparison, top, min_change)
@@ -389,8 +394,10 @@ def _tracking_section(
 ) -> list[str]:
     """How the actuals of the last `recent` periods compare with the previous vintages."""
     track = tracking(run.actuals, previous, recent)
+    last = track[(track["vintage"] == next(iter(previous))) & (track["market"] == TOTAL)]
+    periods = int(last["periods"].iloc[0]) if len(last) else recent  # what the text counts
     return [
-        f"## Actuals against previous forecasts (last {recent} {run.unit}s)",
+        f"## Actuals against previous forecasts (last {periods} {run.unit}s)",
         *_tracking_lines(track, list(previous), threshold, run.unit),
     ]
 

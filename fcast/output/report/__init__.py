@@ -1,7 +1,8 @@
 """The report: one self-contained interactive HTML page (bokeh, inline resources) and static PNGs.
 
-`build_report` writes `<out>/index.html` with the insights, an overview of the total and
-the biggest changes, a comparison table, then one figure per market: actuals, the new
+`build_report` writes `<out>/index.html` with the insights, an overview of the total (with
+its intervals when the run has a hierarchy, docs/totals.md) and the biggest changes, a
+comparison table, then one figure per group of the hierarchy and one per market: actuals, the new
 forecast with 80% and 95% intervals, the previous official forecasts as dashed lines,
 adjustment periods and cleaned disruptions as shaded spans, and for new markets the proxies
 used. `<out>/png/overview.png` and `<out>/png/<safe_name(market)>.png` are the same figures

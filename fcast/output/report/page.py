@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 
 from fcast.names import safe_name
-from fcast.output.publish import TOTAL, RunArtifacts, fmt_count, fmt_pct, key_checkpoint
+from fcast.output.publish import TOTAL, RunArtifacts, fmt_count, fmt_pct, headline_checkpoint
 from fcast.output.publish.formatting import vintage_ref
 from fcast.output.report.interactive import bokeh_figure, movers_figure
-from fcast.output.report.views import caption, market_order, market_view, total_view
+from fcast.output.report.views import caption, group_views, market_order, market_view, total_view
 
 #: a backslash-escaped ASCII punctuation character (CommonMark), as `fcast.names.quote_text` writes
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -81,9 +81,11 @@ def _table_row(
     return f"<tr><td>{link}</td><td>{html.escape(segment)}</td>{''.join(cells)}</tr>"
 
 
-def comparison_table(comparison: pd.DataFrame, forecast: pd.DataFrame, names: list[str]) -> str:
-    """An HTML table: per market the level at the key checkpoint, against each previous vintage, and growth."""
-    key = key_checkpoint(comparison, names[0] if names else None) or key_checkpoint(comparison)
+def comparison_table(
+    comparison: pd.DataFrame, forecast: pd.DataFrame, names: list[str], periods: int | None = None
+) -> str:
+    """An HTML table: per market the level at the headline checkpoint, against each previous vintage, and growth."""
+    key = headline_checkpoint(comparison, forecast["date"], periods)
     if key is None:
         return ""
     at = comparison[comparison["checkpoint"] == key]
@@ -127,13 +129,24 @@ nav a { margin-right: 6px; } section.market { margin-top: 24px; } .plot { min-he
 def _add_figures(
     doc: Any, run: RunArtifacts, previous: dict[str, pd.DataFrame], comparison: pd.DataFrame
 ) -> list[dict[str, str]]:
-    """Add the overview, the movers and one figure per market to `doc`; the markets' sections."""
+    """Add the overview, the movers, one figure per group and per market to `doc`; their sections."""
     doc.add_root(
         bokeh_figure(total_view(run, previous), f"Total {run.value}", "overview", height=380)
     )
     if previous:
         doc.add_root(movers_figure(comparison, next(iter(previous))))
     sections = []
+    for level, view in group_views(run, previous):  # the groups of the hierarchy come first
+        key = anchor(f"{level}:{view.market}")
+        doc.add_root(bokeh_figure(view, None, key))
+        sections.append(
+            {
+                "anchor": key,
+                "root": key,
+                "title": html.escape(f"{view.market} ({level})"),
+                "caption": html.escape(caption(view)),
+            }
+        )
     for market in market_order(run):
         view = market_view(run, previous, market)
         title = f"{market}" + (" (new market)" if view.segment == "new" else "")
@@ -182,7 +195,7 @@ def build_html(
             "meta": html.escape(_meta_line(run, names, meta or {})),
             "insights_html": markdown_html(_body(insights_text)),
             "has_movers": bool(names),
-            "table_html": comparison_table(comparison, run.forecast, names),
+            "table_html": comparison_table(comparison, run.forecast, names, run.headline_periods),
             "nav_html": " ".join(f"<a href='#{s['anchor']}'>{s['title']}</a>" for s in sections),
             "markets": sections,
         },

@@ -18,6 +18,7 @@ from fcast.output.report.views import (
     PREVIOUS,
     MarketView,
     caption,
+    group_views,
     interval_alpha,
     levels_widest_first,
     market_order,
@@ -104,9 +105,12 @@ def png_name(market: str) -> str:
 
 
 def build_pngs(run: RunArtifacts, previous: dict[str, pd.DataFrame], out: Path) -> list[Path]:
-    """overview.png and one PNG per market under `out`."""
+    """overview.png, one PNG per group (`<level>-<name>.png`) and one per market under `out`."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [png_figure(total_view(run, previous), f"Total {run.value}", out / "overview.png")]
+    for level, view in group_views(run, previous):
+        title = f"{view.market} ({level})  ({caption(view)})"
+        paths.append(png_figure(view, title, out / f"{level}-{png_name(view.market)}"))
     for market in market_order(run):
         view = market_view(run, previous, market)
         title = f"{market}  ({caption(view)})"

@@ -135,12 +135,51 @@ def market_view(
     )
 
 
+def _aggregate_forecast(run: RunArtifacts, level: str, name: str) -> pd.DataFrame | None:
+    """The reconciled rows of one aggregate (with its intervals), if the run has them."""
+    if run.totals is None or run.totals.empty:
+        return None
+    rows = run.totals[(run.totals["level"] == level) & (run.totals["market"] == name)]
+    return rows.assign(date=pd.to_datetime(rows["date"])).sort_values("date").reset_index(drop=True)
+
+
 def total_view(
     run: RunArtifacts, previous: dict[str, pd.DataFrame], history: int = HISTORY
 ) -> MarketView:
-    """The figure data of the total over the forecast's markets (no intervals: they do not add up)."""
-    markets = set(run.forecast["market"])
-    fc = run.forecast.groupby("date", as_index=False)["yhat"].sum()
+    """The figure data of the total: the reconciled total with its intervals, else the markets' sum (no intervals)."""
+    return _sum_view(run, previous, TOTAL, set(run.forecast["market"]), "total", history)
+
+
+def group_views(
+    run: RunArtifacts, previous: dict[str, pd.DataFrame], history: int = HISTORY
+) -> list[tuple[str, MarketView]]:
+    """(level, view) of every group of the run's hierarchy (docs/totals.md), largest first per level."""
+    if run.totals is None or run.totals.empty or run.hierarchy is None:
+        return []
+    groups = run.totals[run.totals["level"] != "total"]
+    last = groups[groups["date"] == groups["date"].max()].sort_values(
+        ["level", "yhat"], ascending=[True, False]
+    )
+    out = []
+    for level, name in zip(last["level"], last["market"], strict=True):
+        h = run.hierarchy
+        members = set(h.loc[(h["level"] == level) & (h["name"] == name), "market"].astype(str))
+        out.append((str(level), _sum_view(run, previous, str(name), members, str(level), history)))
+    return out
+
+
+def _sum_view(
+    run: RunArtifacts,
+    previous: dict[str, pd.DataFrame],
+    name: str,
+    markets: set[str],
+    level: str,
+    history: int,
+) -> MarketView:
+    """An aggregate's figure: its reconciled forecast (or the sum of its markets) over their summed actuals."""
+    own = _aggregate_forecast(run, level, name)
+    mine = run.forecast[run.forecast["market"].isin(markets)]
+    fc = own if own is not None and len(own) else mine.groupby("date", as_index=False)["yhat"].sum()
     hist = pd.DataFrame(columns=["date", "y"])
     if run.actuals is not None:
         hist = (
@@ -150,10 +189,14 @@ def total_view(
             .tail(history)
         )
     prev = {
-        k: v.assign(date=pd.to_datetime(v["date"])).groupby("date", as_index=False)["yhat"].sum()
+        k: (v if name == TOTAL else v[v["market"].isin(markets)])  # the total: all its markets
+        .assign(date=lambda d: pd.to_datetime(d["date"]))
+        .groupby("date", as_index=False)["yhat"]
+        .sum()
         for k, v in previous.items()
     }
-    return MarketView(TOTAL, hist.reset_index(drop=True), fc, prev, segment="total")
+    family = str(fc["family"].iloc[0]) if "family" in fc and len(fc) else ""
+    return MarketView(name, hist.reset_index(drop=True), fc, prev, segment=level, family=family)
 
 
 def levels_widest_first(fc: pd.DataFrame) -> list[int]:

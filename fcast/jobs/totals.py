@@ -1,0 +1,122 @@
+"""The totals step of a job: the hierarchy of the run's markets, aggregate forecasts, reconciliation.
+
+`write_outputs` (fcast/jobs/outputs.py) calls `reconcile_table` on the markets' forecast
+before the business adjustments and `with_aggregates` after them; without `hierarchy:` in
+the config both hand the table back unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fcast.config import RunConfig
+from fcast.contract import LEVEL_COLUMN, aggregate_rows, levels_in
+from fcast.core.label import label
+from fcast.data import season_length
+from fcast.errors import DataError
+from fcast.jobs.prepare import Prepared
+from fcast.markets.hierarchy import Hierarchy, build_hierarchy
+from fcast.markets.totals import (
+    carry_adjustments,
+    choose_method,
+    forecast_aggregates,
+    history,
+    reconciled_rows,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Totals:
+    """The run's hierarchy and its aggregate rows before business adjustments."""
+
+    hierarchy: Hierarchy
+    aggregates: pd.DataFrame
+
+
+def check_hierarchy(cfg: RunConfig, prep: Prepared) -> None:
+    """Build the hierarchy of every market of the run once before compute: missing group values fail early."""
+    if cfg.hierarchy is not None:
+        build_hierarchy(
+            prep.markets, cfg.hierarchy.groups, prep.segments["market"].values.astype(str)
+        )
+
+
+def reconcile_table(
+    cfg: RunConfig, prep: Prepared, table: pd.DataFrame, client: Any = None
+) -> tuple[pd.DataFrame, Totals | None]:
+    """The market rows reconciled with the total and groups (`hierarchy:`), and those aggregate rows."""
+    h = cfg.hierarchy
+    if h is None or table.empty:
+        return table, None
+    markets = sorted(table["market"].astype(str).unique())
+    hier = build_hierarchy(prep.markets, h.groups, markets)
+    m = season_length(cfg.data.freq)
+    y = prep.cube["y_clean"]
+    agg = forecast_aggregates(hier, y, h, cfg.horizon, cfg.levels, cfg.data.freq, m, client)
+    hist = history(hier, y)
+    method = h.method if h.method != "auto" else auto_method(cfg, hier, hist, y, client)
+    rows, aggregates = reconciled_rows(hier, table, agg, hist, method, cfg.levels, m)
+    return rows, Totals(hier, aggregates)
+
+
+def auto_method(
+    cfg: RunConfig, hier: Hierarchy, hist: np.ndarray, y: xr.DataArray, client: Any = None
+) -> str:
+    """`hierarchy.method: auto`: the method that forecast the total and groups best on the models' CV splits."""
+    h = cfg.hierarchy
+    assert h is not None
+    try:
+        splits = label(y["time"], cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout)
+    except DataError as exc:
+        log.warning(f"hierarchy.method auto: {exc}; using bottom_up")
+        return "bottom_up"
+    cutoffs = [int(c) for c in splits["train_stop"].values]
+    dates = pd.DatetimeIndex(y["time"].values)
+    m = season_length(cfg.data.freq)
+    best, scores = choose_method(
+        hier, hist, dates, cutoffs, cfg.cv_horizon, h, cfg.data.freq, m, client
+    )
+    ranked = ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
+    log.info(
+        f"hierarchy.method auto: {best} (mean MASE of total and groups on the CV splits: {ranked})"
+    )
+    return best
+
+
+def with_aggregates(table: pd.DataFrame, totals: Totals | None) -> pd.DataFrame:
+    """The (adjusted) market rows followed by the aggregate rows carried along with the adjustments."""
+    if totals is None:
+        return table
+    agg = carry_adjustments(table, totals.aggregates, totals.hierarchy)
+    out = pd.concat([table, agg[[c for c in table.columns if c in agg]]], ignore_index=True)
+    return out[[c for c in out.columns if c != LEVEL_COLUMN] + [LEVEL_COLUMN]]
+
+
+def membership(totals: Totals) -> pd.DataFrame:
+    """hierarchy.parquet: level, name, market, one row per market of each aggregate."""
+    agg = totals.hierarchy.aggregates().explode("markets").rename(columns={"markets": "market"})
+    return agg.reset_index(drop=True)
+
+
+def totals_lines(table: pd.DataFrame) -> list[str]:
+    """One console line per aggregate at the last forecast date: value and its widest interval."""
+    agg = aggregate_rows(table)
+    if agg.empty:
+        return []
+    last = agg[agg["date"] == agg["date"].max()]
+    lv = max(levels_in(list(agg.columns)), default=None)
+    out = []
+    for r in last.to_dict("records"):
+        band = f" ({lv}%: {r[f'yhat_lo_{lv}']:,.0f} to {r[f'yhat_hi_{lv}']:,.0f})" if lv else ""
+        out.append(
+            f"{r[LEVEL_COLUMN]} {r['market']} at {r['date']:%Y-%m-%d}: {r['yhat']:,.0f}{band}"
+        )
+    return out
