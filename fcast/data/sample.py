@@ -94,7 +94,7 @@ def _features(seed: int, row: tuple[str, str, float, float, float, float]) -> di
     return {
         "market": code,
         "name": name,
-        "region": REGIONS[code],
+        "region": REGIONS[code.split("-")[0]],  # a copy (US-0070): its original's
         "population": int(round(pop_m * 1e6)),
         "gdp_per_capita": float(gdp_k * 1000.0),
         "internet_penetration": round(float(internet), 4),

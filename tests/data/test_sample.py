@@ -220,6 +220,8 @@ def test_scaled_sample_has_any_number_of_distinct_markets() -> None:
     assert len(codes) == len(set(codes)) == 75
     assert "US-0070" in codes
     assert copy_countries(codes)["US-0070"] == "US"
+    region = data.markets.set_index("market")["region"]
+    assert region["US-0070"] == region["US"]  # a copy is in its original's region
     wide = data.actuals.pivot(index="date", columns="market", values="users")
     assert not wide["US"].equals(wide["US-0070"])
 
