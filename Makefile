@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-totals mutate
+.PHONY: run test test-all test-min lint docs setup clean constraints image bench-accuracy bench-speed bench-halving bench-scale bench-totals mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,12 @@ bench-halving: setup
 	$(BIN)/python benchmarks/halving.py
 	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly
 	$(BIN)/python benchmarks/halving.py --dataset tourism-monthly --splits 3 --step 12
+
+# 100 / 1,000 / 10,000 generated markets, tuning and weekly job: results/scale.json
+# (10,000 takes a few hours on 2 cores; MARKETS=100,1000 for a shorter run)
+MARKETS ?= 100,1000,10000
+bench-scale: setup
+	$(BIN)/python benchmarks/scale.py --markets $(MARKETS)
 
 # totals and groups: reconciled vs bottom-up vs direct on the sample and Tourism quarterly
 bench-totals: setup

@@ -280,5 +280,5 @@ def test_demo_prints_coverage_pooled_over_market_weeks(tmp_path, capsys):
     truth.to_parquet(tmp_path / "truth.parquet")
     _print_truth_score(fc, str(tmp_path / "truth.parquet"))
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mature")][0]
-    # markets, median sMAPE, then pooled coverage: 2 of 6 market-weeks (not the median 0.25)
-    assert line.split()[1:] == ["2", "0.0", "0.333", "1.0"]
+    # markets, median and mean sMAPE, then pooled coverage: 2 of 6 market-weeks (not the median 0.25)
+    assert line.split()[1:] == ["2", "0.0", "0.0", "0.333", "1.0"]

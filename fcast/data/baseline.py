@@ -25,6 +25,7 @@ baseline. The robust z-score is ``z = r / (1.4826 * MAD(r))``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,6 +134,14 @@ def _linked(a: np.ndarray, b: np.ndarray, days: int = 3) -> bool:
 
 def festivals(cal: tuple[tuple[np.datetime64, str], ...]) -> dict[str, np.ndarray]:
     """Group holiday names that fall together (Chuseok, its eve, its substitute day ...) into one festival."""
+    return dict(
+        _festivals(cal)
+    )  # markets of one country share a calendar: grouped once per process
+
+
+@functools.lru_cache(maxsize=1024)
+def _festivals(cal: tuple[tuple[np.datetime64, str], ...]) -> dict[str, np.ndarray]:
+    """`festivals`, computed once per calendar (its arrays are read-only)."""
     by_name: dict[str, list[np.datetime64]] = {}
     for day, name in cal:
         by_name.setdefault(name, []).append(day)
@@ -153,7 +162,10 @@ def festivals(cal: tuple[tuple[np.datetime64, str], ...]) -> dict[str, np.ndarra
     groups: dict[str, list[np.ndarray]] = {}
     for nm in names:  # most frequent (then shortest) name first: it names the festival
         groups.setdefault(root(nm), []).append(days[nm])
-    return {nm: np.unique(np.concatenate(parts)) for nm, parts in groups.items()}
+    out = {nm: np.unique(np.concatenate(parts)) for nm, parts in groups.items()}
+    for arr in out.values():
+        arr.setflags(write=False)
+    return out
 
 
 def holidays_of(country: str | None, times: pd.DatetimeIndex, min_count: int = 2) -> Holidays:

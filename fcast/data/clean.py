@@ -32,6 +32,7 @@ from fcast.data.baseline import (
     observed_span,
     window_mask,
 )
+from fcast.data.blockwise import BlockMap, market_blocks, serial
 from fcast.data.detect import NEAR_ZERO, PROPOSAL_COLUMNS, detect, zero_runs
 from fcast.errors import ConfigError
 from fcast.yamlio import format_errors
@@ -247,13 +248,48 @@ def clean(
     *,
     auto: bool,
     season_length: int,
+    map_blocks: BlockMap | None = None,
+    block_markets: int | None = None,
     **detect_kwargs: object,
 ) -> tuple[xr.Dataset, pd.DataFrame]:
     """Cube with `y` and `y_clean` side by side, and the record of every window (flag `applied`).
 
-    Proposals with a `review` reason (recurring, an overlong zero run) are recorded, never removed.
+    Markets are cleaned in blocks of `block_markets` (all at once when None) through
+    `map_blocks` (`fcast.data.blockwise`; in this process when None): every market is
+    fitted on its own, so the result does not depend on the blocks. Proposals with a
+    `review` reason (recurring, an overlong zero run) are recorded, never removed.
     """
-    y = cube["y"]
+    blocks = market_blocks(cube[["y"]], block_markets)
+    args = [(b["y"], events, auto, season_length, detect_kwargs) for b in blocks]
+    results = (map_blocks or serial)(clean_block, args, "clean")
+    y_clean = (
+        xr.concat([r[0] for r in results], dim="market")
+        if results
+        else cube["y"].astype("float64").rename("y_clean")
+    )
+    records = [r[1] for r in results if len(r[1])]
+    record = pd.concat(records, ignore_index=True) if records else _empty_record()
+    return cube.assign(y_clean=y_clean), _sorted(record)
+
+
+def _empty_record() -> pd.DataFrame:
+    """A cleaning record without rows."""
+    return pd.DataFrame(columns=RECORD_COLUMNS)
+
+
+def _sorted(record: pd.DataFrame) -> pd.DataFrame:
+    """The record by market and start (stable, so the order never depends on the blocks)."""
+    return record.sort_values(["market", "start"], ignore_index=True, kind="stable")
+
+
+def clean_block(
+    y: xr.DataArray,
+    events: pd.DataFrame | None,
+    auto: bool,
+    season_length: int,
+    detect_kwargs: dict[str, object],
+) -> tuple[xr.DataArray, pd.DataFrame]:
+    """The kernel of one block of markets: their y_clean and their record (the task body on a cluster)."""
     markets = y["market"].values.tolist()
     known = expand_events(events, markets).assign(source="known")
     proposals = detect(y, season_length, exclude=known, **detect_kwargs).assign(source="auto")
@@ -278,7 +314,7 @@ def clean(
         record = pd.concat(
             [f for f in (record, skipped[RECORD_COLUMNS]) if len(f)], ignore_index=True
         )
-    return cube.assign(y_clean=y_clean), record.sort_values(["market", "start"], ignore_index=True)
+    return y_clean, _sorted(record)
 
 
 def _removal_kwargs(kwargs: dict[str, object]) -> dict[str, object]:
@@ -295,6 +331,7 @@ __all__ = [
     "PROPOSAL_COLUMNS",
     "RECORD_COLUMNS",
     "clean",
+    "clean_block",
     "design",
     "detect",
     "expand_events",

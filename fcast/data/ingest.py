@@ -238,7 +238,8 @@ def allows_time_of_day(freq: str) -> bool:
 def on_grid(dates: pd.Series, freq: str) -> pd.Series:
     """Whether each date sits on the frequency's grid, at midnight unless the frequency is sub-daily."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    ok = dates.map(offset.is_on_offset).astype(bool)
+    distinct = pd.Index(dates.dropna().unique())  # markets share dates: test each date once
+    ok = dates.isin(distinct[[bool(offset.is_on_offset(d)) for d in distinct]])
     if not allows_time_of_day(freq):
         ok &= dates == dates.dt.normalize()
     return ok
@@ -249,6 +250,16 @@ def time_of_day(dates: pd.Series, freq: str) -> pd.Series:
     if allows_time_of_day(freq):
         return pd.Series(False, index=dates.index)
     return dates.notna() & (dates != dates.dt.normalize())
+
+
+def _gappy(df: pd.DataFrame, freq: str) -> list[str]:
+    """Markets (of on-grid dates) whose rows do not fill every period from their first to their last."""
+    grid = pd.date_range(df["date"].min(), df["date"].max(), freq=freq)
+    pos = pd.Series(grid.get_indexer(df["date"]), index=df.index)
+    if (pos < 0).any():  # not on one common grid: look at every market
+        return df["market"].unique().tolist()
+    span = pos.groupby(df["market"]).agg(["min", "max", "count"])
+    return span.index[span["max"] - span["min"] + 1 != span["count"]].tolist()
 
 
 def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
@@ -270,7 +281,7 @@ def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
             f"{_rows_by_market(df, off_grid)} (check data.freq, e.g. W-MON means weeks starting Monday)"
         )
     problems = []
-    for market, grp in df.groupby("market", sort=True):
+    for market, grp in df[df["market"].isin(_gappy(df, freq))].groupby("market", sort=True):
         expected = pd.date_range(grp["date"].iloc[0], grp["date"].iloc[-1], freq=freq)
         if len(expected) != len(grp):
             gaps = expected.difference(pd.DatetimeIndex(grp["date"]))

@@ -94,7 +94,7 @@ def _features(seed: int, row: tuple[str, str, float, float, float, float]) -> di
     return {
         "market": code,
         "name": name,
-        "region": REGIONS[code],
+        "region": REGIONS[code.split("-")[0]],  # a copy (US-0070): its original's
         "population": int(round(pop_m * 1e6)),
         "gdp_per_capita": float(gdp_k * 1000.0),
         "internet_penetration": round(float(internet), 4),
@@ -161,8 +161,8 @@ def _seasonal(rng: np.random.Generator, dates: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _holiday_days(code: str, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Count holiday days and moving-holiday days in each Monday..Sunday week."""
-    cal = calendar(code, range(dates[0].year, dates[-1].year + 1))
+    """Count holiday days and moving-holiday days in each Monday..Sunday week (a copy ``US-0070``: US's)."""
+    cal = calendar(code.split("-")[0], range(dates[0].year, dates[-1].year + 1))
     days = np.array(sorted(cal.keys()), dtype="datetime64[D]")
     moving = np.array(
         [d for d in days if _MOVING_HOLIDAY.search(cal.get(d.item()))], dtype="datetime64[D]"
@@ -314,6 +314,17 @@ def _apply_events(truth: pd.DataFrame, events: pd.DataFrame, end: pd.Timestamp) 
     return out
 
 
+def scaled_pool(n: int) -> tuple[tuple[str, str, float, float, float, float], ...]:
+    """`n` mature market rows: `MATURE_POOL`, then copies of it coded ``US-0070``, ``GB-0071`` ..."""
+    size = len(MATURE_POOL)
+    copies = [
+        (f"{row[0]}-{k:04d}", f"{row[1]} {k}", *row[2:])
+        for k in range(size, n)
+        for row in (MATURE_POOL[k % size],)
+    ]
+    return MATURE_POOL[:n] + tuple(copies)
+
+
 def _select(n: int, pool: tuple, what: str) -> list[tuple]:
     """First n rows of a pool, with a clear error when asking for too many."""
     if not 0 <= n <= len(pool):
@@ -354,12 +365,13 @@ def make_sample(
     n_new: int = 6,
     n_prelaunch: int = 2,
     future_weeks: int = 104,
+    pool: tuple[tuple[str, str, float, float, float, float], ...] = MATURE_POOL,
 ) -> SampleData:
-    """Generate the deterministic sample data set with its ground truth."""
+    """Generate the deterministic sample data set with its ground truth (`pool`: the mature markets drawn from)."""
     end_ts = _monday(end)
     start = end_ts - int(round(years * 365.25 / 7)) * _WEEK
     last = end_ts + future_weeks * _WEEK
-    mature_rows = _select(n_mature, MATURE_POOL, "n_mature")
+    mature_rows = _select(n_mature, pool, "n_mature")
     emerging = _select(n_new + n_prelaunch, EMERGING_POOL, "n_new + n_prelaunch")
     mature = [r[0] for r in mature_rows]
     new, pre = [r[0] for r in emerging[:n_new]], [r[0] for r in emerging[n_new:]]
@@ -375,6 +387,31 @@ def make_sample(
     }
     markets = _markets_frame(feats, launch, segment)
     return SampleData(_apply_events(truth, events, end_ts), markets, events, truth)
+
+
+def make_scaled_sample(
+    markets: int, seed: int = 7, years: float = 4.0, future_weeks: int = 0
+) -> SampleData:
+    """A sample of any size: `markets` mature markets (`scaled_pool`), no new or pre-launch ones.
+
+    Copies of a pool market have their own random streams (their codes differ), so every
+    series is different; their holiday effects follow the original's country (`copy_countries`
+    maps the copies to it for ``holidays.country``).
+    """
+    return make_sample(
+        seed=seed,
+        years=years,
+        n_mature=markets,
+        n_new=0,
+        n_prelaunch=0,
+        future_weeks=future_weeks,
+        pool=scaled_pool(markets),
+    )
+
+
+def copy_countries(markets: list[str]) -> dict[str, str]:
+    """Holiday country of each copied market (``US-0070`` -> ``US``), for ``holidays.country``."""
+    return {m: m.split("-")[0] for m in markets if "-" in m}
 
 
 def _markets_frame(

@@ -1,16 +1,21 @@
 """A job's input: QA of the raw actuals, the cube, cleaning and segments, the run folder."""
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import xarray as xr
 
 from fcast.config import RunConfig, load_disruptions
+from fcast.core.executor import Block, Progress, run_blocks
 from fcast.core.label import required_history
 from fcast.core.series import lags, origins
 from fcast.core.space import load_space
+from fcast.core.tune.plan import client_threads
 from fcast.data import restrict, season_length
+from fcast.data.blockwise import BlockMap, auto_block_markets
 from fcast.data.clean import clean
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
@@ -60,6 +65,36 @@ class QAFailed(DataError):
         self.findings = findings
 
 
+@dataclass(frozen=True)
+class Blocks:
+    """How the per-market stages of `prepare` run: `map_blocks` (None: in this process) and the block size."""
+
+    map_blocks: BlockMap | None = None
+    markets: int | None = None
+
+
+def cluster_map(client: Any, progress: bool = True) -> BlockMap:
+    """A `BlockMap` that runs a data stage's blocks as tasks on `client` (`run_blocks`), with progress lines."""
+
+    def run(fn: Callable[..., Any], args: Sequence[tuple], label: str) -> list[Any]:
+        """Every block of the stage `label` as one task; the results in block order."""
+        blocks = [Block(str(i), i, a) for i, a in enumerate(args)]
+        shown = Progress(label, len(blocks)) if progress and blocks else None
+        return run_blocks(fn, blocks, client=client, progress=shown, prefix=label)
+
+    return run
+
+
+def blocks_for(
+    client: Any, n_markets: int, block_markets: int | None = None, progress: bool = True
+) -> Blocks:
+    """In this process without a client; else blocks on it, sized for its threads unless `block_markets` says."""
+    if client is None:
+        return Blocks(None, block_markets)
+    size = block_markets or auto_block_markets(n_markets, client_threads(client) or 1)
+    return Blocks(cluster_map(client, progress), size)
+
+
 def run_countries(cfg: RunConfig, table: pd.DataFrame | None = None) -> dict[str, str]:
     """market -> holidays country: the markets table's `country` column, then `holidays.country` (which wins)."""
     if table is None and cfg.data.markets:
@@ -73,6 +108,7 @@ def run_input_qa(
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    blocks: Blocks | None = None,
     countries: dict[str, str] | None = None,
 ) -> QAResult:
     """QA of the raw actuals table (cut at `as_of`); errors in markets outside `markets` do not count.
@@ -102,6 +138,8 @@ def run_input_qa(
         min_history=min_history(cfg),
         as_of=pd.Timestamp(as_of) if as_of else None,
         previous_markets=previous_markets,
+        map_blocks=(blocks or Blocks()).map_blocks,
+        block_markets=(blocks or Blocks()).markets,
         countries=run_countries(cfg) if countries is None else countries,
     )
     return result
@@ -154,16 +192,27 @@ def prepare(
     as_of: str | None = None,
     previous_markets: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    client: Any = None,
+    block_markets: int | None = None,
+    progress: bool = True,
 ) -> Prepared:
-    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market."""
+    """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market.
+
+    With a `client`, QA's per-market checks and the cleaning run as blocks of markets on
+    the cluster (`block_markets` each, or sized for its threads); segmenting is vectorised.
+    The result is the same whatever the blocks and the workers. Every block gets the run's
+    countries (`run_countries`) and cleaning options.
+    """
     raw = (
         read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
         if raw is None
         else raw
     )
+    n = int(raw["market"].nunique()) if "market" in raw.columns else 0
+    blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)
-    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, countries)
+    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -186,6 +235,8 @@ def prepare(
         countries=countries or None,
         near_zero=cfg.clean.near_zero,
         max_zero_periods=cfg.clean.max_zero_periods,
+        map_blocks=blocks.map_blocks,
+        block_markets=blocks.markets,
     )
     segments = segment(
         cube,
@@ -212,8 +263,34 @@ def previous_input_markets(store: Store, kind: str) -> list[str] | None:
     return done[-1]["input_markets"] if done else None
 
 
-def write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
-    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets."""
+#: cleaned markets whose before/after charts one task draws
+CHART_BLOCK = 4
+
+
+def chart_block(cube: xr.Dataset, record: pd.DataFrame, folder: str) -> int:
+    """The kernel of one block of cleaned markets: their charts written under `folder`; how many files."""
+    return len(save_cleaning_charts(cube, record, folder))
+
+
+def _save_charts(
+    cube: xr.Dataset, charted: pd.DataFrame, folder: str, client: Any, progress: bool
+) -> None:
+    """Before/after charts of the cleaned markets: in this process, or as blocks on the cluster."""
+    if client is None:
+        save_cleaning_charts(cube, charted, folder)
+        return
+    shown = sorted(charted.loc[charted["applied"].astype(bool), "market"].astype(str).unique())
+    groups = [shown[i : i + CHART_BLOCK] for i in range(0, len(shown), CHART_BLOCK)]
+    args = [
+        (cube.sel(market=g), charted[charted["market"].isin(g)], folder) for g in groups
+    ]  # each task gets its markets only
+    cluster_map(client, progress)(chart_block, args, "charts")
+
+
+def write_inputs(
+    store: Store, run_id: str, prep: Prepared, client: Any = None, progress: bool = True
+) -> None:
+    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets (drawn on `client` when given)."""
     store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
     store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
     # every market is cleaned (proxies use them all) but only the run's markets get charts
@@ -224,7 +301,7 @@ def write_inputs(store: Store, run_id: str, prep: Prepared) -> None:
     )
     if len(charted) and charted["applied"].any():
         try:
-            save_cleaning_charts(prep.cube, charted, store.run_url(run_id, "charts"))
+            _save_charts(prep.cube, charted, store.run_url(run_id, "charts"), client, progress)
         except ImportError:
             log.info("note: install fcast[viz] for before/after cleaning charts")
 
@@ -237,11 +314,21 @@ def start_run(
     as_of: str | None,
     run_id: str | None = None,
     raw: pd.DataFrame | None = None,
+    client: Any = None,
+    progress: bool = True,
 ) -> tuple[str, Prepared]:
-    """Create the run folder, run QA and cleaning, and write their records; QA errors fail the run here."""
+    """Create the run folder, run QA and cleaning (on `client` when given), and write their records; QA errors fail the run here."""
     run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
     try:
-        prep = prepare(cfg, markets, as_of, previous_input_markets(store, kind), raw)
+        prep = prepare(
+            cfg,
+            markets,
+            as_of,
+            previous_input_markets(store, kind),
+            raw,
+            client=client,
+            progress=progress,
+        )
     except QAFailed as exc:
         store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
         store.write_json(
@@ -258,7 +345,7 @@ def start_run(
             "manifest.json",
         )
         raise
-    write_inputs(store, run_id, prep)
+    write_inputs(store, run_id, prep, client, progress)
     return run_id, prep
 
 

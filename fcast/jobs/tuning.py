@@ -62,7 +62,9 @@ def run_tuning(
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
     with timer("qa_clean"):
-        run_id, prep = start_run(store, cfg, "tuning", markets, None, run_id, raw)
+        run_id, prep = start_run(
+            store, cfg, "tuning", markets, None, run_id, raw, client=client, progress=progress
+        )
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

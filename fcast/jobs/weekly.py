@@ -45,7 +45,9 @@ def run_weekly(
             f"no tuning run in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
     with timer("qa_clean"):
-        run_id, prep = start_run(store, cfg, "weekly", markets, as_of)
+        run_id, prep = start_run(
+            store, cfg, "weekly", markets, as_of, client=client, progress=progress
+        )
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

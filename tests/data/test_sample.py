@@ -211,6 +211,21 @@ def test_parameters_respected() -> None:
         make_sample(n_mature=500)
 
 
+def test_scaled_sample_has_any_number_of_distinct_markets() -> None:
+    """Beyond the pool, copies get their own codes, series and their country's holidays."""
+    from fcast.data.sample import copy_countries, make_scaled_sample
+
+    data = make_scaled_sample(75, years=2.0)
+    codes = data.markets["market"].tolist()
+    assert len(codes) == len(set(codes)) == 75
+    assert "US-0070" in codes
+    assert copy_countries(codes)["US-0070"] == "US"
+    region = data.markets.set_index("market")["region"]
+    assert region["US-0070"] == region["US"]  # a copy is in its original's region
+    wide = data.actuals.pivot(index="date", columns="market", values="users")
+    assert not wide["US"].equals(wide["US-0070"])
+
+
 def _scored_forecast() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Truth 100 for A (4 weeks) and B (2 weeks); 80% bounds hold 2 of A's weeks and none of B's."""
     dates = pd.date_range("2030-01-07", periods=4, freq="W-MON")

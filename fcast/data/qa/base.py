@@ -72,13 +72,18 @@ CheckFn = Callable[[QAInput], list[dict]]
 
 @dataclass(frozen=True)
 class Check:
-    """A named check with its severity; `fn` returns findings (market, first, last, detail)."""
+    """A named check with its severity; `fn` returns findings (market, first, last, detail).
+
+    A `blockwise` cube check looks at each market on its own, so it runs on blocks of
+    markets (on the cluster when the job has one); the others see the whole cube.
+    """
 
     name: str
     severity: Severity
     fn: CheckFn
     level: Level = "cube"
     description: str = ""
+    blockwise: bool = False
 
 
 def _installed_check(target: object, name: str) -> Check:
@@ -103,6 +108,7 @@ def register_check(
     level: Level = "cube",
     description: str = "",
     replace: bool = False,
+    blockwise: bool = False,
 ) -> Check:
     """Add a check to the registry (extensions call this too; an existing name needs replace=True)."""
     if severity == "warn":  # the former QA spelling
@@ -111,7 +117,7 @@ def register_check(
     check_severity(severity)
     if level not in ("table", "cube"):
         raise ValueError(f"level must be 'table' or 'cube', got {level!r}")
-    check = Check(name, severity, fn, level, description or (fn.__doc__ or "").strip())
+    check = Check(name, severity, fn, level, description or (fn.__doc__ or "").strip(), blockwise)
     return CHECKS.register(name, check, replace=replace)
 
 

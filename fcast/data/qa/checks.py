@@ -120,7 +120,7 @@ def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
     t = valid_rows(inp)
     t = t[_on_grid(t["date"], inp.freq)]
     out: dict[str, list[pd.DatetimeIndex]] = {}
-    for market, grp in t.groupby("market", sort=True):
+    for market, grp in t[t["market"].isin(_gappy(t, inp.freq))].groupby("market", sort=True):
         dates = pd.DatetimeIndex(grp["date"].unique()).sort_values()
         full = pd.date_range(dates[0], dates[-1], freq=inp.freq)
         missing = ~full.isin(dates)
@@ -129,6 +129,18 @@ def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
         run_id = np.cumsum(~missing)[missing]
         out[str(market)] = [full[missing][run_id == r] for r in np.unique(run_id)]
     return out
+
+
+def _gappy(t: pd.DataFrame, freq: str) -> list[str]:
+    """Markets that may skip a period (all at once on the common grid; every market off it)."""
+    if t.empty:
+        return []
+    grid = pd.date_range(t["date"].min(), t["date"].max(), freq=freq)
+    pos = pd.Series(grid.get_indexer(t["date"]), index=t.index)
+    if (pos < 0).any():
+        return t["market"].unique().tolist()
+    span = pos.groupby(t["market"]).agg(["min", "max", "nunique"])
+    return span.index[span["max"] - span["min"] + 1 != span["nunique"]].tolist()
 
 
 def _fillable(inp: QAInput, run: pd.DatetimeIndex) -> bool:
@@ -358,4 +370,4 @@ for _name, _sev, _fn, _level in (
     ("short_history", "warning", check_short_history, "cube"),
     ("calendar", "info", check_calendar, "cube"),
 ):
-    register_check(_name, _sev, _fn, level=_level)
+    register_check(_name, _sev, _fn, level=_level, blockwise=_level == "cube")

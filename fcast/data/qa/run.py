@@ -9,6 +9,7 @@ import xarray as xr
 
 from fcast.contract import SEVERITIES
 from fcast.data import to_cube
+from fcast.data.blockwise import BlockMap, market_blocks, serial
 from fcast.data.qa.base import (
     CHECKS,
     FINDING_COLUMNS,
@@ -61,6 +62,37 @@ def _run(checks: list[Check], inp: QAInput) -> list[dict]:
     return rows
 
 
+def cube_block(checks: list[Check], inp: QAInput) -> list[list[dict]]:
+    """The kernel of one block of markets: each blockwise cube check's findings on the block's cube."""
+    return [_run([check], inp) for check in checks]
+
+
+def _latest(cube: xr.Dataset) -> pd.Timestamp:
+    """The newest period any market observes (what `stale` measures against without an as_of)."""
+    seen = cube["y"].notnull().any("market").values
+    times = pd.DatetimeIndex(cube["time"].values)
+    return times[seen].max() if seen.any() else times[-1]
+
+
+def _run_cube(
+    checks: list[Check], inp: QAInput, map_blocks: BlockMap | None, block_markets: int | None
+) -> list[dict]:
+    """Findings of the cube checks, check by check: the blockwise ones on blocks of markets."""
+    cube = inp.cube
+    assert cube is not None
+    apart = [c for c in checks if c.blockwise]
+    # a block needs the cube only; the run date is decided on the whole cube, not per block
+    as_of = inp.as_of if inp.as_of is not None else _latest(cube)
+    lean = replace(inp, table=inp.table.iloc[:0], as_of=as_of)
+    args = [(apart, replace(lean, cube=b)) for b in market_blocks(cube, block_markets)]
+    per_block = (map_blocks or serial)(cube_block, args, "qa") if apart else []
+    found = {c.name: [r for block in per_block for r in block[i]] for i, c in enumerate(apart)}
+    rows: list[dict] = []
+    for check in checks:
+        rows += found[check.name] if check.blockwise else _run([check], inp)
+    return rows
+
+
 def _frame(rows: list[dict], fail_on_warning: bool) -> pd.DataFrame:
     """Findings as a table; warnings become errors with fail_on_warning."""
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS)
@@ -102,11 +134,16 @@ def run_qa(
     as_of: pd.Timestamp | None = None,
     previous_markets: list[str] | None = None,
     checks: list[str] | None = None,
+    map_blocks: BlockMap | None = None,
+    block_markets: int | None = None,
     countries: dict[str, str] | None = None,
 ) -> QAResult:
     """Run the registered checks on a raw actuals table and on the cube built from the rows that pass.
 
-    `countries`: market -> holidays country code, for markets whose code is not one.
+    The blockwise cube checks run on blocks of `block_markets` markets (one block when None)
+    through `map_blocks` (`fcast.data.blockwise`; in this process when None); the findings
+    do not depend on the blocks. `countries`: market -> holidays country code, for markets
+    whose code is not one (every block gets the mapping).
     """
     chosen = [CHECKS.get(c) for c in (checks or all_checks())]
     columns = [str(c) for c in table.columns]
@@ -128,7 +165,8 @@ def run_qa(
     rows = _run([c for c in chosen if c.level == "table" and c.name != "columns"], inp)
     cube = _passing_cube(inp, rows, source)
     if cube is not None:
-        rows += _run([c for c in chosen if c.level == "cube"], replace(inp, cube=cube))
+        cube_checks = [c for c in chosen if c.level == "cube"]
+        rows += _run_cube(cube_checks, replace(inp, cube=cube), map_blocks, block_markets)
     return QAResult(_frame(rows, qa.fail_on_warning), cube, source)
 
 
