@@ -5,10 +5,12 @@ The stages are plain functions over xarray objects, importable from the top leve
     import fcast
     cube = fcast.load_actuals("actuals.parquet", value="users", freq="W-MON")
     labels = fcast.label(cube.time, splits=4, step=13, horizon=52, holdout=13)
-    hp = fcast.load_space("weekly", freq="W-MON")
-    tuning, _ = fcast.tune(cube.y, labels, hp, "tuning.zarr", horizon=52, season_length=52)
-    selection = fcast.select(tuning, cube.y, top=3, holdout=13)
-    forecast = fcast.apply(cube.y, fcast.members_from_selection(selection, 52), horizon=52)
+    hp = fcast.load_space("weekly", freq="W-MON")  # harmonic regression with holidays
+    time = fcast.future_index(cube.time.values, 52, "W-MON")  # history and horizon
+    x = fcast.holiday_features(cube.market.values.tolist(), time, "W-MON")
+    tuning, _ = fcast.tune(cube.y, labels, hp, "tuning.zarr", horizon=52, season_length=52, x=x)
+    selection = fcast.select(tuning, cube.y, top=3, holdout=13, x=x)
+    forecast = fcast.apply(cube.y, fcast.members_from_selection(selection, 52), horizon=52, x=x)
 
 The names are loaded on first use, so ``import fcast`` stays light. Each lives in the
 part of the package it belongs to (``fcast.core.tune``, ``fcast.core.select`` ...; see
@@ -33,6 +35,8 @@ _API: dict[str, str] = {
     "tune": "fcast.core.tune",
     "load_actuals": "fcast.data.ingest",
     "to_cube": "fcast.data.ingest",
+    "holiday_features": "fcast.data.calendar",
+    "future_index": "fcast.data.calendar",
     "load_config": "fcast.config",
     "parse_config": "fcast.config",
     "client": "fcast.notebook",
@@ -45,6 +49,8 @@ __all__ = [
     "__version__",
     "apply",
     "client",
+    "future_index",
+    "holiday_features",
     "label",
     "load",
     "load_actuals",
@@ -91,6 +97,7 @@ if TYPE_CHECKING:  # static type checkers and IDEs see the real objects
     from fcast.core.select import select
     from fcast.core.space import load_space, parse_space
     from fcast.core.tune import tune
+    from fcast.data.calendar import future_index, holiday_features
     from fcast.data.ingest import load_actuals, to_cube
     from fcast.jobs import run_tuning, run_weekly
     from fcast.notebook import client, load

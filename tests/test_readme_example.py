@@ -24,7 +24,7 @@ def test_the_python_example_runs_as_a_script_with_hp_labels(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "forecast: 156 rows for 3 markets" in res.stdout  # 52 weeks x SE, NO, DK
     rows = {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
-    assert {"theta(optimized)", "seasonal_naive", "label"} <= rows  # hps by label, not 0..25
+    assert {"harmonic(60.0)", "harmonic(600.0)", "label"} <= rows  # hps by label, not 0..2
 
 
 def test_the_readme_shows_the_script():
