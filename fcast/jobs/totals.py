@@ -21,7 +21,7 @@ from fcast.core.label import label
 from fcast.data import season_length
 from fcast.errors import DataError
 from fcast.jobs.prepare import Prepared
-from fcast.markets.hierarchy import Hierarchy, build_hierarchy
+from fcast.markets.hierarchy import TOTAL, TOTAL_LEVEL, Hierarchy, build_hierarchy
 from fcast.markets.totals import (
     carry_adjustments,
     choose_method,
@@ -29,6 +29,7 @@ from fcast.markets.totals import (
     history,
     reconciled_rows,
 )
+from fcast.output.publish import fmt_count
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,17 @@ def totals_lines(table: pd.DataFrame) -> list[str]:
     lv = max(levels_in(list(agg.columns)), default=None)
     out = []
     for r in last.to_dict("records"):
-        band = f" ({lv}%: {r[f'yhat_lo_{lv}']:,.0f} to {r[f'yhat_hi_{lv}']:,.0f})" if lv else ""
-        out.append(
-            f"{r[LEVEL_COLUMN]} {r['market']} at {r['date']:%Y-%m-%d}: {r['yhat']:,.0f}{band}"
-        )
+        band = f" ({lv}%: {_n(r[f'yhat_lo_{lv}'])} to {_n(r[f'yhat_hi_{lv}'])})" if lv else ""
+        out.append(f"{_aggregate_name(r)} at {r['date']:%Y-%m-%d}: {_n(r['yhat'])}{band}")
     return out
+
+
+def _n(x: float) -> str:
+    """A console count: 240.4M, 12.35k, 950 (four significant digits)."""
+    return fmt_count(float(x), digits=4)
+
+
+def _aggregate_name(row: dict[str, Any]) -> str:
+    """'total' for the grand total, else 'level name' (e.g. 'region EU')."""
+    level, name = str(row[LEVEL_COLUMN]), str(row["market"])
+    return level if level == TOTAL_LEVEL and name == TOTAL else f"{level} {name}"

@@ -164,3 +164,23 @@ def test_auto_method_is_chosen_on_the_cv_splits(weekly, caplog) -> None:
     assert agg["family"].str.startswith(f"{chosen}(").all()
     total = agg[agg["level"] == "total"].set_index("date")["yhat"]
     np.testing.assert_allclose(total, market_rows(table).groupby("date")["yhat"].sum(), atol=1e-6)
+
+
+def test_console_totals_lines_read_in_short_numbers() -> None:
+    """The run's console line for an aggregate: 'total at <date>: 240.4M (95%: 226.5M to 254.3M)'."""
+    from fcast.jobs.totals import totals_lines
+
+    rows = pd.DataFrame(
+        {
+            "market": ["DK", "TOTAL", "Nordics"],
+            "level": ["market", "total", "region"],
+            "date": pd.Timestamp("2027-11-15"),
+            "yhat": [1.0, 240_383_482.0, 12_345.0],
+            "yhat_lo_95": [0.5, 226_516_470.0, 950.0],
+            "yhat_hi_95": [1.5, 254_250_493.0, 1.5e9],
+        }
+    )
+    assert totals_lines(rows) == [
+        "total at 2027-11-15: 240.4M (95%: 226.5M to 254.3M)",
+        "region Nordics at 2027-11-15: 12.35k (95%: 950 to 1.5B)",
+    ]

@@ -6,13 +6,13 @@ import math
 from typing import Any
 
 
-def fmt_count(x: float) -> str:
-    """A count in short form: 1.23B, 12.3M, 845k, 950."""
+def fmt_count(x: float, digits: int = 3) -> str:
+    """A count in short form with `digits` significant digits: 1.23B, 12.3M, 845k, 950."""
     if x is None or math.isnan(x):
         return "n/a"
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
+            return f"{x / scale:.{digits}g}{suffix}"
     return f"{x:.0f}"
 
 
