@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -106,22 +108,80 @@ def chart_name(market: str) -> str:
     return f"cleaning-{safe_name(market)}.html"
 
 
+#: the folder next to the charts that holds the one copy of the JavaScript they share
+STATIC = "static"
+#: inline scripts at least this long are libraries (BokehJS, panel, shims), not a chart's own code
+_LIBRARY_SIZE = 10_000
+_INLINE_SCRIPT = re.compile(r'<script type="text/javascript">(.*?)</script>', re.S)
+_LABEL = re.compile(r"/\*\s*BEGIN\s+([\w.-]+?)(?:\.min)?\.js\s*\*/|Original file: /npm/([\w.-]+?)@")
+_REMOTE_ICON = re.compile(r'<link rel="[^"]*icon"[^>]*href="https?://[^"]*"[^>]*>\s*')
+
+
+def _library_name(code: str) -> str:
+    """static/<library>-<content hash>.js: one file per distinct library script, whatever wrote it."""
+    label = _LABEL.search(code[:400])
+    stem = next((g for g in label.groups() if g), "lib") if label else "lib"
+    return f"{STATIC}/{stem}-{hashlib.sha256(code.encode()).hexdigest()[:12]}.js"
+
+
+def _write_once(path: str, text: str) -> None:
+    """Write `text` to `path` unless it is there (atomic: charts of one run are written in parallel)."""
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def share_libraries(html: str, folder: str) -> str:
+    """The page with its inline library scripts moved to `folder`/static/ (once) and linked by relative URL."""
+
+    def link(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if len(code) < _LIBRARY_SIZE:
+            return m.group(0)
+        name = _library_name(code)
+        _write_once(os.path.join(folder, name), code)
+        return f'<script type="text/javascript" src="{name}"></script>'
+
+    return _REMOTE_ICON.sub("", _INLINE_SCRIPT.sub(link, html))  # the icons need the network
+
+
 def _save_local(
     cube: xr.Dataset, record: pd.DataFrame, market: str, folder: str, png: bool
 ) -> list[str]:
-    """Write one market's chart as offline HTML (bokeh, inline resources) and optionally PNG."""
+    """Write one market's chart as offline HTML linking the shared static/ scripts, optionally PNG."""
     import hvplot
     from bokeh.resources import INLINE
 
     path = os.path.join(folder, chart_name(market))
     hvplot.save(cleaning_chart(cube, record, market), path, resources=INLINE)
+    with open(path, encoding="utf-8") as fh:
+        html = share_libraries(fh.read(), folder)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(html)
     return [path, _png(cube, record, market, path[: -len(".html")] + ".png")] if png else [path]
+
+
+def _upload(fs: Any, local: str, base: str) -> None:
+    """Copy the shared static/ scripts of a chart folder to a remote one (skipping those there)."""
+    folder = os.path.join(local, STATIC)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        remote = f"{base.rstrip('/')}/{STATIC}/{name}"
+        if not fs.exists(remote):
+            fs.put_file(os.path.join(folder, name), remote)
 
 
 def save_cleaning_charts(
     cube: xr.Dataset, record: pd.DataFrame, folder: str, png: bool = False
 ) -> list[str]:
-    """Write `cleaning-<safe_name(market)>.html` (and .png) under `folder` (any fsspec URL) per market with a removal."""
+    """Write `cleaning-<safe_name(market)>.html` (and .png) under `folder` (any fsspec URL) per market with a removal.
+
+    The pages share one copy of BokehJS and panel's scripts in `folder`/static/, linked by
+    relative URL: small files that open offline as long as static/ stays next to them.
+    """
     markets = _markets(record)
     if not markets:
         return []
@@ -139,10 +199,20 @@ def save_cleaning_charts(
                     fs.put_file(p, f"{base.rstrip('/')}/{os.path.basename(p)}")
                 paths = [f"{folder.rstrip('/')}/{os.path.basename(p)}" for p in paths]
             out += paths
+        if not local:
+            _upload(fs, tmp, base)
     return out
 
 
-__all__ = ["chart_name", "cleaning_chart", "save_cleaning_charts", "split_errors", "tuning_heatmap"]
+__all__ = [
+    "STATIC",
+    "chart_name",
+    "cleaning_chart",
+    "save_cleaning_charts",
+    "share_libraries",
+    "split_errors",
+    "tuning_heatmap",
+]
 
 
 def split_errors(tuning: xr.Dataset) -> xr.DataArray:

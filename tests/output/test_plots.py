@@ -10,7 +10,7 @@ import pytest
 from fcast.data import to_cube
 from fcast.data.clean import clean, parse_events
 from fcast.data.sample import make_sample
-from fcast.output.plots import chart_name, cleaning_chart, save_cleaning_charts
+from fcast.output.plots import STATIC, chart_name, cleaning_chart, save_cleaning_charts
 
 pytest.importorskip("hvplot")
 
@@ -44,9 +44,7 @@ def test_one_offline_page_per_market_with_a_removal(tmp_path, cleaned):
     assert names == ["cleaning-DK.html", "cleaning-DK.png", "cleaning-PE.html", "cleaning-PE.png"]
     html = (tmp_path / "charts" / "cleaning-DK.html").read_text()
     assert "DK: 2 one-time disruptions removed" in html
-    assert not re.search(
-        r"<script[^>]*src=\"https?://", html
-    )  # bokeh is inlined: the page works offline
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing from the network
     assert (tmp_path / "charts" / "cleaning-PE.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -93,7 +91,46 @@ def test_awkward_market_names_get_distinct_chart_files(tmp_path, cleaned):
     assert sorted(p.split("/")[-1] for p in paths) == sorted(
         [chart_name("東京"), chart_name("a/b")]
     )
-    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir() if p.name != STATIC) == sorted(
         p.split("/")[-1] for p in paths
-    )  # a/b wrote no sub-folder
+    )  # a/b wrote no sub-folder (static/ holds the shared scripts)
     assert chart_name("東京") != chart_name("大阪") and chart_name("se") != chart_name("SE")
+
+
+def _linked(html: str) -> list[str]:
+    """The files a page links (script src, link href), as written."""
+    return re.findall(r"<(?:script|link)[^>]*(?:src|href)=\"([^\"]+)\"", html)
+
+
+def test_charts_of_a_run_share_one_copy_of_bokehjs(tmp_path, cleaned):
+    """Each page links the same static/ scripts by relative URL; BokehJS is on disk once."""
+    cube, record = cleaned
+    folder = tmp_path / "charts"
+    paths = save_cleaning_charts(cube, record, str(folder))
+    links = [_linked((folder / p.split("/")[-1]).read_text()) for p in paths]
+    assert len(paths) == 2 and links[0] == links[1]
+    assert links[0] and all(link.startswith(f"{STATIC}/") for link in links[0])
+    assert sorted(p.name for p in (folder / STATIC).iterdir()) == sorted(
+        link.split("/")[-1] for link in links[0]
+    )  # every linked file exists, nothing else is there
+    shared = sum(p.stat().st_size for p in (folder / STATIC).iterdir())
+    pages = [(folder / p.split("/")[-1]).stat().st_size for p in paths]
+    assert any(link.startswith(f"{STATIC}/bokeh-") for link in links[0])
+    assert max(pages) < 0.05 * shared  # N small pages next to one copy of the libraries
+    inline = tmp_path / "inline.html"
+    import hvplot
+    from bokeh.resources import INLINE
+
+    hvplot.save(cleaning_chart(cube, record, "DK"), str(inline), resources=INLINE)
+    assert shared <= inline.stat().st_size  # the shared copy is no bigger than one inline page
+
+
+def test_shared_static_scripts_are_uploaded_to_a_remote_folder(cleaned):
+    import fsspec
+
+    cube, record = cleaned
+    save_cleaning_charts(cube, record, "memory://run-2/charts")
+    fs = fsspec.filesystem("memory")
+    with fsspec.open("memory://run-2/charts/cleaning-DK.html", "rt") as fh:
+        links = _linked(fh.read())
+    assert links and all(fs.exists(f"/run-2/charts/{link}") for link in links)
