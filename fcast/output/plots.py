@@ -114,6 +114,9 @@ STATIC = "static"
 _LIBRARY_SIZE = 10_000
 _INLINE_SCRIPT = re.compile(r'<script type="text/javascript">(.*?)</script>', re.S)
 _LABEL = re.compile(r"/\*\s*BEGIN\s+([\w.-]+?)(?:\.min)?\.js\s*\*/|Original file: /npm/([\w.-]+?)@")
+_PANEL_CDN = re.compile(
+    r"https://cdn\.holoviz\.org/panel/([\w.]+)/dist/([\w./-]+?\.css)(\?v=[\w.]+)?"
+)
 _REMOTE_ICON = re.compile(r'<link rel="[^"]*icon"[^>]*href="https?://[^"]*"[^>]*>\s*')
 
 
@@ -146,7 +149,24 @@ def share_libraries(html: str, folder: str) -> str:
         _write_once(os.path.join(folder, name), code)
         return f'<script type="text/javascript" src="{name}"></script>'
 
-    return _REMOTE_ICON.sub("", _INLINE_SCRIPT.sub(link, html))  # the icons need the network
+    html = _INLINE_SCRIPT.sub(link, html)
+    return _REMOTE_ICON.sub("", _local_styles(html, folder))  # the icons need the network
+
+
+def _local_styles(html: str, folder: str) -> str:
+    """The page with panel's CDN stylesheets copied from the installed panel to static/panel-<version>/."""
+    import panel
+
+    def copy(m: re.Match[str]) -> str:
+        source = os.path.join(os.path.dirname(panel.__file__), "dist", *m.group(2).split("/"))
+        if m.group(1) != panel.__version__ or not os.path.isfile(source):
+            return m.group(0)
+        name = f"{STATIC}/panel-{m.group(1)}/{m.group(2)}"
+        with open(source, encoding="utf-8") as fh:
+            _write_once(os.path.join(folder, name), fh.read())
+        return name
+
+    return _PANEL_CDN.sub(copy, html)
 
 
 def _save_local(
@@ -166,12 +186,13 @@ def _save_local(
 
 
 def _upload(fs: Any, local: str, base: str) -> None:
-    """Copy the shared static/ scripts of a chart folder to a remote one (skipping those there)."""
-    folder = os.path.join(local, STATIC)
-    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        remote = f"{base.rstrip('/')}/{STATIC}/{name}"
-        if not fs.exists(remote):
-            fs.put_file(os.path.join(folder, name), remote)
+    """Copy the shared static/ files of a chart folder to a remote one (skipping those there)."""
+    for root, _, files in os.walk(os.path.join(local, STATIC)):
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(root, name), local).replace(os.sep, "/")
+            remote = f"{base.rstrip('/')}/{rel}"
+            if not fs.exists(remote):
+                fs.put_file(os.path.join(root, name), remote)
 
 
 def save_cleaning_charts(

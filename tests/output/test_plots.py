@@ -98,8 +98,9 @@ def test_awkward_market_names_get_distinct_chart_files(tmp_path, cleaned):
 
 
 def _linked(html: str) -> list[str]:
-    """The files a page links (script src, link href), as written."""
-    return re.findall(r"<(?:script|link)[^>]*(?:src|href)=\"([^\"]+)\"", html)
+    """The files a page links (script src, link href, stylesheet urls of its models), as written."""
+    tags = re.findall(r"<(?:script|link)[^>]*(?:src|href)=\"([^\"]+)\"", html)
+    return tags + re.findall(r"\"url\":\"([^\"]+\.css)", html)
 
 
 def test_charts_of_a_run_share_one_copy_of_bokehjs(tmp_path, cleaned):
@@ -110,10 +111,11 @@ def test_charts_of_a_run_share_one_copy_of_bokehjs(tmp_path, cleaned):
     links = [_linked((folder / p.split("/")[-1]).read_text()) for p in paths]
     assert len(paths) == 2 and links[0] == links[1]
     assert links[0] and all(link.startswith(f"{STATIC}/") for link in links[0])
-    assert sorted(p.name for p in (folder / STATIC).iterdir()) == sorted(
-        link.split("/")[-1] for link in links[0]
-    )  # every linked file exists, nothing else is there
-    shared = sum(p.stat().st_size for p in (folder / STATIC).iterdir())
+    on_disk = [p for p in (folder / STATIC).rglob("*") if p.is_file()]
+    assert sorted(p.relative_to(folder).as_posix() for p in on_disk) == sorted(set(links[0]))
+    # every linked file exists, nothing else is there, and no page names a CDN
+    assert not any("cdn." in (folder / p.split("/")[-1]).read_text() for p in paths)
+    shared = sum(p.stat().st_size for p in on_disk)
     pages = [(folder / p.split("/")[-1]).stat().st_size for p in paths]
     assert any(link.startswith(f"{STATIC}/bokeh-") for link in links[0])
     assert max(pages) < 0.05 * shared  # N small pages next to one copy of the libraries
