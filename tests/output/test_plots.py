@@ -136,3 +136,47 @@ def test_shared_static_scripts_are_uploaded_to_a_remote_folder(cleaned):
     with fsspec.open("memory://run-2/charts/cleaning-DK.html", "rt") as fh:
         links = _linked(fh.read())
     assert links and all(fs.exists(f"/run-2/charts/{link}") for link in links)
+
+
+#: resolves once bokeh has rendered every root of the page: each figure's title, canvases, glyphs
+FIGURES = """new Promise(resolve => {
+  const figures = view => [
+    ...(["Figure", "Plot"].includes(view.model.type) ? [view] : []),
+    ...(view.child_views ?? []).flatMap(figures),
+  ];
+  const check = () => {
+    const doc = window.Bokeh && Bokeh.documents[0];
+    const views = doc ? doc.roots().map(r => Bokeh.index[r.id]) : [];
+    if (!views.length || !views.every(v => v && v.has_finished())) return setTimeout(check, 50);
+    resolve(views.flatMap(figures).map(f => ({
+      title: f.model.title.text,
+      canvases: f.canvas_view.el.shadowRoot.querySelectorAll("canvas").length,
+      glyphs: f.model.renderers.map(r => r.glyph?.type ?? r.type),
+    })));
+  };
+  check();
+})"""
+
+
+def test_charts_render_offline_in_headless_chromium(tmp_path, cleaned):
+    """Two pages linking the shared static/ files render their figure with no remote request."""
+    from tests.output.test_report import CHROMIUM, NOT_FOUND, chromium, page_problems, serve
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed (Debian package `chromium`)")
+    pytest.importorskip("websocket", reason="websocket-client drives Chromium")
+    cube, record = cleaned
+    save_cleaning_charts(cube, record, str(tmp_path / "charts"))
+    NOT_FOUND.clear()
+    with chromium(tmp_path / "profile") as client, serve(tmp_path / "charts") as base:
+        for market, n in (("DK", 2), ("PE", 1)):
+            client.events.clear()
+            client.call("Page.navigate", url=f"{base}/{chart_name(market)}")
+            client.wait_event("Page.loadEventFired")
+            assert client.evaluate("typeof window.Bokeh") == "object"  # static/ scripts loaded
+            (figure,) = client.evaluate(FIGURES)
+            assert figure["title"].startswith(f"{market}: {n} one-time") and figure["canvases"]
+            assert figure["glyphs"] == ["Line", "Line"] + ["BoxAnnotation"] * n  # shaded windows
+            errors, remote = page_problems(client, base)
+            assert remote == [] and all("404" in e for e in errors), errors
+    assert all(p.startswith("/favicon.ico") for p in NOT_FOUND)  # the browser's own probe
