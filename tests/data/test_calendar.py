@@ -277,6 +277,7 @@ EVIDENCE_SPACE = {
 }
 
 
+@pytest.mark.slow  # ~25 s of tuning; `make test-all` (keeps make test under 15 minutes)
 def test_evidence_holiday_families_win_strong_moving_holiday_markets(tmp_path):
     t0 = time.perf_counter()
     sample = make_sample(

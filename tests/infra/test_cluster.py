@@ -249,6 +249,7 @@ def traced_kb() -> dict[str, int]:
     return {"now": now // 1024, "peak": peak // 1024}
 
 
+@pytest.mark.slow  # ~50 s; `make test-all` (keeps make test under 15 minutes)
 def test_peak_worker_memory_depends_on_the_chunk_not_on_the_markets(tmp_path):
     """16x the markets in the same chunks: the worker's peak memory stays put; one big chunk raises it.
 

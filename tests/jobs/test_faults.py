@@ -458,7 +458,7 @@ def naive_reference(faulty, path: Path) -> xr.DataArray:  # noqa: ANN001
 
 #: the time limit of the hang tests: far above what a normal block needs on a loaded machine
 #: (milliseconds), and any value works for the blocked ones: they block until the test ends
-LIMIT = 30.0
+LIMIT = 12.0  # far above a normal block (< 1 s); the blocked ones wait until released
 
 
 def test_hanging_and_raising_fits_are_bounded_reported_and_the_rest_completes(

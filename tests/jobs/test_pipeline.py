@@ -207,7 +207,7 @@ def test_halving_in_the_tuning_job_honours_task_timeout(cfg, tmp_path, capsys):
         cfg = cfg.model_copy(
             update={
                 "search": SearchConfig(strategy="halving", keep=0.5),
-                "tune": TuneConfig(block_markets=1, task_timeout=15.0),
+                "tune": TuneConfig(block_markets=1, task_timeout=8.0),
             }
         )
         cfg.select.top = 1
@@ -216,7 +216,7 @@ def test_halving_in_the_tuning_job_honours_task_timeout(cfg, tmp_path, capsys):
         release.set()
         FAMILIES.unregister("blocking")
     err = capsys.readouterr().err
-    assert "halving: block 0-3 (markets SE; round 0, split 1) exceeded task_timeout=15s" in err
+    assert "halving: block 0-3 (markets SE; round 0, split 1) exceeded task_timeout=8s" in err
     assert result.manifest["status"] == "complete" and result.manifest["unselected"] == ["SE"]
     se = result.forecast[result.forecast["market"] == "SE"]
     assert set(se["family"]) == {FALLBACK} and np.isfinite(se["yhat"]).all()

@@ -286,7 +286,7 @@ def test_halving_cuts_off_a_hanging_fit_at_task_timeout(setup, blocking, tmp_pat
         horizon=H,
         season_length=52,
         min_train=MIN_TRAIN,
-        task_timeout=15.0,  # far above a normal block; the blocked one waits until released
+        task_timeout=8.0,  # far above a normal block; the blocked one waits until released
     )
     # only SE starts above 3500: its block of round 0 (the last split) is cut off, and the run ends
     late = [(r.round, r.split, r.block) for r in reports if r.timed_out]
@@ -299,4 +299,4 @@ def test_halving_cuts_off_a_hanging_fit_at_task_timeout(setup, blocking, tmp_pat
     assert not bool((others == FAILED).any())
     assert bool((others.isel(split=-1) == OK).all())
     err = capfd.readouterr().err
-    assert "halving: block 0-3 (markets SE; round 0, split 2) exceeded task_timeout=15s" in err
+    assert "halving: block 0-3 (markets SE; round 0, split 2) exceeded task_timeout=8s" in err
