@@ -357,7 +357,7 @@ def test_dockerfile_builds_the_image_the_manifests_expect():
     # (k8s), the bucket store the workers write to (cloud); both installs pinned by constraints
     extras = re.findall(r'"(?:\.|fcast)\[([a-z0-9,]+)\]"', text)
     assert len(extras) == 2 and all(
-        set(e.split(",")) == {"viz", "sql", "k8s", "cloud"} for e in extras
+        set(e.split(",")) == {"viz", "sql", "k8s", "cloud", "totals"} for e in extras
     )
     assert re.search(r"^RUN pip wheel .*-c constraints\.txt", text, re.M)
     assert re.search(r"^RUN pip install .*--no-index .*-c /tmp/constraints\.txt", text, re.M)
