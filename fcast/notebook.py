@@ -266,6 +266,9 @@ def _vintage_frames(previous: xr.Dataset) -> dict[str, pd.DataFrame]:
 def _hv() -> Any:
     """holoviews with hvplot's pandas and xarray plotting registered."""
     import holoviews as hv
+
+    if not getattr(hv.extension, "_loaded", False):  # offline: BokehJS inline, not from a CDN
+        hv.extension("bokeh", inline=True, logo=False)
     import hvplot.pandas  # noqa: F401
     import hvplot.xarray  # noqa: F401
 
