@@ -1,6 +1,7 @@
 """What every job does after its mature-market forecast: new and custom markets, business input, QC, files."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +112,7 @@ def write_outputs(
     if business.custom:
         with timer("custom"):
             y = prep.cube["y_clean"].sel(market=list(business.custom))
-            x = holiday_x(cfg, y, members_models(business.custom))
+            x = holiday_x(cfg, y, members_models(business.custom), prep.countries)
             custom = apply(y, business.custom, cfg.horizon, cfg.levels, cfg.data.freq, client, x=x)
         parts.append(to_table(custom, segment="custom"))
         cubes.append(custom)
@@ -150,8 +151,16 @@ def write_outputs(
     return table, proxies, qc
 
 
-def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataArray | None:
-    """Holiday features over y's markets, history and horizon, when any model takes regressors."""
+def holiday_x(
+    cfg: RunConfig,
+    y: xr.DataArray,
+    models: list[Model],
+    countries: Mapping[str, str] | None = None,
+) -> xr.DataArray | None:
+    """Holiday features over y's markets, history and horizon, when any model takes regressors.
+
+    `countries`: the run's market -> country mapping (`Prepared.countries`; else read here).
+    """
     # per model, not per family: an arima with `holidays: none` takes no regressors
     if not any(mod.uses_x for mod in models):
         return None
@@ -163,7 +172,7 @@ def holiday_x(cfg: RunConfig, y: xr.DataArray, models: list[Model]) -> xr.DataAr
         lead=h.lead,
         lag=h.lag,
         events=load_event_calendars(h.events) if h.events else None,
-        country=run_countries(cfg),
+        country=run_countries(cfg) if countries is None else countries,
     )
 
 
@@ -180,6 +189,7 @@ def apply_selection(
     fallback: list[str],
     client: Any,
     x: xr.DataArray | None = None,
+    countries: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
     """Refit the selection on all history and forecast; `fallback` markets get apply's fallback (no members).
 
@@ -188,7 +198,7 @@ def apply_selection(
     m = season_length(cfg.data.freq)
     members = {**members_from_selection(selection, m), **{mk: [] for mk in fallback}}
     if x is None:
-        x = holiday_x(cfg, y, members_models(members))
+        x = holiday_x(cfg, y, members_models(members), countries)
     return apply(
         y,
         members,

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -51,6 +51,8 @@ class Prepared:
     input_hash: str
     qa: pd.DataFrame
     cleaning: pd.DataFrame
+    #: market -> holiday country (`run_countries`), read once for QA, cleaning and the models
+    countries: dict[str, str] = field(default_factory=dict)
 
     def of(self, segment_name: str) -> list[str]:
         """Markets of one segment, in cube order."""
@@ -254,6 +256,7 @@ def prepare(
         actuals_hash(cfg.data.actuals, cfg.data.value, raw),
         qa.findings,
         record,
+        countries,
     )
 
 

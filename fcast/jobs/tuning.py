@@ -113,7 +113,7 @@ def run_tuning(
             f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)"
         )
     y = prep.cube["y_clean"].sel(market=mature)
-    x = holiday_x(cfg, y, models_of(hp, m))
+    x = holiday_x(cfg, y, models_of(hp, m), prep.countries)
     try:
         with timer("tune"):
             tuning, reports = tune(

@@ -89,7 +89,7 @@ def run_weekly(
             used = selection[selection["market"].isin(run_markets)].drop(
                 columns=selections.PROVENANCE
             )
-            fc = apply_selection(cfg, y, used, untuned, client)
+            fc = apply_selection(cfg, y, used, untuned, client, countries=prep.countries)
             if cfg.intervals == "conformal":
                 fc = stored_conformal(
                     cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
