@@ -129,7 +129,7 @@ def write_outputs(
     store.write_parquet(
         adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
     )
-    fc = xr.concat(cubes, dim="market") if len(cubes) > 1 else mature
+    fc = xr.concat(cubes, dim="market", join="outer") if len(cubes) > 1 else mature
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
     with timer("qc"):
         qc = run_qc(

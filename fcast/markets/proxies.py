@@ -38,6 +38,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from fcast.core.apply import on_dates
+from fcast.core.series import origins
 from fcast.data.segment import launch_dates, source_of, validate_markets
 from fcast.errors import DataError
 from fcast.markets.curves import (
@@ -257,29 +259,42 @@ def _own_curve(curves: xr.DataArray, market: str) -> xr.DataArray:
 
 def _dataset(
     targets: list[str],
-    dates: pd.DatetimeIndex,
-    yhat: np.ndarray,
-    bounds: np.ndarray,
+    origin: pd.DatetimeIndex,
+    last: pd.Timestamp,
+    stacked: np.ndarray,
     levels: Sequence[int],
+    freq: str,
 ) -> xr.Dataset:
     """yhat(market, time), bounds(market, time, quantile), family and origin(market), as `fcast.core.apply.apply` has them.
 
-    The origin of a proxy forecast is the panel's last period, the one its dates follow.
+    `stacked` is (market, column, step): the mean, then the bounds in `quantiles(levels)` order.
+    Market i's steps are the periods after its own `origin[i]` (its last actual, else the
+    panel's `last` period), placed on the union of the markets' dates like the applier's.
     """
+    horizon = stacked.shape[2]
+    placed, dates = on_dates(stacked, origin, last, horizon, freq)
     return xr.Dataset(
         {
-            "yhat": (("market", "time"), yhat),
-            "bounds": (("market", "time", "quantile"), bounds),
+            "yhat": (("market", "time"), placed[:, 0, :]),
+            "bounds": (("market", "time", "quantile"), placed[:, 1:, :].transpose(0, 2, 1)),
             "family": ("market", np.array([FAMILY] * len(targets), dtype=str)),
         },
         coords={
             "market": np.array(targets, dtype=str),
             "time": dates,
             "quantile": quantiles(levels),
-            "origin": ("market", np.full(len(targets), (dates[0] - dates.freq).to_datetime64())),
+            "origin": ("market", origin.to_numpy()),
         },
-        attrs={"levels": json.dumps(list(levels)), "horizon": len(dates)},
+        attrs={"levels": json.dumps(list(levels)), "horizon": horizon},
     )
+
+
+def own_origins(y: xr.DataArray, targets: Sequence[str]) -> pd.DatetimeIndex:
+    """Each target's last actual date; the panel's last period for one without actuals (pre-launch)."""
+    present = [m for m in targets if m in y["market"].values]
+    own = dict(zip(present, origins(y.sel(market=present)), strict=True))
+    last = y["time"].values[-1]
+    return pd.DatetimeIndex([own.get(m, last) for m in targets])
 
 
 def forecast_new(
@@ -292,37 +307,44 @@ def forecast_new(
     freq: str,
     cfg: NewMarketsConfig,
 ) -> tuple[xr.Dataset, pd.DataFrame]:
-    """Proxy forecasts of the `new` markets in the applier's format, and their proxies and weights."""
+    """Proxy forecasts of the `new` markets in the applier's format, and their proxies and weights.
+
+    Each new market is forecast for the `horizon` periods after its own last actual (its
+    `origin`), like a mature market under `data.ragged: per_market`.
+    """
     table = validate_markets(markets)
     seg = segments.to_series()
     targets = seg.index[seg == "new"].astype(str).tolist()
-    dates = pd.date_range(pd.Timestamp(y["time"].values[-1]), periods=horizon + 1, freq=freq)[1:]
+    last = pd.Timestamp(y["time"].values[-1])
     if not targets:
-        bounds = np.empty((0, horizon, 2 * len(levels)))
-        return _dataset([], dates, np.empty((0, horizon)), bounds, levels), pd.DataFrame(
+        empty = np.empty((0, 1 + 2 * len(levels), horizon))
+        return _dataset([], pd.DatetimeIndex([]), last, empty, levels, freq), pd.DataFrame(
             columns=PROXY_COLUMNS
         )
+    origin = own_origins(y, targets)
     launch = launch_dates(y.to_dataset(name="y"), table)
     feature_matrix(table, cfg.features, targets)  # clear errors for targets without usable features
     pool = usable(
         table, cfg.features, [m for m in y["market"].values.astype(str) if seg.get(m) != "custom"]
     )
     size = market_size(table, list(dict.fromkeys(pool + targets)))
-    weeks = {m: periods_since(dates, launch[m], freq) for m in targets}
+    weeks = {
+        m: periods_since(pd.date_range(o, periods=horizon + 1, freq=freq)[1:], launch[m], freq)
+        for m, o in zip(targets, origin, strict=True)
+    }
     max_weeks = max(y.sizes["time"], *(int(w[-1]) + 1 for w in weeks.values()))
     in_y = [m for m in size.index if m in y["market"].values]
     curves = launch_curves(y.sel(market=in_y), launch, size, max_weeks, freq)
     proxies = find_proxies(table, eligible_candidates(curves.sel(market=pool)), targets, cfg)
-    mids, bounds, factors = [], [], []
+    stacked, factors = [], []
     for m in targets:
         w = _weights_of(proxies, m)
         pc = curves.sel(market=w["proxy"].values).rename(market="proxy")
         mid, bnd, factor = curve_forecast(pc, w, _own_curve(curves, m), weeks[m], levels)
-        mids.append(mid.values * size[m])
-        bounds.append(bnd.values * size[m])
+        stacked.append(np.vstack([mid.values[None, :], bnd.values.T]) * size[m])
         factors.extend(factor.sel(proxy=w["proxy"].values).values.tolist())
     proxies["calibration"] = factors
-    return _dataset(targets, dates, np.stack(mids), np.stack(bounds), levels), proxies
+    return _dataset(targets, origin, last, np.stack(stacked), levels, freq), proxies
 
 
 # --- backtest ---------------------------------------------------------------------------------

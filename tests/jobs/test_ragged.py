@@ -159,3 +159,31 @@ def test_an_adjustment_on_the_early_market_own_forecast_weeks_applies(tmp_path):
     changed = dk[dk["adjustment_id"] == "dk-promo"]
     assert changed["date"].tolist() == [start, start + WEEK]
     np.testing.assert_allclose(changed["yhat"] - changed["yhat_base"], [100.0, 100.0])
+
+
+def test_a_new_market_whose_data_ends_early_gets_its_proxy_forecast_from_its_own_end(tmp_path):
+    """NEW (30 weeks of data, the last 6 missing) is proxied from its own last week; QC agrees."""
+    cfg = tiny_project(tmp_path, markets=("DK", "FI", "NO", "NEW"))
+    df = pd.read_csv(tmp_path / "actuals.csv", parse_dates=["date"])
+    end = df["date"].max()
+    new = df["market"] == "NEW"
+    df = df[~new | ((df["date"] > end - 30 * WEEK) & (df["date"] <= end - 6 * WEEK))]
+    df.to_csv(tmp_path / "actuals.csv", index=False)
+    pd.DataFrame(
+        {
+            "market": ["DK", "FI", "NO", "NEW"],
+            "launch_date": [df["date"].min()] * 3 + [end - 29 * WEEK],
+            "population": [5.9e6, 5.5e6, 5.4e6, 5.0e6],
+            "gdp_per_capita": [6.8e4, 5.3e4, 8.9e4, 6.0e4],
+        }
+    ).to_csv(tmp_path / "markets.csv", index=False)
+    cfg.data.markets = str(tmp_path / "markets.csv")
+    tuned = run_tuning(cfg, progress=False)
+    rows = tuned.forecast[tuned.forecast["market"] == "NEW"].sort_values("date")
+    own_end = last_of(df, "NEW")
+    assert own_end == end - 6 * WEEK
+    assert rows["segment"].unique().tolist() == ["new"]
+    assert rows["date"].tolist() == list(pd.date_range(own_end + WEEK, periods=13, freq="W-MON"))
+    assert (rows["origin"] == own_end).all()
+    qc = qc_of(cfg, tuned.run_id)
+    assert qc.loc[qc["check"] == "starts_after_actuals", "severity"].tolist() == ["ok"]

@@ -196,6 +196,29 @@ def test_forecast_new_scales_combines_and_calibrates_exactly():
     assert proxies.groupby("market")["weight"].sum().tolist() == pytest.approx([1.0, 1.0])
 
 
+def test_a_new_market_whose_data_ends_early_is_forecast_from_its_own_last_week():
+    """Known answer: M stops reporting 3 weeks before the panel's end; N is pre-launch."""
+    cube, table = known_world()
+    early = cube["y"].copy()
+    early.loc[{"market": "M", "time": early["time"].values[-3:]}] = np.nan
+    seg = segment(early.to_dataset(name="y"), table, min_history=52)
+    cfg = NewMarketsConfig(features=["x"], proxies=2, method="knn")
+    fc, _ = forecast_new(early, table, seg, horizon=6, levels=[80, 95], freq="W-MON", cfg=cfg)
+    dates = pd.DatetimeIndex(cube["time"].values)
+    assert pd.Timestamp(fc["origin"].sel(market="M").values) == dates[-4]
+    assert pd.Timestamp(fc["origin"].sel(market="N").values) == dates[-1]
+    table_rows = to_table(fc, segment="new")
+    m = table_rows[table_rows["market"] == "M"]
+    assert m["date"].tolist() == list(pd.date_range(dates[-4], periods=7, freq="W-MON")[1:])
+    a = 0.001 * (np.arange(130) + 1)
+    # 7 known weeks at 3a: calibration 3 (vs a) and 3/4 (vs 4a), faded to 7 / (7 + 4) of itself
+    kept = 7 / 11 + (1 - 7 / 11) * np.exp(-np.arange(1, 7) / 13)
+    np.testing.assert_allclose(m["yhat"], 500 * 2 * 1.5**kept * a[7:13])
+    n = table_rows[table_rows["market"] == "N"]
+    assert n["date"].min() == dates[-1] + pd.offsets.Week(weekday=0)
+    np.testing.assert_allclose(n["yhat"], [0, 0, *(500 * 2 * a[:4])])
+
+
 def test_addressable_population_is_the_size_when_given():
     cube, table = known_world()
     table["addressable_population"] = [1000.0, 2000.0, 500.0, 250.0]  # N: half its population
