@@ -228,6 +228,9 @@ def qa_cmd(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="check the actuals up to this date")
     ] = None,
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="also list every finding (the summary names a few)")
+    ] = False,
 ) -> None:
     """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
     from fcast.data.qa import summary
@@ -261,6 +264,11 @@ def qa_cmd(
         "manifest.json",
     )
     typer.echo(summary(result.findings))
+    if all_rows and len(result.findings):
+        typer.echo("")
+        _echo_table(result.findings, True)
+    elif " more" in summary(result.findings):
+        typer.echo("(every finding: --all)")
     typer.echo(f"\nqa run {run_id}: {store.run_url(run_id, 'qa.parquet')}")
     if len(blocking):
         raise typer.Exit(1)

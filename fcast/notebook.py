@@ -297,8 +297,11 @@ def _inline_panel_css() -> None:
 def _inline_css(viewable: Any, root: Any) -> None:
     """A Panel preprocessing hook: each element's CDN stylesheets replaced by their text."""
     from bokeh.models import UIElement
-    from panel.io.notebook import patch_inline_stylesheets
 
+    try:
+        from panel.io.notebook import patch_inline_stylesheets
+    except ImportError:  # a Panel without it links its CSS (the plots still render offline)
+        return
     for model in root.select({"type": UIElement}):
         patch_inline_stylesheets(model)
 

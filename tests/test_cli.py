@@ -398,3 +398,25 @@ def test_vintages_list_is_truncated_with_all_and_shows_minutes(tmp_path):
     assert len(published[0]) == 10 and len(published[1]) == 5  # 2026-12-01 15:01, not ISO text
     every = cli.invoke(app, ["vintages", "--store", store.url, "--all"])
     assert "v000 " in every.output and "more rows" not in every.output
+
+
+#: every command that prints a table of rows (one row per run, market, vintage, finding, ...)
+TABLE_COMMANDS = [
+    ["runs"],
+    ["selections"],
+    ["vintages"],
+    ["space-report"],
+    ["qa"],
+    ["adjust", "list"],
+    ["adjust", "preview"],
+]
+
+
+@pytest.mark.parametrize("command", TABLE_COMMANDS, ids=" ".join)
+def test_every_table_command_has_all(command):
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+
+    out = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert out.exit_code == 0 and "--all" in out.output, out.output
