@@ -342,9 +342,11 @@ class FcastAccessor:
         cmap: str = "viridis_r",
     ) -> Any:
         """Error per split over hp x split (`by='family'`: each family's best hp) as an hvplot heat map."""
+        from fcast.notebook import inline_bokeh
         from fcast.output.plots import tuning_heatmap
 
         self._metric()
+        inline_bokeh()
         return tuning_heatmap(self._ds, market, by, width, height, cmap)
 
     # --- forecast -> table, comparison

@@ -38,6 +38,7 @@ ConfigOpt = Annotated[
 MarketsOpt = Annotated[
     str | None, typer.Option("--markets", help="comma-separated market subset, e.g. SE,NO,DK")
 ]
+AllOpt = Annotated[bool, typer.Option("--all", help="show every row (default: at most 30)")]
 DEMO_CONFIG = Path("configs/demo.yaml")
 
 
@@ -129,10 +130,12 @@ def _next_step(result: Any, title: str, config: Path | None) -> None:
 
 def _print_result(result: Any, title: str) -> None:
     from fcast.jobs.pipeline import chosen_table
+    from fcast.output.publish import fmt_int
 
     typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
     typer.echo(
-        f"  forecast: {len(result.forecast)} rows for {result.forecast['market'].nunique()} markets"
+        f"  forecast: {fmt_int(len(result.forecast))} rows for "
+        f"{fmt_int(result.forecast['market'].nunique())} markets"
     )
     qa, cleaning = result.manifest.get("qa"), result.manifest.get("cleaning")
     if qa:
@@ -146,7 +149,8 @@ def _print_result(result: Any, title: str) -> None:
     if counts:
         share = counts["failed"] / max(counts["fits"], 1)
         typer.echo(
-            f"  fits: {counts['fits']}, failed: {counts['failed']} ({share:.1%}; NaN cells, excluded from selection)"
+            f"  fits: {fmt_int(counts['fits'])}, failed: {fmt_int(counts['failed'])} "
+            f"({share:.1%}; NaN cells, excluded from selection)"
         )
         if counts.get("timed_out"):
             blocks = ", ".join(f"{t['block']} ({t['seconds']:.0f}s)" for t in counts["timed_out"])
@@ -156,7 +160,7 @@ def _print_result(result: Any, title: str) -> None:
     table = chosen_table(result.selection)
     if len(table):
         typer.echo("\nchosen model per market:")
-        typer.echo(table.to_string(index=False))
+        _echo_table(table, False, more="`fcast selections --all` lists every market")
     if result.proxies is not None and len(result.proxies):
         segs = result.manifest.get("segments", {})
         typer.echo(
@@ -224,6 +228,9 @@ def qa_cmd(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="check the actuals up to this date")
     ] = None,
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="also list every finding (the summary names a few)")
+    ] = False,
 ) -> None:
     """Input QA alone: writes runs/<id>/qa.parquet and prints a summary; exit 1 on errors."""
     from fcast.data.qa import summary
@@ -257,6 +264,11 @@ def qa_cmd(
         "manifest.json",
     )
     typer.echo(summary(result.findings))
+    if all_rows and len(result.findings):
+        typer.echo("")
+        _echo_table(result.findings, True)
+    elif " more" in summary(result.findings):
+        typer.echo("(every finding: --all)")
     typer.echo(f"\nqa run {run_id}: {store.run_url(run_id, 'qa.parquet')}")
     if len(blocking):
         raise typer.Exit(1)
@@ -398,8 +410,9 @@ def vintages_cmd(
     clean: Annotated[
         bool, typer.Option("--clean", help="remove interrupted publishes older than an hour")
     ] = False,
+    all_rows: AllOpt = False,
 ) -> None:
-    """List the official vintages (oldest first) with their dates and run ids."""
+    """List the official vintages (oldest first, the newest 30 unless --all) with their dates and run ids."""
     from fcast.infra.vintage import clean_incomplete, incomplete_vintages, list_vintages
 
     try:
@@ -407,9 +420,10 @@ def vintages_cmd(
     except FcastError as exc:
         _fail(exc)
     listing = list_vintages(st)
-    typer.echo(
-        listing.to_string(index=False) if len(listing) else f"no official vintages in {st.url}"
-    )
+    if len(listing):
+        _echo_table(listing.assign(published=_when(listing["published"])), all_rows, tail=True)
+    else:
+        typer.echo(f"no official vintages in {st.url}")
     if clean:
         for name in clean_incomplete(st):
             typer.echo(f"removed interrupted publish {name}", err=True)
@@ -504,7 +518,9 @@ def adjust_add(
 
 @adjust_app.command("list")
 def adjust_list(
-    config: ConfigOpt, market: Annotated[str | None, typer.Option("--market")] = None
+    config: ConfigOpt,
+    market: Annotated[str | None, typer.Option("--market")] = None,
+    all_rows: AllOpt = False,
 ) -> None:
     """List the adjustments in effect with their periods, values, reasons and authors."""
     from fcast.jobs.adjust import load_adjustments
@@ -518,7 +534,10 @@ def adjust_list(
     except FcastError as exc:
         _fail(exc)
     table = adjustments_table(adjs, inputs.forecast)
-    typer.echo(table.to_string(index=False) if len(table) else "no adjustments")
+    if len(table):
+        _echo_table(table.assign(created=_when(table["created"])), all_rows)
+    else:
+        typer.echo("no adjustments")
 
 
 @adjust_app.command("remove")
@@ -537,7 +556,13 @@ def adjust_remove(
 
 @adjust_app.command("preview")
 def adjust_preview(
-    config: ConfigOpt, market: Market, start: From, end: To, kind: Kind, value: Value
+    config: ConfigOpt,
+    market: Market,
+    start: From,
+    end: To,
+    kind: Kind,
+    value: Value,
+    all_rows: AllOpt = False,
 ) -> None:
     """Show how an adjustment would change the latest forecast, without saving it."""
     from fcast.jobs.adjust import load_adjustments
@@ -558,9 +583,7 @@ def adjust_preview(
         rows = changes(preview(inputs.forecast, adj, saved))
     except FcastError as exc:
         _fail(exc)
-    from fcast.output.publish import human_numbers
-
-    typer.echo(human_numbers(rows).to_string(index=False))  # 1.43M, not 1.433076e+06
+    _echo_table(rows, all_rows)  # 1.43M, not 1.433076e+06
 
 
 @adjust_app.command("serve")
@@ -585,6 +608,7 @@ def space_report_cmd(
     run_id: Annotated[str, typer.Argument(help="tuning run to report on, or `latest`")],
     config: PublishConfigOpt = None,
     store: StoreOpt = None,
+    all_rows: AllOpt = False,
 ) -> None:
     """Which hyperparameters matter: space-report.parquet and a narrowed space-narrowed.yaml in the run folder."""
     from fcast.data.ingest import season_length
@@ -608,11 +632,8 @@ def space_report_cmd(
     except FcastError as exc:
         _fail(exc)
     rep = out["report"]
-    typer.echo(
-        rep.drop_duplicates(["family", "param"])[
-            ["family", "param", "n_values", "spread"]
-        ].to_string(index=False)
-    )
+    params = rep.drop_duplicates(["family", "param"])[["family", "param", "n_values", "spread"]]
+    _echo_table(params, all_rows)
     never = rep[rep["selected"] == 0]
     typer.echo(
         f"\nnever selected: {len(never)} family/param values; narrowed space "
@@ -624,7 +645,7 @@ def space_report_cmd(
 def selections_cmd(
     config: ConfigOpt = None,
     store: StoreOpt = None,
-    all_rows: Annotated[bool, typer.Option("--all", help="show every market")] = False,
+    all_rows: AllOpt = False,
 ) -> None:
     """Which tuning run chose each market's model, and how long ago."""
     from fcast.jobs import selections
@@ -656,7 +677,7 @@ def runs_cmd(
         RunKind | None,
         typer.Option("--kind", help="only runs of this kind"),
     ] = None,
-    all_rows: Annotated[bool, typer.Option("--all", help="show every run")] = False,
+    all_rows: AllOpt = False,
 ) -> None:
     """The runs in the store, newest last: id, kind, status, markets, when."""
     import pandas as pd
@@ -674,26 +695,42 @@ def runs_cmd(
             "run_id": m.get("run_id"),
             "kind": m.get("kind"),
             "status": m.get("status"),
-            "markets": len(m.get("input_markets") or []) or "",
+            "markets": len(m.get("input_markets") or []) or None,
             "scope": ",".join(m.get("scope") or [])[:30],
-            "started": str(m.get("started", ""))[:16].replace("T", " "),
+            "started": m.get("started"),
             "data_end": m.get("data_end", ""),
         }
         for m in manifests
     ]
-    _echo_table(pd.DataFrame(rows), all_rows, tail=True)
+    table = pd.DataFrame(rows)
+    _echo_table(table.assign(started=_when(table["started"])), all_rows, tail=True)
 
 
-def _echo_table(table: Any, all_rows: bool, limit: int = 30, tail: bool = False) -> None:
-    """Print a table, at most `limit` rows unless --all (the newest when `tail`)."""
+def _when(values: Any) -> Any:
+    """Timestamps (ISO text from manifests, or datetimes) as UTC datetimes; unreadable ones blank."""
+    import pandas as pd
+
+    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+
+
+def _echo_table(
+    table: Any,
+    all_rows: bool,
+    limit: int = 30,
+    tail: bool = False,
+    more: str = "--all shows them",
+) -> None:
+    """Print a table in human numbers (`human_table`), at most `limit` rows unless --all (the newest when `tail`)."""
+    from fcast.output.publish import human_table
+
     shown = (
         table
         if all_rows or len(table) <= limit
         else (table.tail(limit) if tail else table.head(limit))
     )
-    typer.echo(shown.to_string(index=False))
+    typer.echo(human_table(shown).to_string(index=False))
     if len(shown) < len(table):
-        typer.echo(f"... {len(table) - len(shown)} more rows (--all shows them)")
+        typer.echo(f"... {len(table) - len(shown)} more rows ({more})")
 
 
 @app.command("validate")

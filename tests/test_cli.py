@@ -282,3 +282,141 @@ def test_demo_prints_coverage_pooled_over_market_weeks(tmp_path, capsys):
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mature")][0]
     # markets, median and mean sMAPE, then pooled coverage: 2 of 6 market-weeks (not the median 0.25)
     assert line.split()[1:] == ["2", "0.0", "0.0", "0.333", "1.0"]
+
+
+def _run_manifests(store: Path, n: int) -> None:
+    """`n` hand-made weekly run manifests, one a day from 2026-11-01, each over 12,345 markets."""
+    for k in range(n):
+        day = pd.Timestamp("2026-11-01 09:30:07.123456", tz="UTC") + pd.Timedelta(days=k)
+        run_id = f"weekly-{day:%Y%m%dT%H%M%S}"
+        folder = store / "runs" / run_id
+        folder.mkdir(parents=True)
+        manifest = {
+            "run_id": run_id,
+            "kind": "weekly",
+            "status": "complete",
+            "input_markets": [f"M{i}" for i in range(12_345)],
+            "started": day.isoformat(),
+            "data_end": "2026-10-26",
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_runs_prints_human_numbers_and_truncates_to_the_newest(tmp_path):
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+
+    _run_manifests(tmp_path / "store", 33)
+    out = CliRunner().invoke(app, ["runs", "--store", str(tmp_path / "store")])
+    assert out.exit_code == 0, out.output
+    header, *rows, more = out.output.strip().splitlines()
+    assert header.split() == ["run_id", "kind", "status", "markets", "scope", "started", "data_end"]
+    assert len(rows) == 30 and more == "... 3 more rows (--all shows them)"
+    # the newest 30 (the first 3 left out); 12,345 not 12345; minutes, not ISO text
+    assert rows[0].split() == [
+        "weekly-20261104T093007",
+        "weekly",
+        "complete",
+        "12,345",
+        "2026-11-04",
+        "09:30",
+        "2026-10-26",
+    ]
+    assert rows[-1].split()[0] == "weekly-20261203T093007"
+    every = CliRunner().invoke(app, ["runs", "--store", str(tmp_path / "store"), "--all"])
+    assert len(every.output.strip().splitlines()) == 34 and "more rows" not in every.output
+
+
+def test_selections_show_ages_in_days_and_fixed_decimals(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+
+    store = tmp_path / "store"
+    (store / "selections").mkdir(parents=True)
+    tuned = datetime.now(UTC) - timedelta(days=3, hours=1)
+    markets = [f"M{k:02d}" for k in range(32)]
+    pd.DataFrame(
+        {
+            "market": markets,
+            "run_id": "tuning-1",
+            "tuned_at": tuned,
+            "weight": 1.0,
+            "label": "ets(AAdN)",
+            "cv_score": [0.123456 + k for k in range(32)],
+            "fingerprint": "abc",
+        }
+    ).to_parquet(store / "selections" / "current.parquet")
+    pd.DataFrame({"market": ["SE"], "date": ["2024-01-01"], "users": [1.0]}).to_csv(
+        tmp_path / "a.csv", index=False
+    )
+    (tmp_path / "run.yaml").write_text(
+        yaml.safe_dump({"data": {"actuals": "a.csv", "freq": "W-MON"}, "store": "store"})
+    )
+    cli = CliRunner()
+    out = cli.invoke(app, ["selections", "-c", str(tmp_path / "run.yaml")])
+    assert out.exit_code == 0, out.output
+    header, *rows, more = out.output.strip().splitlines()
+    assert header.split() == [
+        "market",
+        "run_id",
+        "tuned_at",
+        "age",
+        "model",
+        "cv_score",
+        "fingerprint",
+    ]
+    assert rows[0].split()[4:] == ["3", "d", "ets(AAdN)", "0.123", "abc"]
+    assert len(rows) == 30 and more == "... 2 more rows (--all shows them)"
+    every = cli.invoke(app, ["selections", "-c", str(tmp_path / "run.yaml"), "--all"])
+    assert "M31 " in every.output and "31.123" in every.output and "more rows" not in every.output
+
+
+def test_vintages_list_is_truncated_with_all_and_shows_minutes(tmp_path):
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+    from fcast.infra.store import Store
+    from fcast.infra.vintage import publish_vintage
+    from tests.infra.test_vintage import make_run
+
+    store = Store(str(tmp_path / "store"))
+    for k in range(32):
+        make_run(store, f"weekly-{k:02d}")
+        publish_vintage(store, f"weekly-{k:02d}", f"v{k:03d}")
+    cli = CliRunner()
+    out = cli.invoke(app, ["vintages", "--store", store.url])
+    assert out.exit_code == 0, out.output
+    header, *rows, more = out.output.strip().splitlines()
+    assert header.split()[:4] == ["name", "published", "run_id", "markets"]
+    assert len(rows) == 30 and more == "... 2 more rows (--all shows them)"
+    assert rows[0].split()[0] == "v002" and rows[-1].split()[0] == "v031"  # the newest 30
+    published = rows[0].split()[1:3]
+    assert len(published[0]) == 10 and len(published[1]) == 5  # 2026-12-01 15:01, not ISO text
+    every = cli.invoke(app, ["vintages", "--store", store.url, "--all"])
+    assert "v000 " in every.output and "more rows" not in every.output
+
+
+#: every command that prints a table of rows (one row per run, market, vintage, finding, ...)
+TABLE_COMMANDS = [
+    ["runs"],
+    ["selections"],
+    ["vintages"],
+    ["space-report"],
+    ["qa"],
+    ["adjust", "list"],
+    ["adjust", "preview"],
+]
+
+
+@pytest.mark.parametrize("command", TABLE_COMMANDS, ids=" ".join)
+def test_every_table_command_has_all(command):
+    from typer.testing import CliRunner
+
+    from fcast.cli import app
+
+    out = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert out.exit_code == 0 and "--all" in out.output, out.output

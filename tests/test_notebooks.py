@@ -150,3 +150,84 @@ def test_a_failing_cell_fails_the_run(kernel_manager_factory, tmp_path: Path):
         execute(nb, kernel_manager_factory(), tmp_path)
     assert nb.cells[2].execution_count is None  # nothing runs after the failing cell
     nbformat.validate(nb)
+
+
+#: a notebook that plots a tiny forecast with fcast: two markets, six weeks each
+PLOT_CELLS = [
+    """import pandas as pd
+import fcast.notebook as nb
+
+dates = pd.date_range("2026-01-05", periods=6, freq="W-MON")
+table = pd.DataFrame({
+    "market": ["NO"] * 6 + ["SE"] * 6,
+    "date": list(dates) * 2,
+    "yhat": [100.0 + i for i in range(12)],
+})
+table["yhat_lo_80"], table["yhat_hi_80"] = table["yhat"] - 5, table["yhat"] + 5
+forecast = nb.forecast_cube(table)""",
+    "forecast.fcast.plot()",
+]
+
+#: resolves once the page has loaded and bokeh has rendered every plot root (the comm manager
+#: never "finishes": it is not a plot); the number of bokeh documents
+RENDERED_PLOTS = """new Promise(resolve => {
+  const check = () => {
+    const docs = window.Bokeh ? Bokeh.documents : [];
+    const roots = docs.flatMap(d => d.roots()).filter(r => !r.type.startsWith("panel.models."));
+    const done = roots.length > 0 && roots.every(r => Bokeh.index[r.id]?.has_finished());
+    if (document.readyState === "complete" && done) resolve(docs.length);
+    else setTimeout(check, 50);  // polls for a state; WAIT_LIMIT bounds a hang
+  };
+  check();
+})"""
+
+#: the forecast lines as the page holds them: each renderer whose data has a `yhat` column
+FORECAST_LINES = """Bokeh.documents.flatMap(d => [...d._all_models.values()])
+  .filter(m => m.type === "GlyphRenderer" && "yhat" in m.data_source.data)
+  .map(r => ({glyph: r.glyph.type, n: r.data_source.get_length(),
+              yhat: Array.from(r.data_source.data.yhat)}))"""
+
+
+@pytest.mark.timeout(600)
+def test_notebook_plot_renders_offline_in_headless_chromium(kernel_manager_factory, tmp_path):
+    """A notebook's fcast plot, exported to HTML, renders with the network off: BokehJS is inline."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from tests.output.test_report import CHROMIUM, chromium, page_problems
+
+    if CHROMIUM is None:
+        pytest.skip(
+            "headless Chromium not installed (Debian package `chromium`; .ci/run installs it)"
+        )
+    pytest.importorskip("websocket", reason="websocket-client (the k8s extra) drives Chromium")
+    nb = new_notebook(cells=[new_code_cell(c) for c in PLOT_CELLS])
+    execute(nb, kernel_manager_factory(), tmp_path)
+    # the page around the cells is nbconvert's: its require.js and MathJax links are not fcast's
+    exporter = HTMLExporter(
+        template_name="lab", require_js_url="data:,", mathjax_url="data:text/javascript,"
+    )
+    page = tmp_path / "plot.html"
+    page.write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
+    nbformat.write(nb, tmp_path / "plot.ipynb")  # for a look after a failure
+    with chromium(tmp_path / "profile") as client:
+        client.call(
+            "Network.emulateNetworkConditions",
+            offline=True,
+            latency=0,
+            downloadThroughput=-1,
+            uploadThroughput=-1,
+        )
+        client.call("Page.navigate", url=page.as_uri())
+        client.wait_event("Page.loadEventFired")
+        assert client.evaluate(RENDERED_PLOTS) >= 1
+        lines = client.evaluate(FORECAST_LINES)
+        errors, remote = page_problems(client, "file://")
+    assert errors == [] and remote == []
+    assert [line["glyph"] for line in lines] == ["Line", "Line"]  # one forecast line per market
+    assert [line["yhat"] for line in lines] == [
+        [100.0 + i for i in range(6)],
+        [106.0 + i for i in range(6)],
+    ]
+    assert [line["n"] for line in lines] == [6, 6]  # the forecast's points, nothing dropped

@@ -151,3 +151,13 @@ def test_the_image_constraints_pin_everything_it_installs():
         assert req.specifier.contains(pins[name], prereleases=True), (
             f"{name}=={pins[name]} violates {req}: make constraints"
         )
+
+
+def test_project_urls_point_somewhere_true_or_are_left_out():
+    """No public home exists (docs/development.md says so); a URL must never be a placeholder."""
+    urls = PROJECT.get("urls", {})
+    placeholder = re.compile(r"example\.|localhost|127\.0\.0\.1|TODO|your-org|\.invalid", re.I)
+    assert not [u for u in urls.values() if placeholder.search(u) or not u.startswith("https://")]
+    if not urls:
+        docs = (REPO / "docs" / "development.md").read_text()
+        assert "no `[project.urls]`" in docs

@@ -204,12 +204,14 @@ def test_cli_adjust_add_list_preview_remove(tmp_path):
         app, ["adjust", "preview", "-c", cfg, *period, "--kind", "multiplicative", "--value", "1.5"]
     )
     assert shown.exit_code == 0, shown.output
-    assert "SE-20261130-multiplicative" in shown.output and "50.0" in shown.output
+    assert "SE-20261130-multiplicative" in shown.output and "+50.0%" in shown.output
     add = [*period, "--kind", "additive", "--value", "5", "--reason", "r", "--author", "me"]
     saved = cli.invoke(app, ["adjust", "add", "-c", cfg, *add])
     assert saved.exit_code == 0 and "saved adjustment SE-20261130-additive" in saved.output
     listed = cli.invoke(app, ["adjust", "list", "-c", cfg])
     assert listed.exit_code == 0 and "SE-20261130-additive" in listed.output
+    every = cli.invoke(app, ["adjust", "list", "-c", cfg, "--all"])
+    assert every.exit_code == 0 and every.output == listed.output  # one row: nothing left out
     bad = cli.invoke(app, ["adjust", "add", "-c", cfg, *add[:1], "XX", *add[2:]])
     assert bad.exit_code != 0 and "unknown market 'XX'" in bad.output
     assert cli.invoke(app, ["validate", cfg]).exit_code == 0

@@ -254,3 +254,36 @@ def test_human_numbers_shortens_large_float_columns_only():
     out = human_numbers(table)
     assert out["yhat"].tolist() == ["1.43M", "845k"]
     assert out["factor"].tolist() == [1.5, 0.25] and table["yhat"].dtype.kind == "f"
+
+
+def test_human_table_counts_errors_ages_and_times():
+    from fcast.output.publish import human_table
+
+    table = pd.DataFrame(
+        {
+            "yhat": [1_433_076.0, 845_300.0, float("nan")],
+            "fits": [12_480, 950, 3],
+            "cv_score": [0.50114, 0.2, 1.0],
+            "value": [1.15, 2.0, 0.5],
+            "change_pct": [15.0, -2.44, 0.0],
+            "age_days": [0, 3, 120],
+            "started": pd.to_datetime(
+                ["2026-12-01 15:00:06", "2026-11-30 09:30:00", None], utc=True
+            ),
+            "data_end": pd.to_datetime(["2026-11-16", "2026-09-21", "2026-11-23"]),
+            "note": ["a", None, "c"],
+        }
+    )
+    out = human_table(table)
+    assert out.to_dict("list") == {
+        "yhat": ["1.43M", "845k", ""],
+        "fits": ["12,480", "950", "3"],
+        "cv_score": ["0.501", "0.200", "1.000"],  # errors: fixed decimals, at most 3
+        "value": ["1.15", "2.00", "0.50"],  # the fewest decimals that show every value
+        "change_pct": ["+15.0%", "-2.4%", "+0.0%"],
+        "age": ["0 d", "3 d", "120 d"],
+        "started": ["2026-12-01 15:00", "2026-11-30 09:30", ""],
+        "data_end": ["2026-11-16", "2026-09-21", "2026-11-23"],
+        "note": ["a", "", "c"],
+    }
+    assert table["yhat"].dtype.kind == "f"  # the input is left as it was

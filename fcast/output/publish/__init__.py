@@ -29,8 +29,11 @@ from fcast.output.publish.formatting import (
     adjustment_amount,
     fmt_count,
     fmt_delta,
+    fmt_int,
     fmt_pct,
+    human_column,
     human_numbers,
+    human_table,
 )
 from fcast.output.publish.narrative import insights
 
@@ -45,7 +48,10 @@ __all__ = [
     "checkpoints",
     "compare",
     "fmt_count",
+    "fmt_int",
+    "human_column",
     "human_numbers",
+    "human_table",
     "fmt_delta",
     "fmt_pct",
     "insights",
