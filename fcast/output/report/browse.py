@@ -3,8 +3,8 @@
 `build_paged` writes `index.html` and `charts/*.js` (`fcast.output.report.paged`). The
 page marks itself ready as the embedded report does (`page.READY_JS`) and exposes, for
 people and for headless tests, `window.fcastFilter(text, segment, withQc)` (the number of
-markets that match), `window.fcastPage(n)` and `window.fcastShow(market)` (a promise
-resolved once the market's chart data is in the figure).
+markets that match), `window.fcastPage(n)` (the rows drawn) and `window.fcastShow(market)` (a promise resolved
+once the page is ready and the market's chart data is in the figure).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ INDEX_JS = """(function () {
   window.fcastShow = function (market) {
     const r = byName.get(market);
     if (r === undefined) { return Promise.reject(new Error("no market " + market)); }
-    return new Promise(function (resolve, reject) {
+    return window.fcastReady.then(function () { return new Promise(function (resolve, reject) {
       waiting.set(market, (waiting.get(market) || []).concat([resolve]));
       const s = document.createElement("script");
       s.src = "charts/" + encodeURIComponent(r[col.file]) + ".js";
@@ -164,11 +164,11 @@ INDEX_JS = """(function () {
       s.onerror = function () { s.remove(); reject(new Error("no chart for " + market)); };
       document.head.appendChild(s);
       history.replaceState(null, "", "#m-" + r[col.file]);
-    });
+    }); });
   };
   render();
   const start = byFile.get(decodeURIComponent(location.hash.slice(1)));
-  if (start !== undefined) {
+  if (start !== undefined) {  // index.html#m-<market>: draw it once the page is ready
     window.addEventListener("load", function () { window.fcastShow(start[col.market]); });
   }
 })();"""

@@ -58,8 +58,12 @@ def _ms(dates: pd.Series) -> list[int]:
 
 
 def _nums(values: Iterable[float]) -> list[float | None]:
-    """Numbers rounded to 6 significant digits, NaN as null (JSON has no NaN)."""
-    return [None if v is None or math.isnan(v) else float(f"{v:.6g}") for v in map(float, values)]
+    """Numbers to 6 significant digits of the series' largest one, NaN as null (JSON has no NaN)."""
+    a = np.asarray(values, dtype=float)
+    big = np.nanmax(np.abs(a)) if len(a) and not np.isnan(a).all() else 0.0
+    digits = max(0, 5 - int(np.floor(np.log10(big)))) if big > 0 else 0
+    out = np.round(a, digits).tolist()
+    return [None if x != x else x for x in out] if np.isnan(a).any() else out
 
 
 def _line(table: pd.DataFrame, column: str) -> dict[str, list[Any]]:
