@@ -13,7 +13,7 @@ market (docs/scaling.md, docs/publish.md):
   that market's figure data; clicking a market (or opening `index.html#m-<market>`) loads
   it with a script tag, which works from a file as well as from a server, offline.
 
-The page's size grows by one index row per market (about 100 bytes), not by a figure.
+The page's size grows by one index row per market (about 65 bytes), not by a figure.
 """
 
 from __future__ import annotations
