@@ -201,3 +201,19 @@ def test_many_markets_report_pages_filters_and_loads_charts_offline(many_report,
         errors, remote = page_problems(client, base)
         errors = [e for e in errors if "favicon" not in e and "status of 404" not in e]
         assert errors == [] and remote == []
+        # from a file, opened on a market's anchor: the page draws that market by itself
+        open_report(client, (many_report / "index.html").as_uri() + "#m-M00042")
+        assert client.evaluate(DRAWN) == "M00042"
+        drawn = client.evaluate(
+            "Bokeh.documents[0].get_model_by_name('market:new forecast').data_source.data.value.length"
+        )
+        assert drawn == 26
+
+
+#: a promise of the market the on-demand figure shows, once it shows one (a state, not a delay)
+DRAWN = """new Promise(function (resolve) {
+  (function check() {
+    if (document.body.dataset.chart) { resolve(document.body.dataset.chart); }
+    else { window.setTimeout(check, 50); }
+  })();
+})"""
