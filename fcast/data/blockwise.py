@@ -9,14 +9,23 @@ cluster through the one block executor (`fcast.jobs.prepare.cluster_map`, which 
 
 Results never depend on the block size: a kernel sees whole markets only, and whatever
 needs every market (the newest period of the cube, say) is decided by the caller first.
+
+Long tables on disk in blocks of markets: `market_row_groups` writes a table as one Parquet
+file with one row group per block of consecutive markets (the file reads the same with
+`pandas.read_parquet`; only its row groups differ), and `read_market_blocks` reads a
+Parquet file or dataset folder back one block of markets at a time (pyarrow dataset
+filters, so row groups of other markets are skipped by their statistics).
 """
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import xarray as xr
 
 #: map(kernel, [args of each block], label) -> [kernel(*args) of each block], in block order
@@ -49,11 +58,60 @@ def market_blocks(ds: xr.Dataset, block_markets: int | None) -> list[xr.Dataset]
     return [ds.isel(market=s) for s in block_slices(ds.sizes["market"], block_markets)]
 
 
+def market_runs(markets: pd.Series, block_markets: int | None) -> list[slice]:
+    """Row slices of a table holding at most `block_markets` consecutive runs of markets each (row order kept)."""
+    keys = markets.astype(str).to_numpy()
+    starts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1)] if len(keys) else []
+    ends = [*starts[1:], len(keys)]
+    return [
+        slice(starts[b.start], ends[b.stop - 1]) for b in block_slices(len(starts), block_markets)
+    ]
+
+
+def market_row_groups(df: pd.DataFrame, block_markets: int | None) -> bytes:
+    """`df` as Parquet bytes with one row group per block of consecutive markets (rows in their order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    buf = io.BytesIO()
+    with pq.ParquetWriter(buf, table.schema) as writer:
+        for rows in market_runs(df["market"], block_markets) or [slice(0, 0)]:
+            writer.write_table(table.slice(rows.start, rows.stop - rows.start))
+    return buf.getvalue()
+
+
+def read_market_blocks(
+    url: str, block_markets: int | None, columns: Sequence[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """A Parquet file or dataset folder (any fsspec URL) in blocks of at most `block_markets` markets (sorted by name).
+
+    Only the market column is read whole (to plan the blocks); each block reads its own
+    markets' rows (by market name, each market's rows in file order; `columns` must
+    include market). Concatenated, the blocks hold every row once.
+    """
+    import fsspec
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    fs, path = fsspec.core.url_to_fs(url)
+    data = pads.dataset(path, filesystem=fs, format="parquet")
+    names = data.to_table(columns=["market"]).column("market")
+    markets = sorted(pc.unique(names).to_pylist(), key=str)
+    for s in block_slices(len(markets), block_markets):
+        wanted = pads.field("market").isin(markets[s])
+        block = data.to_table(columns=list(columns) if columns else None, filter=wanted)
+        yield block.to_pandas().sort_values("market", kind="stable").reset_index(drop=True)
+
+
 __all__ = [
     "DEFAULT_BLOCK_MARKETS",
     "BlockMap",
     "auto_block_markets",
     "block_slices",
     "market_blocks",
+    "market_row_groups",
+    "market_runs",
+    "read_market_blocks",
     "serial",
 ]

@@ -123,8 +123,12 @@ class Store:
         """The message for a file that exists but cannot be parsed."""
         return f"{'/'.join(parts)} in store {self.label} is corrupt ({_short(exc)}); {fix}"
 
-    def write_parquet(self, df: pd.DataFrame, *parts: str) -> str:
-        """Write a table as Parquet atomically."""
+    def write_parquet(self, df: pd.DataFrame, *parts: str, block_markets: int | None = None) -> str:
+        """Write a table as Parquet atomically; with `block_markets`, one row group per block of markets."""
+        if block_markets is not None:
+            from fcast.data.blockwise import market_row_groups
+
+            return self.write_bytes(market_row_groups(df, block_markets), *parts)
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         return self.write_bytes(buf.getvalue(), *parts)

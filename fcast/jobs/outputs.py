@@ -46,6 +46,9 @@ from fcast.output.qc import qc_summary, run_qc
 
 log = logging.getLogger(__name__)
 
+#: markets per row group of forecast.parquet (fcast.data.blockwise.market_row_groups)
+FORECAST_BLOCK = 250
+
 
 def new_markets(prep: Prepared, cfg: RunConfig) -> tuple[xr.Dataset | None, pd.DataFrame | None]:
     """Proxy forecasts for the new markets, when there are any and a markets table to find proxies."""
@@ -123,7 +126,8 @@ def write_outputs(
         table = apply_adjustments(table, business.adjustments)
     full = with_aggregates(table, totals)  # aggregates follow their markets' adjustments
     table = market_rows(table)
-    store.write_parquet(full, "runs", run_id, "forecast.parquet")
+    # row groups of FORECAST_BLOCK markets: readers can take it a block at a time (read_market_blocks)
+    store.write_parquet(full, "runs", run_id, "forecast.parquet", block_markets=FORECAST_BLOCK)
     if totals is not None:
         store.write_parquet(membership(totals), "runs", run_id, "hierarchy.parquet")
     store.write_parquet(

@@ -9,10 +9,16 @@ used. `<out>/png/overview.png` and `<out>/png/<safe_name(market)>.png` are the s
 drawn with matplotlib for channels that cannot show HTML. The page loads nothing from the
 network.
 
+Above `EMBED_LIMIT` markets the page embeds no figure per market: it shows the overview,
+a paged, searchable market index (`PAGE_SIZE` rows drawn at a time) and one market figure
+filled on demand from `<out>/charts/<safe_name(market)>.js`; the PNGs are then the overview
+and the groups only (docs/scaling.md).
+
 - `views`: what each figure shows, as plain tables (`MarketView`), and the colours;
 - `interactive`: the bokeh figures;
 - `page`: the HTML page around them;
-- `static`: the PNGs.
+- `static`: the PNGs;
+- `paged`, `browse`: the layout for many markets (index data and chart files; its page).
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from typing import Any
 import pandas as pd
 
 from fcast.output.publish import RunArtifacts, compare
+from fcast.output.report.browse import build_paged
 from fcast.output.report.interactive import bokeh_figure, movers_figure
 from fcast.output.report.page import anchor, build_html, comparison_table, markdown_html
+from fcast.output.report.paged import EMBED_LIMIT, PAGE_SIZE
 from fcast.output.report.static import build_pngs, png_figure, png_name
 from fcast.output.report.views import (
     ADJUSTMENT,
@@ -54,23 +62,30 @@ def build_report(
     comparison = (
         comparison if comparison is not None else compare(run.forecast, previous, run.actuals)
     )
+    embed = run.forecast["market"].nunique() <= EMBED_LIMIT
     page = out / "index.html"
-    page.write_text(
-        build_html(run, previous, comparison, insights_text, name, meta), encoding="utf-8"
-    )
+    if embed:
+        page.write_text(
+            build_html(run, previous, comparison, insights_text, name, meta), encoding="utf-8"
+        )
+    else:
+        build_paged(run, previous, comparison, out, insights_text, name, meta)
     if pngs:
-        build_pngs(run, previous, out / "png")
+        build_pngs(run, previous, out / "png", markets=embed)
     return str(page)
 
 
 __all__ = [
     "ADJUSTMENT",
+    "EMBED_LIMIT",
+    "PAGE_SIZE",
     "CLEANED",
     "FORECAST",
     "MarketView",
     "anchor",
     "bokeh_figure",
     "build_html",
+    "build_paged",
     "build_pngs",
     "build_report",
     "caption",

@@ -172,3 +172,96 @@ def movers_figure(comparison: pd.DataFrame, vintage: str, top: int = 20) -> Any:
         )
     )
     return fig
+
+
+#: prefix of the names of the on-demand market figure's renderers (unique in the document)
+TEMPLATE = "market:"
+
+
+def _template_line(fig: Any, label: str, color: str, dash: str, width: int) -> Any:
+    """An empty named line of the on-demand figure."""
+    from bokeh.models import ColumnDataSource
+
+    src = ColumnDataSource({"date": [], "value": []})
+    return fig.line(
+        "date",
+        "value",
+        source=src,
+        color=color,
+        line_dash=dash,
+        line_width=width,
+        legend_label=label,
+        name=TEMPLATE + label,
+    )
+
+
+def _template_spans(fig: Any) -> None:
+    """Empty named adjustment and cleaned spans with a hover label."""
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    for color, label in ((ADJUSTMENT, "adjustment"), (CLEANED, "cleaned disruption")):
+        src = ColumnDataSource({"start": [], "end": [], "bottom": [], "top": [], "label": []})
+        r = fig.quad(
+            left="start",
+            right="end",
+            bottom="bottom",
+            top="top",
+            source=src,
+            color=color,
+            alpha=0.25,
+            legend_label=label,
+            name=TEMPLATE + label,
+        )
+        fig.add_tools(HoverTool(renderers=[r], tooltips=[(label, "@label")]))
+
+
+def market_template(levels: list[int], vintages: list[str]) -> Any:
+    """One market figure with empty named sources: the paged report fills it with the market clicked.
+
+    The renderers are those of `bokeh_figure` (spans, one band per interval level, actuals,
+    before adjustments, the previous vintages, the new forecast), each named
+    `TEMPLATE + legend label` so the page finds it; a renderer without data is hidden.
+    """
+    from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+    from bokeh.plotting import figure
+
+    fig = figure(
+        name="market",
+        x_axis_type="datetime",
+        height=320,
+        sizing_mode="stretch_width",
+        tools="pan,xwheel_zoom,box_zoom,reset,save",
+        active_scroll=None,
+    )
+    _template_spans(fig)
+    for lv in sorted(levels, reverse=True):
+        label = f"{lv}% interval"
+        fig.varea(
+            x="date",
+            y1="lo",
+            y2="hi",
+            source=ColumnDataSource({"date": [], "lo": [], "hi": []}),
+            color=FORECAST,
+            alpha=interval_alpha(lv),
+            legend_label=label,
+            name=TEMPLATE + label,
+        )
+    styles = [("actuals", ACTUAL, "solid", 2), ("before adjustments", BASE, "dotted", 2)]
+    styles += [(f"official {v}", c, "dashed", 2) for v, c in zip(vintages, PREVIOUS, strict=False)]
+    lines = [
+        _template_line(fig, *style) for style in [*styles, ("new forecast", FORECAST, "solid", 3)]
+    ]
+    fig.add_tools(
+        HoverTool(
+            renderers=lines,
+            tooltips=[("", "$name"), ("week", "@date{%F}"), ("value", "@value{0,0}")],
+            formatters={"@date": "datetime"},
+        )
+    )
+    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]a")
+    fig.legend.location, fig.legend.click_policy, fig.legend.label_text_font_size = (
+        "top_left",
+        "hide",
+        "9pt",
+    )
+    return fig

@@ -21,8 +21,7 @@ from fcast.output.report.views import (
     group_views,
     interval_alpha,
     levels_widest_first,
-    market_order,
-    market_view,
+    market_views,
     total_view,
 )
 
@@ -104,15 +103,16 @@ def png_name(market: str) -> str:
     return f"{safe_name(market)}.png"
 
 
-def build_pngs(run: RunArtifacts, previous: dict[str, pd.DataFrame], out: Path) -> list[Path]:
-    """overview.png, one PNG per group (`<level>-<name>.png`) and one per market under `out`."""
+def build_pngs(
+    run: RunArtifacts, previous: dict[str, pd.DataFrame], out: Path, markets: bool = True
+) -> list[Path]:
+    """overview.png, one PNG per group (`<level>-<name>.png`) and (if `markets`) one per market under `out`."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [png_figure(total_view(run, previous), f"Total {run.value}", out / "overview.png")]
     for level, view in group_views(run, previous):
         title = f"{view.market} ({level})  ({caption(view)})"
         paths.append(png_figure(view, title, out / f"{level}-{png_name(view.market)}"))
-    for market in market_order(run):
-        view = market_view(run, previous, market)
-        title = f"{market}  ({caption(view)})"
-        paths.append(png_figure(view, title, out / png_name(market)))
+    for view in market_views(run, previous) if markets else []:
+        title = f"{view.market}  ({caption(view)})"
+        paths.append(png_figure(view, title, out / png_name(view.market)))
     return paths

@@ -8,9 +8,11 @@ same views with the same colours.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fcast.contract import bound_columns, levels_in
@@ -45,6 +47,9 @@ class MarketView:
 def _spans(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A table of shaded periods: start, end, label."""
     return pd.DataFrame(rows, columns=["start", "end", "label"])
+
+
+_NO_SPANS = _spans([])
 
 
 def _mine(table: pd.DataFrame | None, market: str) -> pd.DataFrame:
@@ -104,6 +109,36 @@ def _proxies(table: pd.DataFrame | None, market: str) -> list[tuple[str, float]]
     return pairs
 
 
+def _view(
+    market: str,
+    fc: pd.DataFrame,
+    hist: pd.DataFrame,
+    prev: dict[str, pd.DataFrame],
+    run: RunArtifacts,
+    history: int,
+    marked: bool = True,
+) -> MarketView:
+    """A market's view from its own rows (sorted by date; actuals date, y; previous date, yhat); spans and proxies only if `marked`."""
+    shown = hist.tail(history).reset_index(drop=True)
+    adjustments, cleaned, proxies = _NO_SPANS, _NO_SPANS, []
+    if marked:
+        since = min(pd.concat([shown["date"], fc["date"]]), default=pd.Timestamp.min)
+        adjustments = _visible(_adjustment_spans(run.adjustments, market), since)
+        cleaned = _visible(_cleaned_spans(run.cleaning, market), since)
+        proxies = _proxies(run.proxies, market)
+    return MarketView(
+        market,
+        shown,
+        fc,
+        {k: v.reset_index(drop=True) for k, v in prev.items() if len(v)},
+        adjustments,
+        cleaned,
+        proxies,
+        str(fc["segment"].iloc[0]) if len(fc) else "",
+        str(fc["family"].iloc[0]) if len(fc) else "",
+    )
+
+
 def market_view(
     run: RunArtifacts, previous: dict[str, pd.DataFrame], market: str, history: int = HISTORY
 ) -> MarketView:
@@ -120,19 +155,54 @@ def market_view(
         .sort_values("date")
         for k, v in previous.items()
     }
-    shown = hist.sort_values("date").tail(history)[["date", "y"]].reset_index(drop=True)
-    since = min(pd.concat([shown["date"], fc["date"]]), default=pd.Timestamp.min)
-    return MarketView(
-        market,
-        shown,
-        fc,
-        {k: v[["date", "yhat"]].reset_index(drop=True) for k, v in prev.items() if len(v)},
-        _visible(_adjustment_spans(run.adjustments, market), since),
-        _visible(_cleaned_spans(run.cleaning, market), since),
-        _proxies(run.proxies, market),
-        str(fc["segment"].iloc[0]) if len(fc) else "",
-        str(fc["family"].iloc[0]) if len(fc) else "",
-    )
+    prev = {k: v[["date", "yhat"]] for k, v in prev.items()}
+    return _view(market, fc, hist.sort_values("date")[["date", "y"]], prev, run, history)
+
+
+def _split(table: pd.DataFrame, columns: list[str]) -> dict[str, pd.DataFrame]:
+    """`columns` of a long table per market (by its text), sorted by date: one sort, then slices."""
+    keys = table["market"].astype(str).to_numpy()
+    order = np.lexsort((pd.to_datetime(table["date"]).to_numpy(), keys))
+    keys = keys[order]
+    kept = table.iloc[order][columns].assign(date=lambda d: pd.to_datetime(d["date"]))
+    kept = kept.reset_index(drop=True)
+    cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1), len(keys)]
+    return {keys[a]: kept.iloc[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a}
+
+
+def _marked(run: RunArtifacts) -> set[str] | None:
+    """Markets named by the adjustment, cleaning or proxy tables; None when a row applies to every market."""
+    names: set[str] = set()
+    for table in (run.adjustments, run.cleaning, run.proxies):
+        if table is None or table.empty or "market" not in table:
+            continue
+        markets = table["market"]
+        if markets.isna().any() or markets.astype(str).isin(["*", "ALL"]).any():
+            return None
+        names |= set(markets.astype(str))
+    return names
+
+
+def market_views(
+    run: RunArtifacts, previous: dict[str, pd.DataFrame], history: int = HISTORY
+) -> Iterator[MarketView]:
+    """`market_view` of every market in `market_order`, splitting each long table once (flat cost per market)."""
+    forecast = _split(run.forecast, list(run.forecast.columns))
+    actuals = _split(run.actuals, ["date", "y"]) if run.actuals is not None else {}
+    no_actuals = pd.DataFrame({"date": pd.to_datetime([]), "y": []})
+    prev = {k: _split(v, ["date", "yhat"]) for k, v in previous.items()}
+    marked = _marked(run)
+    for market in market_order(run):
+        theirs = {k: p[market] for k, p in prev.items() if market in p}
+        yield _view(
+            market,
+            forecast[market].reset_index(drop=True),  # a slice: its own index from 0
+            actuals.get(market, no_actuals),
+            theirs,
+            run,
+            history,
+            marked is None or market in marked,
+        )
 
 
 def _aggregate_forecast(run: RunArtifacts, level: str, name: str) -> pd.DataFrame | None:
