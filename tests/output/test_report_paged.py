@@ -30,6 +30,8 @@ from tests.output.test_report import (
 )
 
 MANY = 10_000
+#: the size the default suite builds (paged too: above EMBED_LIMIT); MANY runs in `make test-all`
+SOME = 1_000
 #: docs/scaling.md: index.html of the paged report at 10,000 markets stays under this
 PAGE_BOUND = 4_000_000
 #: and each market's chart file under this (3 years of weekly actuals, half a year ahead)
@@ -86,13 +88,14 @@ def many_markets(n: int = MANY, seed: int = 0) -> tuple[RunArtifacts, dict, pd.D
     return RunArtifacts("weekly-many", manifest, fc, actuals, qc=qc), {"v1": prev}, comparison
 
 
-@pytest.fixture(scope="module")
-def many_report(tmp_path_factory) -> Path:
-    """The paged report of `MANY` fabricated markets (no PNGs)."""
-    run, previous, comparison = many_markets()
-    out = tmp_path_factory.mktemp("many-report")
+@pytest.fixture(scope="module", params=[SOME, pytest.param(MANY, marks=pytest.mark.slow)])
+def many_report(request, tmp_path_factory) -> tuple[Path, int]:
+    """The paged report of SOME (default suite) or MANY (`slow`) fabricated markets (no PNGs), and n."""
+    n = request.param
+    run, previous, comparison = many_markets(n)
+    out = tmp_path_factory.mktemp(f"many-report-{n}")
     build_report(run, previous, out, comparison=comparison, insights_text="# x\n\nmany", pngs=False)
-    return out
+    return out, n
 
 
 def test_market_views_are_market_view_of_every_market():
@@ -138,18 +141,19 @@ def _index(page: str) -> dict:
 
 
 def test_many_markets_page_is_bounded_and_lists_every_market(many_report):
+    many_report, n = many_report
     page = many_report / "index.html"
     assert page.stat().st_size < PAGE_BOUND
     html = page.read_text()
     data = _index(html)
-    assert data["page_size"] == PAGE_SIZE and len(data["rows"]) == MANY
+    assert data["page_size"] == PAGE_SIZE and len(data["rows"]) == n
     assert html.count('class="market group"') == 0 and html.count('<section class="market"') == 0
     col = {c: i for i, c in enumerate(data["columns"])}
     levels = [r[col["level"]] for r in data["rows"]]
     assert levels == sorted(levels, reverse=True)  # largest first
     assert sum(r[col["qc"]] for r in data["rows"]) == 7
     charts = sorted(p.name for p in (many_report / "charts").iterdir())
-    assert len(charts) == MANY and charts[0] == "M00000.js"
+    assert len(charts) == n and charts[0] == "M00000.js"
     assert max(p.stat().st_size for p in (many_report / "charts").iterdir()) < CHART_BOUND
     assert re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']https?://", html) == []
 
@@ -172,10 +176,11 @@ def test_index_rows_follow_the_comparison():
 )
 def test_many_markets_report_pages_filters_and_loads_charts_offline(many_report, tmp_path):
     """The page is ready with one page of rows; search and filters narrow it; a click draws a market."""
+    many_report, n = many_report
     pytest.importorskip(
         "websocket", reason="websocket-client (installed with the k8s extra) drives Chromium"
     )
-    run, previous, _ = many_markets()
+    run, previous, _ = many_markets(n)
     with chromium(tmp_path / "profile") as client, serve(many_report) as base:
         roots = open_report(client, f"{base}/index.html")
         assert roots == 3  # overview, movers, the on-demand market figure
@@ -183,10 +188,10 @@ def test_many_markets_report_pages_filters_and_loads_charts_offline(many_report,
         assert client.evaluate(rows) == PAGE_SIZE
         assert client.evaluate("fcastFilter('M0012', '', false)") == 10
         assert client.evaluate(rows) == 10
-        assert client.evaluate("fcastFilter('', 'new', false)") == MANY // 10
+        assert client.evaluate("fcastFilter('', 'new', false)") == n // 10
         assert client.evaluate("fcastFilter('', '', true)") == 7
-        assert client.evaluate("fcastFilter('', '', false)") == MANY
-        assert client.evaluate(f"fcastPage({MANY // PAGE_SIZE - 1})") == PAGE_SIZE  # the last page
+        assert client.evaluate("fcastFilter('', '', false)") == n
+        assert client.evaluate(f"fcastPage({n // PAGE_SIZE - 1})") == PAGE_SIZE  # the last page
         first = client.evaluate("document.querySelector('#market-index tbody a').textContent")
         client.evaluate("document.querySelector('#market-index tbody a').click()")
         assert client.evaluate(f"fcastShow({json.dumps(first)})") == first  # awaits the chart
