@@ -578,7 +578,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             results[name]["fcast"]["measured"] = date.today().isoformat()
         else:
-            results[name] = evaluate(name, limit, methods, progress=not args.quiet, variants=variants)
+            results[name] = evaluate(
+                name, limit, methods, progress=not args.quiet, variants=variants
+            )
         if out is not None:  # merge per data set, so partial runs keep the other data sets
             old = json.loads(out.read_text()) if out.exists() else {}
             old[name] = {**old.get(name, {}), **results[name]}
