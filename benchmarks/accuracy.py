@@ -36,6 +36,8 @@ excluding cluster start and warm-up (both reported separately for fcast).
     python benchmarks/accuracy.py --quick                 # 60 Tourism quarterly series, no file
     python benchmarks/accuracy.py --datasets m3-monthly   # independent check (not used for tuning)
     python benchmarks/accuracy.py --variants none         # only the default fcast arm
+    python benchmarks/accuracy.py --methods fcast --datasets tourism-monthly --out x.json
+                                                          # fcast arms only (no statsforecast)
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def interval_metrics(
     return out
 
 
-TODAY = "2026-11-25"
+TODAY = date.today().isoformat()  # the day the run is measured
 
 
 def fcast_config(name: str, work: Path) -> Any:
