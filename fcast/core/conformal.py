@@ -236,7 +236,7 @@ def combination_gain(tuning: xr.Dataset, selection: pd.DataFrame) -> float:
     res = cv_residuals(tuning, selection)
     chosen = selection[selection["weight"] > 0]
     combo, member = [], []
-    for market in res["market"].values.tolist():
+    for market, r_market in zip(res["market"].values.tolist(), res.values, strict=True):
         hs = chosen.loc[chosen["market"].astype(str) == market, "hp"].astype(int).tolist()
         fc = tuning["yhat"].sel(market=market, hp=hs).transpose("split", "hp", "step").values
         y_test = tuning["y_test"].sel(market=market).transpose("split", "step").values
@@ -244,7 +244,7 @@ def combination_gain(tuning: xr.Dataset, selection: pd.DataFrame) -> float:
         err = np.abs(y_test[:, None, :] - fc) / np.where(scale > 0, scale, np.nan)[:, None, None]
         ok = np.isfinite(err).all(axis=2)  # members with a forecast in each split
         for si in range(err.shape[0]):
-            r = res.sel(market=market).values[si] / scale[si] if scale[si] > 0 else None
+            r = r_market[si] / scale[si] if scale[si] > 0 else None
             if r is None or not ok[si].any() or not np.isfinite(r).all():
                 continue
             combo.append(np.abs(r))
