@@ -19,9 +19,12 @@ forecast). Intervals (`fcast.core.metrics.interval_scores`, utilsforecast defini
 `scaled_interval_score_80`/`_95`, each series' Winkler score over its MASE scale (MSIS), so
 large series do not dominate.
 
-fcast arms: `fcast` is the default configuration (full pipeline). Its variants reuse that
+fcast arms: `fcast` is the default configuration (full pipeline; for monthly and quarterly
+data `intervals: scaled`, the models' own bounds narrowed by the combination gain). Its variants reuse that
 run's tuning cube (same CV fits) and differ only in the selector or the intervals:
-`fcast-conformal` (same forecast, conformal intervals from the CV residuals),
+`fcast-own-intervals` (same forecast refitted, the models' own bounds combined like the
+forecast, i.e. `intervals: model`), `fcast-conformal` (same forecast, conformal intervals
+from the CV residuals),
 `fcast-inverse_error`, `fcast-stacked` (learned member weights, `select.weighting`) and
 `fcast-weighting-auto` (the weighting chosen among equal, inverse_error and stacked on the
 newest CV split); each weighted variant is refitted on all history like the default. Every method's forecasts are clipped at zero, as fcast's applier does (the
@@ -33,6 +36,8 @@ excluding cluster start and warm-up (both reported separately for fcast).
     python benchmarks/accuracy.py --quick                 # 60 Tourism quarterly series, no file
     python benchmarks/accuracy.py --datasets m3-monthly   # independent check (not used for tuning)
     python benchmarks/accuracy.py --variants none         # only the default fcast arm
+    python benchmarks/accuracy.py --methods fcast --datasets tourism-monthly --out x.json
+                                                          # fcast arms only (no statsforecast)
 """
 
 from __future__ import annotations
@@ -62,11 +67,13 @@ FCAST: dict[str, dict[str, Any]] = {
         "space": "monthly.yaml",
         "cv": {"splits": 3, "step": 12, "holdout": 0, "min_train": 12},
         "select": {"top": 24, "combine": "median", "weights": "equal"},
+        "intervals": "scaled",
     },
     "QS": {
         "space": "quarterly.yaml",
         "cv": {"splits": 3, "step": 4, "holdout": 0, "min_train": 8},
         "select": {"top": 24, "combine": "median", "weights": "equal"},
+        "intervals": "scaled",
     },
 }
 
@@ -79,6 +86,7 @@ PUBLISHED = "published_best_2011"
 LEVELS = (80, 95)
 #: fcast variants on the default run's tuning cube: arm -> (select.weighting, intervals)
 VARIANTS: dict[str, tuple[str | list[str], str]] = {
+    "fcast-own-intervals": ("equal", "model"),
     "fcast-conformal": ("equal", "conformal"),
     "fcast-inverse_error": ("inverse_error", "model"),
     "fcast-stacked": ("stacked", "model"),
@@ -103,7 +111,7 @@ def interval_metrics(
     return out
 
 
-TODAY = "2026-11-25"
+TODAY = date.today().isoformat()  # the day the run is measured
 
 
 def fcast_config(name: str, work: Path) -> Any:
@@ -119,6 +127,7 @@ def fcast_config(name: str, work: Path) -> Any:
         "space": str(C.SPACES / settings["space"]),
         "tune": {"metric": "mase", "block_markets": 8, "block_hps": 16},
         "select": settings["select"],
+        "intervals": settings["intervals"],
         "store": str(work / "store"),
         "cluster": {"local": {"workers": 2, "threads": 1}},
     }
@@ -178,11 +187,22 @@ def run_variants(
     for arm in variants:
         weighting, intervals = VARIANTS[arm]
         t0 = time.perf_counter()
-        if weighting == "equal":
+        if weighting == "equal" and intervals != "model":
             selection = result.selection.drop(
                 columns=[c for c in ("run_id",) if c in result.selection]
             )
             fc = None
+        elif weighting == "equal":  # the default forecast with the models' own intervals: refit
+            selection = result.selection.drop(
+                columns=[c for c in ("run_id",) if c in result.selection]
+            )
+            fc = apply_selection(
+                cfg,
+                y,
+                selection,
+                unselected_markets(selection, y["market"].values.tolist()),
+                client,
+            )
         else:
             selection = select(
                 tuning,

@@ -19,6 +19,12 @@ CV, per-market L1 stacking on the simplex (shrink 0, 0.5, 0.8), and global L1 st
     python benchmarks/selector_study.py --compute --datasets tourism-quarterly [--every 3]
     python benchmarks/selector_study.py --datasets tourism-quarterly [--every 3]
     python benchmarks/selector_study.py --intervals --datasets tourism-monthly --every 3
+    python benchmarks/selector_study.py --rules --datasets tourism-monthly --every 3
+
+`--rules`: fixed combination rules (mean, trimmed means, family-balanced medians, pairwise
+means) and the median without one family, on the newest CV window and the test part.
+`--intervals`: the members' own bounds, conformal bounds and own bounds scaled by the
+combination gain (`intervals: scaled`), on the test part.
 """
 
 from __future__ import annotations
@@ -148,6 +154,7 @@ class Data:
         from fcast.core.metrics import mase_scale
 
         self.spec = C.DATASETS[name]
+        self.name, self.every = name, every
         d = dict(np.load(_cache_path(name, every)))
         self.series = C.load_series(name)[::every]
         assert [s.id for s in self.series] == d["markets"].tolist()
@@ -327,6 +334,78 @@ def replay(D: Data) -> list[dict]:
     return sorted(rows, key=lambda r: r["holdout_mase"])
 
 
+def _rule(X: np.ndarray, rule: str, family: np.ndarray) -> np.ndarray:
+    """Members X (hp, step) pooled by a fixed rule: median, mean, trimNN (trimmed mean), family medians."""
+    from scipy import stats
+
+    from fcast.core.weighting import weighted_median
+
+    if rule == "median":
+        return np.median(X, 0)
+    if rule == "mean":
+        return X.mean(0)
+    if rule.startswith("trim"):
+        return stats.trim_mean(X, int(rule[4:]) / 100, axis=0)
+    if rule == "family-weighted median":
+        return weighted_median(X, np.array([1.0 / (family == f).sum() for f in family]))
+    if rule == "median of family medians":
+        return np.median([np.median(X[family == f], 0) for f in np.unique(family)], 0)
+    if rule == "median of pairwise means":
+        i, j = np.triu_indices(len(X))
+        return np.median((X[i] + X[j]) / 2, 0)
+    raise ValueError(rule)
+
+
+RULES = ["median", "mean", "trim10", "trim20", "trim30", "trim40", "family-weighted median"]
+RULES += ["median of family medians", "median of pairwise means"]
+
+
+def rules(D: Data) -> list[dict]:
+    """Fixed combination rules and the median without one family (or the log members), vs the median."""
+    _, _, ho = designs(D)
+    d = np.load(_cache_path(D.name, D.every))
+    label = d["label"].astype(str)
+    family = np.array([lab.split("(")[0].split(" ")[0] for lab in label])
+    drop = {"log members": np.array([" log" in lab for lab in label])}
+    drop["ARIMA(0,1,0) members"] = np.array(["arima(0,1,0" in lab for lab in label])
+    drop |= {f: family == f for f in np.unique(family)}
+    arms = [(r, r, np.ones(len(label), bool)) for r in RULES]
+    arms += [(f"median without {k}", "median", ~v) for k, v in drop.items()]
+    parts = {
+        "holdout": (D.cv[:, ho, :, 0], D.cv_status[:, ho], D.y_cv[:, ho], D.cv_scale[:, ho]),
+        "test": (D.test[:, :, 0], D.test_status, D.y_test, D.test_scale),
+    }
+    rows = []
+    for name, rule, keep in arms:
+        row: dict = {"arm": name}
+        for part, (F, st, y, scale) in parts.items():
+            ok = (st == 0) & np.all(np.isfinite(F), -1)
+            out = np.full(y.shape, np.nan)
+            for mi in range(F.shape[0]):
+                k = ok[mi] & keep if (ok[mi] & keep).any() else ok[mi]
+                if k.any():
+                    out[mi] = _rule(F[mi, k], rule, family[k])
+            row[f"{part}_mase"], row[f"{part}_smape"] = _mase(y, np.clip(out, 0, None), scale)
+        rows.append(row)
+    for r in rows:
+        for part in parts:
+            r[f"{part}_vs_median"] = r[f"{part}_mase"] / rows[0][f"{part}_mase"] - 1
+    return rows
+
+
+def _gain(D: Data, splits: list[int], w: np.ndarray, res: np.ndarray) -> float:
+    """Mean scaled |CV error| of the median forecast over its median member's (core.conformal.combination_gain)."""
+    combo, member = [], []
+    for j, si in enumerate(splits):
+        ok = (D.cv_status[:, si] == 0) & np.all(np.isfinite(D.cv[:, si, :, 0]), -1) & (w > 0)
+        sc = D.cv_scale[:, si, None]
+        e = np.abs(D.y_cv[:, si, None] - D.cv[:, si, :, 0]) / sc[:, :, None]
+        has = ok.any(1) & np.isfinite(res[:, j]).all(1) & np.isfinite(sc[:, 0])
+        combo.append((np.abs(res[has, j]) / sc[has]).ravel())
+        member.append(np.stack([np.median(e[m, ok[m]], 0) for m in np.flatnonzero(has)]).ravel())
+    return float(np.mean(np.concatenate(combo)) / np.mean(np.concatenate(member)))
+
+
 def intervals(D: Data) -> list[dict]:
     """Own bounds (median of the members') vs conformal from the CV residuals, on the test part."""
     from fcast.core.conformal import conformal_bounds
@@ -347,10 +426,16 @@ def intervals(D: Data) -> list[dict]:
             fin = np.isfinite(D.y_cv[:, si]) & np.isfinite(c[:, a])
             own_cv[lv].append(((D.y_cv[:, si] >= c[:, a]) & (D.y_cv[:, si] <= c[:, b]))[fin].mean())
     conf = conformal_bounds(T[:, 0], res, D.cv_scale[:, outer], D.test_scale, (80, 95))
+    g = _gain(D, outer, w, res)
+    scaled = {
+        lv: (T[:, 0] - g * (T[:, 0] - T[:, a]), T[:, 0] + g * (T[:, b] - T[:, 0]))
+        for lv, a, b in ((80, 1, 2), (95, 3, 4))
+    }
     rows = []
     for label, b in (
         ("own (median of the members' bounds)", {80: (T[:, 1], T[:, 2]), 95: (T[:, 3], T[:, 4])}),
         ("conformal from CV residuals", conf),
+        (f"own x combination gain {g:.3f} (intervals: scaled)", scaled),
     ):
         r = {"method": label}
         for lv in (80, 95):
@@ -381,6 +466,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--intervals", action="store_true", help="interval study instead of the weights"
     )
+    ap.add_argument(
+        "--rules", action="store_true", help="fixed combination rules and member subsets instead"
+    )
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     if any(C.DATASETS[n].check_only for n in names):
@@ -394,7 +482,11 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         D = Data(name, args.every)
         print(f"\n{name}: {len(D.series)} series")
-        if args.intervals:
+        if args.rules:
+            rows = rules(D)
+            cols = ["arm", "holdout_mase", "holdout_vs_median", "test_mase", "test_smape"]
+            cols += ["test_vs_median"]
+        elif args.intervals:
             rows = intervals(D)
             cols = [
                 "method",

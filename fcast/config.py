@@ -249,10 +249,11 @@ class RunConfig(_Strict):
     search: SearchConfig = SearchConfig()
     publish: PublishConfig = PublishConfig()
     levels: list[int] = [80, 95]
-    intervals: Literal["model", "conformal"] = Field(
+    intervals: Literal["model", "conformal", "scaled"] = Field(
         "model",
-        description="mature-market intervals: the models' own (combined like the forecast) or "
-        "conformal from the CV residuals of the combined forecast (fcast.core.conformal)",
+        description="mature-market intervals: the models' own (combined like the forecast), "
+        "conformal from the CV residuals of the combined forecast, or the models' own narrowed "
+        "by the combination's CV error gain over its median member (fcast.core.conformal)",
     )
     store: str = "./fcast-store"
     cluster: ClusterConfig = ClusterConfig()

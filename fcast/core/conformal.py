@@ -13,6 +13,14 @@ finite-sample conformal quantile, the ceil((n + 1) L) / n empirical quantile of 
 absolute scaled residuals at step t, times the market's current scale. A step with fewer
 than `min_points` residuals uses the pool of all steps. The intervals are symmetric around
 the point forecast; callers clip them like the forecast (users are never negative).
+
+`intervals: scaled` keeps the models' own (combined) bounds but narrows them around the
+point forecast by the combination gain: `combination_gain` is the mean scaled absolute CV
+error of the combined forecast over that of its median member (per market, split and step,
+then pooled), and `scale_bounds` multiplies every bound's distance from yhat by it. The
+median of the members' bounds is about the interval of a typical member, while the median
+forecast errs less than a typical member; on Tourism monthly that made 80% intervals
+cover 84% (benchmarks, docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -216,3 +224,48 @@ def cv_residuals(tuning: xr.Dataset, selection: pd.DataFrame) -> xr.DataArray:
         coords={"market": markets, "split": tuning["split"].values, "step": tuning["step"].values},
         name="residual",
     )
+
+
+def combination_gain(tuning: xr.Dataset, selection: pd.DataFrame) -> float:
+    """Mean scaled |CV error| of the combined forecast over that of its median member; 1.0 if unknown.
+
+    Pooled over the selection's markets, the CV splits and the steps where the combined
+    forecast and at least one member have a forecast (errors divided by each window's MASE
+    scale, so markets of any size pool). One member (`combine: best`) gives 1.0.
+    """
+    res = cv_residuals(tuning, selection)
+    chosen = selection[selection["weight"] > 0]
+    combo, member = [], []
+    for market, r_market in zip(res["market"].values.tolist(), res.values, strict=True):
+        hs = chosen.loc[chosen["market"].astype(str) == market, "hp"].astype(int).tolist()
+        fc = tuning["yhat"].sel(market=market, hp=hs).transpose("split", "hp", "step").values
+        y_test = tuning["y_test"].sel(market=market).transpose("split", "step").values
+        scale = tuning["scale"].sel(market=market).values
+        err = np.abs(y_test[:, None, :] - fc) / np.where(scale > 0, scale, np.nan)[:, None, None]
+        ok = np.isfinite(err).all(axis=2)  # members with a forecast in each split
+        for si in range(err.shape[0]):
+            r = r_market[si] / scale[si] if scale[si] > 0 else None
+            if r is None or not ok[si].any() or not np.isfinite(r).all():
+                continue
+            combo.append(np.abs(r))
+            member.append(np.median(err[si][ok[si]], axis=0))
+    if not combo:
+        return 1.0
+    den = float(np.mean(member))
+    gain = float(np.mean(combo)) / den if den > 0 else float("nan")
+    return gain if np.isfinite(gain) and gain > 0 else 1.0
+
+
+def scale_bounds(forecast: xr.Dataset, factor: float, markets: Sequence[str]) -> xr.Dataset:
+    """The forecast with each bound of `markets` moved to yhat + factor x (bound - yhat), clipped at 0.
+
+    Other markets keep their bounds; the forecast's attrs get `intervals: scaled`.
+    """
+    out = forecast.copy(deep=True)
+    b = out["bounds"].transpose("market", "time", "quantile")
+    yhat = out["yhat"].transpose("market", "time").values[:, :, None]
+    pick = np.isin(b["market"].values.astype(str), [str(m) for m in markets])[:, None, None]
+    scaled = np.clip(yhat + factor * (b.values - yhat), 0.0, None)
+    out["bounds"] = b.copy(data=np.where(pick & np.isfinite(scaled), scaled, b.values))
+    out.attrs["intervals"] = "scaled"
+    return out

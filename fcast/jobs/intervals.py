@@ -1,8 +1,10 @@
-"""Conformal intervals in the jobs (`intervals: conformal`): computed by tuning, reused by weekly.
+"""Calibrated intervals in the jobs (`intervals: conformal | scaled`): computed by tuning, reused by weekly.
 
 The tuning job calibrates its mature markets' bounds on the CV residuals of their combined
 forecast and stores the scaled half-widths as `runs/<run_id>/conformal.parquet`; the weekly
-job reads them from the newest tuning run of its markets that stored them.
+job reads them from the newest tuning run of its markets that stored them. `scaled` keeps
+the models' own bounds, narrowed by the combination gain (`fcast.core.conformal.combination_gain`),
+stored as `runs/<run_id>/scaled.parquet` (one row: factor) and reused the same way.
 """
 
 import logging
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: the file a tuning run stores its scaled half-widths in
 CONFORMAL_FILE = "conformal.parquet"
+#: the file a tuning run stores its interval scale factor in (`intervals: scaled`)
+SCALED_FILE = "scaled.parquet"
 
 
 def conformal_intervals(
@@ -55,5 +59,29 @@ def stored_conformal(
     log.warning(
         "intervals: conformal, but no tuning run of these markets stored conformal half-widths "
         "for these levels and horizon; the models' own intervals are used"
+    )
+    return fc
+
+
+def scaled_intervals(
+    fc: xr.Dataset, tuning: xr.Dataset, selection: pd.DataFrame
+) -> tuple[xr.Dataset, pd.DataFrame]:
+    """The tuned markets' own bounds narrowed by the combination gain; the factor as a table."""
+    factor = conformal.combination_gain(tuning, selection)
+    markets = selection.loc[selection["weight"] > 0, "market"].astype(str).unique().tolist()
+    log.info(f"intervals: scaled, the models' own bounds x {factor:.3f} around the forecast")
+    return conformal.scale_bounds(fc, factor, markets), pd.DataFrame({"factor": [factor]})
+
+
+def stored_scaled(store: Store, fc: xr.Dataset, selection: pd.DataFrame) -> xr.Dataset:
+    """Weekly: own bounds narrowed by the factor of the newest tuning run of these markets that stored one."""
+    markets = selection["market"].astype(str).unique().tolist()
+    for run in sorted(set(selection["run_id"].astype(str)), reverse=True):
+        if store.exists("runs", run, SCALED_FILE):
+            factor = float(store.read_parquet("runs", run, SCALED_FILE)["factor"].iloc[0])
+            return conformal.scale_bounds(fc, factor, markets)
+    log.warning(
+        "intervals: scaled, but no tuning run of these markets stored a scale factor; "
+        "the models' own intervals are used"
     )
     return fc

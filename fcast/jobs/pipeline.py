@@ -9,7 +9,12 @@ business input, QC, files), `manifest`, `selections` (per-market tuned selection
 `intervals` (conformal intervals).
 """
 
-from fcast.jobs.intervals import conformal_intervals, stored_conformal
+from fcast.jobs.intervals import (
+    conformal_intervals,
+    scaled_intervals,
+    stored_conformal,
+    stored_scaled,
+)
 from fcast.jobs.manifest import RunResult, Timer, code_version
 from fcast.jobs.outputs import apply_selection, business_input, holiday_x, unselected_markets
 from fcast.jobs.prepare import (
@@ -48,6 +53,8 @@ __all__ = [
     "run_input_qa",
     "run_tuning",
     "run_weekly",
+    "scaled_intervals",
     "stored_conformal",
+    "stored_scaled",
     "unselected_markets",
 ]

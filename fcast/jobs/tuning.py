@@ -19,7 +19,7 @@ from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
 from fcast.infra.warehouse import actuals_hash, read_actuals_source
 from fcast.jobs import selections
-from fcast.jobs.intervals import CONFORMAL_FILE, conformal_intervals
+from fcast.jobs.intervals import CONFORMAL_FILE, SCALED_FILE, conformal_intervals, scaled_intervals
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -166,6 +166,9 @@ def run_tuning(
             if cfg.intervals == "conformal":
                 fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
                 store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
+            elif cfg.intervals == "scaled":
+                fc, factor = scaled_intervals(fc, tuning, selection)
+                store.write_parquet(factor, "runs", run_id, SCALED_FILE)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )

@@ -7,7 +7,7 @@ from fcast.config import RunConfig
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.jobs import selections
-from fcast.jobs.intervals import stored_conformal
+from fcast.jobs.intervals import stored_conformal, stored_scaled
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -94,6 +94,8 @@ def run_weekly(
                 fc = stored_conformal(
                     cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
                 )
+            elif cfg.intervals == "scaled":
+                fc = stored_scaled(store, fc, selection[selection["market"].isin(run_markets)])
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress
         )

@@ -82,3 +82,65 @@ def test_calibrate_replaces_bounds_of_the_given_markets_only():
     # a lower bound below zero is clipped like the applier's
     low = calibrate(fc, np.array([[20.0, 20.0]]), scale_now)
     assert float(low["bounds"].sel(market="A", quantile=0.1).min()) == 0.0
+
+
+def _tuning(yhat_members):
+    """A tuning cube of one market, 2 splits, members (hp) with constant forecasts, y_test 0, scale 2."""
+    import xarray as xr
+
+    n_hp = len(yhat_members)
+    yhat = np.broadcast_to(np.array(yhat_members, float)[None, None, :, None], (1, 2, n_hp, 3))
+    return xr.Dataset(
+        {
+            "yhat": (("market", "split", "hp", "step"), yhat.copy()),
+            "y_test": (("market", "split", "step"), np.zeros((1, 2, 3))),
+            "scale": (("market", "split"), np.full((1, 2), 2.0)),
+        },
+        coords={"market": ["A"], "split": [0, 1], "hp": list(range(n_hp)), "step": [1, 2, 3]},
+    )
+
+
+def _selection(n_hp, combine):
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"market": "A", "hp": range(n_hp), "weight": 1.0 / n_hp, "combine": combine}
+    )
+
+
+def test_combination_gain_is_combined_error_over_median_member_error():
+    from fcast.core.conformal import combination_gain
+
+    tuning = _tuning([1.0, -2.0, 3.0])  # member |errors| 1, 2, 3: median 2
+    # median forecast 1 -> |error| 1; mean 2/3 -> |error| 2/3
+    assert combination_gain(tuning, _selection(3, "median")) == pytest.approx(0.5)
+    assert combination_gain(tuning, _selection(3, "mean")) == pytest.approx(1 / 3)
+    one = _selection(3, "median").assign(weight=[1.0, 0.0, 0.0])  # combine: best
+    assert combination_gain(tuning, one) == pytest.approx(1.0)
+    missing = tuning.copy(deep=True)
+    missing["yhat"][:] = np.nan  # no member has a CV forecast: unknown, so no change
+    assert combination_gain(missing, _selection(3, "median")) == 1.0
+
+
+def test_scale_bounds_moves_bounds_towards_yhat_for_the_given_markets():
+    import json
+
+    import xarray as xr
+
+    from fcast.core.conformal import scale_bounds
+
+    bounds = np.array([[[6.0, 14.0]], [[1.0, 9.0]]])  # A: yhat 10, B: yhat 5
+    fc = xr.Dataset(
+        {
+            "yhat": (("market", "time"), np.array([[10.0], [5.0]])),
+            "bounds": (("market", "time", "quantile"), bounds),
+        },
+        coords={"market": ["A", "B"], "time": [0], "quantile": [0.1, 0.9]},
+        attrs={"levels": json.dumps([80])},
+    )
+    out = scale_bounds(fc, 0.5, ["A"])
+    np.testing.assert_allclose(out["bounds"].sel(market="A").values, [[8.0, 12.0]])
+    np.testing.assert_allclose(out["bounds"].sel(market="B").values, [[1.0, 9.0]])
+    assert out.attrs["intervals"] == "scaled"
+    wide = scale_bounds(fc, 3.0, ["A", "B"])  # a lower bound below zero is clipped
+    np.testing.assert_allclose(wide["bounds"].sel(market="B").values, [[0.0, 17.0]])

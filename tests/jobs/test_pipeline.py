@@ -280,3 +280,29 @@ def test_conformal_intervals_and_learned_weights_through_tuning_and_weekly(tmp_p
     a = tuned.forecast.sort_values(key)[cols].to_numpy()
     b = weekly.forecast.sort_values(key)[cols].to_numpy()
     np.testing.assert_allclose(b, a, rtol=1e-9)
+
+
+def test_scaled_intervals_through_tuning_and_weekly(tmp_path, cfg):
+    from fcast.core.conformal import combination_gain
+
+    raw = cfg.model_dump(mode="json", exclude_none=True)
+    raw.update(intervals="scaled")
+    raw["select"].update(top=3, combine="median")
+    conf = parse_config(raw, source="test", base=tmp_path)
+    tuned = run_tuning(conf, progress=False)
+    store = Store(conf.store)
+    factor = float(store.read_parquet("runs", tuned.run_id, "scaled.parquet")["factor"].iloc[0])
+    tuning = __import__("xarray").open_zarr(f"{tuned.url}/tuning.zarr", consolidated=True)
+    assert factor == pytest.approx(combination_gain(tuning, tuned.selection))
+    # known answer: the bounds are the own bounds' distances from yhat times the factor
+    own_raw = raw | {"intervals": "model", "store": str(tmp_path / "own-store")}
+    own = run_tuning(parse_config(own_raw, source="test", base=tmp_path), progress=False)
+    key = ["market", "date"]
+    a, b = own.forecast.sort_values(key), tuned.forecast.sort_values(key)
+    np.testing.assert_allclose(b["yhat"], a["yhat"], rtol=1e-9)
+    expect = np.clip(a["yhat"] + factor * (a["yhat_hi_80"] - a["yhat"]), 0, None)
+    np.testing.assert_allclose(b["yhat_hi_80"], expect, rtol=1e-9)
+    # weekly on the same data reuses the stored factor: the same bounds
+    weekly = run_weekly(conf, progress=False).forecast.sort_values(key)
+    cols = ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+    np.testing.assert_allclose(weekly[cols].to_numpy(), b[cols].to_numpy(), rtol=1e-9)
