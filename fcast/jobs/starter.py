@@ -33,6 +33,13 @@ SETTINGS = {
     "monthly": {"horizon": 12, "cv": {"splits": 3, "step": 12, "holdout": 0, "min_train": 12}},
     "quarterly": {"horizon": 8, "cv": {"splits": 3, "step": 4, "holdout": 0, "min_train": 8}},
 }
+#: per frequency kind: the selection and intervals its built-in space is measured with
+#: (the space file's header; docs/accuracy.md)
+COMBINED = [
+    "select: {top: 24, combine: median, weights: equal}   # the median of every member",
+    "intervals: scaled                 # own bounds narrowed by the combination gain",
+]
+EXTRA = {"monthly": COMBINED, "quarterly": COMBINED}
 
 
 @dataclass
@@ -159,6 +166,7 @@ def starter_text(data: str, found: Detected, space: str | None = None) -> str:
         f"cv: {{{cv}}}",
         f"space: {space or found.kind}"
         + ("" if space else "            # the built-in space for this frequency"),
+        *([] if space else EXTRA.get(found.kind, [])),
         "store: ./fcast-store",
         "cluster: {local: {workers: 2, threads: 1}}",
     ]

@@ -75,12 +75,16 @@ def test_write_starter_is_a_valid_config_and_never_overwrites(tmp_path):
     cfg = load_config(out)
     assert cfg.space == str(BUILTIN / "monthly.yaml") and cfg.horizon == 12
     assert cfg.data.value == "sessions" and cfg.cv.step == 12
+    # the built-in monthly space's measured selection and intervals (its header)
+    assert (cfg.select.top, cfg.select.combine, cfg.select.weights) == (24, "median", "equal")
+    assert cfg.intervals == "scaled"
     before = out.read_text()
     with pytest.raises(FcastError, match="exists; not overwriting it"):
         write_starter(str(data), out)
     assert out.read_text() == before
     write_starter(str(data), tmp_path / "small.yaml", space="small")
-    assert load_config(tmp_path / "small.yaml").space == str(BUILTIN / "small.yaml")
+    small = load_config(tmp_path / "small.yaml")
+    assert small.space == str(BUILTIN / "small.yaml") and small.intervals == "model"
 
 
 def test_plain_columns_leave_the_mapping_commented_out(tmp_path):
@@ -89,3 +93,4 @@ def test_plain_columns_leave_the_mapping_commented_out(tmp_path):
     write_starter(str(data), tmp_path / "fcast.yaml")
     cfg = load_config(tmp_path / "fcast.yaml")
     assert cfg.data.column_map is None and cfg.data.freq == "W-MON" and cfg.horizon == 52
+    assert cfg.select.combine != "median" and cfg.intervals == "model"  # weekly keeps its own
