@@ -100,8 +100,12 @@ def write_outputs(
     client: Any,
     timer: Timer,
     progress: bool,
+    aggregates: xr.Dataset | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files."""
+    """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files.
+
+    `aggregates`: the total's and groups' tuned base forecasts (`fcast.jobs.totals.split_panel`).
+    """
     parts, cubes = [to_table(mature, segment="mature")], [mature]
     with timer("new_markets"):
         new, proxies = new_markets(prep, cfg)
@@ -118,7 +122,7 @@ def write_outputs(
         cubes.append(custom)
     table = pd.concat(parts, ignore_index=True)
     with timer("totals"):  # the total and groups (hierarchy:), reconciled with the markets
-        table, totals = reconcile_table(cfg, prep, table, client)
+        table, totals = reconcile_table(cfg, prep, table, client, aggregates)
     if business.adjustments:  # yhat_base and adjustment_id exist once business input does
         table = apply_adjustments(table, business.adjustments)
     full = with_aggregates(table, totals)  # aggregates follow their markets' adjustments

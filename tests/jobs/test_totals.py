@@ -184,3 +184,81 @@ def test_console_totals_lines_read_in_short_numbers() -> None:
         "total at 2027-11-15: 240.4M (95%: 226.5M to 254.3M)",
         "region Nordics at 2027-11-15: 12.35k (95%: 950 to 1.5B)",
     ]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """A project whose total and regions are tuned like markets (no `hierarchy.family`): tuning, weekly."""
+    folder = tmp_path_factory.mktemp("tuned")
+    pd.DataFrame(
+        {"market": list(REGION), "launch_date": "2019-01-07", "region": list(REGION.values())}
+    ).to_csv(folder / "markets.csv", index=False)
+    cfg = tiny_project(folder, markets=MARKETS, periods=PERIODS, hierarchy={"groups": ["region"]})
+    cfg.data.markets = str(folder / "markets.csv")
+    return cfg, run_tuning(cfg, progress=False), run_weekly(cfg, progress=False)
+
+
+def _tuned_alone(cfg, key: str, folder: Path) -> pd.DataFrame:
+    """The selection of one summed series tuned and selected alone, with the run's space, splits and select config."""
+    from fcast.core.label import label
+    from fcast.core.select import select
+    from fcast.core.space import load_space
+    from fcast.core.tune import tune
+    from fcast.jobs.prepare import min_train, prepare
+    from fcast.jobs.totals import aggregate_panel
+
+    prep = prepare(cfg, progress=False)
+    y = aggregate_panel(cfg, prep).sel(market=[key])
+    labels = label(
+        prep.cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg)
+    )
+    tuning, _ = tune(
+        y,
+        labels,
+        load_space(cfg.space, cfg.data.freq),
+        str(folder / "alone.zarr"),
+        horizon=cfg.cv_horizon,
+        metric=cfg.tune.metric,
+        season_length=52,
+        min_train=min_train(cfg),
+        progress=False,
+    )
+    return select(
+        tuning,
+        y,
+        top=cfg.select.top,
+        combine=cfg.select.combine,
+        weights=cfg.select.weights,
+        holdout=cfg.cv.holdout,
+        weighting=cfg.select.weighting,
+    )
+
+
+@pytest.mark.parametrize("key", ["total:TOTAL", "region:Nordics"])
+def test_aggregates_are_tuned_like_a_market_alone(tuned, key, tmp_path) -> None:
+    """The run's selection of an aggregate (members, weights, CV and holdout errors) is that of its summed series tuned alone."""
+    cfg, result, _ = tuned
+    run = result.selection[result.selection["market"] == key].reset_index(drop=True)
+    alone = _tuned_alone(cfg, key, tmp_path).reset_index(drop=True)
+    cols = ["label", "rank", "weight", "cv_score", "holdout_score"]
+    assert len(run) and (run["weight"] > 0).any()
+    pd.testing.assert_frame_equal(run[cols], alone[cols])
+
+
+def test_weekly_refits_the_tuned_aggregates(tuned) -> None:
+    """The weekly run forecasts the total and regions with their tuned selections, coherent with the markets."""
+    cfg, tuning, weekly = tuned
+    store = Store(cfg.store)
+    sel = store.read_parquet("runs", weekly.run_id, "selection.parquet")
+    assert {"total:TOTAL", "region:Nordics", "region:Central"} <= set(sel["market"])
+    table = store.read_parquet("runs", weekly.run_id, "forecast.parquet")
+    agg = aggregate_rows(table)
+    chosen = tuning.selection[tuning.selection["weight"] > 0]
+    label = chosen.loc[chosen["market"] == "total:TOTAL", "label"].iloc[0]  # ets(ANN)
+    total = agg[agg["level"] == "total"]
+    assert (total["family"] == f"bottom_up({label.split('(')[0]})").all()
+    np.testing.assert_allclose(
+        total.set_index("date")["yhat"],
+        market_rows(table).groupby("date")["yhat"].sum(),
+        atol=1e-6,
+    )
