@@ -27,6 +27,8 @@ from fcast.jobs.prepare import (
     run_countries,
 )
 from fcast.jobs.totals import (
+    AGGREGATE_COORD,
+    base_cube,
     check_hierarchy,
     membership,
     reconcile_table,
@@ -133,7 +135,7 @@ def write_outputs(
     store.write_parquet(
         adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
     )
-    fc = xr.concat(cubes, dim="market") if len(cubes) > 1 else mature
+    fc = base_cube(cubes, totals)  # the base forecasts, before reconciliation and adjustments
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
     with timer("qc"):
         qc = run_qc(
@@ -169,8 +171,13 @@ def holiday_x(
     if not any(mod.uses_x for mod in models):
         return None
     h = cfg.holidays
-    return holiday_features(
-        y["market"].values.tolist(),
+    markets = y["market"].values.tolist()
+    if AGGREGATE_COORD in y.coords:  # the total and groups have no country: features 0
+        markets = [
+            mk for mk, agg in zip(markets, y[AGGREGATE_COORD].values, strict=True) if not agg
+        ]
+    x = holiday_features(
+        markets,
         future_index(y["time"].values, cfg.horizon, cfg.data.freq),
         cfg.data.freq,
         lead=h.lead,
@@ -178,6 +185,7 @@ def holiday_x(
         events=load_event_calendars(h.events) if h.events else None,
         country=run_countries(cfg) if countries is None else countries,
     )
+    return x.reindex(market=y["market"].values.astype(str), fill_value=0.0)
 
 
 def unselected_markets(selection: pd.DataFrame, markets: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from fcast.config import RunConfig
-from fcast.contract import LEVEL_COLUMN, aggregate_rows, levels_in
+from fcast.contract import LEVEL_COLUMN, MARKET_LEVEL, aggregate_rows, levels_in
 from fcast.core.label import label
 from fcast.data import season_length
 from fcast.errors import DataError
@@ -45,10 +45,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Totals:
-    """The run's hierarchy and its aggregate rows before business adjustments."""
+    """The run's hierarchy, its aggregate rows before business adjustments, and their base forecasts."""
 
     hierarchy: Hierarchy
     aggregates: pd.DataFrame
+    base: (
+        xr.Dataset
+    )  # the aggregates' own forecasts before reconciliation (market dim: series_keys)
 
 
 def check_hierarchy(cfg: RunConfig, prep: Prepared) -> None:
@@ -57,6 +60,10 @@ def check_hierarchy(cfg: RunConfig, prep: Prepared) -> None:
         build_hierarchy(
             prep.markets, cfg.hierarchy.groups, prep.segments["market"].values.astype(str)
         )
+
+
+#: the bool coord `with_panel` puts on the market dim: True for the aggregate series
+AGGREGATE_COORD = "aggregate"
 
 
 def forecast_markets(prep: Prepared) -> list[str]:
@@ -81,11 +88,14 @@ def with_panel(y: xr.DataArray, panel: xr.DataArray | None) -> xr.DataArray:
     """The markets' y followed by the aggregate series (when there are any), one cube to tune or refit."""
     if panel is None:
         return y
-    return xr.concat([y, panel.astype(y.dtype)], dim="market", coords="minimal", join="exact")
+    out = xr.concat([y, panel.astype(y.dtype)], dim="market", coords="minimal", join="exact")
+    flag = [False] * y.sizes["market"] + [True] * panel.sizes["market"]
+    return out.assign_coords({AGGREGATE_COORD: ("market", flag)})
 
 
 def split_panel(fc: xr.Dataset, panel: xr.DataArray | None) -> tuple[xr.Dataset, xr.Dataset | None]:
     """A forecast of markets and aggregates split into the markets' and the aggregates' (None without)."""
+    fc = fc.drop_vars(AGGREGATE_COORD, errors="ignore")
     if panel is None:
         return fc, None
     keys = [str(k) for k in panel["market"].values]
@@ -140,7 +150,7 @@ def reconcile_table(
     hist = history(hier, y)
     method = h.method if h.method != "auto" else auto_method(cfg, hier, hist, y, client)
     rows, aggregates = reconciled_rows(hier, table, agg, hist, method, cfg.levels, m)
-    return rows, Totals(hier, aggregates)
+    return rows, Totals(hier, aggregates, agg)
 
 
 def auto_method(
@@ -174,6 +184,30 @@ def with_aggregates(table: pd.DataFrame, totals: Totals | None) -> pd.DataFrame:
     agg = carry_adjustments(table, totals.aggregates, totals.hierarchy)
     out = pd.concat([table, agg[[c for c in table.columns if c in agg]]], ignore_index=True)
     return out[[c for c in out.columns if c != LEVEL_COLUMN] + [LEVEL_COLUMN]]
+
+
+def base_cube(cubes: list[xr.Dataset], totals: Totals | None) -> xr.Dataset:
+    """forecast.zarr: the base forecasts (before reconciliation and adjustments) of the markets and, with a hierarchy, the aggregates, with `level(market)`."""
+    if totals is None:
+        return xr.concat(cubes, dim="market") if len(cubes) > 1 else cubes[0]
+    hier = totals.hierarchy
+    parts = [
+        c.assign_coords({LEVEL_COLUMN: ("market", [MARKET_LEVEL] * c.sizes["market"])})
+        for c in cubes
+    ]
+    agg = totals.base.assign_coords(
+        {LEVEL_COLUMN: ("market", list(hier.levels[: hier.n_aggregates]))}
+    )
+    out = xr.concat([*parts, agg[[v for v in parts[0].data_vars if v in agg]]], dim="market")
+    out.attrs["content"] = BASE_CONTENT
+    return out
+
+
+#: forecast.zarr's `content` attribute with a hierarchy: what it holds and what it does not
+BASE_CONTENT = (
+    "base forecasts: each series' own model forecast before reconciliation and business "
+    "adjustments; forecast.parquet holds the reconciled, adjusted values"
+)
 
 
 def membership(totals: Totals) -> pd.DataFrame:

@@ -39,11 +39,15 @@ MARGIN = 0.01
 AGGREGATE_SEGMENT = "aggregate"
 
 
+def aggregate_key(level: str, name: str) -> str:
+    """An aggregate's label on a cube's market dimension: `level:name` (total:TOTAL, region:Europe)."""
+    return f"{level}:{name}"
+
+
 def series_keys(hier: Hierarchy) -> list[str]:
     """Unique labels of the aggregate series (`level:name`) for a cube's market dimension."""
-    return [f"{lv}:{nm}" for lv, nm in zip(hier.levels, hier.names, strict=True)][
-        : hier.n_aggregates
-    ]
+    pairs = zip(hier.levels[: hier.n_aggregates], hier.names[: hier.n_aggregates], strict=True)
+    return [aggregate_key(lv, nm) for lv, nm in pairs]
 
 
 def history(hier: Hierarchy, y: xr.DataArray) -> np.ndarray:

@@ -262,3 +262,43 @@ def test_weekly_refits_the_tuned_aggregates(tuned) -> None:
         market_rows(table).groupby("date")["yhat"].sum(),
         atol=1e-6,
     )
+
+
+def test_forecast_zarr_holds_every_series_base_forecast(tuned) -> None:
+    """forecast.zarr: the markets' and aggregates' base forecasts with level(market), named as base forecasts."""
+    import xarray as xr
+
+    from fcast.jobs.totals import BASE_CONTENT
+
+    cfg, _, weekly = tuned
+    store = Store(cfg.store)
+    cube = xr.open_zarr(store.run_url(weekly.run_id, "forecast.zarr"), consolidated=True).load()
+    assert cube.attrs["content"] == BASE_CONTENT
+    level = dict(zip(cube["market"].values.tolist(), cube["level"].values.tolist(), strict=True))
+    assert level["total:TOTAL"] == "total" and level["region:Nordics"] == "region"
+    assert {level[m] for m in MARKETS} == {"market"}
+    table = store.read_parquet("runs", weekly.run_id, "forecast.parquet")
+    se = market_rows(table).query("market == 'SE'").set_index("date")["yhat"]
+    np.testing.assert_allclose(cube["yhat"].sel(market="SE").to_series().reindex(se.index), se)
+
+
+def test_notebook_and_warehouse_readers_carry_the_aggregate_rows(tuned, tmp_path) -> None:
+    """A published vintage with totals: `fcast.notebook.vintages` and the SQL channel's table hold the total and groups with level."""
+    from fcast.infra.warehouse import SqlSink, duckdb_url, read_vintages_sql, write_store_vintage
+    from fcast.notebook import vintages
+
+    cfg, _, weekly = tuned
+    publish_run(cfg.store, weekly.run_id, "t1", report=False)
+    table = Store(cfg.store).read_parquet("runs", weekly.run_id, "forecast.parquet")
+    total = aggregate_rows(table).query("level == 'total'").set_index("date")["yhat"]
+    cube = vintages(cfg.store, ["t1"])
+    assert cube["level"].sel(market="total:TOTAL").item() == "total"
+    assert cube["level"].sel(market="region:Nordics").item() == "region"
+    assert cube["level"].sel(market="SE").item() == "market"
+    np.testing.assert_allclose(cube["yhat"].sel(vintage="t1", market="total:TOTAL"), total)
+    sink = SqlSink(url=duckdb_url(str(tmp_path / "wh.duckdb")), table="official")
+    assert write_store_vintage(cfg.store, "t1", sink) == len(table)
+    rows = read_vintages_sql(sink, "t1")
+    assert set(rows["level"]) == {"market", "total", "region"}
+    sql_total = rows[rows["level"] == "total"].assign(date=lambda r: pd.to_datetime(r["date"]))
+    np.testing.assert_allclose(sql_total.set_index("date")["yhat"].sort_index(), total.sort_index())
