@@ -5,7 +5,8 @@ custom market and the SE adjustment) into a temporary store: the tuning job, the
 weekly job once per reconciliation method asked for. Each aggregate (the total, the 5
 regions) is scored over the 52 forecast weeks against the sum of its markets'
 undisrupted truth (`users_clean`, as `fcast demo` scores the markets): sMAPE, bias, the
-80% band's half-width, 80% / 95% coverage. Diagnostics of the band: how the markets'
+80% band's half-width, 80% / 95% coverage; `direct` is the aggregates' own tuned forecast (forecast.zarr's base
+forecasts). Diagnostics of the band: how the markets'
 own forecast errors add up in the aggregate (`error_ratio`: |sum of the markets' errors|
 over the root of their summed squares, 1 for independent errors, sqrt(markets) for
 errors that all point the same way), the markets' pooled 80% coverage, and the coverage
@@ -91,6 +92,35 @@ def score_run(store: Any, run_id: str, truth: pd.DataFrame) -> dict[str, dict[st
     return out
 
 
+def score_direct(store: Any, run_id: str, truth: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The aggregates' own (tuned) base forecasts from forecast.zarr, scored like the reconciled rows."""
+    import xarray as xr
+
+    from fcast.core.apply import to_table
+    from fcast.markets.totals import aggregate_key
+
+    cube = xr.open_zarr(store.run_url(run_id, "forecast.zarr"), consolidated=True).load()
+    own = to_table(cube.sel(market=cube["level"].values != "market").drop_vars("level"))
+    table = store.read_parquet("runs", run_id, "forecast.parquet")
+    members = store.read_parquet("runs", run_id, "hierarchy.parquet")
+    truth = truth[["market", "date", "users_clean"]].rename(columns={"users_clean": "truth"})
+    mk = market_rows_of(table).merge(truth, on=["market", "date"], how="inner")
+    out = {}
+    for (level, name), grp in members.groupby(["level", "name"], sort=False):
+        markets = mk[mk["market"].isin(grp["market"])]
+        summed = markets.groupby("date", as_index=False)["truth"].sum()
+        rows = own[own["market"] == aggregate_key(level, name)].merge(summed, on="date")
+        out[f"{level} {name}"] = score_aggregate(rows, markets)
+    return out
+
+
+def market_rows_of(table: pd.DataFrame) -> pd.DataFrame:
+    """The market rows of a forecast table."""
+    from fcast.contract import market_rows
+
+    return market_rows(table)
+
+
 def main() -> None:
     """Tune the demo once, run the weekly job per method, score the aggregates, write results."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -114,6 +144,10 @@ def main() -> None:
                 run_cfg.hierarchy.method = method
                 t0 = time.perf_counter()
                 weekly = run_weekly(run_cfg, client=client, progress=False)
+                if not result["methods"]:  # the aggregates' own forecasts, once
+                    result["methods"]["direct"] = score_direct(
+                        Store(cfg.store), weekly.run_id, truth
+                    )
                 scores = score_run(Store(cfg.store), weekly.run_id, truth)
                 scores["seconds"] = round(time.perf_counter() - t0, 1)  # type: ignore[assignment]
                 result["methods"][method] = scores

@@ -49,9 +49,8 @@ class Totals:
 
     hierarchy: Hierarchy
     aggregates: pd.DataFrame
-    base: (
-        xr.Dataset
-    )  # the aggregates' own forecasts before reconciliation (market dim: series_keys)
+    #: the aggregates' own forecasts before reconciliation (market dim: series_keys)
+    base: xr.Dataset
 
 
 def check_hierarchy(cfg: RunConfig, prep: Prepared) -> None:
