@@ -13,7 +13,8 @@ errors that all point the same way), the markets' pooled 80% coverage, and the c
 the 80% band would have if it were the sum of the markets' bounds (errors fully
 correlated). Writes benchmarks/results/totals_demo.json.
 
-    nice -n 10 python benchmarks/totals_demo.py [--methods bottom_up mint_shrink]
+    nice -n 10 python benchmarks/totals_demo.py [--methods bottom_up mint_shrink auto]
+        [--space classic --out results/totals_demo_classic.json]
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def main() -> None:
     """Tune the demo once, run the weekly job per method, score the aggregates, write results."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", nargs="+", default=["bottom_up"])
+    ap.add_argument("--space", help="a built-in space name or path instead of the demo's default")
+    ap.add_argument("--out", default=str(C.RESULTS / "totals_demo.json"))
     args = ap.parse_args()
     C.single_thread_env()
     from fcast.infra.cluster import connect
@@ -134,6 +137,9 @@ def main() -> None:
     result: dict[str, Any] = {"date": str(date.today()), "machine": C.machine(), "methods": {}}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = demo_config(Path(tmp))
+        if args.space:
+            cfg.space = args.space
+        result["space"] = cfg.space
         truth = pd.read_parquet(Path(tmp) / "sample" / "truth.parquet")
         with connect(cfg.cluster) as client:
             t0 = time.perf_counter()
@@ -153,7 +159,7 @@ def main() -> None:
                 result["methods"][method] = scores
                 print(method, flush=True)
                 print(pd.DataFrame({k: v for k, v in scores.items() if k != "seconds"}).T.round(3))
-    C.write_json(result, C.RESULTS / "totals_demo.json")
+    C.write_json(result, Path(args.out))
 
 
 if __name__ == "__main__":
