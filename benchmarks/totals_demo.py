@@ -137,8 +137,9 @@ def main() -> None:
     result: dict[str, Any] = {"date": str(date.today()), "machine": C.machine(), "methods": {}}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = demo_config(Path(tmp))
-        if args.space:
-            cfg.space = args.space
+        if args.space:  # a built-in name (fcast/spaces/<name>.yaml) or a path
+            named = C.SPACES / f"{args.space}.yaml"
+            cfg.space = str(named if named.exists() else Path(args.space).resolve())
         result["space"] = cfg.space
         truth = pd.read_parquet(Path(tmp) / "sample" / "truth.parquet")
         with connect(cfg.cluster) as client:

@@ -169,7 +169,9 @@ def run_tuning(
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
             if cfg.intervals == "conformal":
-                fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
+                # calibrated on the markets alone: the aggregates keep their models' bounds
+                mk = selection[selection["market"].isin(mature)]
+                fc, widths = conformal_intervals(cfg, fc, y, tuning, mk)
                 store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
         fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(

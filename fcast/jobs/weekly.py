@@ -94,7 +94,9 @@ def run_weekly(
             used = refit.drop(columns=selections.PROVENANCE)
             fc = apply_selection(cfg, y, used, untuned, client, countries=prep.countries)
             if cfg.intervals == "conformal":
-                fc = stored_conformal(cfg, store, fc, y, refit)
+                fc = stored_conformal(  # the markets: aggregates keep their models' bounds
+                    cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
+                )
         fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress, aggregates

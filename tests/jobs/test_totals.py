@@ -302,3 +302,22 @@ def test_notebook_and_warehouse_readers_carry_the_aggregate_rows(tuned, tmp_path
     assert set(rows["level"]) == {"market", "total", "region"}
     sql_total = rows[rows["level"] == "total"].assign(date=lambda r: pd.to_datetime(r["date"]))
     np.testing.assert_allclose(sql_total.set_index("date")["yhat"].sort_index(), total.sort_index())
+
+
+def test_conformal_half_widths_of_the_markets_ignore_the_aggregates(tmp_path) -> None:
+    """intervals: conformal with tuned aggregates: the stored half-widths are those of the markets alone, and weekly runs."""
+    from fcast.jobs.intervals import CONFORMAL_FILE
+
+    widths = []
+    for name, hierarchy in (("plain", None), ("totals", {})):
+        folder = tmp_path / name
+        folder.mkdir()
+        extra = {} if hierarchy is None else {"hierarchy": hierarchy}
+        cfg = tiny_project(folder, markets=MARKETS, periods=PERIODS, intervals="conformal", **extra)
+        run = run_tuning(cfg, progress=False)
+        widths.append(Store(cfg.store).read_parquet("runs", run.run_id, CONFORMAL_FILE))
+    pd.testing.assert_frame_equal(widths[0], widths[1])
+    table = Store(cfg.store).read_parquet(
+        "runs", run_weekly(cfg, progress=False).run_id, "forecast.parquet"
+    )
+    assert set(aggregate_rows(table)["market"]) == {"TOTAL"}
