@@ -52,7 +52,7 @@ def base_forecasts(
     cfg = HierarchyConfig()
     keys = [f"s{i}" for i in range(hist.shape[0])]
     y = xr.DataArray(hist, dims=("market", "time"), coords={"market": keys, "time": dates})
-    model = Model.create(cfg.family, cfg.params, m)
+    model = Model.create(cfg.fixed_family, cfg.params, m)
     fc = apply(y, {k: [(model, 1.0)] for k in keys}, h, LEVELS, freq, season_length=m)
     bounds = {}
     for lv in LEVELS:

@@ -39,11 +39,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.contract import levels_in, quantiles_of
+from fcast.contract import LEVEL_COLUMN, MARKET_LEVEL, levels_in, quantiles_of
 from fcast.core.apply import to_table
 from fcast.core.space import load_space, parse_space
 from fcast.data import load_actuals, restrict
 from fcast.errors import DataError
+from fcast.markets.totals import aggregate_key
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -189,9 +190,26 @@ def space(spec: Mapping[str, Any] | str | Path | xr.Dataset, freq: str = "W-MON"
     return load_space(spec, freq=freq)
 
 
+def _market_keys(table: pd.DataFrame) -> pd.Series:
+    """The market dim's labels of a table's rows: the market, or `level:name` for a total or group row."""
+    market = table["market"].astype(str)
+    if LEVEL_COLUMN not in table.columns:
+        return market
+    level = table[LEVEL_COLUMN].astype(str)
+    keys = [
+        mk if lv == MARKET_LEVEL else aggregate_key(lv, mk)
+        for lv, mk in zip(level, market, strict=True)
+    ]
+    return pd.Series(keys, index=table.index)
+
+
 def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
-    """A forecast table (file contract: market, date, yhat, yhat_lo_L, yhat_hi_L, ...) as a forecast Dataset."""
-    df = table.assign(date=pd.to_datetime(table["date"]), market=table["market"].astype(str))
+    """A forecast table (file contract: market, date, yhat, yhat_lo_L, yhat_hi_L, ...) as a forecast Dataset.
+
+    With totals (a `level` column) the total and groups are markets `level:name`
+    (`total:TOTAL`, `region:Europe`) and the Dataset has a `level(market)` coord.
+    """
+    df = table.assign(date=pd.to_datetime(table["date"]), market=_market_keys(table))
     levels = levels_in([str(c) for c in df.columns])
     wide = df.set_index(["market", "date"]).sort_index()
     ds = xr.Dataset({"yhat": wide["yhat"].to_xarray()}).rename(date="time")
@@ -216,12 +234,22 @@ def forecast_cube(table: pd.DataFrame) -> xr.Dataset:
         origin = pd.DatetimeIndex(per_market["origin"].reindex(ds["market"].values))
         ds = ds.assign_coords(origin=("market", origin.to_numpy()))
         ds.attrs["horizon"] = int(df.groupby("market").size().max())
+    if LEVEL_COLUMN in per_market:
+        ds = ds.assign_coords(
+            {LEVEL_COLUMN: ("market", per_market[LEVEL_COLUMN].reindex(ds["market"].values))}
+        )
     ds.attrs["levels"] = json.dumps(levels)
     return ds.assign_coords(market=ds["market"].values.astype(str))
 
 
-def vintages(store: str | Store, names: Sequence[str] | None = None, n: int = 2) -> xr.Dataset:
-    """Official forecasts yhat(vintage, market, time): `names`, else the `n` latest (newest first)."""
+def vintages(
+    store: str | Store, names: Sequence[str] | None = None, n: int = 2, aggregates: bool = True
+) -> xr.Dataset:
+    """Official forecasts yhat(vintage, market, time): `names`, else the `n` latest (newest first).
+
+    With totals, the total and groups come too (`aggregates`), as `forecast_cube` names
+    them, with a `level(market)` coord.
+    """
     from fcast.infra.store import Store
     from fcast.infra.vintage import previous_vintages, read_vintage, vintage_manifest
 
@@ -229,10 +257,21 @@ def vintages(store: str | Store, names: Sequence[str] | None = None, n: int = 2)
     names = list(names) if names is not None else previous_vintages(store, n)
     if not names:
         return xr.Dataset(coords={"vintage": np.array([], dtype=str)})
-    parts = [forecast_cube(read_vintage(store, name))["yhat"] for name in names]
+    parts = [forecast_cube(read_vintage(store, name, aggregates))["yhat"] for name in names]
+    level = {}
+    for part in parts:
+        if LEVEL_COLUMN in part.coords:
+            level.update(
+                zip(part["market"].values.tolist(), part[LEVEL_COLUMN].values.tolist(), strict=True)
+            )
+    parts = [p.drop_vars(LEVEL_COLUMN, errors="ignore") for p in parts]
     yhat = xr.concat(parts, dim="vintage", join="outer").assign_coords(
         vintage=np.array(names, dtype=str)
     )
+    if level:  # markets of vintages before totals are markets
+        yhat = yhat.assign_coords(
+            {LEVEL_COLUMN: ("market", [level.get(m, MARKET_LEVEL) for m in yhat["market"].values])}
+        )
     data_end = [str(vintage_manifest(store, name).get("data_end", "")) for name in names]
     return yhat.to_dataset(name="yhat").assign_coords(data_end=("vintage", data_end))
 
@@ -250,7 +289,9 @@ def _forecast_frame(fc: xr.Dataset) -> pd.DataFrame:
 
 
 def _vintage_frames(previous: xr.Dataset) -> dict[str, pd.DataFrame]:
-    """Vintage name -> its forecast table, from a `vintages()` Dataset."""
+    """Vintage name -> its forecast table (the market rows), from a `vintages()` Dataset."""
+    if LEVEL_COLUMN in previous.coords:  # the comparison is of markets
+        previous = previous.sel(market=previous[LEVEL_COLUMN].values == MARKET_LEVEL)
     out = {}
     for name in previous["vintage"].values.tolist():
         df = previous["yhat"].sel(vintage=name, drop=True).to_dataframe().reset_index()

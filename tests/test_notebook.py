@@ -332,3 +332,32 @@ def test_a_ragged_forecast_table_round_trips_with_its_origins():
     assert table.groupby("market")["origin"].first().tolist() == [time[8], time[11]]
     again = to_table(nb.forecast_cube(table))
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_a_forecast_table_with_totals_reads_as_markets_and_aggregates_with_level():
+    """forecast_cube: total and group rows become `level:name` markets with level(market); a group named like a market stays apart."""
+    dates = pd.date_range("2026-11-23", periods=3, freq="W-MON")
+    rows = [
+        ("SE", "market", 1.0),
+        ("DK", "market", 2.0),
+        ("TOTAL", "total", 3.0),
+        ("SE", "platform", 1.5),
+    ]
+    table = pd.DataFrame(
+        [
+            {"market": mk, "date": d, "yhat": y, "yhat_lo_80": y - 0.1, "yhat_hi_80": y + 0.1}
+            | {"family": "ets", "segment": "mature", "level": lv}
+            for mk, lv, y in rows
+            for d in dates
+        ]
+    )
+    cube = nb.forecast_cube(table)
+    level = dict(zip(cube["market"].values.tolist(), cube["level"].values.tolist(), strict=True))
+    assert level == {
+        "DK": "market",
+        "SE": "market",
+        "platform:SE": "platform",
+        "total:TOTAL": "total",
+    }
+    assert cube["yhat"].sel(market="platform:SE").values.tolist() == [1.5] * 3
+    assert cube["yhat"].sel(market="SE").values.tolist() == [1.0] * 3

@@ -33,6 +33,7 @@ from urllib.parse import quote
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
+from fcast.contract import LEVEL_COLUMN
 from fcast.errors import ConfigError, DataError, StoreError
 from fcast.redact import redact, secrets_in
 
@@ -392,10 +393,11 @@ def vintage_rows(
     missing = [c for c in ("market", "date") if c not in forecast.columns]
     if missing:
         raise DataError(f"forecast of vintage {vintage!r} lacks column(s) {missing}")
-    dup = forecast.duplicated(["market", "date"])
+    key = _row_key(forecast)
+    dup = forecast.duplicated(key)
     if dup.any():
         raise DataError(
-            f"forecast of vintage {vintage!r} has {int(dup.sum())} duplicated (market, date) rows"
+            f"forecast of vintage {vintage!r} has {int(dup.sum())} duplicated ({', '.join(key)}) rows"
         )
     if published.tzinfo is None:
         raise ValueError("published must be timezone-aware (e.g. datetime.now(UTC))")
@@ -409,8 +411,13 @@ def vintage_rows(
     return rows
 
 
+def _row_key(rows: pd.DataFrame) -> list[str]:
+    """What makes a forecast row unique: (market, date), and `level` when the rows carry totals and groups."""
+    return ["market", "date", *([LEVEL_COLUMN] if LEVEL_COLUMN in rows.columns else [])]
+
+
 def _table(name: str, rows: pd.DataFrame) -> sa.Table:
-    """The vintage table for these rows: key columns not null, unique (vintage, market, date)."""
+    """The vintage table for these rows: key columns not null, unique (vintage, market, date[, level])."""
     import sqlalchemy as sa
 
     key_types = {
@@ -427,7 +434,7 @@ def _table(name: str, rows: pd.DataFrame) -> sa.Table:
         bare,
         sa.MetaData(),
         *cols,
-        sa.UniqueConstraint("vintage", "market", "date"),
+        sa.UniqueConstraint("vintage", *_row_key(rows)),
         schema=schema or None,
     )
 
@@ -524,8 +531,9 @@ def write_store_vintage(store: str, name: str, sink: SqlSink) -> int:
     if sink.url is None and sink.credentials is None:
         sink = sink.model_copy(update={"url": duckdb_url(duckdb_warehouse(st.url))})
     published = datetime.fromisoformat(str(manifest["published"]).replace("Z", "+00:00"))
+    forecast = read_vintage(st, name, aggregates=True)  # with the total and group rows (level)
     return write_vintage_sql(
-        sink, read_vintage(st, name), vintage=name, run_id=manifest["run_id"], published=published
+        sink, forecast, vintage=name, run_id=manifest["run_id"], published=published
     )
 
 

@@ -27,6 +27,8 @@ from fcast.jobs.prepare import (
     run_countries,
 )
 from fcast.jobs.totals import (
+    AGGREGATE_COORD,
+    base_cube,
     check_hierarchy,
     membership,
     reconcile_table,
@@ -103,8 +105,12 @@ def write_outputs(
     client: Any,
     timer: Timer,
     progress: bool,
+    aggregates: xr.Dataset | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files."""
+    """New and custom markets, business input and QC; writes forecast, proxies, adjustments and qc files.
+
+    `aggregates`: the total's and groups' tuned base forecasts (`fcast.jobs.totals.split_panel`).
+    """
     parts, cubes = [to_table(mature, segment="mature")], [mature]
     with timer("new_markets"):
         new, proxies = new_markets(prep, cfg)
@@ -121,7 +127,7 @@ def write_outputs(
         cubes.append(custom)
     table = pd.concat(parts, ignore_index=True)
     with timer("totals"):  # the total and groups (hierarchy:), reconciled with the markets
-        table, totals = reconcile_table(cfg, prep, table, client)
+        table, totals = reconcile_table(cfg, prep, table, client, aggregates)
     if business.adjustments:  # yhat_base and adjustment_id exist once business input does
         table = apply_adjustments(table, business.adjustments)
     full = with_aggregates(table, totals)  # aggregates follow their markets' adjustments
@@ -133,7 +139,7 @@ def write_outputs(
     store.write_parquet(
         adjustments_table(business.adjustments, table), "runs", run_id, "adjustments.parquet"
     )
-    fc = xr.concat(cubes, dim="market", join="outer") if len(cubes) > 1 else mature
+    fc = base_cube(cubes, totals)  # the base forecasts, before reconciliation and adjustments
     fc.to_zarr(store.run_url(run_id, "forecast.zarr"), mode="w", zarr_format=2, consolidated=True)
     with timer("qc"):
         qc = run_qc(
@@ -169,8 +175,13 @@ def holiday_x(
     if not any(mod.uses_x for mod in models):
         return None
     h = cfg.holidays
-    return holiday_features(
-        y["market"].values.tolist(),
+    markets = y["market"].values.tolist()
+    if AGGREGATE_COORD in y.coords:  # the total and groups have no country: features 0
+        markets = [
+            mk for mk, agg in zip(markets, y[AGGREGATE_COORD].values, strict=True) if not agg
+        ]
+    x = holiday_features(
+        markets,
         future_index(y["time"].values, cfg.horizon, cfg.data.freq),
         cfg.data.freq,
         lead=h.lead,
@@ -178,6 +189,7 @@ def holiday_x(
         events=load_event_calendars(h.events) if h.events else None,
         country=run_countries(cfg) if countries is None else countries,
     )
+    return x.reindex(market=y["market"].values.astype(str), fill_value=0.0)
 
 
 def unselected_markets(selection: pd.DataFrame, markets: list[str]) -> list[str]:

@@ -41,6 +41,7 @@ from fcast.jobs.prepare import (
     min_train,
     start_run,
 )
+from fcast.jobs.totals import aggregate_panel, split_panel, with_panel
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,16 @@ def run_tuning(
         run_id,
         "space.yaml",
     )
+    # the total and groups are extra series of the same tuning (a full run only: docs/totals.md)
+    panel = aggregate_panel(cfg, prep) if markets is None else None
     if progress:
-        n_fits = len(mature) * hp.sizes["hp"] * cfg.cv.splits
+        n_series = len(mature) + (0 if panel is None else panel.sizes["market"])
+        n_fits = n_series * hp.sizes["hp"] * cfg.cv.splits
+        extra = "" if panel is None else f" (+ {panel.sizes['market']} aggregates)"
         log.info(
-            f"run {run_id}: tuning {len(mature)} markets x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)"
+            f"run {run_id}: tuning {len(mature)} markets{extra} x {hp.sizes['hp']} hps x {cfg.cv.splits} splits (<= {n_fits} fits)"
         )
-    y = prep.cube["y_clean"].sel(market=mature)
+    y = with_panel(prep.cube["y_clean"].sel(market=mature), panel)
     x = holiday_x(cfg, y, models_of(hp, m), prep.countries)
     try:
         with timer("tune"):
@@ -164,13 +169,17 @@ def run_tuning(
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
             if cfg.intervals == "conformal":
-                fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
+                # calibrated on the markets alone: the aggregates keep their models' bounds
+                mk = selection[selection["market"].isin(mature)]
+                fc, widths = conformal_intervals(cfg, fc, y, tuning, mk)
                 store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
-            elif cfg.intervals == "scaled":
-                fc, factor = scaled_intervals(fc, tuning, selection)
+            elif cfg.intervals == "scaled":  # like conformal: from and for the markets alone
+                mk = selection[selection["market"].isin(mature)]
+                fc, factor = scaled_intervals(fc, tuning, mk)
                 store.write_parquet(factor, "runs", run_id, SCALED_FILE)
+        fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(
-            store, run_id, cfg, prep, fc, business, client, timer, progress
+            store, run_id, cfg, prep, fc, business, client, timer, progress, aggregates
         )
     except BaseException as exc:
         fail_run(store, manifest, timer, exc)

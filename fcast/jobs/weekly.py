@@ -3,6 +3,8 @@
 import logging
 from typing import Any
 
+import pandas as pd
+
 from fcast.config import RunConfig
 from fcast.errors import StoreError
 from fcast.infra.store import Store
@@ -25,6 +27,7 @@ from fcast.jobs.outputs import (
 from fcast.jobs.prepare import (
     start_run,
 )
+from fcast.jobs.totals import split_panel, tuned_panel, with_panel
 
 log = logging.getLogger(__name__)
 
@@ -83,25 +86,24 @@ def run_weekly(
             f"the tuned selection of {len(old)} market(s) {old[:10]} is older than "
             f"{cfg.select.max_age_days} days (select.max_age_days); `fcast selections` lists them"
         )
-    y = prep.cube["y_clean"].sel(market=run_markets + untuned)
+    panel, agg_selection = tuned_panel(cfg, prep, tuned_table)  # the total and groups' own
+    y = with_panel(prep.cube["y_clean"].sel(market=run_markets + untuned), panel)
+    refit = pd.concat([selection[selection["market"].isin(run_markets)], agg_selection])
     try:
         with timer("apply"):
-            used = selection[selection["market"].isin(run_markets)].drop(
-                columns=selections.PROVENANCE
-            )
+            used = refit.drop(columns=selections.PROVENANCE)
             fc = apply_selection(cfg, y, used, untuned, client, countries=prep.countries)
             if cfg.intervals == "conformal":
-                fc = stored_conformal(
+                fc = stored_conformal(  # the markets: aggregates keep their models' bounds
                     cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
                 )
             elif cfg.intervals == "scaled":
                 fc = stored_scaled(store, fc, selection[selection["market"].isin(run_markets)])
+        fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(
-            store, run_id, cfg, prep, fc, business, client, timer, progress
+            store, run_id, cfg, prep, fc, business, client, timer, progress, aggregates
         )
-        store.write_parquet(
-            selection[selection["market"].isin(run_markets)], "runs", run_id, "selection.parquet"
-        )
+        store.write_parquet(refit, "runs", run_id, "selection.parquet")
     except BaseException as exc:
         fail_run(store, manifest, timer, exc)
         raise

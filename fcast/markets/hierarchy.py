@@ -28,6 +28,8 @@ TOTAL_LEVEL = "total"
 #: `auto` picks one by a backtest on the CV splits (fcast.markets.totals.choose_method)
 Method = Literal["bottom_up", "top_down", "ols", "wls_struct", "mint_shrink", "auto"]
 METHODS: tuple[str, ...] = ("bottom_up", "top_down", "ols", "wls_struct", "mint_shrink")
+#: the aggregates' model when they are not tuned (a run without tuned aggregates, `auto`'s CV fits)
+FIXED_FAMILY = "mstl"
 
 
 class HierarchyConfig(Options):
@@ -40,11 +42,19 @@ class HierarchyConfig(Options):
         "bottom_up",
         description="reconciliation: bottom_up, top_down, ols, wls_struct, mint_shrink, or auto (CV)",
     )
-    family: str = Field("mstl", description="model family of the aggregate series' own forecast")
+    family: str | None = Field(
+        None,
+        description="a fixed model family for the aggregates (default: none, they are tuned like markets)",
+    )
     params: dict = Field(
         default_factory=lambda: {"trend": "ets", "log": True},
-        description="parameters of that model",
+        description="parameters of the fixed family (and of auto's CV model)",
     )
+
+    @property
+    def fixed_family(self) -> str:
+        """The family of the fixed-model path and of `auto`'s CV fits: `family`, else mstl."""
+        return self.family or FIXED_FAMILY
 
     @field_validator("groups")
     @classmethod

@@ -3,8 +3,10 @@
 The flow (`fcast.jobs.totals` runs it inside every job, docs/totals.md):
 
 1. `history`: every series' actuals, the markets' summed by S (`Hierarchy.aggregate`).
-2. `forecast_aggregates`: the total and groups are forecast with their own model
-   (`hierarchy.family` / `params`), like a market, by `fcast.core.apply.apply`.
+2. The total and groups get their own forecast: by default the jobs tune them like markets
+   (`aggregate_series` are extra series of the tuning cube, `fcast.jobs.totals`);
+   `forecast_aggregates` forecasts them with a fixed model (`hierarchy.family` / `params`)
+   by `fcast.core.apply.apply`.
 3. `reconciled_rows`: base forecasts of every series -> `fcast.markets.reconcile.reconcile`;
    the market rows get the reconciled means (their bounds move with them) and the aggregate
    rows the reconciled means and coherent intervals, with a `level` column.
@@ -37,17 +39,32 @@ MARGIN = 0.01
 AGGREGATE_SEGMENT = "aggregate"
 
 
+def aggregate_key(level: str, name: str) -> str:
+    """An aggregate's label on a cube's market dimension: `level:name` (total:TOTAL, region:Europe)."""
+    return f"{level}:{name}"
+
+
 def series_keys(hier: Hierarchy) -> list[str]:
     """Unique labels of the aggregate series (`level:name`) for a cube's market dimension."""
-    return [f"{lv}:{nm}" for lv, nm in zip(hier.levels, hier.names, strict=True)][
-        : hier.n_aggregates
-    ]
+    pairs = zip(hier.levels[: hier.n_aggregates], hier.names[: hier.n_aggregates], strict=True)
+    return [aggregate_key(lv, nm) for lv, nm in pairs]
 
 
 def history(hier: Hierarchy, y: xr.DataArray) -> np.ndarray:
     """Every series' actuals (series x time) from the markets' y(market, time); a market without actuals is 0."""
     markets = y.reindex(market=list(hier.markets))
     return hier.aggregate(markets.transpose("market", "time").values)
+
+
+def aggregate_series(hier: Hierarchy, y: xr.DataArray) -> xr.DataArray:
+    """The total's and groups' summed actuals as y(market, time), the market dim holding `series_keys`."""
+    return xr.DataArray(
+        history(hier, y)[: hier.n_aggregates],
+        dims=("market", "time"),
+        coords={"market": series_keys(hier), "time": y["time"].values},
+        name=y.name,
+        attrs=y.attrs,
+    )
 
 
 def forecast_aggregates(
@@ -60,14 +77,10 @@ def forecast_aggregates(
     season_length: int,
     client: Any = None,
 ) -> xr.Dataset:
-    """The aggregate series' own forecasts (market dim = `series_keys`) with the configured model."""
+    """The aggregate series' own forecasts (market dim = `series_keys`) with the fixed model (`fixed_family`)."""
     keys = series_keys(hier)
-    agg = xr.DataArray(
-        history(hier, y)[: hier.n_aggregates],
-        dims=("market", "time"),
-        coords={"market": keys, "time": y["time"].values},
-    )
-    model = Model.create(cfg.family, cfg.params, season_length)
+    agg = aggregate_series(hier, y)
+    model = Model.create(cfg.fixed_family, cfg.params, season_length)
     members = {k: [(model, 1.0)] for k in keys}
     return apply(agg, members, horizon, levels, freq, client, season_length=season_length)
 
@@ -177,7 +190,7 @@ def choose_method(
     cannot reconcile this hierarchy (top-down on crossed groups) is left out.
     """
     keys = [f"s{i}" for i in range(hist.shape[0])]
-    model = Model.create(cfg.family, cfg.params, season_length)
+    model = Model.create(cfg.fixed_family, cfg.params, season_length)
     k = hier.n_aggregates
     losses: dict[str, list[float]] = {m: [] for m in METHODS}
     for c in cutoffs:

@@ -323,6 +323,26 @@ def test_a_vintage_is_appended_with_its_name_run_and_publish_time(warehouse, req
     assert [str(d)[:10] for d in one["date"]] == [str(d)[:10] for d in first["date"]]
 
 
+def test_a_vintage_with_totals_carries_its_aggregate_rows_with_level(warehouse, request):
+    """Market, total and group rows go to the table with `level`; a group named like a market is its own row."""
+    sink = SqlSink(url=warehouse, table=unique_table(request))
+    markets = forecast_frame(["DK", "SE"]).assign(level="market")
+    total = forecast_frame(["TOTAL"], level=300).assign(level="total", segment="aggregate")
+    group = forecast_frame(["SE"], level=200).assign(level="platform", segment="aggregate")
+    frame = pd.concat([markets, total, group], ignore_index=True)
+    assert (
+        write_vintage_sql(sink, frame, vintage="v1", run_id="weekly-1", published=PUBLISHED) == 32
+    )
+    rows = read_vintages_sql(sink, "v1")
+    assert rows.groupby("level").size().to_dict() == {"market": 16, "platform": 8, "total": 8}
+    se = rows[rows["market"] == "SE"].groupby("level")["yhat"].first().to_dict()
+    assert se == {"market": 200.0, "platform": 200.0}
+    with pytest.raises(DataError, match=r"duplicated \(market, date, level\)"):
+        write_vintage_sql(
+            sink, pd.concat([frame, total]), vintage="v2", run_id="w", published=PUBLISHED
+        )
+
+
 def test_a_schema_qualified_table_in_postgres(postgres_url):
     eng = sa.create_engine(postgres_url)
     with eng.begin() as conn:

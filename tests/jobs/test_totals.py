@@ -184,3 +184,140 @@ def test_console_totals_lines_read_in_short_numbers() -> None:
         "total at 2027-11-15: 240.4M (95%: 226.5M to 254.3M)",
         "region Nordics at 2027-11-15: 12.35k (95%: 950 to 1.5B)",
     ]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """A project whose total and regions are tuned like markets (no `hierarchy.family`): tuning, weekly."""
+    folder = tmp_path_factory.mktemp("tuned")
+    pd.DataFrame(
+        {"market": list(REGION), "launch_date": "2019-01-07", "region": list(REGION.values())}
+    ).to_csv(folder / "markets.csv", index=False)
+    cfg = tiny_project(folder, markets=MARKETS, periods=PERIODS, hierarchy={"groups": ["region"]})
+    cfg.data.markets = str(folder / "markets.csv")
+    return cfg, run_tuning(cfg, progress=False), run_weekly(cfg, progress=False)
+
+
+def _tuned_alone(cfg, key: str, folder: Path) -> pd.DataFrame:
+    """The selection of one summed series tuned and selected alone, with the run's space, splits and select config."""
+    from fcast.core.label import label
+    from fcast.core.select import select
+    from fcast.core.space import load_space
+    from fcast.core.tune import tune
+    from fcast.jobs.prepare import min_train, prepare
+    from fcast.jobs.totals import aggregate_panel
+
+    prep = prepare(cfg, progress=False)
+    y = aggregate_panel(cfg, prep).sel(market=[key])
+    labels = label(
+        prep.cube.time, cfg.cv.splits, cfg.cv.step, cfg.cv_horizon, cfg.cv.holdout, min_train(cfg)
+    )
+    tuning, _ = tune(
+        y,
+        labels,
+        load_space(cfg.space, cfg.data.freq),
+        str(folder / "alone.zarr"),
+        horizon=cfg.cv_horizon,
+        metric=cfg.tune.metric,
+        season_length=52,
+        min_train=min_train(cfg),
+        progress=False,
+    )
+    return select(
+        tuning,
+        y,
+        top=cfg.select.top,
+        combine=cfg.select.combine,
+        weights=cfg.select.weights,
+        holdout=cfg.cv.holdout,
+        weighting=cfg.select.weighting,
+    )
+
+
+@pytest.mark.parametrize("key", ["total:TOTAL", "region:Nordics"])
+def test_aggregates_are_tuned_like_a_market_alone(tuned, key, tmp_path) -> None:
+    """The run's selection of an aggregate (members, weights, CV and holdout errors) is that of its summed series tuned alone."""
+    cfg, result, _ = tuned
+    run = result.selection[result.selection["market"] == key].reset_index(drop=True)
+    alone = _tuned_alone(cfg, key, tmp_path).reset_index(drop=True)
+    cols = ["label", "rank", "weight", "cv_score", "holdout_score"]
+    assert len(run) and (run["weight"] > 0).any()
+    pd.testing.assert_frame_equal(run[cols], alone[cols])
+
+
+def test_weekly_refits_the_tuned_aggregates(tuned) -> None:
+    """The weekly run forecasts the total and regions with their tuned selections, coherent with the markets."""
+    cfg, tuning, weekly = tuned
+    store = Store(cfg.store)
+    sel = store.read_parquet("runs", weekly.run_id, "selection.parquet")
+    assert {"total:TOTAL", "region:Nordics", "region:Central"} <= set(sel["market"])
+    table = store.read_parquet("runs", weekly.run_id, "forecast.parquet")
+    agg = aggregate_rows(table)
+    chosen = tuning.selection[tuning.selection["weight"] > 0]
+    label = chosen.loc[chosen["market"] == "total:TOTAL", "label"].iloc[0]  # ets(ANN)
+    total = agg[agg["level"] == "total"]
+    assert (total["family"] == f"bottom_up({label.split('(')[0]})").all()
+    np.testing.assert_allclose(
+        total.set_index("date")["yhat"],
+        market_rows(table).groupby("date")["yhat"].sum(),
+        atol=1e-6,
+    )
+
+
+def test_forecast_zarr_holds_every_series_base_forecast(tuned) -> None:
+    """forecast.zarr: the markets' and aggregates' base forecasts with level(market), named as base forecasts."""
+    import xarray as xr
+
+    from fcast.jobs.totals import BASE_CONTENT
+
+    cfg, _, weekly = tuned
+    store = Store(cfg.store)
+    cube = xr.open_zarr(store.run_url(weekly.run_id, "forecast.zarr"), consolidated=True).load()
+    assert cube.attrs["content"] == BASE_CONTENT
+    level = dict(zip(cube["market"].values.tolist(), cube["level"].values.tolist(), strict=True))
+    assert level["total:TOTAL"] == "total" and level["region:Nordics"] == "region"
+    assert {level[m] for m in MARKETS} == {"market"}
+    table = store.read_parquet("runs", weekly.run_id, "forecast.parquet")
+    se = market_rows(table).query("market == 'SE'").set_index("date")["yhat"]
+    np.testing.assert_allclose(cube["yhat"].sel(market="SE").to_series().reindex(se.index), se)
+
+
+def test_notebook_and_warehouse_readers_carry_the_aggregate_rows(tuned, tmp_path) -> None:
+    """A published vintage with totals: `fcast.notebook.vintages` and the SQL channel's table hold the total and groups with level."""
+    from fcast.infra.warehouse import SqlSink, duckdb_url, read_vintages_sql, write_store_vintage
+    from fcast.notebook import vintages
+
+    cfg, _, weekly = tuned
+    publish_run(cfg.store, weekly.run_id, "t1", report=False)
+    table = Store(cfg.store).read_parquet("runs", weekly.run_id, "forecast.parquet")
+    total = aggregate_rows(table).query("level == 'total'").set_index("date")["yhat"]
+    cube = vintages(cfg.store, ["t1"])
+    assert cube["level"].sel(market="total:TOTAL").item() == "total"
+    assert cube["level"].sel(market="region:Nordics").item() == "region"
+    assert cube["level"].sel(market="SE").item() == "market"
+    np.testing.assert_allclose(cube["yhat"].sel(vintage="t1", market="total:TOTAL"), total)
+    sink = SqlSink(url=duckdb_url(str(tmp_path / "wh.duckdb")), table="official")
+    assert write_store_vintage(cfg.store, "t1", sink) == len(table)
+    rows = read_vintages_sql(sink, "t1")
+    assert set(rows["level"]) == {"market", "total", "region"}
+    sql_total = rows[rows["level"] == "total"].assign(date=lambda r: pd.to_datetime(r["date"]))
+    np.testing.assert_allclose(sql_total.set_index("date")["yhat"].sort_index(), total.sort_index())
+
+
+def test_conformal_half_widths_of_the_markets_ignore_the_aggregates(tmp_path) -> None:
+    """intervals: conformal with tuned aggregates: the stored half-widths are those of the markets alone, and weekly runs."""
+    from fcast.jobs.intervals import CONFORMAL_FILE
+
+    widths = []
+    for name, hierarchy in (("plain", None), ("totals", {})):
+        folder = tmp_path / name
+        folder.mkdir()
+        extra = {} if hierarchy is None else {"hierarchy": hierarchy}
+        cfg = tiny_project(folder, markets=MARKETS, periods=PERIODS, intervals="conformal", **extra)
+        run = run_tuning(cfg, progress=False)
+        widths.append(Store(cfg.store).read_parquet("runs", run.run_id, CONFORMAL_FILE))
+    pd.testing.assert_frame_equal(widths[0], widths[1])
+    table = Store(cfg.store).read_parquet(
+        "runs", run_weekly(cfg, progress=False).run_id, "forecast.parquet"
+    )
+    assert set(aggregate_rows(table)["market"]) == {"TOTAL"}
