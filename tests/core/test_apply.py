@@ -331,3 +331,48 @@ def test_to_table_default_segment_and_bounds_in_contract_order(small_cube):
         "market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
     ]  # fmt: skip
     assert set(to_table(fc, segment="new")["segment"]) == {"new"}
+
+
+def test_apply_with_regressors_known_answers(echo):
+    """A mean of seasonal naive and echo for A, echo alone for B, which ends 2 weeks early."""
+    t = np.arange(20, dtype="float64")
+    b = 100 + t + 3 * (t % 2)
+    b[:4] = np.nan
+    b[18:] = np.nan  # B's last actual: t = 17
+    time = pd.date_range("2024-01-01", periods=23, freq="W-MON")  # 20 actuals, 3 ahead
+    y = xr.DataArray(
+        np.stack([t**2, b]),
+        dims=("market", "time"),
+        coords={"market": ["A", "B"], "time": time[:20]},
+    )
+    tt = np.arange(23, dtype="float64")
+    x = xr.DataArray(
+        np.stack([tt, tt + 100])[:, :, None],
+        dims=("market", "time", "feature"),
+        coords={"market": ["A", "B"], "time": time, "feature": ["evt"]},
+    )
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    members = {"A": [(sn2, 1.0), (echo, 3.0)], "B": [(echo, 1.0)]}
+    fc = apply(y, members, horizon=3, levels=[80], x=x, block_markets=1)
+    direct = SeasonalNaive(season_length=2).forecast(y=t**2, h=3, level=[80])
+    # echo for A: x after t = 19, the sum of x[0:20] = 190 and the 20 training values
+    echo_a = np.array([20.0, 21, 22]) + 190 + 20
+    a = fc.sel(market="A", time=time[20:])
+    np.testing.assert_allclose(a["yhat"].values, 0.25 * direct["mean"] + 0.75 * echo_a)
+    np.testing.assert_allclose(
+        a["bounds"].sel(quantile=0.1).values, 0.25 * direct["lo-80"] + 0.75 * (echo_a - 80)
+    )
+    np.testing.assert_allclose(
+        a["bounds"].sel(quantile=0.9).values, 0.25 * direct["hi-80"] + 0.75 * (echo_a + 80)
+    )
+    # B trains on t = 4..17 (14 values, x 104..117: 1547) and sees x at t = 18, 19, 20
+    np.testing.assert_allclose(
+        fc["yhat"].sel(market="B", time=time[18:21]).values, np.array([118.0, 119, 120]) + 1547 + 14
+    )
+    assert list(fc["time"].values) == list(time[18:])  # from B's first step to A's last
+    assert fc["family"].values.tolist() == ["mean(seasonal_naive,echo)", "echo"]
+    assert pd.DatetimeIndex(fc["origin"].values).tolist() == [time[19], time[17]]
+    with pytest.raises(ValueError, match="holiday regressors; pass the holiday features as x"):
+        apply(y, members, horizon=3, levels=[80])
+    plain = apply(y, {"A": [(sn2, 1.0)]}, horizon=3, levels=[80], x=x)  # x unused
+    np.testing.assert_allclose(plain["yhat"].values[0], direct["mean"])

@@ -310,7 +310,9 @@ def test_builtin_spaces_are_package_files():
 
 
 def test_unknown_builtin_space_and_frequency_without_default_are_clear_errors():
-    with pytest.raises(ConfigError, match=r"unknown built-in space 'weekley'; built-in: classic, daily, "):
+    with pytest.raises(
+        ConfigError, match=r"unknown built-in space 'weekley'; built-in: classic, daily, "
+    ):
         builtin_space("weekley")
     with pytest.raises(ConfigError, match=r"no built-in default space for data.freq 'h'"):
         default_space("h")

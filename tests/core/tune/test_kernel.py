@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from statsforecast.models import SeasonalNaive
 
 from fcast.contract import FAILED, NOT_RUN, OK, SKIPPED
-from fcast.core.models import FAMILIES, Family, Model, register
+from fcast.core.models import Model
 from fcast.core.tune.kernel import (
     evaluate_block,
     evaluate_lists,
@@ -31,24 +30,6 @@ def holiday_x() -> np.ndarray:
     """(market, time, feature): one event column, t in market 0 and t + 100 in market 1."""
     t = np.arange(T, dtype="float64")
     return np.stack([t, t + 100])[:, :, None]
-
-
-class Echo:
-    """An estimator whose forecast is X_future's column plus the sum of the training X and len(y)."""
-
-    def forecast(self, y, h, level=None, X=None, X_future=None):
-        """mean = X_future[:, 0] + X[:, 0].sum() + len(y)."""
-        return {"mean": X_future[:, 0] + X[:, 0].sum() + len(y)}
-
-
-@pytest.fixture(scope="module")
-def echo():
-    """A registered family with regressors ('echo'), removed after the module."""
-    register(
-        Family("echo", {}, lambda p, m: Echo(), uses_x=True)
-    )  # a real family, like an extension
-    yield Model.create("echo", {"holidays": "evt"}, 2)
-    FAMILIES.unregister("echo")
 
 
 def models(echo: Model) -> list[Model]:
