@@ -165,3 +165,25 @@ def test_interval_scores_pool_coverage_and_average_per_market():
     assert out["interval_score"] == pytest.approx(22.5)
     assert out["scaled_interval_score"] == pytest.approx(9.25)
     assert "scaled_interval_score" not in interval_scores(y, lo, hi, 80)
+
+
+def test_interval_scores_edge_cases_known_answers():
+    from fcast.core.metrics import interval_scores
+
+    # one market as a 1-d list of ints: 5 inside [0, 10], 20 above it (10 + 2/0.2 * 10 = 110)
+    out = interval_scores([5, 20], [0, 0], [10, 10], 80, scale=[4])
+    assert out == pytest.approx(
+        {"coverage": 0.5, "interval_score": 60.0, "scaled_interval_score": 15.0}
+    )
+    # a market without finite actuals and one whose scale is 0 drop out of the means
+    y = np.array([[np.nan, np.nan], [5.0, 5.0], [5.0, 30.0]])
+    lo, hi = np.zeros((3, 2)), np.full((3, 2), 10.0)
+    out = interval_scores(y, lo, hi, 80, scale=np.array([1.0, 0.0, 2.0]))
+    assert out["coverage"] == 0.75
+    assert out["interval_score"] == pytest.approx((10 + (10 + 210) / 2) / 2)
+    assert out["scaled_interval_score"] == pytest.approx(110 / 2)
+    nothing = interval_scores(np.full((1, 2), np.nan), lo[:1], hi[:1], 80, scale=np.array([1.0]))
+    assert all(np.isnan(v) for v in nothing.values()) and len(nothing) == 3
+    empty = interval_scores(np.array([]), np.array([]), np.array([]), 80)
+    assert set(empty) == {"coverage", "interval_score"}
+    assert np.isnan(empty["coverage"]) and np.isnan(empty["interval_score"])
