@@ -538,3 +538,45 @@ def test_holdout_scores_known_answers_with_regressors_in_blocks_of_one(echo):
     no_x = top.where(top != 1, -1)  # no member with regressors: x is not needed
     m3, _ = holdout_scores(y, no_x, hp, 3, "mase", 2)
     np.testing.assert_allclose(m3.values[:, 0], [268 / 3 / 32, 4 / 3])
+
+
+def test_choose_whole_table_known_answers():
+    """Every column of the table for two markets, a missing rank, learned weights and NaN holdouts."""
+    sn = Model.create("seasonal_naive", {}, 52)
+    ets = Model.create("ets", {"spec": "AAdN", "log": True, "window": 104}, 52)
+    theta = Model.create("theta", {"variant": "standard"}, 52)
+    hp = to_dataset([sn, ets, theta])
+    coords = {"market": ["A", "B"], "hp": [0, 1, 2]}
+    cv = xr.DataArray([[0.5, 0.2, 0.3], [0.4, np.nan, 0.1]], dims=("market", "hp"), coords=coords)
+    top = top_hps(cv, 3)  # A: hp1, hp2, hp0; B: hp2, hp0, -1
+    rank = {"market": ["A", "B"], "rank": [1, 2, 3]}
+    ho = xr.DataArray([[0.9, 0.4, np.nan], [np.nan, np.nan, np.nan]], dims=("market", "rank"), coords=rank)
+    ens = xr.DataArray([0.25, 0.35], dims="market", coords={"market": ["A", "B"]})
+    best = choose(top, cv, ho, ens, hp, "best")
+    assert list(best.columns) == SELECTION_COLUMNS
+    assert best["market"].tolist() == ["A", "A", "A", "B", "B"]
+    assert best["rank"].tolist() == [1, 2, 3, 1, 2]
+    assert best["hp"].tolist() == [1, 2, 0, 2, 0]
+    assert best["family"].tolist() == ["ets", "theta", "seasonal_naive", "theta", "seasonal_naive"]
+    assert best["label"].tolist() == [ets.label(), theta.label(), sn.label(), theta.label(), sn.label()]
+    # parameters without the other families' blanks (NaN numbers, "" strings)
+    params = [json.loads(p) for p in best["params"]]
+    assert params[0] == {"spec": "AAdN", "log": True, "window": 104.0}
+    assert params[1] == {"variant": "standard"}
+    assert params[2] == {}
+    assert best["params"].iloc[0] == json.dumps(params[0], sort_keys=True)
+    assert best["cv_score"].tolist() == [0.2, 0.3, 0.5, 0.1, 0.4]
+    np.testing.assert_array_equal(best["holdout_score"], [0.9, 0.4, np.nan, np.nan, np.nan])
+    # A: the lowest holdout wins (rank 2); B: no holdout at all, so the CV best (rank 1)
+    assert best["weight"].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert best["ensemble_holdout_score"].isna().all()
+    assert set(best["combine"]) == {"best"} and set(best["weighting"]) == {"equal"}
+    learned = {"A": [0.5, 0.3, 0.2]}  # B has none: equal weights
+    mean = choose(top, cv, ho, ens, hp, "median", learned, "inverse_error")
+    assert mean["weight"].tolist() == [0.5, 0.3, 0.2, 0.5, 0.5]
+    assert mean["ensemble_holdout_score"].tolist() == [0.25] * 3 + [0.35] * 2
+    assert set(mean["combine"]) == {"median"} and set(mean["weighting"]) == {"inverse_error"}
+    plain = choose(top, cv, None, None, hp, "mean")
+    assert plain["holdout_score"].isna().all() and plain["ensemble_holdout_score"].isna().all()
+    assert plain["weight"].tolist() == pytest.approx([1 / 3] * 3 + [0.5] * 2)
+    assert set(plain["weighting"]) == {"equal"}
