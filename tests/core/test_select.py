@@ -550,7 +550,9 @@ def test_choose_whole_table_known_answers():
     cv = xr.DataArray([[0.5, 0.2, 0.3], [0.4, np.nan, 0.1]], dims=("market", "hp"), coords=coords)
     top = top_hps(cv, 3)  # A: hp1, hp2, hp0; B: hp2, hp0, -1
     rank = {"market": ["A", "B"], "rank": [1, 2, 3]}
-    ho = xr.DataArray([[0.9, 0.4, np.nan], [np.nan, np.nan, np.nan]], dims=("market", "rank"), coords=rank)
+    ho = xr.DataArray(
+        [[0.9, 0.4, np.nan], [np.nan, np.nan, np.nan]], dims=("market", "rank"), coords=rank
+    )
     ens = xr.DataArray([0.25, 0.35], dims="market", coords={"market": ["A", "B"]})
     best = choose(top, cv, ho, ens, hp, "best")
     assert list(best.columns) == SELECTION_COLUMNS
@@ -558,7 +560,13 @@ def test_choose_whole_table_known_answers():
     assert best["rank"].tolist() == [1, 2, 3, 1, 2]
     assert best["hp"].tolist() == [1, 2, 0, 2, 0]
     assert best["family"].tolist() == ["ets", "theta", "seasonal_naive", "theta", "seasonal_naive"]
-    assert best["label"].tolist() == [ets.label(), theta.label(), sn.label(), theta.label(), sn.label()]
+    assert best["label"].tolist() == [
+        ets.label(),
+        theta.label(),
+        sn.label(),
+        theta.label(),
+        sn.label(),
+    ]
     # parameters without the other families' blanks (NaN numbers, "" strings)
     params = [json.loads(p) for p in best["params"]]
     assert params[0] == {"spec": "AAdN", "log": True, "window": 104.0}
@@ -580,3 +588,50 @@ def test_choose_whole_table_known_answers():
     assert plain["holdout_score"].isna().all() and plain["ensemble_holdout_score"].isna().all()
     assert plain["weight"].tolist() == pytest.approx([1 / 3] * 3 + [0.5] * 2)
     assert set(plain["weighting"]) == {"equal"}
+
+
+def hand_tuning(hp: xr.Dataset, per_hp: list[list[float]]) -> xr.Dataset:
+    """A tuning cube by hand: markets A, B, 2 splits, 1 step, every cell OK with error per_hp."""
+    err = np.repeat(np.array(per_hp, dtype=float)[:, None, :, None], 2, axis=1)
+    dims = ("market", "split", "hp", "step")
+    ds = xr.Dataset(
+        {
+            "error": (dims, err),
+            "status": (dims[:3], np.zeros(err.shape[:3], dtype="int8")),
+        },
+        coords={"market": ["A", "B"], "split": [0, 1], "step": [1]},
+        attrs={"metric": "mase", "season_length": 2},
+    )
+    return ds.assign_coords({c: hp.coords[c] for c in hp.coords})
+
+
+def test_select_with_holdout_and_regressors_known_answers(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    tuning = hand_tuning(hp, [[0.1, 0.2, 0.3], [0.2, 0.3, 0.1]])
+    sel = select(tuning, y, top=2, combine="mean", weights="equal", holdout=3, x=x)
+    assert sel["market"].tolist() == ["A", "A", "B", "B"]
+    assert sel["hp"].tolist() == [0, 1, 2, 0]
+    assert sel["cv_score"].tolist() == pytest.approx([0.1, 0.2, 0.1, 0.2])
+    # the holdout refits of test_holdout_block_known_answers_with_regressors
+    assert sel["holdout_score"].tolist() == pytest.approx([268 / 96, 461 / 96, 4 / 3, 4 / 3])
+    assert sel["ensemble_holdout_score"].tolist() == pytest.approx([364.5 / 96] * 2 + [4 / 3] * 2)
+    assert sel["weight"].tolist() == [0.5] * 4
+    assert set(sel["combine"]) == {"mean"} and set(sel["weighting"]) == {"equal"}
+    best = select(tuning, y, top=2, holdout=3, x=x)
+    assert best["weight"].tolist() == [1.0, 0.0, 1.0, 0.0]  # B's tie: the CV rank decides
+    assert best["ensemble_holdout_score"].isna().all()
+    # linear split weights (the default) on equal splits: the same CV scores, no holdout
+    cv_only = select(tuning, y, top=1)
+    assert cv_only["hp"].tolist() == [0, 2] and cv_only["holdout_score"].isna().all()
+    with pytest.raises(ValueError, match="holiday regressors"):
+        select(tuning, y, top=2, holdout=3)
+    with pytest.raises(ValueError, match="combine must be best, mean or median, got 'max'"):
+        select(tuning, y, combine="max")
+    with pytest.raises(ValueError, match="weighting must be among"):
+        select(tuning, y, combine="mean", weighting=[])
+    with pytest.raises(ValueError, match="weighting must be among"):
+        select(tuning, y, combine="mean", weighting=["equal", "nope"])
+    with pytest.raises(ValueError, match="a weighting other than equal needs combine"):
+        select(tuning, y, weighting="inverse_error")
