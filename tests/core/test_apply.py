@@ -376,3 +376,53 @@ def test_apply_with_regressors_known_answers(echo):
         apply(y, members, horizon=3, levels=[80])
     plain = apply(y, {"A": [(sn2, 1.0)]}, horizon=3, levels=[80], x=x)  # x unused
     np.testing.assert_allclose(plain["yhat"].values[0], direct["mean"])
+
+
+def hand_forecast(origin: bool = True, horizon: bool = True) -> xr.Dataset:
+    """A forecast by hand: A from its origin 2024-01-08 (2 steps), B from 2024-01-01 (2 steps)."""
+    time = pd.date_range("2024-01-08", periods=3, freq="W-MON")
+    yhat = np.array([[np.nan, 1.0, 2.0], [3.0, 4.0, np.nan]])
+    quantile = [0.025, 0.1, 0.9, 0.975]
+    bounds = yhat[:, :, None] + np.array([-20.0, -8.0, 8.0, 20.0])
+    ds = xr.Dataset(
+        {
+            "yhat": (("market", "time"), yhat),
+            "bounds": (("market", "time", "quantile"), bounds),
+            "family": ("market", np.array(["ets", FALLBACK])),
+        },
+        coords={"market": ["A", "B"], "time": time, "quantile": quantile},
+        attrs={"levels": "[80, 95]", **({"horizon": 2} if horizon else {})},
+    )
+    if origin:
+        ds = ds.assign_coords(origin=("market", pd.to_datetime(["2024-01-08", "2024-01-01"])))
+    return ds
+
+
+def test_to_table_known_rows_bounds_and_origins():
+    table = to_table(hand_forecast(), segment="new")
+    assert list(table.columns) == COLUMNS
+    assert table["market"].tolist() == ["A", "A", "B", "B"]
+    assert table["date"].tolist() == list(
+        pd.to_datetime(["2024-01-15", "2024-01-22", "2024-01-08", "2024-01-15"])
+    )
+    assert table["yhat"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(table["yhat_lo_80"], [-7, -6, -5, -4])
+    np.testing.assert_array_equal(table["yhat_hi_80"], [9, 10, 11, 12])
+    np.testing.assert_array_equal(table["yhat_lo_95"], [-19, -18, -17, -16])
+    np.testing.assert_array_equal(table["yhat_hi_95"], [21, 22, 23, 24])
+    assert table["family"].tolist() == ["ets", "ets", FALLBACK, FALLBACK]
+    assert set(table["segment"]) == {"new"}
+    assert table["origin"].tolist() == list(pd.to_datetime(["2024-01-08"] * 2 + ["2024-01-01"] * 2))
+    assert list(table.index) == [0, 1, 2, 3]
+
+
+def test_to_table_without_origin_or_horizon():
+    no_origin = to_table(hand_forecast(origin=False))
+    assert len(no_origin) == 6 and no_origin["origin"].isna().all()
+    assert set(no_origin["segment"]) == {"mature"}
+    assert no_origin["market"].tolist() == ["A"] * 3 + ["B"] * 3
+    # without a horizon attr every date after the origin counts (the time axis' length, 3)
+    no_horizon = to_table(hand_forecast(horizon=False))
+    assert len(no_horizon) == 5 and no_horizon["market"].tolist() == ["A"] * 2 + ["B"] * 3
+    assert no_horizon["yhat"].tolist()[:4] == [1.0, 2.0, 3.0, 4.0]
+    assert np.isnan(no_horizon["yhat"].iloc[4])
