@@ -16,6 +16,7 @@ from fcast.core.apply import (
     combine_of,
     forecast_series,
     members_from_selection,
+    on_dates,
     pool,
     to_table,
 )
@@ -426,3 +427,19 @@ def test_to_table_without_origin_or_horizon():
     assert len(no_horizon) == 5 and no_horizon["market"].tolist() == ["A"] * 2 + ["B"] * 3
     assert no_horizon["yhat"].tolist()[:4] == [1.0, 2.0, 3.0, 4.0]
     assert np.isnan(no_horizon["yhat"].iloc[4])
+
+
+def test_on_dates_places_each_market_after_its_own_origin():
+    stacked = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)  # market, column, step
+    origin = pd.to_datetime(["2024-01-15", "2024-01-01"])
+    placed, dates = on_dates(stacked, origin, pd.Timestamp("2030-01-07"), 2, "W-MON")
+    assert list(dates) == list(pd.date_range("2024-01-08", periods=4, freq="W-MON"))
+    assert placed.shape == (2, 3, 4)
+    np.testing.assert_array_equal(placed[0, :, 2:], stacked[0])
+    np.testing.assert_array_equal(placed[1, :, :2], stacked[1])
+    assert np.isnan(placed[0, :, :2]).all() and np.isnan(placed[1, :, 2:]).all()
+    empty = np.empty((0, 3, 2))
+    none, after = on_dates(empty, pd.DatetimeIndex([]), pd.Timestamp("2024-01-01"), 2, "W-MON")
+    assert none is empty and list(after) == list(pd.to_datetime(["2024-01-08", "2024-01-15"]))
+    with pytest.raises(ValueError, match=r"forecast origins \[Timestamp\('2024-01-03"):
+        on_dates(stacked, pd.to_datetime(["2024-01-01", "2024-01-03"]), origin[0], 2, "W-MON")
