@@ -182,6 +182,8 @@ def test_interval_scores_edge_cases_known_answers():
     assert out["coverage"] == 0.75
     assert out["interval_score"] == pytest.approx((10 + (10 + 210) / 2) / 2)
     assert out["scaled_interval_score"] == pytest.approx(110 / 2)
+    small = interval_scores([5.0], [0.0], [10.0], 80, scale=[0.5])  # a scale below 1 counts
+    assert small["scaled_interval_score"] == 20.0
     nothing = interval_scores(np.full((1, 2), np.nan), lo[:1], hi[:1], 80, scale=np.array([1.0]))
     assert all(np.isnan(v) for v in nothing.values()) and len(nothing) == 3
     empty = interval_scores(np.array([]), np.array([]), np.array([]), 80)
