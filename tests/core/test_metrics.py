@@ -189,3 +189,10 @@ def test_interval_scores_edge_cases_known_answers():
     empty = interval_scores(np.array([]), np.array([]), np.array([]), 80)
     assert set(empty) == {"coverage", "interval_score"}
     assert np.isnan(empty["coverage"]) and np.isnan(empty["interval_score"])
+
+
+def test_inside_treats_none_as_missing():
+    from fcast.core.metrics import inside
+
+    out = inside([5, None, 20], [0, 0, None], [10, 10, 30])
+    assert out[0] == 1.0 and np.isnan(out[1]) and np.isnan(out[2]) and out.dtype == np.float64
