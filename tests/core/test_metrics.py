@@ -196,3 +196,14 @@ def test_inside_treats_none_as_missing():
 
     out = inside([5, None, 20], [0, 0, None], [10, 10, 30])
     assert out[0] == 1.0 and np.isnan(out[1]) and np.isnan(out[2]) and out.dtype == np.float64
+
+
+def test_winkler_level_bounds_and_missing_values():
+    from fcast.core.metrics import winkler
+
+    # level 0.5: alpha 0.995, y 2 above hi 1: 1 + 2 / 0.995 * 1
+    assert winkler([2.0], [0.0], [1.0], 0.5)[0] == pytest.approx(1 + 2 / 0.995)
+    with pytest.raises(ValueError, match="between 0 and 100, got 0"):
+        winkler([1.0], [0.0], [2.0], 0)
+    out = winkler([None, 5], [0, 0], [10, 10], 80)
+    assert np.isnan(out[0]) and out[1] == 10.0

@@ -113,6 +113,7 @@ def test_evaluate_lists_fills_each_markets_own_hps(echo):
     hps = [[0, 2], [1], []]
     out = evaluate_lists(y, 14, models(echo), hps, 3, H, "mase", MIN_TRAIN, x, ["evt"])
     assert out["yhat"].shape == out["error"].shape == (3, 1, 3, H)
+    assert out["status"].shape == (3, 1, 3)
     np.testing.assert_array_equal(
         out["status"][:, 0], [[OK, NOT_RUN, OK], [NOT_RUN, OK, NOT_RUN], [NOT_RUN] * 3]
     )
@@ -144,6 +145,7 @@ def test_timed_out_lists_marks_each_markets_hps(echo):
     )
     assert out["status"].dtype == np.int8
     assert out["yhat"].shape == out["error"].shape == (2, 1, 4, H)
+    assert out["status"].shape == (2, 1, 4)
     assert np.isnan(out["yhat"]).all() and np.isnan(out["error"]).all()
     assert out["error"] is not out["yhat"]
     later = timed_out_lists(y, 14, models(echo), [[0], [0, 1]], 2, H, "mae", MIN_TRAIN)
