@@ -381,6 +381,19 @@ def test_space_filling_draws_one_hp_per_stratum():
         picked = space_filling(hp, 2, seed=seed)["hp"].values.tolist()
         assert len(picked) == 2 and picked[0] in (0, 1) and picked[1] in (2, 3), seed
     assert space_filling(hp, 4) is hp
+    big = to_dataset(
+        [Model.create("ets", {"spec": s}, 52) for s in ("AAN", "ANN", "MAN", "MNN")] * 3
+    )
+    # the default seed is 0
+    assert (
+        space_filling(big, 5)["hp"].values.tolist()
+        == space_filling(big, 5, seed=0)["hp"].values.tolist()
+    )
+    assert any(
+        space_filling(big, 5, seed=s)["hp"].values.tolist()
+        != space_filling(big, 5)["hp"].values.tolist()
+        for s in (1, 2, 3)
+    )
     assert space_filling(hp, 3, seed=0)["hp"].values.tolist() == sorted(
         space_filling(hp, 3, seed=0)["hp"].values.tolist()
     )

@@ -150,3 +150,14 @@ def test_timed_out_lists_marks_each_markets_hps(echo):
     assert out["error"] is not out["yhat"]
     later = timed_out_lists(y, 14, models(echo), [[0], [0, 1]], 2, H, "mae", MIN_TRAIN)
     np.testing.assert_array_equal(later["status"][:, 0], [[FAILED, NOT_RUN], [FAILED, FAILED]])
+
+
+def test_evaluate_lists_goes_on_after_a_market_without_hps(echo):
+    y = series()[[0, 0, 1]]
+    x = holiday_x()[[0, 0, 1]]
+    out = evaluate_lists(y, 14, models(echo), [[0], [], [2]], 3, H, "mae", MIN_TRAIN, x, ["evt"])
+    np.testing.assert_array_equal(
+        out["status"][:, 0], [[OK, NOT_RUN, NOT_RUN], [NOT_RUN] * 3, [NOT_RUN, NOT_RUN, OK]]
+    )
+    # the third market's echo sees its own x (t + 100) from its first observation, t = 4
+    np.testing.assert_array_equal(out["yhat"][2, 0, 2], np.array([114, 115, 116]) + 1085 + 10)

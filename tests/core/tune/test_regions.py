@@ -202,6 +202,12 @@ def test_write_round_writes_one_split_then_its_marker(cube):
     late = write_round(path, 3, RoundKey(3, 0, 1, 2), {k: v[1:] for k, v in out.items()}, 0.0, True)
     assert late == read_round(path, RoundKey(3, 0, 1, 2)) and late.timed_out is True
     assert (late.block, late.fits, late.failed) == ("1", 1, 0)
+    first = write_round(
+        path, 3, RoundKey(4, 0, 0, 1), {k: v[:1] for k, v in out.items()}, 0.0, False
+    )
+    assert (first.block, first.fits, first.failed) == ("0", 2, 1)
+    ds = xr.open_zarr(path, consolidated=False).load()
+    np.testing.assert_array_equal(ds["yhat"].values[:, 0], [yhat[0, 0], yhat[1, 0]])
 
 
 def test_report_defaults_are_not_timed_out():
