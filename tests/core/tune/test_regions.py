@@ -208,6 +208,12 @@ def test_write_round_writes_one_split_then_its_marker(cube):
     assert (first.block, first.fits, first.failed) == ("0", 2, 1)
     ds = xr.open_zarr(path, consolidated=False).load()
     np.testing.assert_array_equal(ds["yhat"].values[:, 0], [yhat[0, 0], yhat[1, 0]])
+    # a block of the first 2 hps only writes those
+    two = {"yhat": yhat[:, :, :2] * 10, "error": yhat[:, :, :2], "status": status[:, :, :2]}
+    write_round(path, 2, RoundKey(5, 0, 0, 2), two, 0.0, False)
+    ds = xr.open_zarr(path, consolidated=False).load()
+    np.testing.assert_array_equal(ds["yhat"].values[:, 0, :2], yhat[:, 0, :2] * 10)
+    np.testing.assert_array_equal(ds["yhat"].values[:, 0, 2], yhat[:, 0, 2])
 
 
 def test_report_defaults_are_not_timed_out():
