@@ -101,6 +101,7 @@ def test_market_and_aggregate_rows_split_a_table_on_its_level_column():
     rest = contract.aggregate_rows(table)
     assert rest["market"].tolist() == ["TOTAL", "north"] and list(rest.index) == [0, 1]
     assert rest[contract.LEVEL_COLUMN].tolist() == ["total", "group"]
+    assert list(rest.columns) == ["market", contract.LEVEL_COLUMN, "yhat"]
     plain = table.drop(columns=contract.LEVEL_COLUMN)
     assert contract.market_rows(plain) is plain
     none = contract.aggregate_rows(plain)
