@@ -420,6 +420,7 @@ def test_to_table_known_rows_bounds_and_origins():
 def test_to_table_without_origin_or_horizon():
     no_origin = to_table(hand_forecast(origin=False))
     assert len(no_origin) == 6 and no_origin["origin"].isna().all()
+    assert no_origin["origin"].dtype.kind == "M"  # NaT, a date column like with origins
     assert set(no_origin["segment"]) == {"mature"}
     assert no_origin["market"].tolist() == ["A"] * 3 + ["B"] * 3
     # without a horizon attr every date after the origin counts (the time axis' length, 3)
@@ -443,3 +444,12 @@ def test_on_dates_places_each_market_after_its_own_origin():
     assert none is empty and list(after) == list(pd.to_datetime(["2024-01-08", "2024-01-15"]))
     with pytest.raises(ValueError, match=r"forecast origins \[Timestamp\('2024-01-03"):
         on_dates(stacked, pd.to_datetime(["2024-01-01", "2024-01-03"]), origin[0], 2, "W-MON")
+
+
+def test_the_fallback_of_exactly_one_season_is_the_plain_naive():
+    from fcast.core.apply import fallback_forecast
+
+    fc = fallback_forecast(np.array([1.0, 2.0, 3.0, 4.0]), 4, [80], 4)
+    np.testing.assert_allclose(fc["mean"], [4.0] * 4)
+    longer = fallback_forecast(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 4, [80], 4)
+    np.testing.assert_allclose(longer["mean"], [2.0, 3.0, 4.0, 5.0])

@@ -398,3 +398,20 @@ def test_space_filling_draws_one_hp_per_stratum():
         space_filling(hp, 3, seed=0)["hp"].values.tolist()
     )
     assert len(set(space_filling(hp, 3, seed=2)["hp"].values.tolist())) == 3
+
+
+def test_space_names_and_paths_known_answers():
+    from fcast.core.space import is_space_name
+
+    names = {"weekly": True, "Xmas": True, "w.YAML": True, "w.YML": True}
+    paths = {"a/b": False, "a\\b": False, "C:": False, "x.yaml": False, "x.yml": False}
+    for value, expected in {**names, **paths}.items():
+        assert is_space_name(value) is expected, value
+    with pytest.raises(ConfigError) as err:
+        builtin_space("weekley")
+    assert str(err.value).endswith("(or give the path of a space YAML file)")
+    with pytest.raises(ConfigError) as err:
+        default_space("h")
+    assert str(err.value).endswith(
+        "(there are daily, weekly, monthly and quarterly ones): give `space:` in the config"
+    )
