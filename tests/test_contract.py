@@ -107,3 +107,8 @@ def test_market_and_aggregate_rows_split_a_table_on_its_level_column():
     none = contract.aggregate_rows(plain)
     assert len(none) == 0
     assert list(none.columns) == ["market", "yhat", contract.LEVEL_COLUMN]
+
+
+def test_forecast_columns_with_a_hierarchy_end_with_the_level():
+    cols = contract.forecast_columns([80], hierarchy=True)
+    assert cols == [*contract.forecast_columns([80]), contract.LEVEL_COLUMN]

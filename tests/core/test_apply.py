@@ -13,6 +13,7 @@ from statsforecast.models import AutoETS, SeasonalNaive, Theta
 from fcast.contract import FALLBACK
 from fcast.core.apply import (
     apply,
+    apply_block,
     combine_of,
     forecast_series,
     members_from_selection,
@@ -373,7 +374,10 @@ def test_apply_with_regressors_known_answers(echo):
     assert list(fc["time"].values) == list(time[18:])  # from B's first step to A's last
     assert fc["family"].values.tolist() == ["mean(seasonal_naive,echo)", "echo"]
     assert pd.DatetimeIndex(fc["origin"].values).tolist() == [time[19], time[17]]
-    with pytest.raises(ValueError, match="holiday regressors; pass the holiday features as x"):
+    with pytest.raises(
+        ValueError,
+        match="^the selection has models with holiday regressors; pass the holiday features as x$",
+    ):
         apply(y, members, horizon=3, levels=[80])
     plain = apply(y, {"A": [(sn2, 1.0)]}, horizon=3, levels=[80], x=x)  # x unused
     np.testing.assert_allclose(plain["yhat"].values[0], direct["mean"])
@@ -453,3 +457,32 @@ def test_the_fallback_of_exactly_one_season_is_the_plain_naive():
     np.testing.assert_allclose(fc["mean"], [4.0] * 4)
     longer = fallback_forecast(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 4, [80], 4)
     np.testing.assert_allclose(longer["mean"], [2.0, 3.0, 4.0, 5.0])
+
+
+def test_apply_block_ends_defaults_and_the_fallback_season(echo):
+    y = np.array([[np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, np.nan]])
+    naive = [(Model.create("seasonal_naive", {}, 1), 1.0)]
+    out, fam = apply_block(y, [naive, []], 2, [80])
+    assert out.dtype == np.float64 and out.shape == (2, 3, 2)
+    np.testing.assert_allclose(out[0, 0], [6.0, 6.0])  # from its last actual, t = 6
+    # no members: the fallback with the default season 1, the naive from t = 5
+    np.testing.assert_allclose(out[1, 0], [2.0, 2.0])
+    assert fam == ["seasonal_naive", FALLBACK]
+    ends, _ = apply_block(y, [naive, []], 2, [80], ends=np.array([3, 2]))
+    np.testing.assert_allclose(ends[:, 0], [[3.0, 3.0], [1.0, 1.0]])
+    # with x (the regressor path) the fallback keeps the given season: 2 -> 1, 2
+    x = np.zeros((2, 9, 1))
+    with_x, fam = apply_block(y, [naive, []], 2, [80], x, ["evt"], "mean", 2)
+    np.testing.assert_allclose(with_x[1, 0], [1.0, 2.0])
+    assert fam == ["seasonal_naive", FALLBACK]
+
+
+def test_apply_without_any_member_falls_back_on_season_one():
+    time = pd.date_range("2024-01-01", periods=4, freq="W-MON")
+    y = xr.DataArray(
+        [[1.0, 2.0, 1.0, 2.0]], dims=("market", "time"), coords={"market": ["A"], "time": time}
+    )
+    fc = apply(y, {"A": []}, horizon=2, levels=[80])
+    np.testing.assert_allclose(fc["yhat"].values[0], [2.0, 2.0])
+    assert fc["family"].values.tolist() == [FALLBACK]
+    assert list(fc["time"].values) == list(pd.date_range("2024-01-29", periods=2, freq="W-MON"))
