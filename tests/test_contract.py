@@ -82,3 +82,33 @@ def test_the_cell_statuses_and_format_constants():
     assert contract.ZARR_FORMAT == 2
     assert contract.LEVELS == (80, 95)
     assert contract.FALLBACK == "fallback:seasonal_naive"
+
+
+def test_market_and_aggregate_rows_split_a_table_on_its_level_column():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "market": ["DK", "TOTAL", "FI", "north"],
+            contract.LEVEL_COLUMN: [contract.MARKET_LEVEL, "total", contract.MARKET_LEVEL, "group"],
+            "yhat": [1.0, 3.0, 2.0, 3.0],
+        },
+        index=[10, 11, 12, 13],
+    )
+    markets = contract.market_rows(table)
+    assert markets.to_dict("list") == {"market": ["DK", "FI"], "yhat": [1.0, 2.0]}
+    assert list(markets.index) == [0, 1]
+    rest = contract.aggregate_rows(table)
+    assert rest["market"].tolist() == ["TOTAL", "north"] and list(rest.index) == [0, 1]
+    assert rest[contract.LEVEL_COLUMN].tolist() == ["total", "group"]
+    assert list(rest.columns) == ["market", contract.LEVEL_COLUMN, "yhat"]
+    plain = table.drop(columns=contract.LEVEL_COLUMN)
+    assert contract.market_rows(plain) is plain
+    none = contract.aggregate_rows(plain)
+    assert len(none) == 0
+    assert list(none.columns) == ["market", "yhat", contract.LEVEL_COLUMN]
+
+
+def test_forecast_columns_with_a_hierarchy_end_with_the_level():
+    cols = contract.forecast_columns([80], hierarchy=True)
+    assert cols == [*contract.forecast_columns([80]), contract.LEVEL_COLUMN]

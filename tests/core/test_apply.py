@@ -13,9 +13,11 @@ from statsforecast.models import AutoETS, SeasonalNaive, Theta
 from fcast.contract import FALLBACK
 from fcast.core.apply import (
     apply,
+    apply_block,
     combine_of,
     forecast_series,
     members_from_selection,
+    on_dates,
     pool,
     to_table,
 )
@@ -331,3 +333,156 @@ def test_to_table_default_segment_and_bounds_in_contract_order(small_cube):
         "market", "date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95",
     ]  # fmt: skip
     assert set(to_table(fc, segment="new")["segment"]) == {"new"}
+
+
+def test_apply_with_regressors_known_answers(echo):
+    """A mean of seasonal naive and echo for A, echo alone for B, which ends 2 weeks early."""
+    t = np.arange(20, dtype="float64")
+    b = 100 + t + 3 * (t % 2)
+    b[:4] = np.nan
+    b[18:] = np.nan  # B's last actual: t = 17
+    time = pd.date_range("2024-01-01", periods=23, freq="W-MON")  # 20 actuals, 3 ahead
+    y = xr.DataArray(
+        np.stack([t**2, b]),
+        dims=("market", "time"),
+        coords={"market": ["A", "B"], "time": time[:20]},
+    )
+    tt = np.arange(23, dtype="float64")
+    x = xr.DataArray(
+        np.stack([tt, tt + 100])[:, :, None],
+        dims=("market", "time", "feature"),
+        coords={"market": ["A", "B"], "time": time, "feature": ["evt"]},
+    )
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    members = {"A": [(sn2, 1.0), (echo, 3.0)], "B": [(echo, 1.0)]}
+    fc = apply(y, members, horizon=3, levels=[80], x=x, block_markets=1)
+    direct = SeasonalNaive(season_length=2).forecast(y=t**2, h=3, level=[80])
+    # echo for A: x after t = 19, the sum of x[0:20] = 190 and the 20 training values
+    echo_a = np.array([20.0, 21, 22]) + 190 + 20
+    a = fc.sel(market="A", time=time[20:])
+    np.testing.assert_allclose(a["yhat"].values, 0.25 * direct["mean"] + 0.75 * echo_a)
+    np.testing.assert_allclose(
+        a["bounds"].sel(quantile=0.1).values, 0.25 * direct["lo-80"] + 0.75 * (echo_a - 80)
+    )
+    np.testing.assert_allclose(
+        a["bounds"].sel(quantile=0.9).values, 0.25 * direct["hi-80"] + 0.75 * (echo_a + 80)
+    )
+    # B trains on t = 4..17 (14 values, x 104..117: 1547) and sees x at t = 18, 19, 20
+    np.testing.assert_allclose(
+        fc["yhat"].sel(market="B", time=time[18:21]).values, np.array([118.0, 119, 120]) + 1547 + 14
+    )
+    assert list(fc["time"].values) == list(time[18:])  # from B's first step to A's last
+    assert fc["family"].values.tolist() == ["mean(seasonal_naive,echo)", "echo"]
+    assert pd.DatetimeIndex(fc["origin"].values).tolist() == [time[19], time[17]]
+    with pytest.raises(
+        ValueError,
+        match="^the selection has models with holiday regressors; pass the holiday features as x$",
+    ):
+        apply(y, members, horizon=3, levels=[80])
+    plain = apply(y, {"A": [(sn2, 1.0)]}, horizon=3, levels=[80], x=x)  # x unused
+    np.testing.assert_allclose(plain["yhat"].values[0], direct["mean"])
+
+
+def hand_forecast(origin: bool = True, horizon: bool = True) -> xr.Dataset:
+    """A forecast by hand: A from its origin 2024-01-08 (2 steps), B from 2024-01-01 (2 steps)."""
+    time = pd.date_range("2024-01-08", periods=3, freq="W-MON")
+    yhat = np.array([[np.nan, 1.0, 2.0], [3.0, 4.0, np.nan]])
+    quantile = [0.025, 0.1, 0.9, 0.975]
+    bounds = yhat[:, :, None] + np.array([-20.0, -8.0, 8.0, 20.0])
+    ds = xr.Dataset(
+        {
+            "yhat": (("market", "time"), yhat),
+            "bounds": (("market", "time", "quantile"), bounds),
+            "family": ("market", np.array(["ets", FALLBACK])),
+        },
+        coords={"market": ["A", "B"], "time": time, "quantile": quantile},
+        attrs={"levels": "[80, 95]", **({"horizon": 2} if horizon else {})},
+    )
+    if origin:
+        ds = ds.assign_coords(origin=("market", pd.to_datetime(["2024-01-08", "2024-01-01"])))
+    return ds
+
+
+def test_to_table_known_rows_bounds_and_origins():
+    table = to_table(hand_forecast(), segment="new")
+    assert list(table.columns) == COLUMNS
+    assert table["market"].tolist() == ["A", "A", "B", "B"]
+    assert table["date"].tolist() == list(
+        pd.to_datetime(["2024-01-15", "2024-01-22", "2024-01-08", "2024-01-15"])
+    )
+    assert table["yhat"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(table["yhat_lo_80"], [-7, -6, -5, -4])
+    np.testing.assert_array_equal(table["yhat_hi_80"], [9, 10, 11, 12])
+    np.testing.assert_array_equal(table["yhat_lo_95"], [-19, -18, -17, -16])
+    np.testing.assert_array_equal(table["yhat_hi_95"], [21, 22, 23, 24])
+    assert table["family"].tolist() == ["ets", "ets", FALLBACK, FALLBACK]
+    assert set(table["segment"]) == {"new"}
+    assert table["origin"].tolist() == list(pd.to_datetime(["2024-01-08"] * 2 + ["2024-01-01"] * 2))
+    assert list(table.index) == [0, 1, 2, 3]
+
+
+def test_to_table_without_origin_or_horizon():
+    no_origin = to_table(hand_forecast(origin=False))
+    assert len(no_origin) == 6 and no_origin["origin"].isna().all()
+    assert no_origin["origin"].dtype.kind == "M"  # NaT, a date column like with origins
+    assert set(no_origin["segment"]) == {"mature"}
+    assert no_origin["market"].tolist() == ["A"] * 3 + ["B"] * 3
+    # without a horizon attr every date after the origin counts (the time axis' length, 3)
+    no_horizon = to_table(hand_forecast(horizon=False))
+    assert len(no_horizon) == 5 and no_horizon["market"].tolist() == ["A"] * 2 + ["B"] * 3
+    assert no_horizon["yhat"].tolist()[:4] == [1.0, 2.0, 3.0, 4.0]
+    assert np.isnan(no_horizon["yhat"].iloc[4])
+
+
+def test_on_dates_places_each_market_after_its_own_origin():
+    stacked = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)  # market, column, step
+    origin = pd.to_datetime(["2024-01-15", "2024-01-01"])
+    placed, dates = on_dates(stacked, origin, pd.Timestamp("2030-01-07"), 2, "W-MON")
+    assert list(dates) == list(pd.date_range("2024-01-08", periods=4, freq="W-MON"))
+    assert placed.shape == (2, 3, 4)
+    np.testing.assert_array_equal(placed[0, :, 2:], stacked[0])
+    np.testing.assert_array_equal(placed[1, :, :2], stacked[1])
+    assert np.isnan(placed[0, :, :2]).all() and np.isnan(placed[1, :, 2:]).all()
+    empty = np.empty((0, 3, 2))
+    none, after = on_dates(empty, pd.DatetimeIndex([]), pd.Timestamp("2024-01-01"), 2, "W-MON")
+    assert none is empty and list(after) == list(pd.to_datetime(["2024-01-08", "2024-01-15"]))
+    with pytest.raises(ValueError, match=r"forecast origins \[Timestamp\('2024-01-03"):
+        on_dates(stacked, pd.to_datetime(["2024-01-01", "2024-01-03"]), origin[0], 2, "W-MON")
+
+
+def test_the_fallback_of_exactly_one_season_is_the_plain_naive():
+    from fcast.core.apply import fallback_forecast
+
+    fc = fallback_forecast(np.array([1.0, 2.0, 3.0, 4.0]), 4, [80], 4)
+    np.testing.assert_allclose(fc["mean"], [4.0] * 4)
+    longer = fallback_forecast(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 4, [80], 4)
+    np.testing.assert_allclose(longer["mean"], [2.0, 3.0, 4.0, 5.0])
+
+
+def test_apply_block_ends_defaults_and_the_fallback_season(echo):
+    y = np.array([[np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, np.nan]])
+    naive = [(Model.create("seasonal_naive", {}, 1), 1.0)]
+    out, fam = apply_block(y, [naive, []], 2, [80])
+    assert out.dtype == np.float64 and out.shape == (2, 3, 2)
+    np.testing.assert_allclose(out[0, 0], [6.0, 6.0])  # from its last actual, t = 6
+    # no members: the fallback with the default season 1, the naive from t = 5
+    np.testing.assert_allclose(out[1, 0], [2.0, 2.0])
+    assert fam == ["seasonal_naive", FALLBACK]
+    ends, _ = apply_block(y, [naive, []], 2, [80], ends=np.array([3, 2]))
+    np.testing.assert_allclose(ends[:, 0], [[3.0, 3.0], [1.0, 1.0]])
+    # with x (the regressor path) the fallback keeps the given season: 2 -> 1, 2
+    x = np.zeros((2, 9, 1))
+    with_x, fam = apply_block(y, [naive, []], 2, [80], x, ["evt"], "mean", 2)
+    np.testing.assert_allclose(with_x[1, 0], [1.0, 2.0])
+    assert fam == ["seasonal_naive", FALLBACK]
+
+
+def test_apply_without_any_member_falls_back_on_season_one():
+    time = pd.date_range("2024-01-01", periods=4, freq="W-MON")
+    y = xr.DataArray(
+        [[1.0, 2.0, 1.0, 2.0]], dims=("market", "time"), coords={"market": ["A"], "time": time}
+    )
+    fc = apply(y, {"A": []}, horizon=2, levels=[80])
+    np.testing.assert_allclose(fc["yhat"].values[0], [2.0, 2.0])
+    assert fc["family"].values.tolist() == [FALLBACK]
+    assert list(fc["time"].values) == list(pd.date_range("2024-01-29", periods=2, freq="W-MON"))

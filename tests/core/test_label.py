@@ -93,3 +93,24 @@ def test_label_dims_coords_and_attrs():
         "step": 4,
         "holdout": 5,
     }
+
+
+def test_whole_role_matrix_and_error_text_known_answers():
+    time = pd.date_range("2024-01-01", periods=9, freq="W-MON")
+    lab = label(time, splits=2, step=2, horizon=2, holdout=1, min_train=3)
+    # tune_stop 8; test windows [4, 6) and [6, 8); train before them; position 8 the holdout
+    roles = lab["role"].values.tolist()
+    assert roles[0] == ["train"] * 4 + ["test"] * 2 + ["unused"] * 2 + ["holdout"]
+    assert roles[1] == ["train"] * 6 + ["test"] * 2 + ["holdout"]
+    assert lab["role"].dims == ("split", "time")
+    assert lab["train_stop"].values.tolist() == [4, 6]
+    assert lab["test_stop"].values.tolist() == [6, 8]
+    assert list(lab["cutoff"].values) == [time[3], time[5]]
+    assert lab.attrs == {"horizon": 2, "step": 2, "holdout": 1, "holdout_start": 8}
+    assert required_history(2, 2, 2, 1, 3) == 3 + 2 + 2 + 1
+    with pytest.raises(DataError) as err:
+        label(time, splits=2, step=2, horizon=2, holdout=1, min_train=5)
+    assert str(err.value) == (
+        "history too short for the CV design: 9 periods, need at least 10 "
+        "(min_train 5 + horizon 2 + 1 x step 2 + holdout 1)"
+    )

@@ -165,3 +165,45 @@ def test_interval_scores_pool_coverage_and_average_per_market():
     assert out["interval_score"] == pytest.approx(22.5)
     assert out["scaled_interval_score"] == pytest.approx(9.25)
     assert "scaled_interval_score" not in interval_scores(y, lo, hi, 80)
+
+
+def test_interval_scores_edge_cases_known_answers():
+    from fcast.core.metrics import interval_scores
+
+    # one market as a 1-d list of ints: 5 inside [0, 10], 20 above it (10 + 2/0.2 * 10 = 110)
+    out = interval_scores([5, 20], [0, 0], [10, 10], 80, scale=[4])
+    assert out == pytest.approx(
+        {"coverage": 0.5, "interval_score": 60.0, "scaled_interval_score": 15.0}
+    )
+    # a market without finite actuals and one whose scale is 0 drop out of the means
+    y = np.array([[np.nan, np.nan], [5.0, 5.0], [5.0, 30.0]])
+    lo, hi = np.zeros((3, 2)), np.full((3, 2), 10.0)
+    out = interval_scores(y, lo, hi, 80, scale=np.array([1.0, 0.0, 2.0]))
+    assert out["coverage"] == 0.75
+    assert out["interval_score"] == pytest.approx((10 + (10 + 210) / 2) / 2)
+    assert out["scaled_interval_score"] == pytest.approx(110 / 2)
+    small = interval_scores([5.0], [0.0], [10.0], 80, scale=[0.5])  # a scale below 1 counts
+    assert small["scaled_interval_score"] == 20.0
+    nothing = interval_scores(np.full((1, 2), np.nan), lo[:1], hi[:1], 80, scale=np.array([1.0]))
+    assert all(np.isnan(v) for v in nothing.values()) and len(nothing) == 3
+    empty = interval_scores(np.array([]), np.array([]), np.array([]), 80)
+    assert set(empty) == {"coverage", "interval_score"}
+    assert np.isnan(empty["coverage"]) and np.isnan(empty["interval_score"])
+
+
+def test_inside_treats_none_as_missing():
+    from fcast.core.metrics import inside
+
+    out = inside([5, None, 20], [0, 0, None], [10, 10, 30])
+    assert out[0] == 1.0 and np.isnan(out[1]) and np.isnan(out[2]) and out.dtype == np.float64
+
+
+def test_winkler_level_bounds_and_missing_values():
+    from fcast.core.metrics import winkler
+
+    # level 0.5: alpha 0.995, y 2 above hi 1: 1 + 2 / 0.995 * 1
+    assert winkler([2.0], [0.0], [1.0], 0.5)[0] == pytest.approx(1 + 2 / 0.995)
+    with pytest.raises(ValueError, match="between 0 and 100, got 0"):
+        winkler([1.0], [0.0], [2.0], 0)
+    out = winkler([None, 5], [0, 0], [10, 10], 80)
+    assert np.isnan(out[0]) and out[1] == 10.0

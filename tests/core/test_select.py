@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from statsforecast.models import AutoETS, SeasonalNaive
@@ -23,7 +24,7 @@ from fcast.core.select import (
     split_weights,
     top_hps,
 )
-from fcast.core.space import parse_space
+from fcast.core.space import parse_space, to_dataset
 from fcast.core.tune import tune
 
 
@@ -438,3 +439,199 @@ def test_top_hps_known_order_ties_and_missing():
     assert top.values.tolist() == [[11, 12, 10], [12, -1, -1]]
     # the same scores laid out hp-first give the same answer
     assert top_hps(s.transpose("hp", "market"), 3).values.tolist() == top.values.tolist()
+
+
+def holdout_series() -> tuple[np.ndarray, np.ndarray]:
+    """y: t**2 from t=0 and 100 + t + 3*(t odd) from t=4 (20 periods); x: t and t + 100."""
+    t = np.arange(20, dtype="float64")
+    late = 100 + t + 3 * (t % 2)
+    late[:4] = np.nan
+    return np.stack([t**2, late]), np.stack([t, t + 100])[:, :, None]
+
+
+def test_holdout_block_known_answers_with_regressors(echo):
+    y, x = holdout_series()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    naive_log = Model.create("seasonal_naive", {"log": True}, 1)
+    members = [[sn2, echo], [naive_log], []]
+    y3 = np.concatenate([y, y[:1]])
+    x3 = np.concatenate([x, x[:1]])
+    scores, mean, kept = holdout_block(y3, members, 3, "mase", x3, ["evt"], keep_forecasts=True)
+    # market 0: test 289, 324, 361; seasonal naive 225, 256, 225; echo 17..19 + 136 + 17;
+    # MASE scale of t**2 on t < 17 with the first member's lag 2: mean of 4t - 4 = 32
+    np.testing.assert_array_equal(kept[0, 0], [225, 256, 225])
+    np.testing.assert_array_equal(kept[0, 1], [170, 171, 172])
+    np.testing.assert_allclose(scores[0], [268 / 3 / 32, 461 / 3 / 32])
+    np.testing.assert_allclose(mean[0], 364.5 / 3 / 32)
+    # market 1 from t = 4: test 120, 118, 122 against 116; lag-1 scale 36 / 12 = 3
+    np.testing.assert_allclose(kept[1, 0], [116, 116, 116])
+    np.testing.assert_allclose(scores[1, 0], 4 / 3)
+    np.testing.assert_allclose(mean[1], 4 / 3)
+    assert np.isnan(scores[1, 1]) and np.isnan(kept[1, 1]).all()
+    assert np.isnan(scores[2]).all() and np.isnan(mean[2]) and np.isnan(kept[2]).all()
+    assert scores.shape == (3, 2) and mean.shape == (3,) and kept.shape == (3, 2, 3)
+    two = holdout_block(y3, members, 3, "mase", x3, ["evt"])
+    assert len(two) == 2
+    np.testing.assert_array_equal(two[0], scores)
+    np.testing.assert_array_equal(two[1], mean)
+
+
+def test_holdout_block_median_and_a_member_that_cannot_refit(echo):
+    y, x = holdout_series()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    naive = Model.create("seasonal_naive", {}, 1)
+    members = [[sn2, echo, naive]]
+    scores, median = holdout_block(y[:1], members, 3, "mae", x[:1], ["evt"], combine="median")
+    # pointwise median of (225, 256, 225), (170, 171, 172), (256, 256, 256): the seasonal naive
+    np.testing.assert_allclose(scores[0], [268 / 3, 461 / 3, (33 + 68 + 105) / 3])
+    np.testing.assert_allclose(median[0], 268 / 3)
+    # without x the echo cannot refit: it has no score and the mean is of the other two
+    scores, mean = holdout_block(y[:1], members, 3, "mae")
+    assert np.isnan(scores[0, 1])
+    np.testing.assert_allclose(mean[0], (48.5 + 68 + 120.5) / 3)
+    _, no_names = holdout_block(y[:1], members, 3, "mae", x[:1])
+    np.testing.assert_allclose(no_names[0], (48.5 + 68 + 120.5) / 3)
+    empty = holdout_block(y[:1], [[]], 3, "mae")
+    assert empty[0].shape == (1, 0) and np.isnan(empty[1]).all()
+
+
+def holdout_arrays() -> tuple[xr.DataArray, xr.DataArray]:
+    """`holdout_series` as DataArrays: markets A, B on 20 Mondays, feature 'evt'."""
+    y, x = holdout_series()
+    time = pd.date_range("2024-01-01", periods=20, freq="W-MON")
+    coords = {"market": ["A", "B"], "time": time}
+    return (
+        xr.DataArray(y, dims=("market", "time"), coords=coords),
+        xr.DataArray(x, dims=("market", "time", "feature"), coords={**coords, "feature": ["evt"]}),
+    )
+
+
+def test_holdout_scores_known_answers_with_regressors_in_blocks_of_one(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    top = xr.DataArray(
+        [[0, 1], [2, -1]], dims=("market", "rank"), coords={"market": ["A", "B"], "rank": [1, 2]}
+    )
+    member, mean, kept = holdout_scores(
+        y, top, hp, 3, "mase", 2, block_markets=1, x=x, forecasts=True
+    )
+    np.testing.assert_allclose(member.values[0], [268 / 3 / 32, 461 / 3 / 32])
+    # B from t = 4, log seasonal naive (lag 2): 118, 116, 118 against 120, 118, 122; scale 2
+    np.testing.assert_allclose(member.values[1, 0], 4 / 3)
+    assert np.isnan(member.values[1, 1])
+    np.testing.assert_allclose(mean.values, [364.5 / 3 / 32, 4 / 3])
+    np.testing.assert_allclose(kept.values[0], [[225, 256, 225], [170, 171, 172]])
+    np.testing.assert_allclose(kept.values[1, 0], [118, 116, 118])
+    assert member.dims == ("market", "rank") and list(member["rank"].values) == [1, 2]
+    assert list(member["market"].values) == ["A", "B"] and list(mean["market"].values) == ["A", "B"]
+    assert mean.dims == ("market",)
+    assert kept.dims == ("market", "rank", "step") and list(kept["step"].values) == [1, 2, 3]
+    assert list(kept["rank"].values) == [1, 2] and list(kept["market"].values) == ["A", "B"]
+    m2, mean2 = holdout_scores(y, top, hp, 3, "mase", 2, x=x)
+    np.testing.assert_array_equal(m2.values, member.values)
+    np.testing.assert_array_equal(mean2.values, mean.values)
+    assert m2.dims == ("market", "rank") and list(m2["rank"].values) == [1, 2]
+    assert list(mean2["market"].values) == ["A", "B"]
+    with pytest.raises(ValueError, match="holiday regressors; pass the holiday features as x"):
+        holdout_scores(y, top, hp, 3, "mase", 2)
+    no_x = top.where(top != 1, -1)  # no member with regressors: x is not needed
+    m3, _ = holdout_scores(y, no_x, hp, 3, "mase", 2)
+    np.testing.assert_allclose(m3.values[:, 0], [268 / 3 / 32, 4 / 3])
+
+
+def test_choose_whole_table_known_answers():
+    """Every column of the table for two markets, a missing rank, learned weights and NaN holdouts."""
+    sn = Model.create("seasonal_naive", {}, 52)
+    ets = Model.create("ets", {"spec": "AAdN", "log": True, "window": 104}, 52)
+    theta = Model.create("theta", {"variant": "standard"}, 52)
+    hp = to_dataset([sn, ets, theta])
+    coords = {"market": ["A", "B"], "hp": [0, 1, 2]}
+    cv = xr.DataArray([[0.5, 0.2, 0.3], [0.4, np.nan, 0.1]], dims=("market", "hp"), coords=coords)
+    top = top_hps(cv, 3)  # A: hp1, hp2, hp0; B: hp2, hp0, -1
+    rank = {"market": ["A", "B"], "rank": [1, 2, 3]}
+    ho = xr.DataArray(
+        [[0.9, 0.4, np.nan], [np.nan, np.nan, np.nan]], dims=("market", "rank"), coords=rank
+    )
+    ens = xr.DataArray([0.25, 0.35], dims="market", coords={"market": ["A", "B"]})
+    best = choose(top, cv, ho, ens, hp, "best")
+    assert list(best.columns) == SELECTION_COLUMNS
+    assert best["market"].tolist() == ["A", "A", "A", "B", "B"]
+    assert best["rank"].tolist() == [1, 2, 3, 1, 2]
+    assert best["hp"].tolist() == [1, 2, 0, 2, 0]
+    assert best["family"].tolist() == ["ets", "theta", "seasonal_naive", "theta", "seasonal_naive"]
+    assert best["label"].tolist() == [
+        ets.label(),
+        theta.label(),
+        sn.label(),
+        theta.label(),
+        sn.label(),
+    ]
+    # parameters without the other families' blanks (NaN numbers, "" strings)
+    params = [json.loads(p) for p in best["params"]]
+    assert params[0] == {"spec": "AAdN", "log": True, "window": 104.0}
+    assert params[1] == {"variant": "standard"}
+    assert params[2] == {}
+    assert best["params"].iloc[0] == json.dumps(params[0], sort_keys=True)
+    assert best["cv_score"].tolist() == [0.2, 0.3, 0.5, 0.1, 0.4]
+    np.testing.assert_array_equal(best["holdout_score"], [0.9, 0.4, np.nan, np.nan, np.nan])
+    # A: the lowest holdout wins (rank 2); B: no holdout at all, so the CV best (rank 1)
+    assert best["weight"].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert best["ensemble_holdout_score"].isna().all()
+    assert set(best["combine"]) == {"best"} and set(best["weighting"]) == {"equal"}
+    learned = {"A": [0.5, 0.3, 0.2]}  # B has none: equal weights
+    mean = choose(top, cv, ho, ens, hp, "median", learned, "inverse_error")
+    assert mean["weight"].tolist() == [0.5, 0.3, 0.2, 0.5, 0.5]
+    assert mean["ensemble_holdout_score"].tolist() == [0.25] * 3 + [0.35] * 2
+    assert set(mean["combine"]) == {"median"} and set(mean["weighting"]) == {"inverse_error"}
+    plain = choose(top, cv, None, None, hp, "mean")
+    assert plain["holdout_score"].isna().all() and plain["ensemble_holdout_score"].isna().all()
+    assert plain["weight"].tolist() == pytest.approx([1 / 3] * 3 + [0.5] * 2)
+    assert set(plain["weighting"]) == {"equal"}
+
+
+def hand_tuning(hp: xr.Dataset, per_hp: list[list[float]]) -> xr.Dataset:
+    """A tuning cube by hand: markets A, B, 2 splits, 1 step, every cell OK with error per_hp."""
+    err = np.repeat(np.array(per_hp, dtype=float)[:, None, :, None], 2, axis=1)
+    dims = ("market", "split", "hp", "step")
+    ds = xr.Dataset(
+        {
+            "error": (dims, err),
+            "status": (dims[:3], np.zeros(err.shape[:3], dtype="int8")),
+        },
+        coords={"market": ["A", "B"], "split": [0, 1], "step": [1]},
+        attrs={"metric": "mase", "season_length": 2},
+    )
+    return ds.assign_coords({c: hp.coords[c] for c in hp.coords})
+
+
+def test_select_with_holdout_and_regressors_known_answers(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    tuning = hand_tuning(hp, [[0.1, 0.2, 0.3], [0.2, 0.3, 0.1]])
+    sel = select(tuning, y, top=2, combine="mean", weights="equal", holdout=3, x=x)
+    assert sel["market"].tolist() == ["A", "A", "B", "B"]
+    assert sel["hp"].tolist() == [0, 1, 2, 0]
+    assert sel["cv_score"].tolist() == pytest.approx([0.1, 0.2, 0.1, 0.2])
+    # the holdout refits of test_holdout_block_known_answers_with_regressors
+    assert sel["holdout_score"].tolist() == pytest.approx([268 / 96, 461 / 96, 4 / 3, 4 / 3])
+    assert sel["ensemble_holdout_score"].tolist() == pytest.approx([364.5 / 96] * 2 + [4 / 3] * 2)
+    assert sel["weight"].tolist() == [0.5] * 4
+    assert set(sel["combine"]) == {"mean"} and set(sel["weighting"]) == {"equal"}
+    best = select(tuning, y, top=2, holdout=3, x=x)
+    assert best["weight"].tolist() == [1.0, 0.0, 1.0, 0.0]  # B's tie: the CV rank decides
+    assert best["ensemble_holdout_score"].isna().all()
+    # linear split weights (the default) on equal splits: the same CV scores, no holdout
+    cv_only = select(tuning, y, top=1)
+    assert cv_only["hp"].tolist() == [0, 2] and cv_only["holdout_score"].isna().all()
+    with pytest.raises(ValueError, match="holiday regressors"):
+        select(tuning, y, top=2, holdout=3)
+    with pytest.raises(ValueError, match="combine must be best, mean or median, got 'max'"):
+        select(tuning, y, combine="max")
+    with pytest.raises(ValueError, match="weighting must be among"):
+        select(tuning, y, combine="mean", weighting=[])
+    with pytest.raises(ValueError, match="weighting must be among"):
+        select(tuning, y, combine="mean", weighting=["equal", "nope"])
+    with pytest.raises(ValueError, match="a weighting other than equal needs combine"):
+        select(tuning, y, weighting="inverse_error")

@@ -353,3 +353,65 @@ def test_the_space_is_kept_as_sorted_json_and_a_file_names_itself_in_errors(tmp_
     bad.write_text("families: {nonsense: {}}\n")
     with pytest.raises(ConfigError, match="bad-space.yaml"):
         load_space(bad, "W-MON")
+
+
+def test_positions_rank_each_varying_coord_into_the_unit_cube():
+    from fcast.core.space import _positions
+
+    hp = to_dataset(
+        [
+            Model.create("theta", {"variant": "standard", "log": True}, 52),
+            Model.create("seasonal_naive", {"log": False}, 52),
+            Model.create("seasonal_naive", {"log": True}, 52),
+        ]
+    )
+    # columns: family (seasonal_naive < theta), log (0 < 1), variant ("" < "standard")
+    np.testing.assert_array_equal(
+        _positions(hp),
+        [[3 / 4, 3 / 4, 3 / 4], [1 / 4, 1 / 4, 1 / 4], [1 / 4, 3 / 4, 1 / 4]],
+    )
+    same = to_dataset([Model.create("seasonal_naive", {}, 52)] * 3)
+    np.testing.assert_array_equal(_positions(same), np.zeros((3, 1)))
+
+
+def test_space_filling_draws_one_hp_per_stratum():
+    hp = to_dataset([Model.create("ets", {"spec": s}, 52) for s in ("AAN", "ANN", "MAN", "MNN")])
+    # one axis (spec) with positions 1/8, 3/8, 5/8, 7/8: 2 strata [0, 1/2) and [1/2, 1)
+    for seed in range(6):
+        picked = space_filling(hp, 2, seed=seed)["hp"].values.tolist()
+        assert len(picked) == 2 and picked[0] in (0, 1) and picked[1] in (2, 3), seed
+    assert space_filling(hp, 4) is hp
+    big = to_dataset(
+        [Model.create("ets", {"spec": s}, 52) for s in ("AAN", "ANN", "MAN", "MNN")] * 3
+    )
+    # the default seed is 0
+    assert (
+        space_filling(big, 5)["hp"].values.tolist()
+        == space_filling(big, 5, seed=0)["hp"].values.tolist()
+    )
+    assert any(
+        space_filling(big, 5, seed=s)["hp"].values.tolist()
+        != space_filling(big, 5)["hp"].values.tolist()
+        for s in (1, 2, 3)
+    )
+    assert space_filling(hp, 3, seed=0)["hp"].values.tolist() == sorted(
+        space_filling(hp, 3, seed=0)["hp"].values.tolist()
+    )
+    assert len(set(space_filling(hp, 3, seed=2)["hp"].values.tolist())) == 3
+
+
+def test_space_names_and_paths_known_answers():
+    from fcast.core.space import is_space_name
+
+    names = {"weekly": True, "Xmas": True, "w.YAML": True, "w.YML": True}
+    paths = {"a/b": False, "a\\b": False, "C:": False, "x.yaml": False, "x.yml": False}
+    for value, expected in {**names, **paths}.items():
+        assert is_space_name(value) is expected, value
+    with pytest.raises(ConfigError) as err:
+        builtin_space("weekley")
+    assert str(err.value).endswith("(or give the path of a space YAML file)")
+    with pytest.raises(ConfigError) as err:
+        default_space("h")
+    assert str(err.value).endswith(
+        "(there are daily, weekly, monthly and quarterly ones): give `space:` in the config"
+    )
