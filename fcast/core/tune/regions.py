@@ -56,7 +56,9 @@ def template(
         {
             "yhat": (DIMS4, da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
             "error": (DIMS4, da.full((n_m, n_s, n_h, horizon), np.nan, chunks=chunks4)),
-            "status": (DIMS3, da.full((n_m, n_s, n_h), NOT_RUN, dtype="int8", chunks=chunks4[:3])),
+            # eager (small: int8 per cell) so NOT_RUN is on disk before any block: a lazy one is
+            # never written and its unwritten chunks would read as zarr's fill value 0 (OK)
+            "status": (DIMS3, np.full((n_m, n_s, n_h), NOT_RUN, dtype="int8")),
             "y_test": (("market", "split", "step"), y_test),
             "scale": (("market", "split"), scale),
         },
@@ -74,6 +76,7 @@ def template(
             "min_train": min_train,
         },
     )
+    ds["status"].encoding["chunks"] = chunks4[:3]  # one chunk per block: regions never share one
     if "origin" in y_tune.coords:  # right-aligned markets (`fcast.core.series.right_align`)
         ds = ds.assign_coords(origin=("market", y_tune["origin"].values))
     return ds.assign_coords(hp.coords)

@@ -69,7 +69,7 @@ def test_template_known_answers():
     assert ds["yhat"].shape == (2, 2, 3, H)
     assert ds["yhat"].data.chunks == ((1, 1), (2,), (2, 1), (3,))
     assert ds["error"].data.chunks == ds["yhat"].data.chunks
-    assert ds["status"].data.chunks == ((1, 1), (2,), (2, 1))
+    assert ds["status"].encoding["chunks"] == (1, 2, 2)  # eager, written with the template
     assert np.isnan(ds["yhat"].values).all() and np.isnan(ds["error"].values).all()
     assert ds["status"].dtype == np.int8 and (ds["status"].values == NOT_RUN).all()
     y = y_tune().values
@@ -155,6 +155,18 @@ def test_write_block_writes_its_region_then_its_marker(cube):
     np.testing.assert_array_equal(ds["status"].values[1:2, :, 0:2], out["status"])
     assert np.isnan(ds["yhat"].values[0]).all() and np.isnan(ds["yhat"].values[1, :, 2]).all()
     assert done_blocks(f"{path}/.blocks") == {"1-0"}
+    # the cells no block wrote read NOT_RUN from disk, not zarr's fill value 0 (= OK)
+    assert (ds["status"].values[0] == NOT_RUN).all() and (
+        ds["status"].values[1, :, 2] == NOT_RUN
+    ).all()
+
+
+def test_an_untouched_cube_reads_not_run_everywhere(cube):
+    """A half-finished run's heat map must not show unevaluated cells as fitted."""
+    path, _, _, _ = cube
+    ds = xr.open_zarr(path, consolidated=True)
+    assert ds["status"].dtype == np.int8 and (ds["status"].values == NOT_RUN).all()
+    assert ds["status"].chunks == ((1, 1), (2,), (2, 1))  # one chunk per block of the template
 
 
 def test_write_block_timed_out_flag(cube):
