@@ -45,6 +45,7 @@ from fcast.core.space import load_space, parse_space
 from fcast.data import load_actuals, restrict
 from fcast.errors import DataError
 from fcast.markets.totals import aggregate_key
+from fcast.output.offline import inline_bokeh
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -315,38 +316,6 @@ def _hv() -> Any:
     return hv
 
 
-def inline_bokeh() -> None:
-    """Notebook plots that work offline: BokehJS, Panel's JS and CSS inline, nothing from a CDN."""
-    import holoviews as hv
-    import panel as pn
-
-    # every loader (holoviews', hvplot's on import, Panel's) inlines, none links a CDN
-    pn.config.inline = hv.extension.inline = True
-    _inline_panel_css()
-    if not getattr(hv.extension, "_loaded", False):
-        hv.extension("bokeh", inline=True, logo=False)
-
-
-def _inline_panel_css() -> None:
-    """Panel's stylesheets inline in every plot (holoviews links them from cdn.holoviz.org)."""
-    from panel.viewable import Viewable
-
-    if _inline_css not in Viewable._preprocessing_hooks:
-        Viewable._preprocessing_hooks.append(_inline_css)
-
-
-def _inline_css(viewable: Any, root: Any) -> None:
-    """A Panel preprocessing hook: each element's CDN stylesheets replaced by their text."""
-    from bokeh.models import UIElement
-
-    try:
-        from panel.io.notebook import patch_inline_stylesheets
-    except ImportError:  # a Panel without it links its CSS (the plots still render offline)
-        return
-    for model in root.select({"type": UIElement}):
-        patch_inline_stylesheets(model)
-
-
 def _layout(plots: list[Any], cols: int = 2) -> Any:
     """One plot as it is, several as a layout in `cols` columns."""
     hv = _hv()
@@ -512,6 +481,7 @@ __all__ = [
     "client",
     "close_client",
     "forecast_cube",
+    "inline_bokeh",
     "load",
     "plot_cube",
     "plot_curves",
