@@ -32,6 +32,7 @@ import xarray as xr
 from distributed.diagnostics.plugin import WorkerPlugin
 from statsforecast.models import SeasonalNaive
 
+from fcast.atomic import is_aside
 from fcast.config import load_config
 from fcast.contract import FAILED, OK
 from fcast.core.label import label
@@ -68,11 +69,18 @@ N_BLOCKS = 24
 TUNING_VARS = ["yhat", "error", "status", "y_test", "scale"]
 
 
+def block_markers(store: Path) -> list[Path]:
+    """The finished block markers of the store's tuning runs, never one still being written aside.
+
+    A live (or killed) job writes each marker aside as `.tmp-<hex>-<block>.json` first; glob
+    matches dot files, and reading one mid-write sees an empty file.
+    """
+    return [p for p in store.glob("runs/*/tuning.zarr/.blocks/*.json") if not is_aside(p.name)]
+
+
 def blocks_written(store: Path) -> dict[str, dict]:
     """Marker of every block written so far in the store's (single) tuning run."""
-    return {
-        p.stem: json.loads(p.read_text()) for p in store.glob("runs/*/tuning.zarr/.blocks/*.json")
-    }
+    return {p.stem: json.loads(p.read_text()) for p in block_markers(store)}
 
 
 def assert_same_results(a: Path | str, b: Path | str) -> None:
@@ -220,10 +228,7 @@ def test_a_killed_tuning_job_resumes_refitting_only_the_rest(tmp_path, reference
                     first.pid, signal.SIGKILL
                 )  # the job's whole process group, as when a pod is killed
             first.wait(timeout=30)
-    before = {
-        p: (p.stat().st_mtime_ns, p.read_text())
-        for p in (tmp_path / "store").glob("runs/*/tuning.zarr/.blocks/*.json")
-    }
+    before = {p: (p.stat().st_mtime_ns, p.read_text()) for p in block_markers(tmp_path / "store")}
     assert 0 < len(before) < N_BLOCKS, (tmp_path / "first.log").read_text()
 
     second = subprocess.run(
