@@ -16,14 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fcast.output.publish import RunArtifacts
-from fcast.output.report.page import (
-    PAGE,
-    READY_JS,
-    _body,
-    _meta_line,
-    _without_server_scripts,
-    markdown_html,
-)
+from fcast.output.report.page import PAGE, render_page
 from fcast.output.report.paged import (
     PAGE_SIZE,
     add_overview,
@@ -188,36 +181,29 @@ def build_paged(
 ) -> Path:
     """Write the paged report (`index.html` and `charts/*.js`) under `out`; the page's path."""
     from bokeh.document import Document
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
-    from jinja2 import Template
 
     names, doc = list(previous), Document()
     with doc.models.freeze():
         groups, groups_left = add_overview(doc, run, previous, comparison)
     n = write_charts(run, previous, out, levels_widest_first(run.forecast))
-    page = file_html(
+    page = render_page(
         doc,
-        INLINE,
-        f"fcast report {name or run.run_id}",
-        template=Template(PAGED),
-        template_variables={
-            "heading": html.escape(f"Forecast {name or run.run_id}"),
-            "meta": html.escape(_meta_line(run, names, meta or {})),
-            "insights_html": markdown_html(_body(insights_text)),
-            "qc_html": qc_summary(run),
-            "has_movers": bool(names),
-            "groups": groups,
-            "groups_left": groups_left,
-            "n_markets": f"{n:,}",
-            "segments": [html.escape(s) for s in segments(run)],
-            "vintages": [html.escape(v) for v in names],
-            "index_caption": f"Level at the headline checkpoint; {PAGE_SIZE} markets a page",
-            "market_json": market_data(run, comparison, names),
-            "index_js": INDEX_JS,
-            "ready_js": READY_JS,
-        },
+        PAGED,
+        run,
+        names,
+        insights_text,
+        name,
+        meta,
+        qc_html=qc_summary(run),
+        groups=groups,
+        groups_left=groups_left,
+        n_markets=f"{n:,}",
+        segments=[html.escape(s) for s in segments(run)],
+        vintages=[html.escape(v) for v in names],
+        index_caption=f"Level at the headline checkpoint; {PAGE_SIZE} markets a page",
+        market_json=market_data(run, comparison, names),
+        index_js=INDEX_JS,
     )
     path = out / "index.html"
-    path.write_text(_without_server_scripts(page), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path

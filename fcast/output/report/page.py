@@ -146,17 +146,23 @@ READY_JS = """(function () {
 })();"""
 
 
-def _add_figures(
-    doc: Any, run: RunArtifacts, previous: dict[str, pd.DataFrame], comparison: pd.DataFrame
-) -> list[dict[str, str]]:
-    """Add the overview, the movers, one figure per group and per market to `doc`; their sections."""
+def add_overview(
+    doc: Any,
+    run: RunArtifacts,
+    previous: dict[str, pd.DataFrame],
+    comparison: pd.DataFrame,
+    limit: int | None = None,
+) -> tuple[list[dict[str, str]], int]:
+    """Add the total, the movers and one figure per group (the first `limit`); their sections and the groups left out."""
     doc.add_root(
         bokeh_figure(total_view(run, previous), f"Total {run.value}", "overview", height=380)
     )
     if previous:
         doc.add_root(movers_figure(comparison, next(iter(previous))))
+    groups = group_views(run, previous)  # the groups of the hierarchy come first
+    shown = groups if limit is None else groups[:limit]
     sections = []
-    for level, view in group_views(run, previous):  # the groups of the hierarchy come first
+    for level, view in shown:
         key = anchor(f"{level}:{view.market}")
         doc.add_root(bokeh_figure(view, None, key))
         sections.append(
@@ -167,6 +173,14 @@ def _add_figures(
                 "caption": html.escape(caption(view)),
             }
         )
+    return sections, len(groups) - len(shown)
+
+
+def _add_figures(
+    doc: Any, run: RunArtifacts, previous: dict[str, pd.DataFrame], comparison: pd.DataFrame
+) -> list[dict[str, str]]:
+    """Add the overview, the movers, one figure per group and per market to `doc`; their sections."""
+    sections, _ = add_overview(doc, run, previous, comparison)
     for market in market_order(run):
         view = market_view(run, previous, market)
         title = f"{market}" + (" (new market)" if view.segment == "new" else "")
@@ -198,27 +212,51 @@ def build_html(
 ) -> str:
     """The report page as one self-contained HTML string (bokeh resources inline)."""
     from bokeh.document import Document
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
-    from jinja2 import Template
 
     names, doc = list(previous), Document()
     with doc.models.freeze():
         sections = _add_figures(doc, run, previous, comparison)
+    return render_page(
+        doc,
+        PAGE,
+        run,
+        names,
+        insights_text,
+        name,
+        meta,
+        table_html=comparison_table(comparison, run.forecast, names, run.headline_periods),
+        nav_html=" ".join(f"<a href='#{s['anchor']}'>{s['title']}</a>" for s in sections),
+        markets=sections,
+    )
+
+
+def render_page(
+    doc: Any,
+    template: str,
+    run: RunArtifacts,
+    names: list[str],
+    insights_text: str,
+    name: str | None,
+    meta: dict[str, dict[str, Any]] | None,
+    **variables: Any,
+) -> str:
+    """`doc` in a report page template with BokehJS inline: heading, meta line, insights, readiness, plus `variables`."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+    from jinja2 import Template
+
     page = file_html(
         doc,
         INLINE,
         f"fcast report {name or run.run_id}",
-        template=Template(PAGE),
+        template=Template(template),
         template_variables={
             "heading": html.escape(f"Forecast {name or run.run_id}"),
             "meta": html.escape(_meta_line(run, names, meta or {})),
             "insights_html": markdown_html(_body(insights_text)),
             "has_movers": bool(names),
-            "table_html": comparison_table(comparison, run.forecast, names, run.headline_periods),
-            "nav_html": " ".join(f"<a href='#{s['anchor']}'>{s['title']}</a>" for s in sections),
-            "markets": sections,
             "ready_js": READY_JS,
+            **variables,
         },
     )
     return _without_server_scripts(page)

@@ -31,15 +31,13 @@ import pandas as pd
 from fcast.contract import bound_columns
 from fcast.names import safe_name
 from fcast.output.publish import TOTAL, RunArtifacts, headline_checkpoint
-from fcast.output.report.interactive import _adjusted, bokeh_figure, market_template, movers_figure
+from fcast.output.report.interactive import _adjusted, market_template
 from fcast.output.report.views import (
     MarketView,
     caption,
     extent,
-    group_views,
     levels_widest_first,
     market_views,
-    total_view,
 )
 
 #: reports with more markets than this get the paged layout
@@ -195,29 +193,12 @@ def add_overview(
     doc: Any, run: RunArtifacts, previous: dict[str, pd.DataFrame], comparison: pd.DataFrame
 ) -> tuple[list[dict[str, str]], int]:
     """Add the total, the movers, up to GROUP_LIMIT groups and the market template; the group sections and groups left out."""
-    from fcast.output.report.page import anchor
+    from fcast.output.report.page import add_overview as add_total_and_groups
 
-    doc.add_root(
-        bokeh_figure(total_view(run, previous), f"Total {run.value}", "overview", height=380)
-    )
-    if previous:
-        doc.add_root(movers_figure(comparison, next(iter(previous))))
-    groups = group_views(run, previous)
-    sections = []
-    for level, view in groups[:GROUP_LIMIT]:
-        key = anchor(f"{level}:{view.market}")
-        doc.add_root(bokeh_figure(view, None, key))
-        sections.append(
-            {
-                "anchor": key,
-                "root": key,
-                "title": html.escape(f"{view.market} ({level})"),
-                "caption": html.escape(caption(view)),
-            }
-        )
+    sections, left = add_total_and_groups(doc, run, previous, comparison, GROUP_LIMIT)
     levels = levels_widest_first(run.forecast)
     doc.add_root(market_template(levels, list(previous)[:VINTAGES_DRAWN]))
-    return sections, max(len(groups) - GROUP_LIMIT, 0)
+    return sections, left
 
 
 def market_data(run: RunArtifacts, comparison: pd.DataFrame, names: list[str]) -> str:
