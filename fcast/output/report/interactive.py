@@ -52,7 +52,7 @@ def _lines(view: MarketView) -> list[Line]:
 
 def _shade(fig: Any, view: MarketView) -> None:
     """Adjustment periods and cleaned disruptions as shaded spans with a hover label."""
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     bottom, top = extent(view)
     for spans, color, label in (
@@ -60,18 +60,7 @@ def _shade(fig: Any, view: MarketView) -> None:
         (view.cleaned, CLEANED, "cleaned disruption"),
     ):
         if len(spans):
-            src = ColumnDataSource(spans.assign(bottom=bottom, top=top))
-            r = fig.quad(
-                left="start",
-                right="end",
-                bottom="bottom",
-                top="top",
-                source=src,
-                color=color,
-                alpha=0.25,
-                legend_label=label,
-            )
-            fig.add_tools(HoverTool(renderers=[r], tooltips=[(label, "@label")]))
+            _span_quads(fig, ColumnDataSource(spans.assign(bottom=bottom, top=top)), color, label)
 
 
 def _intervals(fig: Any, fc: pd.DataFrame) -> None:
@@ -197,22 +186,29 @@ def _template_line(fig: Any, label: str, color: str, dash: str, width: int) -> A
 
 def _template_spans(fig: Any) -> None:
     """Empty named adjustment and cleaned spans with a hover label."""
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     for color, label in ((ADJUSTMENT, "adjustment"), (CLEANED, "cleaned disruption")):
         src = ColumnDataSource({"start": [], "end": [], "bottom": [], "top": [], "label": []})
-        r = fig.quad(
-            left="start",
-            right="end",
-            bottom="bottom",
-            top="top",
-            source=src,
-            color=color,
-            alpha=0.25,
-            legend_label=label,
-            name=TEMPLATE + label,
-        )
-        fig.add_tools(HoverTool(renderers=[r], tooltips=[(label, "@label")]))
+        _span_quads(fig, src, color, label, name=TEMPLATE + label)
+
+
+def _span_quads(fig: Any, src: Any, color: str, label: str, **kwargs: Any) -> None:
+    """Shaded start-to-end spans from `src` with a hover showing each one's label."""
+    from bokeh.models import HoverTool
+
+    r = fig.quad(
+        left="start",
+        right="end",
+        bottom="bottom",
+        top="top",
+        source=src,
+        color=color,
+        alpha=0.25,
+        legend_label=label,
+        **kwargs,
+    )
+    fig.add_tools(HoverTool(renderers=[r], tooltips=[(label, "@label")]))
 
 
 def market_template(levels: list[int], vintages: list[str]) -> Any:
