@@ -128,15 +128,23 @@ def _next_step(result: Any, title: str, config: Path | None) -> None:
         typer.echo(f"\nnext: fcast publish {result.run_id}{c} --official NAME   (QC-gated)")
 
 
+def _forecast_line(result: Any, title: str, dates: bool = False) -> None:
+    """A run's id, folder and forecast size (and date range)."""
+    from fcast.output.publish import fmt_int
+
+    fc = result.forecast
+    typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
+    span = f", from {fc['date'].min():%Y-%m-%d} to {fc['date'].max():%Y-%m-%d}" if dates else ""
+    typer.echo(
+        f"  forecast: {fmt_int(len(fc))} rows for {fmt_int(fc['market'].nunique())} markets{span}"
+    )
+
+
 def _print_result(result: Any, title: str) -> None:
     from fcast.jobs.pipeline import chosen_table
     from fcast.output.publish import fmt_int
 
-    typer.echo(f"\n{title} run {result.run_id}\n  folder: {result.url}")
-    typer.echo(
-        f"  forecast: {fmt_int(len(result.forecast))} rows for "
-        f"{fmt_int(result.forecast['market'].nunique())} markets"
-    )
+    _forecast_line(result, title)
     qa, cleaning = result.manifest.get("qa"), result.manifest.get("cleaning")
     if qa:
         typer.echo(f"  input QA: {qa['errors']} errors, {qa['warnings']} warnings (qa.parquet)")
@@ -827,11 +835,7 @@ def demo_cmd(
                 cfg, as_of=str((end - pd.Timedelta(weeks=8)).date()), client=client, progress=False
             )
             weekly = run_weekly(cfg, client=client)
-        typer.echo(f"\nweekly run {weekly.run_id}\n  folder: {weekly.url}")
-        typer.echo(
-            f"  forecast: {len(weekly.forecast)} rows for {weekly.forecast['market'].nunique()} markets, "
-            f"from {weekly.forecast['date'].min():%Y-%m-%d} to {weekly.forecast['date'].max():%Y-%m-%d}"
-        )
+        _forecast_line(weekly, "weekly", dates=True)
         _print_truth_score(weekly.forecast, paths["truth"])
         from fcast.infra.store import Store
         from fcast.infra.vintage import default_name
