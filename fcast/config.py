@@ -173,6 +173,12 @@ class CleanConfig(_Strict):
         description="longest zero run removed automatically (longer: proposed for review); "
         "default a quarter season (weekly: 13)",
     )
+    charts: int | None = Field(
+        50,
+        ge=0,
+        description="before/after charts per run for at most this many cleaned markets, the "
+        "largest changes first (0: none, null: every cleaned market)",
+    )
 
 
 class CustomModelConfig(_Strict):

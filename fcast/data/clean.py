@@ -317,6 +317,25 @@ def clean_block(
     return y_clean, _sorted(record)
 
 
+def most_changed(record: pd.DataFrame, limit: int | None) -> list[str]:
+    """Markets with an applied removal, the largest first (periods x |change %|), at most `limit` (None: all)."""
+    done = record[record["applied"].astype(bool)] if len(record) else record
+    if not len(done):
+        return []
+    impact = (
+        pd.DataFrame(
+            {
+                "market": done["market"].astype(str),
+                "impact": done["periods"] * done["change_pct"].abs().fillna(0),
+            }
+        )
+        .groupby("market", as_index=False)["impact"]
+        .sum()
+    )
+    markets = impact.sort_values(["impact", "market"], ascending=[False, True])["market"].tolist()
+    return markets if limit is None else markets[:limit]
+
+
 def _removal_kwargs(kwargs: dict[str, object]) -> dict[str, object]:
     """The detection settings that removal shares (holidays, knots, harmonics, near zero)."""
     return {
@@ -337,6 +356,7 @@ __all__ = [
     "expand_events",
     "festivals",
     "holidays_of",
+    "most_changed",
     "parse_disruptions",
     "parse_events",
     "remove",

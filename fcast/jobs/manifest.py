@@ -1,5 +1,7 @@
 """The run record and manifest of a job: timings, code version, cluster, status."""
 
+from __future__ import annotations
+
 import logging
 import subprocess
 import time
@@ -7,17 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from fcast import __version__
 from fcast.config import RunConfig
 from fcast.infra.store import Store, utcnow
-from fcast.jobs.prepare import (
-    Prepared,
-)
 from fcast.redact import redact_tree
+
+if TYPE_CHECKING:  # prepare times its stages with this module's Timer
+    from fcast.jobs.prepare import Prepared
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from fcast.core.space import load_space
 from fcast.core.tune.plan import client_threads
 from fcast.data import restrict, season_length
 from fcast.data.blockwise import BlockMap, auto_block_markets
-from fcast.data.clean import clean
+from fcast.data.clean import clean, most_changed
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
 from fcast.data.segment import countries_of, read_markets, segment
 from fcast.errors import DataError
 from fcast.infra.store import Store, utcnow
 from fcast.infra.warehouse import actuals_hash, actuals_label, read_actuals_source
+from fcast.jobs.manifest import Timer
 from fcast.output.plots import save_cleaning_charts
 from fcast.redact import redact_tree
 
@@ -197,14 +198,17 @@ def prepare(
     client: Any = None,
     block_markets: int | None = None,
     progress: bool = True,
+    timer: Timer | None = None,
 ) -> Prepared:
     """QA, cube, cleaning and segments; `markets` restricts the segments, proxies still see every market.
 
     With a `client`, QA's per-market checks and the cleaning run as blocks of markets on
     the cluster (`block_markets` each, or sized for its threads); segmenting is vectorised.
     The result is the same whatever the blocks and the workers. Every block gets the run's
-    countries (`run_countries`) and cleaning options.
+    countries (`run_countries`) and cleaning options. `timer` gets the stages `qa` and
+    `clean` (the cleaning's baseline fits and detection).
     """
+    timer = timer or Timer()
     raw = (
         read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
         if raw is None
@@ -214,7 +218,8 @@ def prepare(
     blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)
-    qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
+    with timer("qa"):
+        qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -229,17 +234,18 @@ def prepare(
     except DataError as exc:  # recorded like a QA failure: qa.parquet and a failed manifest
         raise QAFailed(qa.findings, str(exc)) from None
     events = load_disruptions(cfg.clean.events) if cfg.clean.events else None
-    cube, record = clean(
-        cube,
-        events,
-        auto=cfg.clean.auto,
-        season_length=season_length(cfg.data.freq),
-        countries=countries or None,
-        near_zero=cfg.clean.near_zero,
-        max_zero_periods=cfg.clean.max_zero_periods,
-        map_blocks=blocks.map_blocks,
-        block_markets=blocks.markets,
-    )
+    with timer("clean"):
+        cube, record = clean(
+            cube,
+            events,
+            auto=cfg.clean.auto,
+            season_length=season_length(cfg.data.freq),
+            countries=countries or None,
+            near_zero=cfg.clean.near_zero,
+            max_zero_periods=cfg.clean.max_zero_periods,
+            map_blocks=blocks.map_blocks,
+            block_markets=blocks.markets,
+        )
     segments = segment(
         cube,
         table,
@@ -291,18 +297,34 @@ def _save_charts(
 
 
 def write_inputs(
-    store: Store, run_id: str, prep: Prepared, client: Any = None, progress: bool = True
+    store: Store,
+    run_id: str,
+    prep: Prepared,
+    client: Any = None,
+    progress: bool = True,
+    limit: int | None = None,
 ) -> None:
-    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets (drawn on `client` when given)."""
+    """qa.parquet, cleaning.parquet and before/after charts of the run's cleaned markets (drawn on `client` when given).
+
+    Charts: at most `limit` markets, the largest changes first (`clean.charts`; None: all).
+    """
     store.write_parquet(prep.qa, "runs", run_id, "qa.parquet")
     store.write_parquet(prep.cleaning, "runs", run_id, "cleaning.parquet")
     # every market is cleaned (proxies use them all) but only the run's markets get charts
-    charted = (
+    ours = (
         prep.cleaning[prep.cleaning["market"].isin(prep.segments["market"].values)]
         if len(prep.cleaning)
         else prep.cleaning
     )
-    if len(charted) and charted["applied"].any():
+    cleaned = most_changed(ours, None)
+    shown = cleaned if limit is None else cleaned[:limit]
+    if len(shown) < len(cleaned) and progress:
+        log.info(
+            f"cleaning charts for {len(shown)} of {len(cleaned)} cleaned markets, the largest "
+            "changes (clean.charts); cleaning.parquet and the report have every market's removals"
+        )
+    if shown:
+        charted = ours[ours["market"].astype(str).isin(shown)]
         try:
             _save_charts(prep.cube, charted, store.run_url(run_id, "charts"), client, progress)
         except ImportError:
@@ -319,8 +341,13 @@ def start_run(
     raw: pd.DataFrame | None = None,
     client: Any = None,
     progress: bool = True,
+    timer: Timer | None = None,
 ) -> tuple[str, Prepared]:
-    """Create the run folder, run QA and cleaning (on `client` when given), and write their records; QA errors fail the run here."""
+    """Create the run folder, run QA and cleaning (on `client` when given), and write their records; QA errors fail the run here.
+
+    `timer` gets the stages `qa`, `clean` and `inputs` (the records and the cleaning charts).
+    """
+    timer = timer or Timer()
     run_id = run_id or store.new_run_id(kind, cfg.fingerprint())
     try:
         prep = prepare(
@@ -331,6 +358,7 @@ def start_run(
             raw,
             client=client,
             progress=progress,
+            timer=timer,
         )
     except QAFailed as exc:
         store.write_parquet(exc.findings, "runs", run_id, "qa.parquet")
@@ -348,7 +376,8 @@ def start_run(
             "manifest.json",
         )
         raise
-    write_inputs(store, run_id, prep, client, progress)
+    with timer("inputs"):
+        write_inputs(store, run_id, prep, client, progress, cfg.clean.charts)
     return run_id, prep
 
 

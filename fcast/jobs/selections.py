@@ -133,8 +133,13 @@ def listing(table: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
 
 
 def stale(table: pd.DataFrame, max_age_days: int | None, now: datetime | None = None) -> list[str]:
-    """Markets whose selection is older than `max_age_days` (none when no limit is set)."""
+    """Markets whose selection is older than `max_age_days` (none when no limit is set); `listing`'s ages, vectorised."""
     if max_age_days is None or not len(table):
         return []
-    listed = listing(table, now)
-    return listed.loc[listed["age_days"] > max_age_days, "market"].astype(str).tolist()
+    chosen = table[table["weight"] > 0] if "weight" in table else table
+    tuned_at = chosen.groupby(chosen["market"].astype(str), sort=True)["tuned_at"].first()
+    age = (
+        pd.Timestamp(now or datetime.now(UTC))
+        - pd.to_datetime(tuned_at, utc=True, format="ISO8601")
+    ).dt.days
+    return age.index[age > max_age_days].tolist()

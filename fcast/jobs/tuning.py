@@ -62,10 +62,9 @@ def run_tuning(
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
-    with timer("qa_clean"):
-        run_id, prep = start_run(
-            store, cfg, "tuning", markets, None, run_id, raw, client=client, progress=progress
-        )
+    run_id, prep = start_run(
+        store, cfg, "tuning", markets, None, run_id, raw, client, progress, timer
+    )
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

@@ -47,10 +47,9 @@ def run_weekly(
         raise StoreError(
             f"no tuning run in store {store.url}: run `fcast run tuning -c CONFIG` first"
         )
-    with timer("qa_clean"):
-        run_id, prep = start_run(
-            store, cfg, "weekly", markets, as_of, client=client, progress=progress
-        )
+    run_id, prep = start_run(
+        store, cfg, "weekly", markets, as_of, client=client, progress=progress, timer=timer
+    )
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

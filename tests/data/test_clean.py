@@ -21,6 +21,7 @@ from fcast.data.clean import (
     detect,
     expand_events,
     festivals,
+    most_changed,
     parse_disruptions,
     remove,
 )
@@ -383,3 +384,20 @@ def test_forecast_on_cleaned_history_beats_raw(sample, mature_cube):
     assert (medians["cleaned"] < medians["raw"]).all()
     after = table[table["origin"] == "4 weeks after the event"]
     assert (after["cleaned"] < after["raw"]).mean() >= 0.75
+
+
+def test_most_changed_ranks_markets_by_periods_times_change() -> None:
+    """Impact per market = sum of periods x |change %| over applied windows; ties by name; limits."""
+    record = pd.DataFrame(
+        {
+            "market": ["A", "B", "B", "C", "D", "E"],
+            "periods": [2, 1, 3, 4, 10, 0],
+            "change_pct": [-50.0, 10.0, -20.0, 25.0, 1.0, 99.0],
+            "applied": [True, True, True, True, True, False],
+        }
+    )  # A 100, B 10 + 60 = 70, C 100, D 10; E not applied
+    assert most_changed(record, None) == ["A", "C", "B", "D"]
+    assert most_changed(record, 2) == ["A", "C"]
+    assert most_changed(record, 0) == []
+    assert most_changed(record.iloc[5:], None) == []
+    assert most_changed(record.iloc[0:0], 3) == []

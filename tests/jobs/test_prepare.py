@@ -111,6 +111,27 @@ def test_charts_on_the_cluster_are_the_charts_in_process(
     assert names[0] == names[1] and len(names[0]) == len(cleaned)
 
 
+def test_the_chart_bound_draws_the_largest_changes_only(reference: Prepared, tmp_path) -> None:
+    """clean.charts = k: charts for the k markets of most_changed, none for the rest; 0: none."""
+    pytest.importorskip("hvplot")
+    from fcast.data.clean import most_changed
+    from fcast.infra.store import Store
+    from fcast.jobs.prepare import write_inputs
+    from fcast.output.plots import chart_name
+
+    cleaned = most_changed(reference.cleaning, None)
+    assert len(cleaned) >= 3  # the fixture cleans several markets
+    store = Store(str(tmp_path))
+    write_inputs(store, "run-2", reference, None, progress=False, limit=2)
+    charts = tmp_path / "runs" / "run-2" / "charts"
+    assert sorted(p.name for p in charts.glob("*.html")) == sorted(
+        chart_name(m) for m in cleaned[:2]
+    )
+    write_inputs(store, "run-3", reference, None, progress=False, limit=0)
+    assert not (tmp_path / "runs" / "run-3" / "charts").exists()
+    assert len(store.read_parquet("runs", "run-3", "cleaning.parquet")) == len(reference.cleaning)
+
+
 def config(
     tmp_path,
     country: str | None,

@@ -47,6 +47,22 @@ def test_listing_and_age_with_known_dates() -> None:
     assert selections.stale(table, None, now) == []
 
 
+def test_stale_matches_the_listings_ages_at_the_limit_and_with_time_zones() -> None:
+    """Naive and aware tuned_at, an age exactly at the limit (not stale) and one day over."""
+    table = pd.concat(
+        [
+            _rows("AT", "r1", "2026-02-09T12:00:00+00:00"),  # 30 days, 0 h: at the limit
+            _rows("BE", "r1", "2026-02-08T11:00:00"),  # 31 days: over
+            _rows("CH", "r2", "2026-02-09T13:00:00+01:00"),  # 12:00 UTC: at the limit
+        ]
+    )
+    now = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+    listed = selections.listing(table, now).set_index("market")["age_days"].to_dict()
+    assert listed == {"AT": 30, "BE": 31, "CH": 30}
+    assert selections.stale(table, 30, now) == ["BE"]
+    assert selections.stale(table, 29, now) == ["AT", "BE", "CH"]
+
+
 def test_subset_tuning_keeps_the_other_markets_selections(tmp_path) -> None:
     cfg = tiny_project(tmp_path)
     full = run_tuning(cfg, progress=False)
