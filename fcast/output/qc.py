@@ -45,6 +45,14 @@ from fcast.contract import value_columns as contract_values
 from fcast.core.series import lags
 from fcast.data import season_length
 from fcast.options import Options
+from fcast.output.qc_formulas import (
+    LEVEL,
+    RECENT,  # noqa: F401 (re-exported)
+    expected_step,
+    forecast_growth,
+    growth_range,
+    mature_jumps,
+)
 from fcast.output.qc_views import Actuals, ForecastRows
 from fcast.registry import Registry, RegistryError
 
@@ -58,7 +66,6 @@ PASSED, SKIPPED = "ok", "skipped"
 #: the entry-point group installed checks come from
 ENTRY_POINT_GROUP = "fcast.qc_checks"
 LISTED = 10
-RECENT = 13  # periods of launch-phase growth the origin-jump check expects to continue
 
 
 class QCConfig(Options):
@@ -221,29 +228,6 @@ def intervals_ordered(ctx: QCContext) -> Iterable[Finding]:
         )
 
 
-LEVEL = 4  # periods in the medians that define the level on each side of the origin
-
-
-def expected_step(y: np.ndarray, m: int, launch: bool) -> float:
-    """Expected relative change of the level from the last actuals to the first forecast periods.
-
-    Launch phase (segment new): the mean change per period over the last min(13, n-1)
-    periods. Otherwise: the same step a season earlier between 4-period medians,
-    med(y_(T+1-m..T+4-m)) / med(y_(T-m-3..T-m)) - 1 (0 if unknown).
-    """
-    if launch:
-        recent = y[-min(RECENT, len(y) - 1) - 1 :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = float(np.mean(recent[1:] / recent[:-1] - 1)) if len(recent) > 1 else 0.0
-    elif m > LEVEL and len(y) >= m + LEVEL:
-        before = np.median(y[len(y) - m - LEVEL : len(y) - m])
-        after = np.median(y[len(y) - m : len(y) - m + LEVEL])
-        step = after / before - 1 if before > 0 else 0.0
-    else:
-        step = y[-m] / y[-m - 1] - 1 if m > 1 and len(y) > m and y[-m - 1] > 0 else 0.0
-    return step if np.isfinite(step) else 0.0
-
-
 def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
     """Each market's forecast starts one period after its own last actual, and `origin` says so."""
     if ctx.y is None or ctx.y.sizes.get("time", 0) < 3:
@@ -277,56 +261,44 @@ def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
             yield market, f"origin {origins[i]} is not its last actual {end:%Y-%m-%d}"
 
 
+def _jump(y: np.ndarray, yhat: np.ndarray, m: int, launch: bool) -> float:
+    """One market's relative move at the origin: 4-period medians when it has the history, else yhat_1 / y_T - 1."""
+    if launch or not (m > LEVEL and len(y) >= m + LEVEL):
+        return float(yhat[0]) / y[-1] - 1
+    return float(np.median(yhat[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
+
+
 def origin_jump(ctx: QCContext) -> Iterable[Finding]:
     """The first forecast period moves from the last actual about as expected (season or launch trend)."""
-    if ctx.y is None:
+    if ctx.y is None or ctx.actuals is None:
         raise SkipCheck("no actuals")
     tol, m, new = ctx.cfg.jump_tolerance, ctx.season_length, ctx.rows.all_equal("segment", "new")
+    done, jumps, steps, lasts = mature_jumps(ctx.rows, ctx.actuals, m)
     for i, market, yhat in ctx.rows.each(ctx.rows.array(["yhat"])[:, 0]):
-        y = ctx.series(market)
-        if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
-            continue
         launch = bool(new[i])
-        if launch or not (m > LEVEL and len(y) >= m + LEVEL):
-            jump = float(yhat[0]) / y[-1] - 1
+        if done[i] and not launch:  # the bulk: computed at once
+            jump, step, last = jumps[i], steps[i], lasts[i]
+            if last <= 0:
+                continue
         else:
-            jump = float(np.median(yhat[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
-        step = expected_step(y, m, launch)
-        if abs(jump - step) > tol:
-            basis = (
-                "recent growth per period (launch phase)"
-                if launch
-                else "the same step a season earlier"
-            )
-            yield (
-                market,
-                (
-                    f"first period {_pct(jump)} vs the last actual ({y[-1]:.6g}); expected {_pct(step)} "
-                    f"from {basis}; tolerance {tol:.0%}"
-                ),
-            )
-
-
-def growth_range(y: np.ndarray, m: int, n: int) -> np.ndarray:
-    """Historical growth of n-period sums over m periods: G_t = sum(y_(t-n+1..t)) / sum(y_(t-m-n+1..t-m)) - 1."""
-    sums = np.convolve(y, np.ones(n), mode="valid")
-    if len(sums) <= m:
-        return np.array([])
-    prev, cur = sums[:-m], sums[m:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = cur / prev - 1
-    return g[np.isfinite(g) & (prev > 0)]
-
-
-def forecast_growth(y: np.ndarray, yhat: np.ndarray, m: int) -> float:
-    """Growth of the first n = min(h, m) forecast periods over the same periods a season earlier."""
-    n = min(len(yhat), m)
-    before = y[len(y) - m : len(y) - m + n]
-    return (
-        float(np.sum(yhat[:n]) / np.sum(before) - 1)
-        if len(before) == n and np.sum(before) > 0
-        else np.nan
-    )
+            y = ctx.series(market)
+            if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
+                continue
+            jump, step, last = _jump(y, yhat, m, launch), expected_step(y, m, launch), y[-1]
+        if abs(jump - step) <= tol:
+            continue
+        basis = (
+            "recent growth per period (launch phase)"
+            if launch
+            else "the same step a season earlier"
+        )
+        yield (
+            market,
+            (
+                f"first period {_pct(jump)} vs the last actual ({last:.6g}); expected {_pct(step)} "
+                f"from {basis}; tolerance {tol:.0%}"
+            ),
+        )
 
 
 def growth(ctx: QCContext) -> Iterable[Finding]:
@@ -362,13 +334,14 @@ def deviation(ctx: QCContext) -> Iterable[Finding]:
     prev["date"] = pd.to_datetime(prev["date"])
     both = ctx.forecast[["market", "date", "yhat"]].merge(prev, on=["market", "date"])
     both = ForecastRows(both, by=["market"])  # groupby's order: markets sorted, rows as merged
-    new, old = both.array(["yhat"])[:, 0], both.array(["prev"])[:, 0]
+    vals = both.array(["yhat", "prev"])
+    new, old = np.ascontiguousarray(np.where(np.isnan(vals), 0.0, vals).T)  # as Series.sum
     thr = ctx.cfg.deviation_threshold
     for market, a, b in zip(both.markets, both.starts, both.stops, strict=True):
-        total = np.nansum(old[a:b])  # as Series.sum
+        total = old[a:b].sum()
         if total <= 0:
             continue
-        dev = np.nansum(new[a:b]) / total - 1
+        dev = new[a:b].sum() / total - 1
         if abs(dev) > thr:
             dates = both.table["date"].iloc[a:b]
             yield (
