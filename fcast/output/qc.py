@@ -285,7 +285,7 @@ def origin_jump(ctx: QCContext) -> Iterable[Finding]:
             if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
                 continue
             jump, step, last = _jump(y, yhat, m, launch), expected_step(y, m, launch), y[-1]
-        if abs(jump - step) <= tol:
+        if not abs(jump - step) > tol:  # (a NaN jump is no finding)
             continue
         basis = (
             "recent growth per period (launch phase)"
