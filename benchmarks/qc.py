@@ -7,10 +7,13 @@ supplied totals and the expected markets, so every built-in check runs. Faults a
 injected in known markets (NaN, negative, crossed bounds, a level jump, a growth spurt)
 so the checks have findings to write. Prints the seconds of `run_qc` per size (best of
 `--repeat`); `--findings DIR` writes each size's findings to `DIR/qc-<n>.parquet`, so two
-trees' findings can be compared (run once per tree with its PYTHONPATH).
+trees' findings can be compared (run once per tree with its PYTHONPATH). `--cases N`
+also writes the findings of N small random awkward runs (ragged and gappy actuals, zeros,
+short forecasts, NaN/inf/negative values, shuffled rows, any season length) to
+`DIR/qc-cases.parquet`, for the same comparison.
 
     PYTHONPATH=. python benchmarks/qc.py --markets 1000,10000
-    PYTHONPATH=/work/main python benchmarks/qc.py --markets 1000 --findings /tmp/qc-main
+    PYTHONPATH=/work/main python benchmarks/qc.py --markets 1000 --findings /tmp/qc-main --cases 300
 """
 
 from __future__ import annotations
@@ -105,13 +108,65 @@ def inputs(n: int) -> dict:
     }
 
 
+def awkward(seed: int) -> dict:
+    """run_qc's arguments for a small random run full of edge cases."""
+    rng = np.random.default_rng(seed)
+    n, t, h = int(rng.integers(5, 60)), int(rng.integers(3, 130)), int(rng.integers(1, 30))
+    y = rng.lognormal(3, 1, (n, t)) * rng.choice([1, 0], (n, t), p=[0.95, 0.05])
+    y[rng.random((n, t)) < 0.05] = np.nan
+    for i, r in enumerate(rng.random(n)):  # late launches, early ends, no actuals at all
+        cut = int(rng.integers(0, t))
+        if r < 0.15:
+            y[i, :cut] = np.nan
+        elif r < 0.25:
+            y[i, cut:] = np.nan
+        elif r < 0.3:
+            y[i] = np.nan
+    times = pd.date_range("2020-01-06", periods=t, freq="W-MON")
+    markets = [f"k{i:02d}" for i in range(n)]
+    parts = []
+    for mk in [*markets[:-2], "not_in_y"]:
+        k = h if rng.random() > 0.1 else int(rng.integers(1, h + 1))
+        yhat = rng.lognormal(3, 1, k) * rng.choice([1, 1.5, 0.5], k)
+        start = times[-1] + pd.Timedelta(weeks=int(rng.choice([0, 0, 0, 1, -2])))
+        vals = yhat[:, None] * np.stack(
+            [np.ones(k), rng.uniform(0.8, 1.05, k), np.full(k, 1.1), np.full(k, 0.7)]
+            + [rng.uniform(1.0, 1.3, k)],
+            axis=1,
+        )
+        bad = rng.random(vals.shape) < 0.01
+        vals[bad] = rng.choice([np.nan, np.inf, -1.0], bad.sum())
+        part = pd.DataFrame(vals, columns=COLUMNS)
+        part.insert(0, "date", pd.date_range(start, periods=k + 1, freq="W-MON")[1:])
+        part.insert(0, "market", mk)
+        part["segment"] = rng.choice(["new", "mature"], p=[0.3, 0.7])
+        part["origin"] = times[-1] if rng.random() > 0.1 else times[-2]
+        parts.append(part)
+    fc = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed)
+    previous = fc[["market", "date", "yhat"]].copy()
+    previous["yhat"] *= rng.choice([1, 0.7, 1.3, np.nan], len(fc), p=[0.7, 0.1, 0.1, 0.1])
+    return {
+        "forecast": fc,
+        "y": xr.DataArray(y, dims=("market", "time"), coords={"market": markets, "time": times}),
+        "expected_markets": [*markets, "extra"],
+        "previous": previous,
+        "totals": fc.groupby("date")["yhat"].sum().rename("total").reset_index(),
+        "season_length": int(rng.choice([1, 4, 12, 52])),
+    }
+
+
 def main() -> None:
     """Time run_qc per size and print the seconds (and optionally write the findings)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markets", default="1000,10000", help="comma-separated sizes")
     ap.add_argument("--repeat", type=int, default=1, help="runs per size (best reported)")
     ap.add_argument("--findings", type=Path, help="folder for each size's findings")
+    ap.add_argument("--cases", type=int, default=0, help="random awkward runs (with --findings)")
     args = ap.parse_args()
+    if args.cases and args.findings:
+        cases = [run_qc(**awkward(s)).assign(case=s) for s in range(args.cases)]
+        args.findings.mkdir(parents=True, exist_ok=True)
+        pd.concat(cases, ignore_index=True).to_parquet(args.findings / "qc-cases.parquet")
     for n in (int(s) for s in args.markets.split(",")):
         kw = inputs(n)
         best, out = np.inf, None
