@@ -118,7 +118,7 @@ class QCContext:
         return self.actuals.series(market) if self.actuals is not None else np.array([])
 
     def by_market(self) -> Iterable[tuple[str, pd.DataFrame]]:
-        """The forecast rows of each market, sorted by date."""
+        """The forecast rows of each market, sorted by date (split once per run; copy a frame to change it)."""
         yield from self.rows.frames
 
 

@@ -25,9 +25,9 @@ class ForecastRows:
         """Sort once by `by` (stable; market first) and find where each market's rows begin and end."""
         self.table = forecast.sort_values(list(by), kind="stable")
         keys = self.table["market"].to_numpy()
-        edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.array([], int)
-        self.starts = np.concatenate([[0], edges]).astype(int) if len(keys) else edges
-        self.stops = np.concatenate([edges, [len(keys)]]).astype(int) if len(keys) else edges
+        edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+        self.starts = np.append(0, edges).astype(int) if len(keys) else edges.astype(int)
+        self.stops = np.append(edges, len(keys)).astype(int) if len(keys) else edges.astype(int)
         self.markets = [str(m) for m in keys[self.starts]]
         self._arrays: dict[tuple[str, ...], np.ndarray] = {}
 
@@ -39,7 +39,9 @@ class ForecastRows:
         """The sorted table's `columns` as one float64 array (rows x columns), computed once."""
         key = tuple(columns)
         if key not in self._arrays:
-            self._arrays[key] = self.table[list(key)].to_numpy(dtype="float64")
+            values = np.array(self.table[list(key)].to_numpy(dtype="float64"))
+            values.setflags(write=False)  # shared by every check
+            self._arrays[key] = values
         return self._arrays[key]
 
     @cached_property
@@ -49,7 +51,7 @@ class ForecastRows:
 
     @cached_property
     def frames(self) -> list[tuple[str, pd.DataFrame]]:
-        """Each market's rows as a frame, in market order."""
+        """Each market's rows as a frame, in market order (shared by every check: copy before changing one)."""
         return [
             (m, self.table.iloc[a:b])
             for m, a, b in zip(self.markets, self.starts, self.stops, strict=True)
