@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,15 @@ from fcast.contract import value_columns as contract_values
 from fcast.core.series import lags
 from fcast.data import season_length
 from fcast.options import Options
+from fcast.output.qc_formulas import (
+    LEVEL,
+    RECENT,  # noqa: F401 (re-exported)
+    expected_step,
+    forecast_growth,
+    growth_range,
+    mature_jumps,
+)
+from fcast.output.qc_views import Actuals, ForecastRows
 from fcast.registry import Registry, RegistryError
 
 Finding = tuple[str, str]
@@ -56,7 +66,6 @@ PASSED, SKIPPED = "ok", "skipped"
 #: the entry-point group installed checks come from
 ENTRY_POINT_GROUP = "fcast.qc_checks"
 LISTED = 10
-RECENT = 13  # periods of launch-phase growth the origin-jump check expects to continue
 
 
 class QCConfig(Options):
@@ -80,7 +89,7 @@ class SkipCheck(Exception):
 
 @dataclass
 class QCContext:
-    """Everything a check may look at."""
+    """Everything a check may look at; the per-market views are built once (`fcast.output.qc_views`)."""
 
     forecast: pd.DataFrame
     y: xr.DataArray | None
@@ -94,20 +103,23 @@ class QCContext:
         """yhat and the bound columns of the forecast."""
         return contract_values(list(self.forecast.columns))
 
+    @cached_property
+    def rows(self) -> ForecastRows:
+        """The forecast sorted by market and date, split once into each market's rows."""
+        return ForecastRows(self.forecast)
+
+    @cached_property
+    def actuals(self) -> Actuals | None:
+        """The actuals as one array with a market -> row index (None without actuals)."""
+        return Actuals(self.y) if self.y is not None else None
+
     def series(self, market: str) -> np.ndarray:
         """A market's actuals from its first to its last observation (empty when it has none)."""
-        if self.y is None or market not in self.y["market"].values:
-            return np.array([])
-        v = np.asarray(self.y.sel(market=market).values, dtype="float64")
-        seen = np.flatnonzero(np.isfinite(v))
-        return v[seen[0] : seen[-1] + 1] if len(seen) else np.array([])
+        return self.actuals.series(market) if self.actuals is not None else np.array([])
 
     def by_market(self) -> Iterable[tuple[str, pd.DataFrame]]:
-        """The forecast rows of each market, sorted by date."""
-        for market, grp in self.forecast.sort_values(["market", "date"]).groupby(
-            "market", sort=True
-        ):
-            yield str(market), grp
+        """The forecast rows of each market, sorted by date (split once per run; copy a frame to change it)."""
+        yield from self.rows.frames
 
 
 Check = Callable[[QCContext], Iterable[Finding]]
@@ -155,10 +167,10 @@ def markets_present(ctx: QCContext) -> Iterable[Finding]:
     """Every expected market has a forecast, with as many periods as the longest one."""
     if ctx.expected_markets is None:
         raise SkipCheck("no list of expected markets")
-    counts = ctx.forecast.groupby("market")["date"].nunique()
-    full = int(counts.max()) if len(counts) else 0
+    counts = ctx.forecast.groupby("market")["date"].nunique().to_dict()
+    full = max(counts.values()) if counts else 0
     for market in ctx.expected_markets:
-        if market not in counts.index:
+        if market not in counts:
             yield market, "no forecast for this market"
         elif counts[market] < full:
             yield market, f"{counts[market]} of {full} forecast periods"
@@ -167,25 +179,26 @@ def markets_present(ctx: QCContext) -> Iterable[Finding]:
 def finite(ctx: QCContext) -> Iterable[Finding]:
     """No NaN or infinite value in yhat and its bounds."""
     cols = ctx.values()
-    for market, grp in ctx.by_market():
-        bad = ~np.isfinite(grp[cols].to_numpy(dtype="float64"))
-        if bad.any():
-            first = grp["date"].to_numpy()[bad.any(axis=1)][0]
-            names = [c for c, b in zip(cols, bad.any(axis=0), strict=True) if b]
-            yield (
-                market,
-                f"{int(bad.sum())} NaN or infinite value(s) in {', '.join(names)} (first {pd.Timestamp(first):%Y-%m-%d})",
-            )
+    bad = ~np.isfinite(ctx.rows.array(cols))
+    for market, span in ctx.rows.flagged(bad.any(axis=1)):
+        own = bad[span]
+        first = ctx.rows.dates[span][own.any(axis=1)][0]
+        names = [c for c, b in zip(cols, own.any(axis=0), strict=True) if b]
+        yield (
+            market,
+            f"{int(own.sum())} NaN or infinite value(s) in {', '.join(names)} (first {pd.Timestamp(first):%Y-%m-%d})",
+        )
 
 
 def non_negative(ctx: QCContext) -> Iterable[Finding]:
     """No negative value in yhat and its bounds."""
-    cols = ctx.values()
-    for market, grp in ctx.by_market():
-        vals = grp[cols].to_numpy(dtype="float64")
-        bad = vals < 0
-        if bad.any():
-            yield market, f"{int(bad.sum())} negative value(s), lowest {np.nanmin(vals):.6g}"
+    vals = ctx.rows.array(ctx.values())
+    bad = vals < 0
+    for market, span in ctx.rows.flagged(bad.any(axis=1)):
+        yield (
+            market,
+            f"{int(bad[span].sum())} negative value(s), lowest {np.nanmin(vals[span]):.6g}",
+        )
 
 
 def _interval_chain(columns: Sequence[str]) -> list[str]:
@@ -199,47 +212,20 @@ def _interval_chain(columns: Sequence[str]) -> list[str]:
 def intervals_ordered(ctx: QCContext) -> Iterable[Finding]:
     """Bounds nest around yhat: lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95."""
     chain = _interval_chain(ctx.values())
-    for market, grp in ctx.by_market():
-        vals = grp[chain].to_numpy(dtype="float64")
-        tol = 1e-9 * np.maximum(1.0, np.abs(vals[:, :-1]))
-        bad = vals[:, :-1] > vals[:, 1:] + tol
-        if bad.any():
-            row, pair = np.argwhere(bad)[0]
-            when = pd.Timestamp(grp["date"].to_numpy()[row])
-            yield (
-                market,
-                (
-                    f"{int(bad.any(axis=1).sum())} period(s) out of order, first {when:%Y-%m-%d}: "
-                    f"{chain[pair]} {vals[row, pair]:.6g} > {chain[pair + 1]} {vals[row, pair + 1]:.6g}"
-                ),
-            )
-
-
-LEVEL = 4  # periods in the medians that define the level on each side of the origin
-
-
-def expected_step(y: np.ndarray, m: int, launch: bool) -> float:
-    """Expected relative change of the level from the last actuals to the first forecast periods.
-
-    Launch phase (segment new): the mean change per period over the last min(13, n-1)
-    periods. Otherwise: the same step a season earlier between 4-period medians,
-    med(y_(T+1-m..T+4-m)) / med(y_(T-m-3..T-m)) - 1 (0 if unknown).
-    """
-    if launch:
-        recent = y[-min(RECENT, len(y) - 1) - 1 :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = float(np.mean(recent[1:] / recent[:-1] - 1)) if len(recent) > 1 else 0.0
-    elif m > LEVEL and len(y) >= m + LEVEL:
-        before = np.median(y[len(y) - m - LEVEL : len(y) - m])
-        after = np.median(y[len(y) - m : len(y) - m + LEVEL])
-        step = after / before - 1 if before > 0 else 0.0
-    else:
-        step = y[-m] / y[-m - 1] - 1 if m > 1 and len(y) > m and y[-m - 1] > 0 else 0.0
-    return step if np.isfinite(step) else 0.0
-
-
-def _is_new(grp: pd.DataFrame) -> bool:
-    return "segment" in grp and bool((grp["segment"] == "new").all())
+    vals = ctx.rows.array(chain)
+    tol = 1e-9 * np.maximum(1.0, np.abs(vals[:, :-1]))
+    bad = vals[:, :-1] > vals[:, 1:] + tol
+    for market, span in ctx.rows.flagged(bad.any(axis=1)):
+        own, v = bad[span], vals[span]
+        row, pair = np.argwhere(own)[0]
+        when = pd.Timestamp(ctx.rows.dates[span][row])
+        yield (
+            market,
+            (
+                f"{int(own.any(axis=1).sum())} period(s) out of order, first {when:%Y-%m-%d}: "
+                f"{chain[pair]} {v[row, pair]:.6g} > {chain[pair + 1]} {v[row, pair + 1]:.6g}"
+            ),
+        )
 
 
 def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
@@ -250,13 +236,19 @@ def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
     freq = pd.infer_freq(time)
     if freq is None:
         raise SkipCheck("the actuals' frequency cannot be told")
-    last = pd.Series(time[len(time) - 1 - lags(ctx.y)], index=ctx.y["market"].values.astype(str))
-    seen = ctx.y.notnull().any("time").to_series()
-    for market, grp in ctx.by_market():
-        if market not in last.index or not seen[market]:
+    markets = ctx.y["market"].values.astype(str)
+    last = dict(zip(markets, time[len(time) - 1 - lags(ctx.y)], strict=True))
+    seen = ctx.y.notnull().any("time").to_series().to_dict()
+    firsts = list(ctx.rows.column_at_starts("date"))
+    origins = list(ctx.rows.column_at_starts("origin")) if "origin" in ctx.forecast else None
+    gaps: dict[tuple[pd.Timestamp, pd.Timestamp], int] = {}  # few distinct (end, first) pairs
+    for i, market in enumerate(ctx.rows.markets):
+        if market not in last or not seen[market]:
             continue  # pre-launch: no actuals to start after
-        first, end = grp["date"].iloc[0], last[market]
-        gap = len(pd.date_range(end, first, freq=freq)) - 1 if first > end else 0
+        first, end = firsts[i], last[market]
+        if (end, first) not in gaps:
+            gaps[end, first] = len(pd.date_range(end, first, freq=freq)) - 1 if first > end else 0
+        gap = gaps[end, first]
         if gap != 1:
             yield (
                 market,
@@ -265,74 +257,59 @@ def starts_after_actuals(ctx: QCContext) -> Iterable[Finding]:
                     f"{end:%Y-%m-%d} (expected 1)"
                 ),
             )
-        elif "origin" in grp and pd.Timestamp(grp["origin"].iloc[0]) != end:
-            yield market, f"origin {grp['origin'].iloc[0]} is not its last actual {end:%Y-%m-%d}"
+        elif origins is not None and pd.Timestamp(origins[i]) != end:
+            yield market, f"origin {origins[i]} is not its last actual {end:%Y-%m-%d}"
+
+
+def _jump(y: np.ndarray, yhat: np.ndarray, m: int, launch: bool) -> float:
+    """One market's relative move at the origin: 4-period medians when it has the history, else yhat_1 / y_T - 1."""
+    if launch or not (m > LEVEL and len(y) >= m + LEVEL):
+        return float(yhat[0]) / y[-1] - 1
+    return float(np.median(yhat[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
 
 
 def origin_jump(ctx: QCContext) -> Iterable[Finding]:
     """The first forecast period moves from the last actual about as expected (season or launch trend)."""
-    if ctx.y is None:
+    if ctx.y is None or ctx.actuals is None:
         raise SkipCheck("no actuals")
-    tol = ctx.cfg.jump_tolerance
-    for market, grp in ctx.by_market():
-        y = ctx.series(market)
-        if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
-            continue
-        launch = _is_new(grp)
-        m = ctx.season_length
-        if launch or not (m > LEVEL and len(y) >= m + LEVEL):
-            jump = float(grp["yhat"].iloc[0]) / y[-1] - 1
+    tol, m, new = ctx.cfg.jump_tolerance, ctx.season_length, ctx.rows.all_equal("segment", "new")
+    done, jumps, steps, lasts = mature_jumps(ctx.rows, ctx.actuals, m)
+    for i, market, yhat in ctx.rows.each(ctx.rows.array(["yhat"])[:, 0]):
+        launch = bool(new[i])
+        if done[i] and not launch:  # the bulk: computed at once
+            jump, step, last = jumps[i], steps[i], lasts[i]
+            if last <= 0:
+                continue
         else:
-            jump = (
-                float(np.median(grp["yhat"].to_numpy()[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
-            )
-        step = expected_step(y, m, launch)
-        if abs(jump - step) > tol:
-            basis = (
-                "recent growth per period (launch phase)"
-                if launch
-                else "the same step a season earlier"
-            )
-            yield (
-                market,
-                (
-                    f"first period {_pct(jump)} vs the last actual ({y[-1]:.6g}); expected {_pct(step)} "
-                    f"from {basis}; tolerance {tol:.0%}"
-                ),
-            )
-
-
-def growth_range(y: np.ndarray, m: int, n: int) -> np.ndarray:
-    """Historical growth of n-period sums over m periods: G_t = sum(y_(t-n+1..t)) / sum(y_(t-m-n+1..t-m)) - 1."""
-    sums = np.convolve(y, np.ones(n), mode="valid")
-    if len(sums) <= m:
-        return np.array([])
-    prev, cur = sums[:-m], sums[m:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = cur / prev - 1
-    return g[np.isfinite(g) & (prev > 0)]
-
-
-def forecast_growth(y: np.ndarray, yhat: np.ndarray, m: int) -> float:
-    """Growth of the first n = min(h, m) forecast periods over the same periods a season earlier."""
-    n = min(len(yhat), m)
-    before = y[len(y) - m : len(y) - m + n]
-    return (
-        float(np.sum(yhat[:n]) / np.sum(before) - 1)
-        if len(before) == n and np.sum(before) > 0
-        else np.nan
-    )
+            y = ctx.series(market)
+            if not len(y) or not np.isfinite(y[-1]) or y[-1] <= 0:
+                continue
+            jump, step, last = _jump(y, yhat, m, launch), expected_step(y, m, launch), y[-1]
+        if not abs(jump - step) > tol:  # (a NaN jump is no finding)
+            continue
+        basis = (
+            "recent growth per period (launch phase)"
+            if launch
+            else "the same step a season earlier"
+        )
+        yield (
+            market,
+            (
+                f"first period {_pct(jump)} vs the last actual ({last:.6g}); expected {_pct(step)} "
+                f"from {basis}; tolerance {tol:.0%}"
+            ),
+        )
 
 
 def growth(ctx: QCContext) -> Iterable[Finding]:
     """Forecast growth within the market's historical growth range plus tolerance."""
     if ctx.y is None:
         raise SkipCheck("no actuals")
-    m, tol = ctx.season_length, ctx.cfg.growth_tolerance
-    for market, grp in ctx.by_market():
-        if _is_new(grp):
+    m, tol, new = ctx.season_length, ctx.cfg.growth_tolerance, ctx.rows.all_equal("segment", "new")
+    for i, market, yhat in ctx.rows.each(ctx.rows.array(["yhat"])[:, 0]):
+        if new[i]:
             continue
-        y, yhat = ctx.series(market), grp["yhat"].to_numpy(dtype="float64")
+        y = ctx.series(market)
         n = min(len(yhat), m)
         hist = growth_range(y, m, n)
         g = forecast_growth(y, yhat, m)
@@ -356,18 +333,22 @@ def deviation(ctx: QCContext) -> Iterable[Finding]:
     prev = ctx.previous[["market", "date", "yhat"]].rename(columns={"yhat": "prev"})
     prev["date"] = pd.to_datetime(prev["date"])
     both = ctx.forecast[["market", "date", "yhat"]].merge(prev, on=["market", "date"])
+    both = ForecastRows(both, by=["market"])  # groupby's order: markets sorted, rows as merged
+    vals = both.array(["yhat", "prev"])
+    new, old = np.ascontiguousarray(np.where(np.isnan(vals), 0.0, vals).T)  # as Series.sum
     thr = ctx.cfg.deviation_threshold
-    for market, grp in both.groupby("market", sort=True):
-        total = grp["prev"].sum()
+    for market, a, b in zip(both.markets, both.starts, both.stops, strict=True):
+        total = old[a:b].sum()
         if total <= 0:
             continue
-        dev = grp["yhat"].sum() / total - 1
+        dev = new[a:b].sum() / total - 1
         if abs(dev) > thr:
+            dates = both.table["date"].iloc[a:b]
             yield (
-                str(market),
+                market,
                 (
-                    f"{_pct(dev)} vs the previous official forecast over {len(grp)} common periods "
-                    f"({grp['date'].min():%Y-%m-%d} .. {grp['date'].max():%Y-%m-%d}); threshold {thr:.0%}"
+                    f"{_pct(dev)} vs the previous official forecast over {b - a} common periods "
+                    f"({dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d}); threshold {thr:.0%}"
                 ),
             )
 

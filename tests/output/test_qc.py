@@ -13,6 +13,7 @@ from fcast.output.qc import (
     ENTRY_POINT_GROUP,
     QC_CHECKS,
     QCCheck,
+    QCContext,
     SkipCheck,
     check_names,
     expected_step,
@@ -392,3 +393,124 @@ def test_clean_sample_run_is_silent(sample_run):
     )
     assert qc_summary(out) == "QC: 9 checks, 0 error(s), 0 warning(s)"
     assert out["severity"].tolist() == ["ok"] * 9
+
+
+# --- many markets, faults in known ones -------------------------------------------------------
+
+LEVELS_OF = {f"m{k:03d}": 100.0 + k for k in range(300)}  # flat actuals: market k at 100 + k
+VALUES = ["yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95", "yhat_hi_95"]
+
+
+def flat_panel() -> tuple[xr.DataArray, pd.DataFrame]:
+    """300 markets of flat weekly actuals and their exact forecast (bounds +-5% and +-10%)."""
+    markets = list(LEVELS_OF)
+    level = np.array([LEVELS_OF[m] for m in markets])
+    times = pd.date_range(START, periods=HISTORY, freq="W-MON")
+    y = xr.DataArray(
+        np.repeat(level[:, None], HISTORY, axis=1),
+        dims=("market", "time"),
+        coords={"market": markets, "time": times},
+    )
+    dates = pd.date_range(START, periods=HISTORY + M, freq="W-MON")[HISTORY:]
+    yhat = np.repeat(level, M)
+    fc = pd.DataFrame(
+        {
+            "market": np.repeat(markets, M),
+            "date": np.tile(dates, len(markets)),
+            "yhat": yhat,
+            "yhat_lo_80": yhat * 0.95,
+            "yhat_hi_80": yhat * 1.05,
+            "yhat_lo_95": yhat * 0.9,
+            "yhat_hi_95": yhat * 1.1,
+            "family": "ets",
+            "segment": "mature",
+            "origin": times[-1],
+        }
+    )
+    return y, fc
+
+
+def faulty_panel() -> tuple[xr.DataArray, pd.DataFrame, pd.DataFrame]:
+    """The flat panel with one fault per chosen market; rows shuffled. Returns y, forecast, previous."""
+    y, fc = flat_panel()
+    previous = fc.copy()
+    of = fc["market"].to_numpy()
+    week = np.tile(np.arange(M), len(LEVELS_OF))
+    fc.loc[(of == "m010") & (week == 5), "yhat_lo_95"] = np.nan
+    fc.loc[(of == "m020") & (week < 2), "yhat_hi_80"] = (
+        np.inf
+    )  # finite only: inf's tolerance is inf
+    fc.loc[(of == "m030") & (week < 3), "yhat_lo_95"] = -2.5
+    crossed = (of == "m040") & (week == 7)
+    fc.loc[crossed, ["yhat_lo_80", "yhat_hi_80"]] = [[147.0, 133.0]]
+    fc.loc[of == "m050", VALUES] *= 1.3  # a level jump at the origin
+    fc.loc[of == "m060", VALUES] *= np.linspace(1, 3, M)[:, None]  # growth, no jump
+    y.loc[{"market": "m070", "time": y["time"][-3:]}] = np.nan  # actuals end 3 weeks early
+    fc.loc[of == "m080", "origin"] = y["time"].values[-2]  # origin not the last actual
+    launched = ["m100", "m110"]
+    y.loc[{"market": launched, "time": y["time"][:-20]}] = np.nan  # launched 20 weeks ago
+    fc.loc[np.isin(of, launched), "segment"] = "new"
+    fc.loc[of == "m110", VALUES] *= 1.5  # a jump in the launch phase
+    short = (of == "m090") & (week >= M - 2)
+    fc = fc[~short & (of != "m299")]  # m090 two periods short, m299 without a forecast
+    return y, fc.sample(frac=1.0, random_state=7), previous
+
+
+def test_faults_in_known_markets_of_many_give_exactly_their_findings():
+    y, fc, previous = faulty_panel()
+    out = run_qc(fc, y=y, expected_markets=list(LEVELS_OF), previous=previous)
+    found = out[out["severity"].isin(["error", "warning"])]
+    same_step = "expected +0.0% from the same step a season earlier; tolerance 25%"
+    previously = (
+        "vs the previous official forecast over 52 common periods (2026-11-23 .. 2027-11-15)"
+    )
+    assert list(found[["check", "market", "detail"]].itertuples(index=False, name=None)) == [
+        ("markets_present", "m090", "50 of 52 forecast periods"),
+        ("markets_present", "m299", "no forecast for this market"),
+        ("finite", "m010", "1 NaN or infinite value(s) in yhat_lo_95 (first 2026-12-28)"),
+        ("finite", "m020", "2 NaN or infinite value(s) in yhat_hi_80 (first 2026-11-23)"),
+        ("non_negative", "m030", "3 negative value(s), lowest -2.5"),
+        (
+            "intervals_ordered",
+            "m040",
+            "1 period(s) out of order, first 2027-01-11: yhat_lo_80 147 > yhat 140",
+        ),
+        ("origin_jump", "m050", f"first period +30.0% vs the last actual (150); {same_step}"),
+        (
+            "origin_jump",
+            "m110",
+            "first period +50.0% vs the last actual (210); expected +0.0% from recent growth "
+            "per period (launch phase); tolerance 25%",
+        ),
+        (
+            "starts_after_actuals",
+            "m070",
+            "forecast starts 2026-11-23, 4 period(s) after its last actual 2026-10-26 (expected 1)",
+        ),
+        (
+            "starts_after_actuals",
+            "m080",
+            "origin 2026-11-09 00:00:00 is not its last actual 2026-11-16",
+        ),
+        (
+            "growth",
+            "m060",
+            "growth +100.0% over the first 52 periods vs a season earlier; historical range "
+            "+0.0% .. +0.0%, tolerance 50% points",
+        ),
+        ("deviation", "m050", f"+30.0% {previously}; threshold 20%"),
+        ("deviation", "m060", f"+100.0% {previously}; threshold 20%"),
+        ("deviation", "m110", f"+50.0% {previously}; threshold 20%"),
+    ]
+    assert set(out.loc[out["severity"] == "skipped", "check"]) == {"totals"}
+
+
+def test_third_party_checks_see_each_market_once_sorted_by_date():
+    y, fc, _ = faulty_panel()
+    ctx = QCContext(fc, y, None, None, None, QCConfig(), M)
+    seen = list(ctx.by_market())
+    assert [m for m, _ in seen] == sorted(set(fc["market"]))
+    assert all(grp["date"].is_monotonic_increasing for _, grp in seen)
+    assert all((grp["market"] == m).all() for m, grp in seen)
+    assert len(ctx.series("m100")) == 20 and len(ctx.series("m070")) == HISTORY - 3
+    assert ctx.series("nowhere").size == 0
