@@ -265,7 +265,8 @@ def _jump(y: np.ndarray, yhat: np.ndarray, m: int, launch: bool) -> float:
     """One market's relative move at the origin: 4-period medians when it has the history, else yhat_1 / y_T - 1."""
     if launch or not (m > LEVEL and len(y) >= m + LEVEL):
         return float(yhat[0]) / y[-1] - 1
-    return float(np.median(yhat[:LEVEL])) / float(np.median(y[-LEVEL:])) - 1
+    level = float(np.median(y[-LEVEL:]))
+    return float(np.median(yhat[:LEVEL])) / level - 1 if level > 0 else float("nan")  # no basis
 
 
 def origin_jump(ctx: QCContext) -> Iterable[Finding]:
@@ -310,6 +311,8 @@ def growth(ctx: QCContext) -> Iterable[Finding]:
         if new[i]:
             continue
         y = ctx.series(market)
+        if not len(y):
+            continue  # no actuals (a custom market, say): no history to compare with
         n = min(len(yhat), m)
         hist = growth_range(y, m, n)
         g = forecast_growth(y, yhat, m)

@@ -87,7 +87,7 @@ def mature_jumps(
     done &= rows.stops - rows.starts >= LEVEL
     k = np.flatnonzero(done)
     level = np.median(_windows(actuals.values, known[k], actuals.last[known[k]]), axis=1)
-    done[k[level == 0]] = False  # the scalar formula's float division fails there: left to it
+    done[k[level == 0]] = False  # a zero level: left to the scalar formula (no finding)
     k, level = k[level != 0], level[level != 0]
     at, ends = known[k], actuals.last[known[k]]
     head = rows.array(["yhat"])[rows.starts[k, None] + np.arange(LEVEL), 0]

@@ -162,6 +162,19 @@ def test_growth_beyond_the_historical_range():
     assert "historical range +10.0% .. +10.0%" in found["detail"].iloc[0]
 
 
+def test_a_market_without_actuals_or_with_a_zero_level_is_not_judged_and_does_not_crash():
+    """B has no actuals at all (growth skips it); A's last 4 actuals have median 0 but the last is 5."""
+    y = actuals()
+    odd = y.copy(data=y.values.copy())
+    odd[0, -4:] = [0.0, 0.0, 0.0, 5.0]  # level med(0, 0, 0, 5) = 0: a move from it has no basis
+    odd[1, :] = np.nan
+    found = findings(clean_forecast(y), y=odd, previous=None, totals=None)
+    out = run_qc(clean_forecast(y), y=odd, expected_markets=["A", "B"])
+    crashed = out[out["detail"].astype(str).str.contains("check failed")]
+    assert crashed.empty, crashed
+    assert not found["check"].isin(["origin_jump", "growth"]).any(), found
+
+
 def test_growth_is_not_checked_in_the_launch_phase():
     fc = clean_forecast(actuals())
     b = fc["market"] == "B"
