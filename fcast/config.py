@@ -174,7 +174,7 @@ class CleanConfig(_Strict):
         "default a quarter season (weekly: 13)",
     )
     charts: int | None = Field(
-        50,
+        20,
         ge=0,
         description="before/after charts per run for at most this many cleaned markets, the "
         "largest changes first (0: none, null: every cleaned market)",
