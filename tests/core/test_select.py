@@ -716,9 +716,7 @@ def test_select_median_holdout_and_a_holdout_of_one(echo):
     # median of two (their mean, 364.5/96); B: 118, 116, 118 twice and the echo's 1560 and up,
     # whose median is 118, 116, 118 (4/3; their mean would be far off)
     med = select(tuning, y, top=3, combine="median", weights="equal", holdout=3, x=x)
-    assert med["ensemble_holdout_score"].tolist() == pytest.approx(
-        [364.5 / 96] * 3 + [4 / 3] * 3
-    )
+    assert med["ensemble_holdout_score"].tolist() == pytest.approx([364.5 / 96] * 3 + [4 / 3] * 3)
     # holdout 1: A's test 361 against 289 (sn2) and 209 (echo: 19 + 171 + 19), lag-2 scale 36;
     # B's 122 against 120, scale 2
     one = select(tuning, y, top=2, holdout=1, x=x)
@@ -730,7 +728,12 @@ def test_weighting_lists_without_a_holdout_by_split_count():
     """2 candidates on 2 or 3 splits: fitted on the older, scored on the newest; 1 split: the first."""
     tuning = _weighting_cube()
     y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
-    kw = {"top": 3, "combine": "median", "weights": "equal", "weighting": ["equal", "inverse_error"]}
+    kw = {
+        "top": 3,
+        "combine": "median",
+        "weights": "equal",
+        "weighting": ["equal", "inverse_error"],
+    }
     # inverse_error puts 2/3 on the exact hp0: its weighted median is 10, equal's is 12
     assert set(select(tuning, y, **kw)["weighting"]) == {"inverse_error"}
     assert set(select(tuning.isel(split=[1, 2]), y, **kw)["weighting"]) == {"inverse_error"}
@@ -760,3 +763,73 @@ def test_the_older_splits_keep_the_given_split_weights():
         weighting=["equal", "inverse_error"],
     )
     assert set(sel["weighting"]) == {"inverse_error"}
+
+
+def test_choose_defaults_to_best_keeps_later_markets_and_sorts_params():
+    """A market without members does not end the table; params keys are sorted whatever the coords' order."""
+    hp = xr.Dataset(
+        coords={
+            "hp": [0, 1],
+            "family": ("hp", ["ets", "ets"]),
+            "label": ("hp", ["e0", "e1"]),
+            "window": ("hp", [104.0, 52.0]),
+            "spec": ("hp", ["AAN", "ANN"]),
+        }
+    )
+    cv = xr.DataArray(
+        [[np.nan, np.nan], [0.2, 0.1]],
+        dims=("market", "hp"),
+        coords={"market": ["A", "B"], "hp": [0, 1]},
+    )
+    table = choose(top_hps(cv, 2), cv, None, None, hp)
+    assert table["market"].tolist() == ["B", "B"] and table["hp"].tolist() == [1, 0]
+    assert table["params"].tolist() == [
+        '{"spec": "ANN", "window": 52.0}',
+        '{"spec": "AAN", "window": 104.0}',
+    ]
+    assert set(table["combine"]) == {"best"} and table["weight"].tolist() == [1.0, 0.0]
+
+
+def test_holdout_block_of_no_markets_and_a_memberless_first_market():
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    scores, mean = holdout_block(np.zeros((0, 10)), [], 3, "mae")
+    assert scores.shape == (0, 0) and mean.shape == (0,)
+    y, _ = holdout_series()
+    scores, mean = holdout_block(y[:1][[0, 0]], [[], [sn2]], 3, "mae")
+    assert np.isnan(mean[0]) and scores.shape == (2, 1)
+    np.testing.assert_allclose(scores[1], [268 / 3])  # test 289, 324, 361 against 225, 256, 225
+    np.testing.assert_allclose(mean[1], 268 / 3)
+
+
+def test_holdout_scores_of_one_period_keep_each_rank_forecast(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    top = xr.DataArray(
+        [[0, 1], [2, -1]], dims=("market", "rank"), coords={"market": ["A", "B"], "rank": [1, 2]}
+    )
+    # holdout 1: A's sn2 forecasts y[17] = 289, the echo 19 + 171 + 19 = 209; B's log sn2 120
+    _, _, kept = holdout_scores(y, top, hp, 1, "mase", 2, block_markets=1, x=x, forecasts=True)
+    np.testing.assert_allclose(kept.values[0, :, 0], [289.0, 209.0])
+    np.testing.assert_allclose(kept.values[1, 0], [120.0])
+    assert np.isnan(kept.values[1, 1]).all()  # B has no second member
+    _, _, three = holdout_scores(y, top, hp, 3, "mase", 2, block_markets=1, x=x, forecasts=True)
+    assert np.isnan(three.values[1, 1]).all()
+
+
+def test_the_selector_error_messages_in_full(echo):
+    y, x = holdout_arrays()
+    hp = to_dataset([Model.create("seasonal_naive", {}, 2), echo])
+    tuning = hand_tuning(hp, [[0.1, 0.2], [0.2, 0.1]])
+    with pytest.raises(
+        ValueError, match="^a weighting other than equal needs combine: mean or median$"
+    ):
+        select(tuning, y, weighting="inverse_error")
+    top = xr.DataArray(
+        [[1], [1]], dims=("market", "rank"), coords={"market": ["A", "B"], "rank": [1]}
+    )
+    with pytest.raises(
+        ValueError,
+        match="^the top hps have models with holiday regressors; pass the holiday features as x$",
+    ):
+        holdout_scores(y, top, hp, 3, "mase", 2)

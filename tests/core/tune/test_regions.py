@@ -145,6 +145,7 @@ def test_write_block_writes_its_region_then_its_marker(cube):
     rep = write_block(path, key, out, t0)
     assert (rep.block, rep.fits, rep.failed, rep.skipped, rep.timed_out) == ("1-0", 3, 1, 1, False)
     assert 100 <= rep.seconds < 3600 and rep.seconds == round(rep.seconds, 4)
+    assert isinstance(rep.seconds, float)  # rounded to 4 decimals, not to whole seconds
     assert block_marker(path, key) == f"{path}/.blocks/1-0.json"
     with open(f"{path}/.blocks/1-0.json") as fh:
         assert json.load(fh) == asdict(rep)
