@@ -833,3 +833,29 @@ def test_the_selector_error_messages_in_full(echo):
         match="^the top hps have models with holiday regressors; pass the holiday features as x$",
     ):
         holdout_scores(y, top, hp, 3, "mase", 2)
+
+
+def test_the_older_splits_are_scored_with_the_metric_and_the_status():
+    """The candidates' older-split scores finish with rmse's sqrt and leave skipped splits out."""
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    kw = {
+        "top": 3,
+        "combine": "median",
+        "weights": "equal",
+        "weighting": ["equal", "inverse_error"],
+    }
+    tuning = _weighting_cube().assign_attrs(metric="rmse")
+    err = tuning["error"].copy()
+    err[0, :, :, :] = np.array([4.0, 25.0, 25.0])[:, None]  # squared errors
+    # sqrt: 2, 5, 5 -> hp0's inverse share 0.5 / 0.9, weight 0.44 < 1/2: the weighted median
+    # is 12 like equal's, a tie, so the first listed (equal); without the sqrt hp0 would get 0.55
+    assert set(select(tuning.assign(error=err), y, **kw)["weighting"]) == {"equal"}
+    tuning = _weighting_cube()
+    err = tuning["error"].copy()
+    err[0, 0] = np.nan  # split 0 skipped: the older score is split 1's alone
+    err[0, 1:, :, :] = np.array([0.01, 1.0, 1.0])[:, None]
+    status = tuning["status"].copy()
+    status[0, 0] = SKIPPED
+    # hp0's inverse share 100 / 102, weight 0.66: its exact 10 is the weighted median
+    sel = select(tuning.assign(error=err, status=status), y, **kw)
+    assert set(sel["weighting"]) == {"inverse_error"}
