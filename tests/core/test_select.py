@@ -859,3 +859,28 @@ def test_the_older_splits_are_scored_with_the_metric_and_the_status():
     # hp0's inverse share 100 / 102, weight 0.66: its exact 10 is the weighted median
     sel = select(tuning.assign(error=err, status=status), y, **kw)
     assert set(sel["weighting"]) == {"inverse_error"}
+
+
+def test_the_candidates_are_scored_by_the_combination_they_feed():
+    """Without a holdout the weightings compete on the newest split by the median, not the mean."""
+    tuning = _weighting_cube()
+    yhat, y_test, err = tuning["yhat"].copy(), tuning["y_test"].copy(), tuning["error"].copy()
+    yhat[0, 2] = np.array([10.0, 11.0, 30.0])[:, None]  # newest split's forecasts, actual 11
+    y_test[0, 2] = 11.0
+    err[0, :2] = np.array([0.01, 1.0, 1.0])[:, None]
+    err[0, 2] = np.array([1.0, 0.0, 19.0])[:, None]
+    tuning = tuning.assign(yhat=yhat, y_test=y_test, error=err)
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    # older scores 0.01, 1, 1: inverse_error weights 0.657, 0.172, 0.172. Median: hp0's 10
+    # (error 1) against equal's 11 (error 0), so equal; the weighted mean (13.6, error 2.6)
+    # would beat the plain mean (17, error 6)
+    sel = select(
+        tuning,
+        y,
+        top=3,
+        combine="median",
+        weights="equal",
+        weighting=["equal", "inverse_error"],
+    )
+    assert set(sel["weighting"]) == {"equal"}
+    np.testing.assert_allclose(sel["weight"], [1 / 3] * 3)
