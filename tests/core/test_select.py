@@ -884,3 +884,25 @@ def test_the_candidates_are_scored_by_the_combination_they_feed():
     )
     assert set(sel["weighting"]) == {"equal"}
     np.testing.assert_allclose(sel["weight"], [1 / 3] * 3)
+
+
+def test_ties_break_on_the_lower_hp_among_a_thousand():
+    """The documented tie rule holds for a large space too (numpy's default sort is not stable)."""
+    values = np.ones((1, 1000))
+    values[0, ::3] = 0.5
+    s = xr.DataArray(values, dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(1000)})
+    assert top_hps(s, 5).values.tolist() == [[0, 3, 6, 9, 12]]
+
+
+def test_split_weights_refuse_a_negative_weight_with_a_positive_sum():
+    with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+        split_weights(2, [2, -1])
+
+
+def test_choose_best_reports_the_equal_weighting_whatever_it_is_given():
+    hp = _hp()
+    cv = xr.DataArray(
+        [[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": [0, 1, 2]}
+    )
+    table = choose(top_hps(cv, 2), cv, None, None, hp, "best", None, "stacked")
+    assert set(table["weighting"]) == {"equal"} and table["weight"].tolist() == [1.0, 0.0]
