@@ -486,3 +486,52 @@ def test_apply_without_any_member_falls_back_on_season_one():
     np.testing.assert_allclose(fc["yhat"].values[0], [2.0, 2.0])
     assert fc["family"].values.tolist() == [FALLBACK]
     assert list(fc["time"].values) == list(pd.date_range("2024-01-29", periods=2, freq="W-MON"))
+
+
+# --- known answers for apply's edges and defaults (mutation survivors, docs/testing.md) ---
+
+
+def test_apply_with_no_market_to_forecast_is_empty_with_its_dates_and_dtypes():
+    time = pd.date_range("2024-01-01", periods=4, freq="W-MON")
+    y = xr.DataArray(
+        [[1.0, 2.0, 1.0, 2.0]], dims=("market", "time"), coords={"market": ["A"], "time": time}
+    )
+    fc = apply(y, {}, horizon=2, levels=[50, 80])
+    assert fc["yhat"].shape == (0, 2) and fc["bounds"].shape == (0, 2, 4)
+    # the dates follow y's last date (2024-01-22)
+    assert list(fc["time"].values) == list(pd.date_range("2024-01-29", periods=2, freq="W-MON"))
+    assert fc["family"].dtype.kind == "U" and fc["market"].dtype.kind == "U"
+    assert fc["origin"].dims == ("market",) and fc["origin"].size == 0
+    assert to_table(fc).empty
+
+
+def test_apply_puts_the_origin_on_the_market_dimension():
+    time = pd.date_range("2024-01-01", periods=4, freq="W-MON")
+    y = xr.DataArray(
+        [[1.0, 2.0, 1.0, 2.0], [3.0, 4.0, np.nan, np.nan]],
+        dims=("market", "time"),
+        coords={"market": ["A", "B"], "time": time},
+    )
+    fc = apply(y, {"A": [], "B": []}, horizon=2, levels=[80])
+    assert fc["origin"].dims == ("market",) and set(fc.sizes) == {"market", "time", "quantile"}
+    assert list(fc["origin"].values) == [time[3], time[1]]
+
+
+def test_forecast_series_defaults_season_one_and_the_mean(echo):
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    # no members: the fallback with season 1 (the naive), not 2
+    fc, family = forecast_series(y, [], 3, [])
+    np.testing.assert_allclose(fc["mean"], [5.0] * 3)
+    assert family == FALLBACK
+    # a member that cannot refit (the echo without x): the fallback takes its season, 2
+    fc, family = forecast_series(y, [(echo, 1.0)], 3, [])
+    np.testing.assert_allclose(fc["mean"], [4.0, 5.0, 4.0])
+    assert family == FALLBACK
+    # two members combined with the default, the weighted mean: (5 * 1 + 4 * 3) / 4
+    naive, sn2 = Model.create("seasonal_naive", {}, 1), Model.create("seasonal_naive", {}, 2)
+    fc, family = forecast_series(y, [(naive, 1.0), (sn2, 3.0)], 1, [])
+    np.testing.assert_allclose(fc["mean"], [17 / 4])
+    assert family == "mean(seasonal_naive,seasonal_naive)"
+    out, fams = apply_block(y[None], [[(naive, 1.0), (sn2, 3.0)]], 1, [])
+    np.testing.assert_allclose(out[0, 0], [17 / 4])
+    assert fams == ["mean(seasonal_naive,seasonal_naive)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from fcast.core.label import label, required_history, valid_splits
 from fcast.errors import DataError
@@ -113,4 +114,23 @@ def test_whole_role_matrix_and_error_text_known_answers():
     assert str(err.value) == (
         "history too short for the CV design: 9 periods, need at least 10 "
         "(min_train 5 + horizon 2 + 1 x step 2 + holdout 1)"
+    )
+
+
+def test_label_defaults_no_holdout_and_one_training_period():
+    """Without holdout and min_train: no holdout, and one period of training is enough."""
+    time = pd.date_range("2024-01-01", periods=5, freq="W-MON")
+    lab = label(time, splits=2, step=1, horizon=3)
+    assert lab["role"].values.tolist() == [
+        ["train", "test", "test", "test", "unused"],
+        ["train", "train", "test", "test", "test"],
+    ]
+    assert lab.attrs["holdout"] == 0 and lab.attrs["holdout_start"] == 5
+    # the split index is a coordinate of the split dimension, no other dimension appears
+    assert dict(lab.sizes) == {"split": 2, "time": 5} and "split" in lab.indexes
+    # a DataArray of times gives the same labels
+    da = xr.DataArray(time, dims="time")
+    assert (
+        label(da, splits=2, step=1, horizon=3)["role"].values.tolist()
+        == lab["role"].values.tolist()
     )

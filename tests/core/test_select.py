@@ -635,3 +635,274 @@ def test_select_with_holdout_and_regressors_known_answers(echo):
         select(tuning, y, combine="mean", weighting=["equal", "nope"])
     with pytest.raises(ValueError, match="a weighting other than equal needs combine"):
         select(tuning, y, weighting="inverse_error")
+
+
+# --- known answers for select()'s own paths (mutation survivors, docs/testing.md) ---
+
+
+def _hp4() -> xr.Dataset:
+    return parse_space({"families": {"ets": {"spec": ["ANN", "AAN", "AAdN", "MNN"]}}}, "W-MON")
+
+
+def test_select_rmse_exponential_weights_skipped_and_failed_by_hand():
+    """rmse finishes each split with sqrt; exponential weights; default top 3 and combine best."""
+    per_split = np.array(
+        [
+            [[4.0, 1.0, 9.0, 1.0], [4.0, 9.0, 1.0, 1.0], [16.0, 1.0, 4.0, 1.0]],  # A
+            [[0.0, 0.0, 0.0, 0.0], [1.0, 4.0, 9.0, 16.0], [4.0, 4.0, 1.0, 9.0]],  # B
+        ]
+    )
+    error, status = cube(per_split)
+    status = status.copy()
+    status[0, 1, 3] = FAILED  # A's hp3 failed on split 1: no score
+    status[1, 0, :] = SKIPPED  # B is too short for split 0: weights 2/6, 4/6 over splits 1, 2
+    error = error.where(status == OK)
+    tuning = xr.Dataset(
+        {"error": error, "status": status}, attrs={"metric": "rmse", "season_length": 52}
+    ).assign_coords(_hp4().coords)
+    sel = select(tuning, None, weights="exponential")
+    # A, weights 1/7, 2/7, 4/7 on sqrt: hp0 (2 + 4 + 16) / 7, hp1 (1 + 6 + 4) / 7, hp2 (3 + 2 + 8) / 7
+    # B: hp0 1/3 + 4/3, hp1 2/3 + 4/3, hp2 1 + 2/3 (tie with hp0: lower hp first), hp3 4/3 + 2
+    assert sel["market"].tolist() == ["A"] * 3 + ["B"] * 3
+    assert sel["hp"].tolist() == [1, 2, 0, 0, 2, 1]
+    np.testing.assert_allclose(
+        sel["cv_score"], [11 / 7, 13 / 7, 22 / 7, 5 / 3, 5 / 3, 2.0], atol=1e-12
+    )
+    assert sel["weight"].tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    assert set(sel["combine"]) == {"best"}
+
+
+def learned_tuning(hp: xr.Dataset, per_hp: list[list[float]]) -> xr.Dataset:
+    """`hand_tuning` with the CV forecasts a learned weighting reads (inverse_error uses none)."""
+    ds = hand_tuning(hp, per_hp)
+    shape = (ds.sizes["market"], ds.sizes["split"])
+    return ds.assign(
+        yhat=xr.zeros_like(ds["error"]),
+        y_test=(("market", "split", "step"), np.zeros((*shape, 1))),
+        scale=(("market", "split"), np.ones(shape)),
+    )
+
+
+def test_select_learned_weights_scored_on_the_holdout_known_answers(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    tuning = learned_tuning(hp, [[0.1, 0.2, 0.3], [0.2, 0.3, 0.1]])
+    # inverse_error on CV scores 0.1, 0.2: 2/3, 1/3 half-way to 1/2 each: 7/12, 5/12
+    kw = {"top": 2, "weights": "equal", "holdout": 3, "x": x, "weighting": "inverse_error"}
+    mean = select(tuning, y, combine="mean", **kw)
+    np.testing.assert_allclose(mean["weight"], [7 / 12, 5 / 12] * 2)
+    assert mean["holdout_score"].tolist() == pytest.approx([268 / 96, 461 / 96, 4 / 3, 4 / 3])
+    # A: 7/12 (225, 256, 225) + 5/12 (170, 171, 172) against 289, 324, 361, MASE scale 32;
+    # B's two members forecast the same 118, 116, 118 (4/3)
+    a = (1043 + 1241 + 1897) / 12 / 3 / 32
+    assert mean["ensemble_holdout_score"].tolist() == pytest.approx([a, a, 4 / 3, 4 / 3])
+    assert set(mean["weighting"]) == {"inverse_error"} and set(mean["combine"]) == {"mean"}
+    # the weighted median of two is the heavier member: A's seasonal naive (268/96)
+    median = select(tuning, y, combine="median", **kw)
+    assert median["ensemble_holdout_score"].tolist() == pytest.approx([268 / 96] * 2 + [4 / 3] * 2)
+    # equal against inverse_error on the holdout: A's equal mean is 364.5/96, so inverse_error
+    chosen = select(tuning, y, combine="mean", **{**kw, "weighting": ["equal", "inverse_error"]})
+    assert set(chosen["weighting"]) == {"inverse_error"}
+    assert chosen["ensemble_holdout_score"].tolist() == pytest.approx([a, a, 4 / 3, 4 / 3])
+
+
+def test_select_median_holdout_and_a_holdout_of_one(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    tuning = hand_tuning(hp, [[0.1, 0.2, 0.3], [0.2, 0.3, 0.1]])
+    # median of the three: A's log seasonal naive cannot refit on t**2 (a 0), so A's is the
+    # median of two (their mean, 364.5/96); B: 118, 116, 118 twice and the echo's 1560 and up,
+    # whose median is 118, 116, 118 (4/3; their mean would be far off)
+    med = select(tuning, y, top=3, combine="median", weights="equal", holdout=3, x=x)
+    assert med["ensemble_holdout_score"].tolist() == pytest.approx([364.5 / 96] * 3 + [4 / 3] * 3)
+    # holdout 1: A's test 361 against 289 (sn2) and 209 (echo: 19 + 171 + 19), lag-2 scale 36;
+    # B's 122 against 120, scale 2
+    one = select(tuning, y, top=2, holdout=1, x=x)
+    assert one["holdout_score"].tolist() == pytest.approx([2.0, 152 / 36, 1.0, 1.0])
+    assert one["weight"].tolist()[:2] == [1.0, 0.0]  # B's near-tie is decided by rounding
+
+
+def test_weighting_lists_without_a_holdout_by_split_count():
+    """2 candidates on 2 or 3 splits: fitted on the older, scored on the newest; 1 split: the first."""
+    tuning = _weighting_cube()
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    kw = {
+        "top": 3,
+        "combine": "median",
+        "weights": "equal",
+        "weighting": ["equal", "inverse_error"],
+    }
+    # inverse_error puts 2/3 on the exact hp0: its weighted median is 10, equal's is 12
+    assert set(select(tuning, y, **kw)["weighting"]) == {"inverse_error"}
+    assert set(select(tuning.isel(split=[1, 2]), y, **kw)["weighting"]) == {"inverse_error"}
+    one = select(tuning.isel(split=[2]), y, **kw)  # nothing to score candidates on
+    assert set(one["weighting"]) == {"equal"}
+    np.testing.assert_allclose(one["weight"], [1 / 3] * 3)
+
+
+def test_the_older_splits_keep_the_given_split_weights():
+    """Equal split weights on the older splits (not the linear default) make hp0 the median."""
+    tuning = _weighting_cube()
+    err = tuning["error"].copy()
+    err[0, 0, :, :] = [[0.01] * 2, [1.0] * 2, [1.0] * 2]
+    err[0, 1, :, :] = [[0.4] * 2, [1.0] * 2, [1.0] * 2]
+    err[0, 2, :, :] = 1.0
+    tuning = tuning.assign(error=err)
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    # older hp0 score (0.01 + 0.4) / 2 = 0.205: 4.878 of 6.878 inverse mass, weight 0.52 > 1/2,
+    # so the weighted median is hp0's exact 10 on the newest split (equal's median: 12).
+    # Linear weights (0.01 + 0.8) / 3 = 0.27 would give hp0 0.49 and a median of 12: a tie.
+    sel = select(
+        tuning,
+        y,
+        top=3,
+        combine="median",
+        weights="equal",
+        weighting=["equal", "inverse_error"],
+    )
+    assert set(sel["weighting"]) == {"inverse_error"}
+
+
+def test_choose_defaults_to_best_keeps_later_markets_and_sorts_params():
+    """A market without members does not end the table; params keys are sorted whatever the coords' order."""
+    hp = xr.Dataset(
+        coords={
+            "hp": [0, 1],
+            "family": ("hp", ["ets", "ets"]),
+            "label": ("hp", ["e0", "e1"]),
+            "window": ("hp", [104.0, 52.0]),
+            "spec": ("hp", ["AAN", "ANN"]),
+        }
+    )
+    cv = xr.DataArray(
+        [[np.nan, np.nan], [0.2, 0.1]],
+        dims=("market", "hp"),
+        coords={"market": ["A", "B"], "hp": [0, 1]},
+    )
+    table = choose(top_hps(cv, 2), cv, None, None, hp)
+    assert table["market"].tolist() == ["B", "B"] and table["hp"].tolist() == [1, 0]
+    assert table["params"].tolist() == [
+        '{"spec": "ANN", "window": 52.0}',
+        '{"spec": "AAN", "window": 104.0}',
+    ]
+    assert set(table["combine"]) == {"best"} and table["weight"].tolist() == [1.0, 0.0]
+
+
+def test_holdout_block_of_no_markets_and_a_memberless_first_market():
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    scores, mean = holdout_block(np.zeros((0, 10)), [], 3, "mae")
+    assert scores.shape == (0, 0) and mean.shape == (0,)
+    y, _ = holdout_series()
+    scores, mean = holdout_block(y[:1][[0, 0]], [[], [sn2]], 3, "mae")
+    assert np.isnan(mean[0]) and scores.shape == (2, 1)
+    np.testing.assert_allclose(scores[1], [268 / 3])  # test 289, 324, 361 against 225, 256, 225
+    np.testing.assert_allclose(mean[1], 268 / 3)
+
+
+def test_holdout_scores_of_one_period_keep_each_rank_forecast(echo):
+    y, x = holdout_arrays()
+    sn2 = Model.create("seasonal_naive", {}, 2)
+    hp = to_dataset([sn2, echo, Model.create("seasonal_naive", {"log": True}, 2)])
+    top = xr.DataArray(
+        [[0, 1], [2, -1]], dims=("market", "rank"), coords={"market": ["A", "B"], "rank": [1, 2]}
+    )
+    # holdout 1: A's sn2 forecasts y[17] = 289, the echo 19 + 171 + 19 = 209; B's log sn2 120
+    _, _, kept = holdout_scores(y, top, hp, 1, "mase", 2, block_markets=1, x=x, forecasts=True)
+    np.testing.assert_allclose(kept.values[0, :, 0], [289.0, 209.0])
+    np.testing.assert_allclose(kept.values[1, 0], [120.0])
+    assert np.isnan(kept.values[1, 1]).all()  # B has no second member
+    _, _, three = holdout_scores(y, top, hp, 3, "mase", 2, block_markets=1, x=x, forecasts=True)
+    assert np.isnan(three.values[1, 1]).all()
+
+
+def test_the_selector_error_messages_in_full(echo):
+    y, x = holdout_arrays()
+    hp = to_dataset([Model.create("seasonal_naive", {}, 2), echo])
+    tuning = hand_tuning(hp, [[0.1, 0.2], [0.2, 0.1]])
+    with pytest.raises(
+        ValueError, match="^a weighting other than equal needs combine: mean or median$"
+    ):
+        select(tuning, y, weighting="inverse_error")
+    top = xr.DataArray(
+        [[1], [1]], dims=("market", "rank"), coords={"market": ["A", "B"], "rank": [1]}
+    )
+    with pytest.raises(
+        ValueError,
+        match="^the top hps have models with holiday regressors; pass the holiday features as x$",
+    ):
+        holdout_scores(y, top, hp, 3, "mase", 2)
+
+
+def test_the_older_splits_are_scored_with_the_metric_and_the_status():
+    """The candidates' older-split scores finish with rmse's sqrt and leave skipped splits out."""
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    kw = {
+        "top": 3,
+        "combine": "median",
+        "weights": "equal",
+        "weighting": ["equal", "inverse_error"],
+    }
+    tuning = _weighting_cube().assign_attrs(metric="rmse")
+    err = tuning["error"].copy()
+    err[0, :, :, :] = np.array([4.0, 25.0, 25.0])[:, None]  # squared errors
+    # sqrt: 2, 5, 5 -> hp0's inverse share 0.5 / 0.9, weight 0.44 < 1/2: the weighted median
+    # is 12 like equal's, a tie, so the first listed (equal); without the sqrt hp0 would get 0.55
+    assert set(select(tuning.assign(error=err), y, **kw)["weighting"]) == {"equal"}
+    tuning = _weighting_cube()
+    err = tuning["error"].copy()
+    err[0, 0] = np.nan  # split 0 skipped: the older score is split 1's alone
+    err[0, 1:, :, :] = np.array([0.01, 1.0, 1.0])[:, None]
+    status = tuning["status"].copy()
+    status[0, 0] = SKIPPED
+    # hp0's inverse share 100 / 102, weight 0.66: its exact 10 is the weighted median
+    sel = select(tuning.assign(error=err, status=status), y, **kw)
+    assert set(sel["weighting"]) == {"inverse_error"}
+
+
+def test_the_candidates_are_scored_by_the_combination_they_feed():
+    """Without a holdout the weightings compete on the newest split by the median, not the mean."""
+    tuning = _weighting_cube()
+    yhat, y_test, err = tuning["yhat"].copy(), tuning["y_test"].copy(), tuning["error"].copy()
+    yhat[0, 2] = np.array([10.0, 11.0, 30.0])[:, None]  # newest split's forecasts, actual 11
+    y_test[0, 2] = 11.0
+    err[0, :2] = np.array([0.01, 1.0, 1.0])[:, None]
+    err[0, 2] = np.array([1.0, 0.0, 19.0])[:, None]
+    tuning = tuning.assign(yhat=yhat, y_test=y_test, error=err)
+    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    # older scores 0.01, 1, 1: inverse_error weights 0.657, 0.172, 0.172. Median: hp0's 10
+    # (error 1) against equal's 11 (error 0), so equal; the weighted mean (13.6, error 2.6)
+    # would beat the plain mean (17, error 6)
+    sel = select(
+        tuning,
+        y,
+        top=3,
+        combine="median",
+        weights="equal",
+        weighting=["equal", "inverse_error"],
+    )
+    assert set(sel["weighting"]) == {"equal"}
+    np.testing.assert_allclose(sel["weight"], [1 / 3] * 3)
+
+
+def test_ties_break_on_the_lower_hp_among_a_thousand():
+    """The documented tie rule holds for a large space too (numpy's default sort is not stable)."""
+    values = np.ones((1, 1000))
+    values[0, ::3] = 0.5
+    s = xr.DataArray(values, dims=("market", "hp"), coords={"market": ["A"], "hp": np.arange(1000)})
+    assert top_hps(s, 5).values.tolist() == [[0, 3, 6, 9, 12]]
+
+
+def test_split_weights_refuse_a_negative_weight_with_a_positive_sum():
+    with pytest.raises(ValueError, match="non-negative numbers with a positive sum"):
+        split_weights(2, [2, -1])
+
+
+def test_choose_best_reports_the_equal_weighting_whatever_it_is_given():
+    hp = _hp()
+    cv = xr.DataArray(
+        [[0.3, 0.1, 0.2]], dims=("market", "hp"), coords={"market": ["A"], "hp": [0, 1, 2]}
+    )
+    table = choose(top_hps(cv, 2), cv, None, None, hp, "best", None, "stacked")
+    assert set(table["weighting"]) == {"equal"} and table["weight"].tolist() == [1.0, 0.0]

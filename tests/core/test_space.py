@@ -415,3 +415,25 @@ def test_space_names_and_paths_known_answers():
     assert str(err.value).endswith(
         "(there are daily, weekly, monthly and quarterly ones): give `space:` in the config"
     )
+
+
+# --- known answers for parse_space's defaults (mutation survivors, docs/testing.md) ---
+
+
+def test_parse_space_names_the_default_source_and_keeps_the_mapping_sorted():
+    for raw in (["ets"], {"families": {"ets": {"spec": ["ANA"]}}}, {"families": {"nope": {}}}):
+        with pytest.raises(ConfigError, match="^invalid space <space>:"):
+            parse_space(raw, "W-MON")
+    seasonal = SpaceSpec.model_validate({"families": {"ets": {"spec": ["ANA"]}}})
+    with pytest.raises(ConfigError, match="^invalid space <space>:"):
+        expand(seasonal, "W-MON")
+    raw = {"families": {"theta": {"variant": ["standard"]}, "ets": {"spec": ["ANN"]}}}
+    ds = parse_space(raw, "W-MON")
+    assert ds.attrs["space"] == json.dumps(raw, sort_keys=True)
+    assert ds.attrs["space"].index('"ets"') < ds.attrs["space"].index('"theta"')
+
+
+def test_to_dataset_of_no_models_keeps_string_coords():
+    ds = to_dataset([])
+    assert ds.sizes["hp"] == 0
+    assert ds["family"].dtype.kind == "U" and ds["label"].dtype.kind == "U"

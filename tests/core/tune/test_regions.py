@@ -145,6 +145,7 @@ def test_write_block_writes_its_region_then_its_marker(cube):
     rep = write_block(path, key, out, t0)
     assert (rep.block, rep.fits, rep.failed, rep.skipped, rep.timed_out) == ("1-0", 3, 1, 1, False)
     assert 100 <= rep.seconds < 3600 and rep.seconds == round(rep.seconds, 4)
+    assert isinstance(rep.seconds, float)  # rounded to 4 decimals, not to whole seconds
     assert block_marker(path, key) == f"{path}/.blocks/1-0.json"
     with open(f"{path}/.blocks/1-0.json") as fh:
         assert json.load(fh) == asdict(rep)
@@ -201,6 +202,7 @@ def test_write_round_writes_one_split_then_its_marker(cube):
     assert (rep.round, rep.split, rep.block, rep.fits, rep.failed) == (2, 1, "0", 3, 1)
     assert rep.timed_out is False
     assert 100 <= rep.seconds < 3600 and rep.seconds == round(rep.seconds, 4)
+    assert isinstance(rep.seconds, float)  # rounded to 4 decimals, not to whole seconds
     assert round_markers(path, 2) == f"{path}/.halving/2"
     with open(f"{path}/.halving/2/0.json") as fh:
         assert json.load(fh) == asdict(rep)
