@@ -108,14 +108,26 @@ def of_markets(table: pd.DataFrame, markets: Sequence[str]) -> pd.DataFrame:
     return table[table["market"].astype(str).isin([str(m) for m in markets])]
 
 
+def _chosen(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the members with weight (all rows of a table without weights)."""
+    return table[table["weight"] > 0] if "weight" in table else table
+
+
+def ages(table: pd.DataFrame, now: datetime | None = None) -> pd.Series:
+    """Whole days since each market's selection was tuned (market -> days; naive times are UTC)."""
+    chosen = _chosen(table)
+    tuned_at = chosen.groupby(chosen["market"].astype(str), sort=True)["tuned_at"].first()
+    when = pd.to_datetime(tuned_at, utc=True, format="ISO8601")
+    return (pd.Timestamp(now or datetime.now(UTC)) - when).dt.days
+
+
 def listing(table: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
     """One line per tuned market: which run tuned it, when, how many days ago, the chosen model."""
     if not len(table):
         return pd.DataFrame(columns=LISTING)
-    now = now or datetime.now(UTC)
-    chosen = table[table["weight"] > 0] if "weight" in table else table
+    age = ages(table, now or datetime.now(UTC))
     rows = []
-    for market, grp in chosen.groupby("market", sort=True):
+    for market, grp in _chosen(table).groupby("market", sort=True):
         tuned_at = pd.Timestamp(grp["tuned_at"].iloc[0])
         tuned_at = tuned_at.tz_localize(UTC) if tuned_at.tzinfo is None else tuned_at
         rows.append(
@@ -123,7 +135,7 @@ def listing(table: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
                 "market": market,
                 "run_id": grp["run_id"].iloc[0],
                 "tuned_at": tuned_at.strftime("%Y-%m-%d %H:%M"),
-                "age_days": (pd.Timestamp(now) - tuned_at).days,
+                "age_days": int(age[str(market)]),
                 "model": " + ".join(grp["label"].astype(str)) if "label" in grp else "",
                 "cv_score": round(float(grp["cv_score"].mean()), 4) if "cv_score" in grp else None,
                 "fingerprint": grp["fingerprint"].iloc[0],
@@ -133,13 +145,8 @@ def listing(table: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
 
 
 def stale(table: pd.DataFrame, max_age_days: int | None, now: datetime | None = None) -> list[str]:
-    """Markets whose selection is older than `max_age_days` (none when no limit is set); `listing`'s ages, vectorised."""
+    """Markets whose selection is older than `max_age_days` (none when no limit is set)."""
     if max_age_days is None or not len(table):
         return []
-    chosen = table[table["weight"] > 0] if "weight" in table else table
-    tuned_at = chosen.groupby(chosen["market"].astype(str), sort=True)["tuned_at"].first()
-    age = (
-        pd.Timestamp(now or datetime.now(UTC))
-        - pd.to_datetime(tuned_at, utc=True, format="ISO8601")
-    ).dt.days
+    age = ages(table, now)
     return age.index[age > max_age_days].tolist()
