@@ -58,10 +58,17 @@ def market_blocks(ds: xr.Dataset, block_markets: int | None) -> list[xr.Dataset]
     return [ds.isel(market=s) for s in block_slices(ds.sizes["market"], block_markets)]
 
 
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Row where each run of equal consecutive keys begins (empty for no rows)."""
+    if not len(keys):
+        return np.zeros(0, dtype=int)
+    return np.append(0, np.flatnonzero(keys[1:] != keys[:-1]) + 1).astype(int)
+
+
 def market_runs(markets: pd.Series, block_markets: int | None) -> list[slice]:
     """Row slices of a table holding at most `block_markets` consecutive runs of markets each (row order kept)."""
     keys = markets.astype(str).to_numpy()
-    starts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1)] if len(keys) else []
+    starts = run_starts(keys).tolist()
     ends = [*starts[1:], len(keys)]
     return [
         slice(starts[b.start], ends[b.stop - 1]) for b in block_slices(len(starts), block_markets)
@@ -108,6 +115,7 @@ __all__ = [
     "DEFAULT_BLOCK_MARKETS",
     "BlockMap",
     "auto_block_markets",
+    "run_starts",
     "block_slices",
     "market_blocks",
     "market_row_groups",

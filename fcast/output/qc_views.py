@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.data.blockwise import run_starts
+
 
 class ForecastRows:
     """The forecast sorted by market and date, with each market's row span."""
@@ -25,9 +27,8 @@ class ForecastRows:
         """Sort once by `by` (stable; market first) and find where each market's rows begin and end."""
         self.table = forecast.sort_values(list(by), kind="stable")
         keys = self.table["market"].to_numpy()
-        edges = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-        self.starts = np.append(0, edges).astype(int) if len(keys) else edges.astype(int)
-        self.stops = np.append(edges, len(keys)).astype(int) if len(keys) else edges.astype(int)
+        self.starts = run_starts(keys)
+        self.stops = np.append(self.starts[1:], len(keys)).astype(int)[: len(self.starts)]
         self.markets = [str(m) for m in keys[self.starts]]
         self._arrays: dict[tuple[str, ...], np.ndarray] = {}
 
