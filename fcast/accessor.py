@@ -27,7 +27,7 @@ from fcast.core.select import split_weights
 from fcast.core.tune import tune as _tune
 from fcast.data import season_length
 from fcast.errors import DataError
-from fcast.markets.proxies import NewMarketsConfig
+from fcast.markets.proxy_options import NewMarketsConfig
 
 if TYPE_CHECKING:
     from fcast.infra.store import Store

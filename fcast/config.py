@@ -23,7 +23,7 @@ from fcast.errors import ConfigError
 from fcast.infra.cluster import ClusterConfig
 from fcast.infra.warehouse import SqlActuals, SqlSink, resolve_paths
 from fcast.markets.hierarchy import HierarchyConfig
-from fcast.markets.proxies import NewMarketsConfig
+from fcast.markets.proxy_options import NewMarketsConfig
 from fcast.options import Options
 from fcast.output.qc import QCConfig
 from fcast.yamlio import format_errors, read_yaml

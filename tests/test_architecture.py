@@ -33,6 +33,17 @@ def test_import_fcast_loads_no_heavy_library() -> None:
     assert done.stdout.strip() == ""
 
 
+def test_reading_a_config_loads_no_model_library() -> None:
+    """`fcast validate`, `runs`, `selections` read a config: that must not import the fitting stack."""
+    code = (
+        "import sys, fcast.config\n"
+        "heavy = [m for m in ('sklearn', 'statsforecast', 'distributed', 'numba') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
 def test_top_level_names_do_not_shadow_modules() -> None:
     import importlib
 

@@ -3,6 +3,7 @@
 from fcast.data.ingest import (
     apply_columns,
     check_header,
+    check_known,
     column_sources,
     file_hash,
     history_length,
@@ -22,6 +23,7 @@ from fcast.data.ingest import (
 __all__ = [
     "apply_columns",
     "check_header",
+    "check_known",
     "column_sources",
     "file_hash",
     "history_length",

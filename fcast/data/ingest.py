@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import fsspec
 import numpy as np
@@ -317,16 +317,20 @@ def load_actuals(url: str, value: str = "users", freq: str = "W-MON") -> xr.Data
     return to_cube(read_table(url), freq=freq, value=value, source=url)
 
 
+def check_known(markets: Sequence[str], known: Iterable[str]) -> None:
+    """Refuse markets that are not in the actuals, naming them and what the actuals have."""
+    have = sorted({str(k) for k in known})
+    unknown = sorted(set(markets) - set(have))
+    if unknown:
+        raise DataError(f"unknown market(s) {unknown}; the actuals have {_listing(have)}")
+
+
 def restrict(
     cube: xr.Dataset, markets: list[str] | None = None, as_of: str | None = None
 ) -> xr.Dataset:
     """Keep a subset of markets and/or the periods up to `as_of`; unknown markets are an error."""
     if markets:
-        unknown = sorted(set(markets) - set(cube.market.values.tolist()))
-        if unknown:
-            raise DataError(
-                f"unknown market(s) {unknown}; the actuals have {_listing(sorted(cube.market.values.tolist()))}"
-            )
+        check_known(markets, cube.market.values.tolist())
         cube = cube.sel(market=list(markets))
     if as_of is not None:
         try:

@@ -14,7 +14,7 @@ from fcast.core.label import required_history
 from fcast.core.series import lags, origins
 from fcast.core.space import load_space
 from fcast.core.tune.plan import client_threads
-from fcast.data import restrict, season_length
+from fcast.data import check_known, restrict, season_length
 from fcast.data.blockwise import BlockMap, auto_block_markets
 from fcast.data.clean import clean, most_changed
 from fcast.data.qa import QAResult, run_qa
@@ -215,6 +215,8 @@ def prepare(
         else raw
     )
     n = int(raw["market"].nunique()) if "market" in raw.columns else 0
+    if markets and n:  # before QA and cleaning, so a typo costs nothing
+        check_known(markets, raw["market"].dropna().unique())
     blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)

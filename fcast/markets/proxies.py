@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import Field
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -50,26 +48,12 @@ from fcast.markets.curves import (
     periods_since,
     quantiles,
 )
-from fcast.options import Options
+from fcast.markets.proxy_options import NewMarketsConfig
 
 SIZE_COLUMNS = ("addressable_population", "population")
 OUT_OF_CLUSTER = 2.0
 FAMILY = "proxy"
 PROXY_COLUMNS = ["market", "proxy", "weight", "distance", "cluster", "same_cluster", "calibration"]
-
-
-class NewMarketsConfig(Options):
-    """The proxy model for new and pre-launch markets."""
-
-    features: list[str] | None = Field(
-        None, description="external features used; default: all numeric"
-    )
-    proxies: int = Field(5, ge=1, description="proxies per new market")
-    method: Literal["kmeans_knn", "knn"] = "kmeans_knn"
-    clusters: int | None = Field(None, ge=1)
-    pca: int | None = Field(
-        None, ge=1, description="PCA components before clustering; none: no reduction"
-    )
 
 
 # --- features and proxies ---------------------------------------------------------------

@@ -10,7 +10,8 @@ import xarray as xr
 
 from fcast.config import parse_config
 from fcast.data.sample import copy_countries, make_scaled_sample
-from fcast.jobs.prepare import Prepared, prepare, run_countries
+from fcast.errors import DataError
+from fcast.jobs.prepare import Prepared, QAFailed, prepare, run_countries
 from tests.conftest import tiny_project
 from tests.data.test_detect import DATES, MARKET, strike_users, swedish_christmas_users
 
@@ -197,3 +198,13 @@ def test_blocks_get_the_table_countries_and_the_cleaning_options(tmp_path, clien
     assert sorted(zero["market"]) == sorted(names)
     assert not zero["applied"].any()  # 7 zero weeks > max_zero_periods: proposed for review
     assert zero["note"].str.contains("not removed").all()
+
+
+def test_an_unknown_market_is_refused_before_qa(project: tuple) -> None:
+    """A typo in `--markets` is named at once: QA never runs, so blocking QA errors do not hide it."""
+    cfg, raw = project
+    broken = pd.concat([raw, raw.head(3)], ignore_index=True)  # duplicates: QA would fail
+    with pytest.raises(DataError, match=r"unknown market\(s\) \['XX'\]; the actuals have "):
+        prepare(cfg, markets=[raw["market"].iloc[0], "XX"], raw=broken)
+    with pytest.raises(QAFailed, match="duplicates"):  # a known market reaches QA as before
+        prepare(cfg, markets=[raw["market"].iloc[0]], raw=broken)
