@@ -22,10 +22,10 @@ run: setup
 # the test files on TEST_WORKERS processes (pytest-xdist; a file's tests stay together, in order)
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-all: setup
-	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile -m ''
+	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m ''
 
 # the API reference and the topic pages, into site/ (mkdocs.yml); warnings fail the build
 docs: setup
