@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -207,3 +208,46 @@ def test_winkler_level_bounds_and_missing_values():
         winkler([1.0], [0.0], [2.0], 0)
     out = winkler([None, 5], [0, 0], [10, 10], 80)
     assert np.isnan(out[0]) and out[1] == 10.0
+
+
+# --- mutation survivors (docs/testing.md, Mutation testing) --------------------------------
+
+
+def test_mase_scale_treats_none_as_missing():
+    # None (an object column's gap) is NaN: 1, 3, 6 -> |3-1|, |6-3| = 2, 3
+    assert mase_scale([1.0, None, 3.0, 6.0], 1) == 2.5
+
+
+def test_mase_scale_season_2_periodic_falls_back_to_lag_1():
+    # lag-2 differences all 0; lag 1: |3-1|, |1-3|, |3-1|, |1-3| = 2 each
+    assert mase_scale(np.array([1.0, 3.0, 1.0, 3.0, 1.0]), 2) == 2.0
+
+
+def test_mase_scale_at_or_below_one_is_a_scale():
+    assert mase_scale(np.array([0.0, 0.5, 1.0]), 1) == 0.5  # |0.5-0|, |1-0.5|
+    assert mase_scale(np.array([1.0, 2.0, 3.0]), 1) == 1.0
+
+
+def test_pointwise_mase_default_scale_is_one():
+    np.testing.assert_array_equal(pointwise("mase", Y, YHAT), [1.0, 0.0, 2.0])
+
+
+def test_zero_denominators_and_too_short_series_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, yhat = np.array([0.0, 0.0]), np.array([1.0, 0.0])
+        mape = pointwise("mape", y, yhat)  # 100 / 0 and 0 / 0
+        assert np.isinf(mape[0]) and np.isnan(mape[1])
+        smape = pointwise("smape", y, yhat)  # 200 / 1 and 0 / 0
+        assert smape[0] == 200.0 and np.isnan(smape[1])
+        mase = pointwise("mase", y, yhat, scale=0.0)
+        assert np.isinf(mase[0]) and np.isnan(mase[1])
+        assert math.isnan(mase_scale(np.array([5.0]), 1))  # one value: no difference to average
+
+
+def test_interval_scores_treats_a_none_scale_as_missing():
+    from fcast.core.metrics import interval_scores
+
+    # market 0: 10 (inside [0, 10]) / scale 2 = 5; market 1 (Winkler 10) has no scale
+    out = interval_scores([[5.0], [5.0]], [[0.0], [0.0]], [[10.0], [10.0]], 80, scale=[2.0, None])
+    assert out == {"coverage": 1.0, "interval_score": 10.0, "scaled_interval_score": 5.0}

@@ -252,11 +252,28 @@ def _weighting_cube() -> xr.Dataset:
     return ds.assign_coords({c: hp.coords[c] for c in hp.coords})
 
 
+def _weighting_y() -> xr.DataArray:
+    """The actuals of the weighting cube's market: ten periods of 10."""
+    return xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+
+
+def _median_weighting(tuning: xr.Dataset) -> pd.DataFrame:
+    """`select` on a weighting cube: the top 3, an equal-weight median, equal against inverse_error."""
+    return select(
+        tuning,
+        _weighting_y(),
+        top=3,
+        combine="median",
+        weights="equal",
+        weighting=["equal", "inverse_error"],
+    )
+
+
 def test_learned_weighting_known_answers():
     from fcast.core.weighting import INVERSE_SHRINK, STACK_SHRINK
 
     tuning = _weighting_cube()
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    y = _weighting_y()
     equal = select(tuning, y, top=3, combine="median", weights="equal")
     np.testing.assert_allclose(equal["weight"], [1 / 3] * 3)
     assert (equal["weighting"] == "equal").all()
@@ -283,7 +300,7 @@ def test_weighting_list_is_chosen_on_the_newest_split(combine, expected):
     # newest split as holdout, weights learned on the two older ones: the weighted median of
     # inverse_error (hp0 weight 2/3) is exact, stacked's (0.47) and equal's are 12
     tuning = _weighting_cube()
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    y = _weighting_y()
     sel = select(
         tuning,
         y,
@@ -297,7 +314,7 @@ def test_weighting_list_is_chosen_on_the_newest_split(combine, expected):
 
 def test_weighting_is_validated():
     tuning = _weighting_cube()
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    y = _weighting_y()
     with pytest.raises(ValueError, match="weighting must be among"):
         select(tuning, y, top=3, combine="median", weighting="nope")
     with pytest.raises(ValueError, match="combine: mean or median"):
@@ -376,7 +393,7 @@ def test_cv_residuals_follow_the_selection():
     from fcast.core.conformal import cv_residuals
 
     tuning = _weighting_cube()
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
+    y = _weighting_y()
     sel = select(tuning, y, top=3, combine="median", weights="equal")
     res = cv_residuals(tuning, sel)
     np.testing.assert_allclose(res.values, np.full((1, 3, 2), 10.0 - 12.0))
@@ -727,17 +744,10 @@ def test_select_median_holdout_and_a_holdout_of_one(echo):
 def test_weighting_lists_without_a_holdout_by_split_count():
     """2 candidates on 2 or 3 splits: fitted on the older, scored on the newest; 1 split: the first."""
     tuning = _weighting_cube()
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
-    kw = {
-        "top": 3,
-        "combine": "median",
-        "weights": "equal",
-        "weighting": ["equal", "inverse_error"],
-    }
     # inverse_error puts 2/3 on the exact hp0: its weighted median is 10, equal's is 12
-    assert set(select(tuning, y, **kw)["weighting"]) == {"inverse_error"}
-    assert set(select(tuning.isel(split=[1, 2]), y, **kw)["weighting"]) == {"inverse_error"}
-    one = select(tuning.isel(split=[2]), y, **kw)  # nothing to score candidates on
+    assert set(_median_weighting(tuning)["weighting"]) == {"inverse_error"}
+    assert set(_median_weighting(tuning.isel(split=[1, 2]))["weighting"]) == {"inverse_error"}
+    one = _median_weighting(tuning.isel(split=[2]))  # nothing to score candidates on
     assert set(one["weighting"]) == {"equal"}
     np.testing.assert_allclose(one["weight"], [1 / 3] * 3)
 
@@ -750,18 +760,10 @@ def test_the_older_splits_keep_the_given_split_weights():
     err[0, 1, :, :] = [[0.4] * 2, [1.0] * 2, [1.0] * 2]
     err[0, 2, :, :] = 1.0
     tuning = tuning.assign(error=err)
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
     # older hp0 score (0.01 + 0.4) / 2 = 0.205: 4.878 of 6.878 inverse mass, weight 0.52 > 1/2,
     # so the weighted median is hp0's exact 10 on the newest split (equal's median: 12).
     # Linear weights (0.01 + 0.8) / 3 = 0.27 would give hp0 0.49 and a median of 12: a tie.
-    sel = select(
-        tuning,
-        y,
-        top=3,
-        combine="median",
-        weights="equal",
-        weighting=["equal", "inverse_error"],
-    )
+    sel = _median_weighting(tuning)
     assert set(sel["weighting"]) == {"inverse_error"}
 
 
@@ -837,19 +839,12 @@ def test_the_selector_error_messages_in_full(echo):
 
 def test_the_older_splits_are_scored_with_the_metric_and_the_status():
     """The candidates' older-split scores finish with rmse's sqrt and leave skipped splits out."""
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
-    kw = {
-        "top": 3,
-        "combine": "median",
-        "weights": "equal",
-        "weighting": ["equal", "inverse_error"],
-    }
     tuning = _weighting_cube().assign_attrs(metric="rmse")
     err = tuning["error"].copy()
     err[0, :, :, :] = np.array([4.0, 25.0, 25.0])[:, None]  # squared errors
     # sqrt: 2, 5, 5 -> hp0's inverse share 0.5 / 0.9, weight 0.44 < 1/2: the weighted median
     # is 12 like equal's, a tie, so the first listed (equal); without the sqrt hp0 would get 0.55
-    assert set(select(tuning.assign(error=err), y, **kw)["weighting"]) == {"equal"}
+    assert set(_median_weighting(tuning.assign(error=err))["weighting"]) == {"equal"}
     tuning = _weighting_cube()
     err = tuning["error"].copy()
     err[0, 0] = np.nan  # split 0 skipped: the older score is split 1's alone
@@ -857,7 +852,7 @@ def test_the_older_splits_are_scored_with_the_metric_and_the_status():
     status = tuning["status"].copy()
     status[0, 0] = SKIPPED
     # hp0's inverse share 100 / 102, weight 0.66: its exact 10 is the weighted median
-    sel = select(tuning.assign(error=err, status=status), y, **kw)
+    sel = _median_weighting(tuning.assign(error=err, status=status))
     assert set(sel["weighting"]) == {"inverse_error"}
 
 
@@ -870,18 +865,10 @@ def test_the_candidates_are_scored_by_the_combination_they_feed():
     err[0, :2] = np.array([0.01, 1.0, 1.0])[:, None]
     err[0, 2] = np.array([1.0, 0.0, 19.0])[:, None]
     tuning = tuning.assign(yhat=yhat, y_test=y_test, error=err)
-    y = xr.DataArray(np.full((1, 10), 10.0), dims=("market", "time"), coords={"market": ["A"]})
     # older scores 0.01, 1, 1: inverse_error weights 0.657, 0.172, 0.172. Median: hp0's 10
     # (error 1) against equal's 11 (error 0), so equal; the weighted mean (13.6, error 2.6)
     # would beat the plain mean (17, error 6)
-    sel = select(
-        tuning,
-        y,
-        top=3,
-        combine="median",
-        weights="equal",
-        weighting=["equal", "inverse_error"],
-    )
+    sel = _median_weighting(tuning)
     assert set(sel["weighting"]) == {"equal"}
     np.testing.assert_allclose(sel["weight"], [1 / 3] * 3)
 

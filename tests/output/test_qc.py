@@ -42,27 +42,33 @@ def actuals() -> xr.DataArray:
     )
 
 
+def forecast_rows(
+    market: str | np.ndarray,
+    dates: pd.DatetimeIndex | np.ndarray,
+    yhat: np.ndarray,
+    **extra: object,
+) -> pd.DataFrame:
+    """Forecast rows of yhat with bounds +-5% (80) and +-10% (95), ets, mature; `extra` columns last."""
+    return pd.DataFrame(
+        {
+            "market": market,
+            "date": dates,
+            "yhat": yhat,
+            "yhat_lo_80": yhat * 0.95,
+            "yhat_hi_80": yhat * 1.05,
+            "yhat_lo_95": yhat * 0.9,
+            "yhat_hi_95": yhat * 1.1,
+            "family": "ets",
+            "segment": "mature",
+            **extra,
+        }
+    )
+
+
 def clean_forecast(y: xr.DataArray) -> pd.DataFrame:
     """The exact continuation: last season times 1.1, bounds +-5% (80) and +-10% (95)."""
     dates = pd.date_range(START, periods=HISTORY + M, freq="W-MON")[HISTORY:]
-    rows = []
-    for market in ("A", "B"):
-        yhat = y.sel(market=market).values[-M:] * 1.1
-        rows.append(
-            pd.DataFrame(
-                {
-                    "market": market,
-                    "date": dates,
-                    "yhat": yhat,
-                    "yhat_lo_80": yhat * 0.95,
-                    "yhat_hi_80": yhat * 1.05,
-                    "yhat_lo_95": yhat * 0.9,
-                    "yhat_hi_95": yhat * 1.1,
-                    "family": "ets",
-                    "segment": "mature",
-                }
-            )
-        )
+    rows = [forecast_rows(m, dates, y.sel(market=m).values[-M:] * 1.1) for m in ("A", "B")]
     return pd.concat(rows, ignore_index=True)
 
 
@@ -425,21 +431,8 @@ def flat_panel() -> tuple[xr.DataArray, pd.DataFrame]:
         coords={"market": markets, "time": times},
     )
     dates = pd.date_range(START, periods=HISTORY + M, freq="W-MON")[HISTORY:]
-    yhat = np.repeat(level, M)
-    fc = pd.DataFrame(
-        {
-            "market": np.repeat(markets, M),
-            "date": np.tile(dates, len(markets)),
-            "yhat": yhat,
-            "yhat_lo_80": yhat * 0.95,
-            "yhat_hi_80": yhat * 1.05,
-            "yhat_lo_95": yhat * 0.9,
-            "yhat_hi_95": yhat * 1.1,
-            "family": "ets",
-            "segment": "mature",
-            "origin": times[-1],
-        }
-    )
+    market, date = np.repeat(markets, M), np.tile(dates, len(markets))
+    fc = forecast_rows(market, date, np.repeat(level, M), origin=times[-1])
     return y, fc
 
 

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import asdict
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +91,8 @@ def test_template_known_answers():
     assert list(ds["family"].values) == ["a", "b", "c"] and list(ds["hp"].values) == [0, 1, 2]
     assert ds.attrs == {"metric": "mase", "season_length": 2, "horizon": 3, "min_train": 10}
     assert "origin" not in ds.coords
+    assert dict(ds.sizes) == {"market": 2, "split": 2, "hp": 3, "step": H}  # no other dim
+    assert list(ds.indexes) == ["market", "split", "step", "hp"]  # split is an indexed coord
 
 
 def test_template_keeps_the_origin_of_right_aligned_markets():
@@ -189,6 +192,18 @@ def test_done_blocks_counts_finished_markers_only(tmp_path):
     (folder / "_template").write_bytes(b"ok")
     (folder / "3-0.txt").write_text("")
     assert done_blocks(str(folder)) == {"0-0", "1-0"}
+
+
+def test_done_blocks_reads_names_on_a_remote_filesystem():
+    """fsspec's `ls` lists entries as dicts unless told not to; only local files list names by default."""
+    fs = fsspec.filesystem("memory")
+    root = "/regions-done-blocks/.blocks"
+    try:
+        for name in ("0-0.json", "2-1.json", ".tmp-0123456789ab-1-0.json", "_template"):
+            fs.pipe(f"{root}/{name}", b"{}")
+        assert done_blocks(f"memory://{root}") == {"0-0", "2-1"}
+    finally:
+        fs.rm("/regions-done-blocks", recursive=True)
 
 
 def test_write_round_writes_one_split_then_its_marker(cube):
