@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fcast.core.series import first_observed, last_observed
 from fcast.data.blockwise import run_starts
 
 
@@ -88,11 +89,9 @@ class Actuals:
         self.values = np.array(y.transpose("market", "time").values, dtype="float64")
         self.values.setflags(write=False)
         self.row = {m: i for i, m in enumerate(y["market"].values.tolist())}
-        seen = np.isfinite(self.values)
-        self.seen = seen.any(axis=1)
-        n = self.values.shape[1]
-        self.first = np.where(self.seen, seen.argmax(axis=1), 0)
-        self.last = np.where(self.seen, n - 1 - seen[:, ::-1].argmax(axis=1), -1)
+        self.last = last_observed(self.values)
+        self.seen = self.last >= 0
+        self.first = np.where(self.seen, first_observed(self.values), 0)
 
     def series(self, market: object) -> np.ndarray:
         """A market's actuals from its first to its last observation (empty when it has none)."""
