@@ -153,6 +153,24 @@ def file_hash(url: str) -> str:
     return h.hexdigest()
 
 
+def market_text(market: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's market code as stripped text ("" when blank) and whether it is blank.
+
+    The codes are converted once per distinct value, so every row of a market shares one
+    string object (a long table holds one pointer per row, not one string).
+    """
+    codes, uniques = pd.factorize(market, use_na_sentinel=True)
+    if market.dtype == object and not all(isinstance(u, str) for u in uniques):
+        # mixed codes (1 and 1.0 are one value to factorize): convert every row, as text
+        codes, uniques = pd.factorize(market.astype(str))
+        codes = np.where(market.isna().to_numpy(), -1, codes)
+    text = pd.Index(uniques).astype(str).str.strip()
+    blank = np.append(np.asarray(text == ""), True)  # the last slot: missing codes (-1)
+    names = np.append(np.asarray(text, dtype=object), "")
+    bad = blank[codes]
+    return np.where(bad, "", names[codes]).astype(object), bad
+
+
 def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> pd.DataFrame:
     """Check columns, dates, duplicates and values; return market, date, value sorted."""
     missing = [c for c in ("market", "date", value) if c not in df.columns]
@@ -162,14 +180,14 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
             f"(expected market, date and the value column {value!r} from data.value)"
         )
     out = df[["market", "date", value]].copy()
-    blank = out["market"].isna() | (out["market"].astype(str).str.strip() == "")
+    market, blank = market_text(out["market"])
     if blank.any():
         rows = [
             f"row {i} (date {d!r})"
             for i, d in zip(out.index[blank], out.loc[blank, "date"], strict=True)
         ]
         raise DataError(f"{source}: missing market in {_listing(rows)}")
-    out["market"] = out["market"].astype(str).str.strip()
+    out["market"] = market
     aware = timezone_aware(out["date"])
     if aware.any():
         raise DataError(
@@ -177,7 +195,8 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
             f"{_rows_by_market(out.assign(date=out['date'].astype(str)), aware)}; "
             "convert them to naive local dates (e.g. df['date'].dt.tz_localize(None)) first"
         )
-    dates = pd.to_datetime(out["date"], errors="coerce")
+    naive = pd.api.types.is_datetime64_dtype(out["date"].dtype)  # already dates: nothing to parse
+    dates = out["date"] if naive else pd.to_datetime(out["date"], errors="coerce")
     bad_dates = dates.isna()
     if bad_dates.any():
         raw = out.loc[bad_dates]
@@ -299,11 +318,14 @@ def to_cube(
         raise DataError(f"{source}: the actuals table has no rows")
     _check_frequency(clean, freq, source)
     time = pd.date_range(clean["date"].min(), clean["date"].max(), freq=freq)
-    wide = clean.pivot(index="market", columns="date", values=value).reindex(columns=time)
+    # one row per (market, period) on the grid (checked above): place each value in its cell
+    codes, markets = pd.factorize(clean["market"], sort=True)
+    wide = np.full((len(markets), len(time)), np.nan)
+    wide[codes, time.get_indexer(clean["date"])] = clean[value].to_numpy(dtype="float64")
     y = xr.DataArray(
-        wide.to_numpy(dtype="float64"),
+        wide,
         dims=("market", "time"),
-        coords={"market": wide.index.to_numpy(dtype=str), "time": time},
+        coords={"market": np.asarray(markets, dtype=str), "time": time},
         name="y",
         attrs={"long_name": value},
     )
@@ -390,6 +412,7 @@ __all__ = [
     "history_length",
     "is_id_column",
     "load_actuals",
+    "market_text",
     "on_grid",
     "read_header",
     "read_table",
