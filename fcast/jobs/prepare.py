@@ -214,12 +214,14 @@ def prepare(
         if raw is None
         else raw
     )
+    input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     n = int(raw["market"].nunique()) if "market" in raw.columns else 0
     blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)
     with timer("qa"):
         qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
+    del raw  # the long table: QA's cube has what the job needs
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -259,7 +261,7 @@ def prepare(
         cube,
         segments,
         table,
-        actuals_hash(cfg.data.actuals, cfg.data.value, raw),
+        input_hash,
         qa.findings,
         record,
         countries,
