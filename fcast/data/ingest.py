@@ -271,14 +271,26 @@ def time_of_day(dates: pd.Series, freq: str) -> pd.Series:
     return dates.notna() & (dates != dates.dt.normalize())
 
 
-def _gappy(df: pd.DataFrame, freq: str) -> list[str]:
-    """Markets (of on-grid dates) whose rows do not fill every period from their first to their last."""
+def gappy_markets(df: pd.DataFrame, freq: str) -> list[str]:
+    """Markets whose distinct on-grid dates do not fill every period from their first to their last.
+
+    Dates off one common grid make every market a candidate (the caller looks at each).
+    Vectorised: one sort of (market, period) keys instead of a groupby over the codes.
+    """
+    if df.empty:
+        return []
     grid = pd.date_range(df["date"].min(), df["date"].max(), freq=freq)
-    pos = pd.Series(grid.get_indexer(df["date"]), index=df.index)
+    pos = grid.get_indexer(df["date"])
     if (pos < 0).any():  # not on one common grid: look at every market
         return df["market"].unique().tolist()
-    span = pos.groupby(df["market"]).agg(["min", "max", "count"])
-    return span.index[span["max"] - span["min"] + 1 != span["count"]].tolist()
+    codes, names = pd.factorize(df["market"])
+    keys = np.sort(codes.astype(np.int64) * len(grid) + pos)  # (market, period), sorted
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct (np.unique hashes: slow here)
+    market, period = keys // len(grid), keys % len(grid)
+    starts = np.flatnonzero(np.r_[True, market[1:] != market[:-1]])
+    ends = np.r_[starts[1:], len(keys)] - 1
+    gaps = period[ends] - period[starts] + 1 != ends - starts + 1
+    return np.asarray(names)[market[starts][gaps]].tolist()
 
 
 def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
@@ -300,7 +312,7 @@ def _check_frequency(df: pd.DataFrame, freq: str, source: str) -> None:
             f"{_rows_by_market(df, off_grid)} (check data.freq, e.g. W-MON means weeks starting Monday)"
         )
     problems = []
-    for market, grp in df[df["market"].isin(_gappy(df, freq))].groupby("market", sort=True):
+    for market, grp in df[df["market"].isin(gappy_markets(df, freq))].groupby("market", sort=True):
         expected = pd.date_range(grp["date"].iloc[0], grp["date"].iloc[-1], freq=freq)
         if len(expected) != len(grp):
             gaps = expected.difference(pd.DatetimeIndex(grp["date"]))
@@ -409,6 +421,7 @@ __all__ = [
     "check_header",
     "column_sources",
     "file_hash",
+    "gappy_markets",
     "history_length",
     "is_id_column",
     "load_actuals",

@@ -186,6 +186,8 @@ def normalize(raw: pd.DataFrame, value: str) -> pd.DataFrame:
     aware = timezone_aware(raw["date"]).to_numpy() & ~bad_market
     if aware.any():  # flagged by the timezone check; kept as their wall-clock time meanwhile
         dates = pd.to_datetime(raw["date"].map(_naive))
+    elif pd.api.types.is_datetime64_dtype(raw["date"].dtype):  # already dates: nothing to parse
+        dates = raw["date"]
     else:
         dates = pd.to_datetime(raw["date"], errors="coerce")
     values = pd.to_numeric(raw[value], errors="coerce")
