@@ -153,13 +153,40 @@ def file_hash(url: str) -> str:
     return h.hexdigest()
 
 
+def codes_of(values: pd.Series, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1: missing) and the distinct values of a column (sorted with `sort`).
+
+    A long table holds each market's rows together: an object column is hashed once per
+    run of equal rows, not once per row (`pd.factorize` sizes its hash table by the rows).
+    """
+    v = values.to_numpy()
+    try:
+        runs = v.dtype == object and len(v) > 0
+        heads = np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if runs else None
+    except TypeError:  # values without a truth value for != (pd.NA): hash every row
+        heads = None
+    if heads is None:
+        codes, uniques = pd.factorize(values)
+    else:
+        head_codes, uniques = pd.factorize(v[heads])
+        codes = np.repeat(head_codes, np.diff(np.r_[heads, len(v)]))
+    uniques = np.asarray(uniques, dtype=object)
+    if sort and len(uniques):
+        order = np.argsort(uniques)
+        rank = np.empty(len(order), dtype=codes.dtype)
+        rank[order] = np.arange(len(order))
+        codes = np.where(codes < 0, codes, rank[codes])
+        uniques = uniques[order]
+    return codes, uniques
+
+
 def market_text(market: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Each row's market code as stripped text ("" when blank) and whether it is blank.
 
     The codes are converted once per distinct value, so every row of a market shares one
     string object (a long table holds one pointer per row, not one string).
     """
-    codes, uniques = pd.factorize(market, use_na_sentinel=True)
+    codes, uniques = codes_of(market)
     if market.dtype == object and not all(isinstance(u, str) for u in uniques):
         # mixed codes (1 and 1.0 are one value to factorize): convert every row, as text
         codes, uniques = pd.factorize(market.astype(str))
@@ -169,6 +196,25 @@ def market_text(market: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     names = np.append(np.asarray(text, dtype=object), "")
     bad = blank[codes]
     return np.where(bad, "", names[codes]).astype(object), bad
+
+
+def duplicated_rows(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose (market, date) appears more than once (all of them, as `duplicated(keep=False)`).
+
+    One sort of integer keys: a fraction of the memory `DataFrame.duplicated` takes on two
+    columns of a long table.
+    """
+    codes = codes_of(df["market"])[0]
+    dates = df["date"].to_numpy(dtype="datetime64[ns]").view("int64")
+    order = np.lexsort((dates, codes))
+    c, d = codes[order], dates[order]
+    same = (c[1:] == c[:-1]) & (d[1:] == d[:-1])
+    in_sorted = np.zeros(len(order), dtype=bool)
+    in_sorted[1:] |= same
+    in_sorted[:-1] |= same
+    out = np.empty(len(order), dtype=bool)
+    out[order] = in_sorted
+    return out
 
 
 def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> pd.DataFrame:
@@ -213,7 +259,7 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
             f"{source}: non-numeric {value!r} values at {_rows_by_market(out, non_numeric)}"
         )
     out[value] = values.astype("float64")
-    dup = out.duplicated(["market", "date"], keep=False)
+    dup = duplicated_rows(out)
     if dup.any():
         raise DataError(f"{source}: duplicated (market, date) rows at {_rows_by_market(out, dup)}")
     nan = out[value].isna()
@@ -227,7 +273,17 @@ def validate_actuals(df: pd.DataFrame, value: str, source: str = "<table>") -> p
     neg = out[value] < 0
     if neg.any():
         raise DataError(f"{source}: negative {value!r} values at {_rows_by_market(out, neg)}")
-    return out.sort_values(["market", "date"]).reset_index(drop=True)
+    return _by_market_and_date(out)
+
+
+def _by_market_and_date(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by market and date (stable) with a fresh index; no copy when already sorted."""
+    codes = codes_of(df["market"], sort=True)[0]
+    order = np.lexsort((df["date"].to_numpy().view("int64"), codes))
+    if not (order == np.arange(len(order))).all():
+        df = df.take(order)
+    df.reset_index(drop=True, inplace=True)
+    return df
 
 
 _TZ_SUFFIX = re.compile(r"\d[T ]?\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$", re.I)
@@ -283,13 +339,16 @@ def gappy_markets(df: pd.DataFrame, freq: str) -> list[str]:
     pos = grid.get_indexer(df["date"])
     if (pos < 0).any():  # not on one common grid: look at every market
         return df["market"].unique().tolist()
-    codes, names = pd.factorize(df["market"])
-    keys = np.sort(codes.astype(np.int64) * len(grid) + pos)  # (market, period), sorted
+    codes, names = codes_of(df["market"])
+    keys = codes.astype(np.int64, copy=False)  # (market, period) as one integer, in place
+    keys *= len(grid)
+    keys += pos
+    keys.sort()
     keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct (np.unique hashes: slow here)
-    market, period = keys // len(grid), keys % len(grid)
+    market = keys // len(grid)
     starts = np.flatnonzero(np.r_[True, market[1:] != market[:-1]])
     ends = np.r_[starts[1:], len(keys)] - 1
-    gaps = period[ends] - period[starts] + 1 != ends - starts + 1
+    gaps = keys[ends] - keys[starts] + 1 != ends - starts + 1  # same market: periods differ
     return np.asarray(names)[market[starts][gaps]].tolist()
 
 
@@ -331,7 +390,7 @@ def to_cube(
     _check_frequency(clean, freq, source)
     time = pd.date_range(clean["date"].min(), clean["date"].max(), freq=freq)
     # one row per (market, period) on the grid (checked above): place each value in its cell
-    codes, markets = pd.factorize(clean["market"], sort=True)
+    codes, markets = codes_of(clean["market"], sort=True)
     wide = np.full((len(markets), len(time)), np.nan)
     wide[codes, time.get_indexer(clean["date"])] = clean[value].to_numpy(dtype="float64")
     y = xr.DataArray(
@@ -419,7 +478,9 @@ __all__ = [
     "allows_time_of_day",
     "apply_columns",
     "check_header",
+    "codes_of",
     "column_sources",
+    "duplicated_rows",
     "file_hash",
     "gappy_markets",
     "history_length",

@@ -146,7 +146,7 @@ def finding(market: str, dates: pd.Series | pd.DatetimeIndex, detail: str) -> di
     return {"market": market, "first": first, "last": last, "detail": detail}
 
 
-def row_findings(df: pd.DataFrame, mask: pd.Series, what: str) -> list[dict]:
+def row_findings(df: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> list[dict]:
     """One finding per market for the flagged rows: how many and which dates."""
     out = []
     for market, grp in df[mask].groupby("market", sort=True):

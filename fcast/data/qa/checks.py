@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.data import gappy_markets, history_length, on_grid, time_of_day
+from fcast.data import duplicated_rows, gappy_markets, history_length, on_grid, time_of_day
 from fcast.data.calendar import country_of, has_calendar, holiday_periods
 from fcast.data.qa.base import (
     SHOWN,
@@ -66,7 +66,7 @@ def check_invalid(inp: QAInput) -> list[dict]:
 def check_duplicates(inp: QAInput) -> list[dict]:
     """Each (market, date) appears once."""
     t = valid_rows(inp)
-    return row_findings(t, t.duplicated(["market", "date"], keep=False), "duplicated dates")
+    return row_findings(t, duplicated_rows(t), "duplicated dates")
 
 
 def _on_grid(dates: pd.Series, freq: str) -> pd.Series:
@@ -118,7 +118,8 @@ def check_misaligned(inp: QAInput) -> list[dict]:
 def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
     """Each market's runs of consecutive missing periods between its first and last date."""
     t = valid_rows(inp)
-    t = t[_on_grid(t["date"], inp.freq)]
+    ok = _on_grid(t["date"], inp.freq).to_numpy()
+    t = t if ok.all() else t.loc[ok, ["market", "date"]]  # no copy of a table on the grid
     out: dict[str, list[pd.DatetimeIndex]] = {}
     for market, grp in t[t["market"].isin(gappy_markets(t, inp.freq))].groupby("market", sort=True):
         dates = pd.DatetimeIndex(grp["date"].unique()).sort_values()
