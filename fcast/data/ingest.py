@@ -74,7 +74,11 @@ def read_table(url: str, text: Iterable[str] = ()) -> pd.DataFrame:
             return _read_csv(url, "gzip" if lower.endswith(".gz") else None, text)
         with fsspec.open(url, "rb") as fh:
             if lower.endswith((".parquet", ".pq")):
-                return pd.read_parquet(fh)
+                table = pd.read_parquet(fh)
+                # Arrow's allocator keeps the decoded file's buffers: give them back (~1/3 of
+                # what the read leaves resident at 3,000 markets)
+                pa.default_memory_pool().release_unused()
+                return table
     except FileNotFoundError:
         raise DataError(f"actuals file not found: {url}") from None
     except (
