@@ -296,8 +296,12 @@ def check_jump(inp: QAInput) -> list[dict]:
     y = inp.cube["y"]
     times = pd.DatetimeIndex(y["time"].values)
     out = []
+    holidays: dict[str, np.ndarray] = {}  # a market's holiday periods are its country's
     for market, values in zip(y["market"].values.tolist(), y.values, strict=True):
-        z = jump_scores(values, holiday_periods(market, times, inp.countries))
+        code = country_of(market, inp.countries)
+        if code not in holidays:
+            holidays[code] = holiday_periods(market, times, inp.countries)
+        z = jump_scores(values, holidays[code])
         hits = np.flatnonzero(np.nan_to_num(np.abs(z)) > inp.qa.jump_z)
         if hits.size:
             change = [
