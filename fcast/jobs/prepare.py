@@ -217,11 +217,13 @@ def prepare(
     n = int(raw["market"].nunique()) if "market" in raw.columns else 0
     if markets and n:  # before QA and cleaning, so a typo costs nothing
         check_known(markets, raw["market"].dropna().unique())
+    input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None
     countries = run_countries(cfg, table)
     with timer("qa"):
         qa = run_input_qa(cfg, markets, as_of, previous_markets, raw, blocks, countries)
+    del raw  # the long table: QA's cube has what the job needs
     blocking = blocking_errors(qa, markets)
     if len(blocking) or qa.cube is None:
         raise QAFailed(
@@ -261,7 +263,7 @@ def prepare(
         cube,
         segments,
         table,
-        actuals_hash(cfg.data.actuals, cfg.data.value, raw),
+        input_hash,
         qa.findings,
         record,
         countries,

@@ -17,7 +17,7 @@ from fcast.data import season_length
 from fcast.errors import DataError
 from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
-from fcast.infra.warehouse import actuals_hash, read_actuals_source
+from fcast.infra.warehouse import actuals_hash, read_actuals_source, sql_source
 from fcast.jobs import selections
 from fcast.jobs.intervals import CONFORMAL_FILE, SCALED_FILE, conformal_intervals, scaled_intervals
 from fcast.jobs.manifest import (
@@ -57,14 +57,19 @@ def run_tuning(
     timer = Timer()
     store = Store(cfg.store)
     scope = sorted(markets) if markets else ["*"]
-    # read once: a SQL source has no file to hash
-    raw = read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+    # a SQL source has no file to hash: read once, hashed here and checked by `start_run`
+    raw = (
+        read_actuals_source(cfg.data.actuals, cfg.data.value, cfg.data.column_map)
+        if sql_source(cfg.data.actuals)
+        else None
+    )
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     run_id = None if fresh else store.resumable("tuning", cfg.fingerprint(), input_hash, scope)
     resumed = run_id is not None
     run_id, prep = start_run(
         store, cfg, "tuning", markets, None, run_id, raw, client, progress, timer
     )
+    del raw  # the whole long table: not needed after QA (the cube has the values)
     with timer("load"):
         business = business_input(cfg, prep)
         mature = prep.of("mature")

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 from pydantic import AliasChoices, Field
 
 from fcast.contract import Severity, check_severity
-from fcast.data.ingest import timezone_aware
+from fcast.data.ingest import market_text, timezone_aware
 from fcast.options import Options
 from fcast.registry import Registry
 
@@ -145,7 +146,7 @@ def finding(market: str, dates: pd.Series | pd.DatetimeIndex, detail: str) -> di
     return {"market": market, "first": first, "last": last, "detail": detail}
 
 
-def row_findings(df: pd.DataFrame, mask: pd.Series, what: str) -> list[dict]:
+def row_findings(df: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> list[dict]:
     """One finding per market for the flagged rows: how many and which dates."""
     out = []
     for market, grp in df[mask].groupby("market", sort=True):
@@ -160,9 +161,10 @@ def row_findings(df: pd.DataFrame, mask: pd.Series, what: str) -> list[dict]:
 
 
 def valid_rows(inp: QAInput) -> pd.DataFrame:
-    """Rows with a market and a parseable date."""
+    """Rows with a market and a parseable date (the table itself, not a copy, when every row is)."""
     t = inp.table
-    return t[~t["bad_market"] & ~t["bad_date"]]
+    keep = ~(t["bad_market"].to_numpy() | t["bad_date"].to_numpy())
+    return t if keep.all() else t[keep]
 
 
 def _naive(v: object) -> pd.Timestamp:
@@ -175,25 +177,33 @@ def _naive(v: object) -> pd.Timestamp:
 
 
 def normalize(raw: pd.DataFrame, value: str) -> pd.DataFrame:
-    """market, date, value as typed columns plus flags for rows that cannot be read."""
-    market = raw["market"]
-    bad_market = market.isna() | (market.astype(str).str.strip() == "")
-    aware = timezone_aware(raw["date"])
+    """market, date, value as typed columns plus flags for rows that cannot be read.
+
+    `raw_date` holds the raw text of the timezone-aware dates (what the `timezone` finding
+    quotes) and "" in every other row.
+    """
+    market, bad_market = market_text(raw["market"])
+    aware = timezone_aware(raw["date"]).to_numpy() & ~bad_market
     if aware.any():  # flagged by the timezone check; kept as their wall-clock time meanwhile
         dates = pd.to_datetime(raw["date"].map(_naive))
+    elif pd.api.types.is_datetime64_dtype(raw["date"].dtype):  # already dates: nothing to parse
+        dates = raw["date"]
     else:
         dates = pd.to_datetime(raw["date"], errors="coerce")
     values = pd.to_numeric(raw[value], errors="coerce")
+    raw_date = np.full(len(raw), "", dtype=object)
+    if aware.any():  # formatted as a whole column: pandas formats datetimes by column
+        raw_date[aware] = raw["date"].astype(str).to_numpy()[aware]
     return pd.DataFrame(
         {
-            "market": market.astype(str).str.strip().where(~bad_market, ""),
+            "market": market,
             "date": dates,
             "value": values.astype("float64"),
-            "bad_market": bad_market.to_numpy(),
+            "bad_market": bad_market,
             "bad_date": (dates.isna() & ~bad_market).to_numpy(),
             "bad_value": (values.isna() & raw[value].notna()).to_numpy(),
-            "tz": aware.to_numpy() & ~bad_market.to_numpy(),
-            "raw_date": raw["date"].astype(str).to_numpy(),
+            "tz": aware,
+            "raw_date": raw_date,
         },
         index=raw.index,
     )

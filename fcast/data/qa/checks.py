@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fcast.data import history_length, on_grid, time_of_day
+from fcast.data import duplicated_rows, gappy_markets, history_length, on_grid, time_of_day
 from fcast.data.calendar import country_of, has_calendar, holiday_periods
 from fcast.data.qa.base import (
     SHOWN,
@@ -66,7 +66,7 @@ def check_invalid(inp: QAInput) -> list[dict]:
 def check_duplicates(inp: QAInput) -> list[dict]:
     """Each (market, date) appears once."""
     t = valid_rows(inp)
-    return row_findings(t, t.duplicated(["market", "date"], keep=False), "duplicated dates")
+    return row_findings(t, duplicated_rows(t), "duplicated dates")
 
 
 def _on_grid(dates: pd.Series, freq: str) -> pd.Series:
@@ -118,9 +118,10 @@ def check_misaligned(inp: QAInput) -> list[dict]:
 def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
     """Each market's runs of consecutive missing periods between its first and last date."""
     t = valid_rows(inp)
-    t = t[_on_grid(t["date"], inp.freq)]
+    ok = _on_grid(t["date"], inp.freq).to_numpy()
+    t = t if ok.all() else t.loc[ok, ["market", "date"]]  # no copy of a table on the grid
     out: dict[str, list[pd.DatetimeIndex]] = {}
-    for market, grp in t[t["market"].isin(_gappy(t, inp.freq))].groupby("market", sort=True):
+    for market, grp in t[t["market"].isin(gappy_markets(t, inp.freq))].groupby("market", sort=True):
         dates = pd.DatetimeIndex(grp["date"].unique()).sort_values()
         full = pd.date_range(dates[0], dates[-1], freq=inp.freq)
         missing = ~full.isin(dates)
@@ -129,18 +130,6 @@ def _gap_runs(inp: QAInput) -> dict[str, list[pd.DatetimeIndex]]:
         run_id = np.cumsum(~missing)[missing]
         out[str(market)] = [full[missing][run_id == r] for r in np.unique(run_id)]
     return out
-
-
-def _gappy(t: pd.DataFrame, freq: str) -> list[str]:
-    """Markets that may skip a period (all at once on the common grid; every market off it)."""
-    if t.empty:
-        return []
-    grid = pd.date_range(t["date"].min(), t["date"].max(), freq=freq)
-    pos = pd.Series(grid.get_indexer(t["date"]), index=t.index)
-    if (pos < 0).any():
-        return t["market"].unique().tolist()
-    span = pos.groupby(t["market"]).agg(["min", "max", "nunique"])
-    return span.index[span["max"] - span["min"] + 1 != span["nunique"]].tolist()
 
 
 def _fillable(inp: QAInput, run: pd.DatetimeIndex) -> bool:
@@ -233,7 +222,14 @@ def check_market_appeared(inp: QAInput) -> list[dict]:
         return []
     t = valid_rows(inp)
     new = sorted(_markets(inp) - set(inp.previous_markets))
-    return [finding(m, t.loc[t["market"] == m, "date"], "not in the previous run") for m in new]
+    if not new:
+        return []
+    span = t.loc[t["market"].isin(new), ["market", "date"]].groupby("market")["date"]
+    first, last = span.min(), span.max()  # what `finding` reports for all of a market's dates
+    return [
+        {"market": m, "first": first[m], "last": last[m], "detail": "not in the previous run"}
+        for m in new
+    ]
 
 
 def check_market_disappeared(inp: QAInput) -> list[dict]:
@@ -262,9 +258,11 @@ def check_stale(inp: QAInput) -> list[dict]:
     offset = pd.tseries.frequencies.to_offset(inp.freq)
     as_of = pd.Timestamp(inp.as_of) if inp.as_of is not None else last.max()
     current = offset.rollback(as_of.normalize())
+    # markets share their last periods: count the periods once per distinct last period
+    lags = {end: len(pd.date_range(end, current, freq=inp.freq)) - 1 for end in set(last)}
     out = []
     for market, end in last.items():
-        lag = len(pd.date_range(end, current, freq=inp.freq)) - 1
+        lag = lags[end]
         if lag > inp.qa.stale_after:
             out.append(
                 finding(
@@ -298,9 +296,12 @@ def check_jump(inp: QAInput) -> list[dict]:
     y = inp.cube["y"]
     times = pd.DatetimeIndex(y["time"].values)
     out = []
-    for market in y["market"].values.tolist():
-        values = y.sel(market=market).values
-        z = jump_scores(values, holiday_periods(market, times, inp.countries))
+    holidays: dict[str, np.ndarray] = {}  # a market's holiday periods are its country's
+    for market, values in zip(y["market"].values.tolist(), y.values, strict=True):
+        code = country_of(market, inp.countries)
+        if code not in holidays:
+            holidays[code] = holiday_periods(market, times, inp.countries)
+        z = jump_scores(values, holidays[code])
         hits = np.flatnonzero(np.nan_to_num(np.abs(z)) > inp.qa.jump_z)
         if hits.size:
             change = [

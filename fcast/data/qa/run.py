@@ -113,13 +113,16 @@ def _passing_cube(inp: QAInput, rows: list[dict], source: str) -> xr.Dataset | N
     if "*" in failed and any(r["check"] in ("columns", "empty") for r in rows):
         return None
     t = valid_rows(inp)
-    t = t[~t["market"].isin(failed)]
+    if failed:
+        t = t[~t["market"].isin(failed)]
     if t.empty:
         return None
-    table = t[["market", "date", "value"]]
     if inp.qa.fill_gaps == "interpolate":
-        table = fill_gaps(table, inp.freq)
-    table = table.rename(columns={"value": inp.value})
+        t = fill_gaps(t[["market", "date", "value"]], inp.freq)
+    if inp.value != "value" and inp.value in t.columns:  # a value column named like a flag
+        t = t[["market", "date", "value"]]
+    # to_cube takes its own copy of the three columns: no copy of the table here
+    table = t.rename(columns={"value": inp.value}, copy=False)
     return to_cube(table, inp.freq, value=inp.value, source=source)
 
 
@@ -166,6 +169,8 @@ def run_qa(
     cube = _passing_cube(inp, rows, source)
     if cube is not None:
         cube_checks = [c for c in chosen if c.level == "cube"]
+        if all(c.blockwise for c in cube_checks):  # they see the cube only: free the long table
+            inp = replace(inp, table=inp.table.iloc[:0])
         rows += _run_cube(cube_checks, replace(inp, cube=cube), map_blocks, block_markets)
     return QAResult(_frame(rows, qa.fail_on_warning), cube, source)
 
