@@ -27,7 +27,7 @@ def test_a_skip_fails_in_strict_mode(
         result.stdout.fnmatch_lines(["*skipped in strict mode (CI): *chromium is not installed*"])
 
 
-def test_the_longest_files_run_first_and_exist(pytester: pytest.Pytester) -> None:
+def test_the_longest_files_run_first_and_exist() -> None:
     """`LONGEST_FIRST` names real files; a listed file's tests come first, in their own order."""
     from tests.conftest import LONGEST_FIRST, longest_first
 
