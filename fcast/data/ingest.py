@@ -415,8 +415,11 @@ def load_actuals(url: str, value: str = "users", freq: str = "W-MON") -> xr.Data
 
 
 def check_known(markets: Sequence[str], known: Iterable[str]) -> None:
-    """Refuse markets that are not in the actuals, naming them and what the actuals have."""
-    have = sorted({str(k) for k in known})
+    """Refuse markets that are not in the actuals, naming them and what the actuals have.
+
+    `known` may be raw codes: they are compared as QA reads them, stripped text.
+    """
+    have = sorted({str(k).strip() for k in known} - {""})
     unknown = sorted(set(markets) - set(have))
     if unknown:
         raise DataError(f"unknown market(s) {unknown}; the actuals have {_listing(have)}")

@@ -17,6 +17,7 @@ from fcast.core.tune.plan import client_threads
 from fcast.data import check_known, restrict, season_length
 from fcast.data.blockwise import BlockMap, auto_block_markets
 from fcast.data.clean import clean, most_changed
+from fcast.data.ingest import codes_of
 from fcast.data.qa import QAResult, run_qa
 from fcast.data.qa import summary as qa_summary
 from fcast.data.segment import countries_of, read_markets, segment
@@ -214,9 +215,10 @@ def prepare(
         if raw is None
         else raw
     )
-    n = int(raw["market"].nunique()) if "market" in raw.columns else 0
+    names = codes_of(raw["market"])[1] if "market" in raw.columns else []
+    n = len(names)
     if markets and n:  # before QA and cleaning, so a typo costs nothing
-        check_known(markets, raw["market"].dropna().unique())
+        check_known(markets, names)
     input_hash = actuals_hash(cfg.data.actuals, cfg.data.value, raw)
     blocks = blocks_for(client, n, block_markets, progress)
     table = read_markets(cfg.data.markets) if cfg.data.markets else None

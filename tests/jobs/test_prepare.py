@@ -208,3 +208,12 @@ def test_an_unknown_market_is_refused_before_qa(project: tuple) -> None:
         prepare(cfg, markets=[raw["market"].iloc[0], "XX"], raw=broken)
     with pytest.raises(QAFailed, match="duplicates"):  # a known market reaches QA as before
         prepare(cfg, markets=[raw["market"].iloc[0]], raw=broken)
+
+
+def test_a_padded_market_code_is_known_by_its_stripped_name(project: tuple) -> None:
+    """`--markets SE` finds a market the file spells " SE " (QA strips codes): the early check does too."""
+    cfg, raw = project
+    first = raw["market"].iloc[0]
+    padded = raw.assign(market=raw["market"].where(raw["market"] != first, f" {first} "))
+    prep = prepare(cfg, markets=[first], raw=padded)
+    assert first in prep.cube["market"].values.tolist()
