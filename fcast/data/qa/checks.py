@@ -225,11 +225,8 @@ def check_market_appeared(inp: QAInput) -> list[dict]:
     if not new:
         return []
     span = t.loc[t["market"].isin(new), ["market", "date"]].groupby("market")["date"]
-    first, last = span.min(), span.max()  # what `finding` reports for all of a market's dates
-    return [
-        {"market": m, "first": first[m], "last": last[m], "detail": "not in the previous run"}
-        for m in new
-    ]
+    first, last = span.min(), span.max()  # a market's span is that of all its dates
+    return [finding(m, [first[m], last[m]], "not in the previous run") for m in new]
 
 
 def check_market_disappeared(inp: QAInput) -> list[dict]:
