@@ -85,3 +85,36 @@ def stored_scaled(store: Store, fc: xr.Dataset, selection: pd.DataFrame) -> xr.D
         "the models' own intervals are used"
     )
     return fc
+
+
+def calibrate_tuned(
+    cfg: RunConfig,
+    store: Store,
+    run_id: str,
+    fc: xr.Dataset,
+    y: xr.DataArray,
+    tuning: xr.Dataset,
+    selection: pd.DataFrame,
+) -> xr.Dataset:
+    """Tuning: the tuned markets' bounds as `cfg.intervals` says; what weekly reuses stored under the run.
+
+    `selection` holds the tuned markets only: the aggregates keep their models' bounds.
+    """
+    if cfg.intervals == "conformal":
+        fc, widths = conformal_intervals(cfg, fc, y, tuning, selection)
+        store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
+    elif cfg.intervals == "scaled":
+        fc, factor = scaled_intervals(fc, tuning, selection)
+        store.write_parquet(factor, "runs", run_id, SCALED_FILE)
+    return fc
+
+
+def calibrate_stored(
+    cfg: RunConfig, store: Store, fc: xr.Dataset, y: xr.DataArray, selection: pd.DataFrame
+) -> xr.Dataset:
+    """Weekly: the tuned markets' bounds as `cfg.intervals` says, from what their tuning runs stored."""
+    if cfg.intervals == "conformal":
+        return stored_conformal(cfg, store, fc, y, selection)
+    if cfg.intervals == "scaled":
+        return stored_scaled(store, fc, selection)
+    return fc

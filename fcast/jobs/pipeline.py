@@ -6,10 +6,12 @@ folder `<store>/runs/<run_id>/` with its manifest. The stages themselves know no
 files or configs. The jobs live in modules named for what they do: `prepare` (QA, cube,
 cleaning, segments, the run folder), `tuning`, `weekly`, `outputs` (new and custom markets,
 business input, QC, files), `manifest`, `selections` (per-market tuned selections),
-`intervals` (conformal intervals).
+`intervals` (conformal and scaled intervals: `calibrate_tuned`, `calibrate_stored`).
 """
 
 from fcast.jobs.intervals import (
+    calibrate_stored,
+    calibrate_tuned,
     conformal_intervals,
     scaled_intervals,
     stored_conformal,
@@ -40,6 +42,8 @@ __all__ = [
     "apply_selection",
     "blocking_errors",
     "business_input",
+    "calibrate_stored",
+    "calibrate_tuned",
     "chosen_table",
     "code_version",
     "conformal_intervals",

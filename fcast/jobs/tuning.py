@@ -19,7 +19,7 @@ from fcast.infra.lock import store_lock
 from fcast.infra.store import Store
 from fcast.infra.warehouse import actuals_hash, read_actuals_source, sql_source
 from fcast.jobs import selections
-from fcast.jobs.intervals import CONFORMAL_FILE, SCALED_FILE, conformal_intervals, scaled_intervals
+from fcast.jobs.intervals import calibrate_tuned
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -172,15 +172,9 @@ def run_tuning(
             )
         with timer("apply"):
             fc = apply_selection(cfg, y, selection, unselected, client, x)
-            if cfg.intervals == "conformal":
-                # calibrated on the markets alone: the aggregates keep their models' bounds
-                mk = selection[selection["market"].isin(mature)]
-                fc, widths = conformal_intervals(cfg, fc, y, tuning, mk)
-                store.write_parquet(widths, "runs", run_id, CONFORMAL_FILE)
-            elif cfg.intervals == "scaled":  # like conformal: from and for the markets alone
-                mk = selection[selection["market"].isin(mature)]
-                fc, factor = scaled_intervals(fc, tuning, mk)
-                store.write_parquet(factor, "runs", run_id, SCALED_FILE)
+            # calibrated on the markets alone: the aggregates keep their models' bounds
+            mk = selection[selection["market"].isin(mature)]
+            fc = calibrate_tuned(cfg, store, run_id, fc, y, tuning, mk)
         fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress, aggregates

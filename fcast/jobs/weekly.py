@@ -9,7 +9,7 @@ from fcast.config import RunConfig
 from fcast.errors import StoreError
 from fcast.infra.store import Store
 from fcast.jobs import selections
-from fcast.jobs.intervals import stored_conformal, stored_scaled
+from fcast.jobs.intervals import calibrate_stored
 from fcast.jobs.manifest import (
     RunResult,
     Timer,
@@ -92,12 +92,9 @@ def run_weekly(
         with timer("apply"):
             used = refit.drop(columns=selections.PROVENANCE)
             fc = apply_selection(cfg, y, used, untuned, client, countries=prep.countries)
-            if cfg.intervals == "conformal":
-                fc = stored_conformal(  # the markets: aggregates keep their models' bounds
-                    cfg, store, fc, y, selection[selection["market"].isin(run_markets)]
-                )
-            elif cfg.intervals == "scaled":
-                fc = stored_scaled(store, fc, selection[selection["market"].isin(run_markets)])
+            # the markets' stored calibration: the aggregates keep their models' bounds
+            ours = selection[selection["market"].isin(run_markets)]
+            fc = calibrate_stored(cfg, store, fc, y, ours)
         fc, aggregates = split_panel(fc, panel)
         table, proxies, qc = write_outputs(
             store, run_id, cfg, prep, fc, business, client, timer, progress, aggregates

@@ -297,6 +297,9 @@ def test_scaled_intervals_through_tuning_and_weekly(tmp_path, cfg):
     # known answer: the bounds are the own bounds' distances from yhat times the factor
     own_raw = raw | {"intervals": "model", "store": str(tmp_path / "own-store")}
     own = run_tuning(parse_config(own_raw, source="test", base=tmp_path), progress=False)
+    own_store = Store(own_raw["store"])  # the models' own bounds: nothing for weekly to reuse
+    assert not own_store.exists("runs", own.run_id, "scaled.parquet")
+    assert not own_store.exists("runs", own.run_id, "conformal.parquet")
     key = ["market", "date"]
     a, b = own.forecast.sort_values(key), tuned.forecast.sort_values(key)
     np.testing.assert_allclose(b["yhat"], a["yhat"], rtol=1e-9)
