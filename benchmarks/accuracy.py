@@ -534,6 +534,53 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+#: the rows of the README's summary table, in this order (arms a run lacks are left out)
+SUMMARY_ROWS = [
+    "fcast",
+    "fcast-inverse_error",
+    "fcast-stacked",
+    "fcast-weighting-auto",
+    "ensemble_all",
+    "ensemble",
+    "AutoETS",
+    "AutoARIMA",
+    "AutoTheta",
+    "AutoCES",
+    "SeasonalNaive",
+    "published_best_2011",
+]
+
+
+def _cell(r: dict[str, Any] | None) -> str:
+    """'MASE / sMAPE / 80% coverage / 80% MSIS' of one arm on one data set ('' when absent)."""
+    if not r:
+        return ""
+    parts = [f"{r['mase']:.3f}", "–" if r.get("smape") is None else f"{r['smape']:.2f}"]
+    if r.get("coverage_80") is not None:
+        parts += [f"{100 * r['coverage_80']:.1f}%", f"{r['scaled_interval_score_80']:.2f}"]
+    return " / ".join(parts)
+
+
+def summary_markdown(results: dict[str, Any]) -> str:
+    """The README's table: every arm on every competition data set in one row (MASE / sMAPE / 80% cover / MSIS)."""
+    names = [n for n in results if n != WEEKLY]
+    head = "| method | " + " | ".join(names) + " |"
+    lines = [head, "|:---|" + "---:|" * len(names)]
+    for arm in SUMMARY_ROWS:
+        cells = [_cell(results[n].get(arm)) for n in names]
+        if any(cells):
+            label = f"**{arm}**" if arm == "fcast" else arm
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    measured = sorted(
+        {results[n]["fcast"].get("measured", "?") for n in names if "fcast" in results[n]}
+    )
+    lines.append("")
+    lines.append(
+        f"(cells: MASE / sMAPE / 80% coverage pooled / 80% MSIS; fcast measured {', '.join(measured)})"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -569,6 +616,7 @@ def main(argv: list[str] | None = None) -> None:
         saved = json.loads(path.read_text())
         print(report(saved))
         print("\n" + markdown(saved))
+        print("\nREADME summary table:\n\n" + summary_markdown(saved))
         return
     import cloudpickle
 
