@@ -8,12 +8,13 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def _accuracy():
-    """benchmarks/accuracy.py as a module."""
+    """benchmarks/accuracy.py as a module (sys.path as it was: the script adds its folder too)."""
+    before = list(sys.path)
     sys.path.insert(0, str(BENCH))
     try:
         return importlib.import_module("accuracy")
     finally:
-        sys.path.remove(str(BENCH))
+        sys.path[:] = before
 
 
 def test_summary_table_puts_every_arm_of_every_data_set_in_one_row():
